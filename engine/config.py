@@ -1,0 +1,198 @@
+"""Run configuration, retry/backoff policy and the run manifest, with stable JSON forms."""
+
+from __future__ import annotations
+
+import enum
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+
+class IoMode(enum.Enum):
+    LIVE = "live"
+    REPLAY = "replay"
+
+
+class EventProfile(enum.Enum):
+    MINIMAL = "minimal"
+    NORMAL = "normal"
+    VERBOSE = "verbose"
+    CUSTOM = "custom"
+
+
+def _millis(d: timedelta) -> int:
+    return d // timedelta(milliseconds=1)
+
+
+@attrs.frozen
+class Fixed:
+    delay: timedelta = timedelta(0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "fixed", "delay_ms": _millis(self.delay)}
+
+
+@attrs.frozen
+class Exponential:
+    base_delay: timedelta
+    max_delay: timedelta
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "exponential",
+            "base_delay_ms": _millis(self.base_delay),
+            "max_delay_ms": _millis(self.max_delay),
+        }
+
+
+Backoff = Fixed | Exponential
+
+
+def backoff_from_json(value: Any) -> Backoff:
+    kind = value["kind"]
+    if kind == "fixed":
+        return Fixed(timedelta(milliseconds=int(value["delay_ms"])))
+    if kind == "exponential":
+        return Exponential(
+            timedelta(milliseconds=int(value["base_delay_ms"])),
+            timedelta(milliseconds=int(value["max_delay_ms"])),
+        )
+    raise ValueError(f"unknown backoff kind {kind!r}")
+
+
+def compute_backoff(policy: Backoff, attempt: int) -> timedelta:
+    """Fixed: the delay. Exponential: `min(base * 2**min(attempt, 31), max_delay)`."""
+    if isinstance(policy, Fixed):
+        return policy.delay
+    try:
+        scaled = policy.base_delay * (1 << min(attempt, 31))
+    except OverflowError:  # the original saturates; saturated is above any max_delay
+        return policy.max_delay
+    return policy.max_delay if scaled > policy.max_delay else scaled
+
+
+@attrs.frozen
+class RetryPolicy:
+    max_attempts: int = 3
+    backoff: Backoff = Fixed()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_attempts": self.max_attempts, "backoff": self.backoff.to_json()}
+
+
+class ExecutionMode(enum.Enum):
+    SEQUENTIAL = "sequential"
+
+
+@attrs.frozen
+class FanOutJoin:
+    """Accepted as configuration; refused at run time with `unsupported_execution_mode`."""
+
+    max_concurrency: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "fan_out_join", "max_concurrency": self.max_concurrency}
+
+
+def _mode_to_json(mode: ExecutionMode | FanOutJoin) -> Any:
+    if isinstance(mode, FanOutJoin):
+        return mode.to_json()
+    return {"kind": mode.value}
+
+
+def _mode_from_json(value: Any) -> ExecutionMode | FanOutJoin:
+    if value["kind"] == "fan_out_join":
+        return FanOutJoin(int(value["max_concurrency"]))
+    return ExecutionMode(value["kind"])
+
+
+@attrs.frozen
+class RunConfig:
+    io_mode: IoMode = IoMode.LIVE
+    retry_policy: RetryPolicy = RetryPolicy()
+    event_profile: EventProfile = EventProfile.NORMAL
+    execution_mode: ExecutionMode | FanOutJoin = ExecutionMode.SEQUENTIAL
+    skip_tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    replay_missing_fact_retryable: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "io_mode": self.io_mode.value,
+            "retry_policy": self.retry_policy.to_json(),
+            "event_profile": self.event_profile.value,
+            "execution_mode": _mode_to_json(self.execution_mode),
+            "skip_tags": list(self.skip_tags),
+            "replay_missing_fact_retryable": self.replay_missing_fact_retryable,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> RunConfig:
+        rp = value["retry_policy"]
+        return cls(
+            io_mode=IoMode(value["io_mode"]),
+            retry_policy=RetryPolicy(int(rp["max_attempts"]), backoff_from_json(rp["backoff"])),
+            event_profile=EventProfile(value["event_profile"]),
+            execution_mode=_mode_from_json(value["execution_mode"]),
+            skip_tags=tuple(value.get("skip_tags", ())),
+            replay_missing_fact_retryable=bool(value.get("replay_missing_fact_retryable", False)),
+        )
+
+
+@attrs.frozen
+class BuildProvenance:
+    git_commit: str | None = None
+    cargo_lock_hash: str | None = None
+    flake_lock_hash: str | None = None
+    rustc_version: str | None = None
+    target_triple: str | None = None
+    env_allowlist: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "git_commit": self.git_commit,
+            "cargo_lock_hash": self.cargo_lock_hash,
+            "flake_lock_hash": self.flake_lock_hash,
+            "rustc_version": self.rustc_version,
+            "target_triple": self.target_triple,
+            "env_allowlist": list(self.env_allowlist),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> BuildProvenance:
+        return cls(
+            value.get("git_commit"),
+            value.get("cargo_lock_hash"),
+            value.get("flake_lock_hash"),
+            value.get("rustc_version"),
+            value.get("target_triple"),
+            tuple(value.get("env_allowlist", ())),
+        )
+
+
+@attrs.frozen
+class RunManifest:
+    op_id: str
+    op_version: str
+    input_params: Any
+    run_config: RunConfig
+    build: BuildProvenance = BuildProvenance()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "op_id": self.op_id,
+            "op_version": self.op_version,
+            "input_params": self.input_params,
+            "run_config": self.run_config.to_json(),
+            "build": self.build.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> RunManifest:
+        return cls(
+            op_id=str(value["op_id"]),
+            op_version=str(value["op_version"]),
+            input_params=value["input_params"],
+            run_config=RunConfig.from_json(value["run_config"]),
+            build=BuildProvenance.from_json(value.get("build", {})),
+        )

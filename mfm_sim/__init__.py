@@ -1,0 +1,13 @@
+"""mfm-sim: deterministic simulation testing for the mfm engine."""
+
+from mfm_sim.observation import Fault, FaultKind
+from mfm_sim.runner import HarnessError, SimResult, Stats, simulate
+from mfm_sim.scenario import Scenario, ScenarioRun, all_scenarios, get_scenario, register
+from mfm_sim.schedule import Schedule, ScheduleError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Fault", "FaultKind", "HarnessError", "Schedule", "ScheduleError", "Scenario", "ScenarioRun",
+    "SimResult", "Stats", "__version__", "all_scenarios", "get_scenario", "register", "simulate",
+]

@@ -1,0 +1,143 @@
+"""Virtual time for the simulator.
+
+Time is an integer count of nanoseconds so that arithmetic is exact and identical on every
+platform; floats appear only at the asyncio boundary (`loop.time()`).
+
+The clock and the timer queue are separate objects on purpose: when a simulated process
+crashes, its event loop (and with it every timer that incarnation scheduled) is thrown away,
+but the next incarnation's loop keeps using the same `VirtualClock`, so time carries on
+instead of restarting at zero.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+__all__ = ["NS_PER_MS", "NS_PER_SEC", "ClockError", "TimerQueue", "VirtualClock"]
+
+T = TypeVar("T")
+
+NS_PER_SEC = 1_000_000_000
+NS_PER_MS = 1_000_000
+
+
+class ClockError(ValueError):
+    """Raised on an attempt to move virtual time backwards or to an invalid value."""
+
+
+class VirtualClock:
+    """Monotonic virtual time in integer nanoseconds, shareable by successive loops."""
+
+    __slots__ = ("_now_ns",)
+
+    def __init__(self, start_ns: int = 0) -> None:
+        if start_ns < 0:
+            raise ClockError(f"clock cannot start before 0 ns, got {start_ns}")
+        self._now_ns = int(start_ns)
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now_ns={self._now_ns})"
+
+    # A read-only property (not a plain attribute) so nothing can bypass the monotonicity
+    # check in `advance_to` by assigning directly.
+    @property
+    def now_ns(self) -> int:
+        """Current virtual time in nanoseconds."""
+        return self._now_ns
+
+    def now(self) -> float:
+        """Current virtual time in seconds (what `loop.time()` reports)."""
+        return self._now_ns / NS_PER_SEC
+
+    def now_millis(self) -> int:
+        """Current virtual time in whole milliseconds, rounded down."""
+        return self._now_ns // NS_PER_MS
+
+    def advance_to(self, ns: int) -> None:
+        """Move time forward to `ns`; staying put is allowed, going backwards is a bug."""
+        if ns < self._now_ns:
+            raise ClockError(
+                f"virtual time cannot go backwards: now {self._now_ns} ns, asked for {ns} ns"
+            )
+        self._now_ns = ns
+
+    def advance_by(self, delta_ns: int) -> None:
+        """Move time forward by `delta_ns` (>= 0)."""
+        if delta_ns < 0:
+            raise ClockError(f"cannot advance by a negative amount: {delta_ns} ns")
+        self._now_ns += delta_ns
+
+
+class TimerQueue(Generic[T]):
+    """Timers ordered by (when_ns, seq).
+
+    `seq` increases with every push, so timers due at the same instant fire in the order they
+    were scheduled, and the payload itself is never compared (asyncio handles are not
+    meaningfully orderable). Cancellation is left to the owner: entries are opaque here, and
+    the owner either skips dead ones at the head or calls `compact`.
+
+    A binary heap rather than a sorted container: the loop only ever needs push, peek and
+    pop-min, and `heapq` does those in C, which matters on the simulator's hot path.
+    """
+
+    __slots__ = ("_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, T]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def push(self, when_ns: int, item: T) -> int:
+        """Schedule `item` at `when_ns`; returns the tie-breaking sequence number."""
+        seq = self._seq
+        self._seq = seq + 1
+        heapq.heappush(self._heap, (when_ns, seq, item))
+        return seq
+
+    def peek(self) -> tuple[int, T] | None:
+        """The earliest (when_ns, item), or None if empty."""
+        if not self._heap:
+            return None
+        when_ns, _, item = self._heap[0]
+        return when_ns, item
+
+    def peek_time(self) -> int | None:
+        """When the earliest timer is due, or None if empty."""
+        return self._heap[0][0] if self._heap else None
+
+    def pop(self) -> tuple[int, T]:
+        """Remove and return the earliest (when_ns, item); IndexError if empty."""
+        when_ns, _, item = heapq.heappop(self._heap)
+        return when_ns, item
+
+    def pop_due(self, now_ns: int) -> list[T]:
+        """Remove and return every item due at or before `now_ns`, in (when_ns, seq) order."""
+        heap = self._heap
+        due = []
+        while heap and heap[0][0] <= now_ns:
+            due.append(heapq.heappop(heap)[2])
+        return due
+
+    def compact(self, keep: Callable[[T], bool]) -> int:
+        """Drop entries whose item fails `keep`; returns how many were dropped."""
+        before = len(self._heap)
+        self._heap = [entry for entry in self._heap if keep(entry[2])]
+        heapq.heapify(self._heap)
+        return before - len(self._heap)
+
+    def drain(self) -> list[T]:
+        """Remove every entry and return the items in (when_ns, seq) order."""
+        entries = sorted(self._heap)
+        self._heap = []
+        return [item for _, _, item in entries]
+
+    def clear(self) -> None:
+        """Drop every entry (the sequence counter keeps counting)."""
+        self._heap = []

@@ -1,0 +1,185 @@
+"""Which faults fire where: swarm configuration, BUGGIFY-style sites, budgets and replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from mfm_sim.observation import Fault, FaultKind
+from mfm_sim.rng import Rng
+
+K = FaultKind
+
+# The faults each fault point can suffer. Order matters: it is the order of the draws.
+SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
+    "artifacts.put": (
+        K.CRASH_BEFORE_EFFECT, K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR,
+        K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, K.LATENCY,
+    ),
+    "artifacts.get": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "artifacts.exists": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "events.append": (
+        K.CRASH_BEFORE_EFFECT, K.CRASH_AFTER_EFFECT, K.CRASH_MID_APPEND, K.TRANSIENT_ERROR,
+        K.AMBIGUOUS_ERROR, K.LATENCY,
+    ),
+    "events.head_seq": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "handler": (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE),
+    "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
+}
+ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
+
+# BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
+SITE_ACTIVATION = 0.25
+MAX_RATE = 0.10
+MAX_LATENCY_MS = 800
+
+
+def parse_kinds(text: str) -> tuple[FaultKind, ...]:
+    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
+    text = text.strip()
+    if text in ("all", ""):
+        return ALL_KINDS
+    if text == "none":
+        return ()
+    out = []
+    for part in text.split(","):
+        name = part.strip()
+        try:
+            out.append(FaultKind(name))
+        except ValueError:
+            known = ", ".join(k.value for k in FaultKind)
+            raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
+    return tuple(k for k in ALL_KINDS if k in out)
+
+
+@attrs.frozen
+class FaultConfig:
+    """One seed's swarm: which kinds are on, at which per-call rate, and the fault budget."""
+
+    rates: tuple[tuple[FaultKind, float], ...]
+    budget: int | None  # None: unrestricted mode, faults never stop
+    activation: float = SITE_ACTIVATION
+
+    @property
+    def kinds(self) -> tuple[FaultKind, ...]:
+        return tuple(k for k, _ in self.rates)
+
+    @classmethod
+    def draw(
+        cls,
+        rng: Rng,
+        allowed: Sequence[FaultKind],
+        *,
+        swarm: bool = True,
+        recoverable: bool = True,
+    ) -> FaultConfig:
+        rates = []
+        for kind in ALL_KINDS:
+            # Draw for every kind even when it is not allowed, so filtering kinds
+            # does not shift the draws of the others.
+            on = rng.random() < 0.5
+            rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
+            if kind in allowed and (on or not swarm):
+                rates.append((kind, rate if swarm else 0.05))
+        budget = 1 + rng.below(8) if recoverable else None
+        activation = SITE_ACTIVATION if swarm else 1.0
+        return cls(tuple(rates), budget, activation)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rates": {k.value: round(r, 6) for k, r in self.rates},
+            "budget": self.budget,
+            "activation": self.activation,
+        }
+
+
+class Injector:
+    """Decides, at each fault point, whether a fault fires. Every decision is counted as a step.
+
+    With `schedule` it replays exactly those faults at those steps and draws nothing.
+    """
+
+    def __init__(
+        self,
+        rng: Rng,
+        config: FaultConfig | None,
+        schedule: Iterable[Fault] | None = None,
+    ) -> None:
+        self._rng = rng
+        self._config = config
+        self._scripted: dict[int, Fault] | None = None
+        if schedule is not None:
+            self._scripted = {f.step: f for f in schedule}
+        self.step = 0
+        self.fired: list[Fault] = []
+        self.paused = False
+        self.budget = config.budget if config is not None else 0
+        self._site_kinds: dict[str, tuple[tuple[FaultKind, float], ...]] = {}
+        self._active: dict[tuple[str, FaultKind], bool] = {}
+        self.incarnation = 0
+        self.now_ns = lambda: 0
+        self.sites: list[str] | None = None  # when set, the site of every step (crash-point enumeration)
+
+    @property
+    def exhausted(self) -> bool:
+        """True once no more faults can fire: the liveness phase has begun."""
+        if self.paused:
+            return True
+        if self._scripted is not None:
+            return not any(step > self.step for step in self._scripted)
+        return self._config is None or (self._config.budget is not None and self.budget <= 0)
+
+    def _candidates(self, site: str) -> tuple[tuple[FaultKind, float], ...]:
+        cached = self._site_kinds.get(site)
+        if cached is None:
+            assert self._config is not None
+            applicable = SITE_KINDS[site]
+            cached = tuple((k, r) for k, r in self._config.rates if k in applicable)
+            self._site_kinds[site] = cached
+        return cached
+
+    def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        self.step += 1
+        if self.sites is not None:
+            self.sites.append(site)
+        if self.paused:
+            return None
+        if self._scripted is not None:
+            fault = self._scripted.get(self.step)
+            if fault is None or fault.site != site:
+                return None
+            return self._fire(fault.kind, site, fault.arg, target)
+        config = self._config
+        if config is None or (config.budget is not None and self.budget <= 0):
+            return None
+        rng = self._rng
+        for kind, rate in self._candidates(site):
+            key = (site, kind)
+            active = self._active.get(key)
+            if active is None:
+                active = self._active[key] = rng.random() < config.activation
+            if not active or rng.random() >= rate:
+                continue
+            if kind is K.CRASH_MID_APPEND and size < 2:
+                continue
+            return self._fire(kind, site, self._draw_arg(kind, size), target)
+        return None
+
+    def _draw_arg(self, kind: FaultKind, size: int) -> int:
+        rng = self._rng
+        if kind is K.CRASH_MID_APPEND:
+            return 1 + rng.below(size - 1)  # a strict, non-empty prefix
+        if kind is K.LATENCY:
+            return 1 + rng.below(MAX_LATENCY_MS)
+        if kind in (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE):
+            return rng.below(2)  # crash: before/after the handler; failure: fatal/retryable
+        return 0
+
+    def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
+        fault = Fault(self.step, kind, site, arg, self.incarnation, self.now_ns(), target)
+        self.fired.append(fault)
+        if self.budget > 0:
+            self.budget -= 1
+        return fault

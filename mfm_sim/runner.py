@@ -1,0 +1,453 @@
+"""Run one schedule: start, crash, rebuild a fresh engine over the durable stores, resume, check."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from engine.config import RunManifest
+from engine.errors import ErrorCategory, IoErrorKind, RunError, StateError, StorageError, info
+from engine.events import RunPhase
+from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
+from engine.plan import ExecutionPlan, StateGraph, StateNode, StaticPlanResolver
+from engine.runtime import ChildRunLiveIoTransportFactory, DefaultExecutionEngine, RunResult, StartRun
+from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+from mfm_sim.faults import FaultConfig
+from mfm_sim.invariants import Violation, check
+from mfm_sim.loop import Deadlock, Runaway, SimLoop
+from mfm_sim.observation import (
+    Fault,
+    FaultKind,
+    Incarnation,
+    Observation,
+    Outcome,
+    Reference,
+    RunView,
+)
+from mfm_sim.scenario import Scenario, ScenarioRun
+from mfm_sim.schedule import Schedule
+from mfm_sim.stores import FaultyArtifactStore, FaultyEventStore, IncarnationHandle, SimCrash
+from mfm_sim.variants import variant_context
+from mfm_sim.world import World
+
+K = FaultKind
+TERMINAL = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
+LIVENESS_INCARNATIONS = 3  # fault-free resumes a run may need once faults stop
+MAX_LOOP_STEPS = 2_000_000
+MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
+RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class HarnessError(RuntimeError):
+    """A bug in mfm_sim itself; never reported as an engine violation."""
+
+
+@attrs.frozen
+class Stats:
+    faults_by_kind: tuple[tuple[str, int], ...]
+    crashes: int
+    resumes: int
+    store_calls: int
+    virtual_ns: int
+    incarnations: int
+    trace_entries: int
+
+
+@attrs.frozen
+class SimResult:
+    seed: int
+    scenario: str
+    violations: tuple[Violation, ...]
+    digest: str
+    trace: tuple[tuple[int, int, str, str], ...]
+    schedule: Schedule
+    stats: Stats
+    final_phase: RunPhase | None
+    final_snapshot_id: str | None
+    observation: Observation | None = attrs.field(default=None, eq=False, repr=False)
+    sites: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)  # site of each step
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class _FaultyState:
+    """A scenario's state as the simulated process runs it: it may crash or fail around the handler."""
+
+    def __init__(self, inner: Any, handle: IncarnationHandle, state_id: str) -> None:
+        self._inner = inner
+        self._h = handle
+        self._state_id = state_id
+
+    def meta(self) -> Any:
+        return self._inner.meta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
+        h = self._h
+        fault = await h.before("handler", target=self._state_id)
+        if fault is not None:
+            if fault.kind is K.HANDLER_FAILURE:
+                raise StateError(
+                    info("sim_handler_failure", ErrorCategory.UNKNOWN, "injected handler failure",
+                         retryable=bool(fault.arg))
+                )
+            if fault.arg == 0:
+                h.crash(fault)
+        result = await self._inner.handle(ctx, io, events)
+        if fault is not None and fault.kind is K.CRASH_IN_HANDLER:
+            h.crash(fault)
+        return result
+
+
+def _wrap_plan(plan: ExecutionPlan, handle: IncarnationHandle) -> ExecutionPlan:
+    states = tuple(StateNode(n.id, _FaultyState(n.state, handle, n.id)) for n in plan.graph.states)
+    return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
+
+
+class _FaultyResolver:
+    def __init__(self, inner: Any, handle: IncarnationHandle) -> None:
+        self._inner = inner
+        self._h = handle
+
+    def resolve(self, manifest: Any) -> ExecutionPlan:
+        return _wrap_plan(self._inner.resolve(manifest), self._h)
+
+
+class _FaultyTransport:
+    def __init__(self, inner: LiveIoTransport, handle: IncarnationHandle, env: LiveIoEnv, durable: InMemoryEventStore) -> None:
+        self._inner = inner
+        self._h = handle
+        self._env = env
+        self._durable = durable
+
+    async def call(self, call: IoCall) -> Any:
+        h = self._h
+        try:
+            fault = await h.before("service", target=call.namespace)
+        except StorageError:
+            raise io_error(IoErrorKind.TRANSPORT, "sim_transport_error", ErrorCategory.RPC,
+                           "injected transient transport error", retryable=True) from None
+        if call.fact_key is not None and _durably_bound(self._durable, self._env.run_id, call.fact_key):
+            # The engine performed live IO for a fact it had already recorded.
+            # Counted as a second effect, so invariant 9 names it.
+            key = f"recorded fact re-performed: {call.fact_key}"
+            h.world.effects[key] = 2  # type: ignore[attr-defined]
+        result = await self._inner.call(call)
+        if fault is not None:
+            if fault.kind is K.CRASH_AFTER_EFFECT:
+                h.crash(fault)
+            if fault.kind is K.AMBIGUOUS_ERROR:
+                raise io_error(IoErrorKind.TRANSPORT, "sim_transport_ambiguous", ErrorCategory.RPC,
+                               "injected ambiguous transport error (the call took effect)", retryable=True)
+        return result
+
+
+def _durably_bound(events: InMemoryEventStore, run_id: uuid.UUID, key: str) -> bool:
+    for env in events.streams.get(run_id, ()):
+        payload = getattr(env.event, "payload", None)
+        if isinstance(payload, dict) and payload.get("key") == key and env.event.name == "fact_recorded":  # type: ignore[union-attr]
+            return True
+    return False
+
+
+class _FaultyTransportFactory:
+    def __init__(self, inner: LiveIoTransportFactory, handle: IncarnationHandle, durable: InMemoryEventStore) -> None:
+        self._inner = inner
+        self._h = handle
+        self._durable = durable
+
+    def make(self, env: LiveIoEnv) -> LiveIoTransport:
+        return _FaultyTransport(self._inner.make(env), self._h, env, self._durable)
+
+
+def _is_harness_frame(tb: Any) -> bool:
+    frames = traceback.extract_tb(tb)
+    return bool(frames) and os.path.dirname(os.path.abspath(frames[-1].filename)) == _HARNESS_DIR
+
+
+class _Simulation:
+    def __init__(
+        self,
+        scenario: Scenario,
+        instance: ScenarioRun,
+        world: World,
+        *,
+        recoverable: bool,
+        interleave: bool,
+        check_idempotent: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.instance = instance
+        self.world = world
+        self.recoverable = recoverable
+        self.interleave = interleave
+        self.check_idempotent = check_idempotent
+        self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+        self.incarnations: list[Incarnation] = []
+        self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
+        self.inner_transports = instance.transports(world) if instance.transports else None
+        self.run_id: uuid.UUID | None = None
+        self.final: RunResult | None = None
+        self.harness_failure: BaseException | None = None
+        self.extra: list[Violation] = []
+
+    def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
+        world = self.world
+        resolver = _FaultyResolver(self.base_resolver, handle)
+        inner = self.inner_transports
+        factory: LiveIoTransportFactory | None = (
+            _FaultyTransportFactory(inner, handle, self.durable.events) if inner is not None else None  # type: ignore[arg-type]
+        )
+
+        def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
+            return DefaultExecutionEngine(
+                resolver, live_transport_factory=f, ids=world.ids, clock=world.engine_clock, entropy=world.entropy
+            )
+
+        if self.instance.child_runs:
+            factory = ChildRunLiveIoTransportFactory(factory, build)
+        return build(factory)
+
+    def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
+        world = self.world
+        injector = world.injector
+        injector.incarnation = number
+        handle = IncarnationHandle(world, number)
+        stores = Stores(FaultyArtifactStore(self.durable.artifacts, handle), FaultyEventStore(self.durable.events, handle))
+        engine = self._engine(handle)
+        rng = world.streams.stream("interleave") if self.interleave else None
+        loop = SimLoop(world.clock, rng, max_steps=MAX_LOOP_STEPS, max_time_ns=world.clock.now_ns + MAX_VIRTUAL_NS)
+        after_budget = injector.exhausted
+        paused_before = injector.paused
+        if not faults:
+            injector.paused = True
+        start_ns, first_step = world.clock.now_ns, injector.step
+        world.trace.add(number, call, str(self.run_id)[:8] if self.run_id else "-")
+        if call == "start":
+            inst = self.instance
+            plan = _wrap_plan(inst.plan, handle)
+            manifest = inst.manifest()
+            coro = engine.start(stores, StartRun(manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)))
+        else:
+            assert self.run_id is not None
+            coro = engine.resume(stores, self.run_id)
+        outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
+        try:
+            result = loop.run_until_complete(coro)
+            phase, snap = result.phase, result.final_snapshot_id
+            if phase in TERMINAL:
+                self.final = result
+        except SimCrash:
+            outcome = Outcome.CRASH
+        except RunError as exc:
+            outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+        except Deadlock:
+            outcome = Outcome.DEADLOCK
+        except Runaway:
+            outcome = Outcome.RUNAWAY
+        except Exception as exc:
+            if _is_harness_frame(exc.__traceback__):
+                raise HarnessError(f"harness failure in {call} (seed {world.seed}): {exc!r}") from exc
+            outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
+            self.extra.append(Violation(
+                "engine_contract", str(self.run_id) if self.run_id else None, (),
+                f"the engine raised an untyped {type(exc).__name__}: {exc}", world.seed,
+            ))
+        finally:
+            handle.alive = False
+            loop.kill()
+            injector.paused = paused_before
+        world.trace.add(number, "outcome", f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip())
+        return Incarnation(
+            number=number, call=call, outcome=outcome, phase=phase, final_snapshot_id=snap,
+            error_kind=ekind, error_code=ecode, start_ns=start_ns, end_ns=world.clock.now_ns,
+            first_step=first_step, last_step=injector.step, after_budget=after_budget,
+            bad_reads=tuple(handle.bad_reads), appended=tuple(handle.appended),
+        )
+
+    def _find_run(self) -> uuid.UUID | None:
+        streams = self.durable.events.streams
+        for run_id in reversed(self.world.ids.issued):
+            if streams.get(run_id):
+                return run_id
+        return None
+
+    def run(self) -> None:
+        world = self.world
+        manifest = self.instance.manifest()
+        data = canonical_json_bytes(manifest.to_json())
+        # The operator stored the manifest before the first start; that write is not under test.
+        self.manifest_id = artifact_id_for_bytes(data)
+        self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
+        liveness_left = LIVENESS_INCARNATIONS
+        number = 0
+        max_incarnations = 64
+        while number < max_incarnations:
+            call = "start" if self.run_id is None else "resume"
+            inc = self._one(number, call)
+            self.incarnations.append(inc)
+            number += 1
+            if self.run_id is None:
+                self.run_id = self._find_run()
+            if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
+                break
+            if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
+                break
+            if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
+                break  # the start was refused for a reason no retry changes
+            if world.injector.exhausted:
+                liveness_left -= 1
+                if liveness_left <= 0:
+                    break
+            world.clock.advance_by(RESTART_DELAY_NS)
+        if self.final is not None and self.check_idempotent:
+            self.incarnations.append(self._one(number, "idempotent_resume", faults=False))
+
+    def observation(self, reference: Reference | None) -> Observation:
+        world = self.world
+        runs: dict[uuid.UUID, RunView] = {}
+        streams = self.durable.events.streams
+        resolver = self.base_resolver
+        for run_id in streams:
+            stream = tuple(streams[run_id])
+            plan = cfg = None
+            first = stream[0].event if stream else None
+            manifest_id = getattr(first, "manifest_id", None)
+            raw = self.durable.artifacts.data.get(manifest_id) if manifest_id else None  # type: ignore[attr-defined]
+            if raw is not None:
+                manifest = RunManifest.from_json(json.loads(raw))
+                cfg = manifest.run_config
+                try:
+                    plan = resolver.resolve(manifest)
+                except Exception:  # noqa: BLE001 - an unresolvable child plan only skips plan checks
+                    plan = None
+            runs[run_id] = RunView(run_id, stream, plan, cfg, run_id != self.run_id)
+        pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
+        visible = dict(pristine)
+        visible.update(world.corrupted)
+        final = self.final
+        return Observation(
+            seed=world.seed,
+            scenario=self.scenario.name,
+            main_run_id=self.run_id,
+            runs=runs,
+            artifacts=visible,
+            pristine=pristine,
+            lost_artifacts=frozenset(world.lost),
+            corrupted_artifacts=frozenset(world.corrupted),
+            faults=tuple(world.injector.fired),
+            incarnations=tuple(self.incarnations),
+            seq_step=world.seq_step,
+            final_phase=final.phase if final else None,
+            final_snapshot_id=final.final_snapshot_id if final else None,
+            reference=reference,
+            model=self.instance.model,
+            transparent=self.instance.transparent,
+            recoverable=self.recoverable,
+            effects=world.effects,
+        )
+
+
+_REFERENCE_CACHE: OrderedDict[tuple[str, int, str | None], Reference | None] = OrderedDict()
+_REFERENCE_CACHE_SIZE = 1024
+
+
+def _reference(scenario: Scenario, seed: int, variant: str | None) -> Reference | None:
+    """The fault-free outcome for this seed's knobs (the same scenario instance, no faults)."""
+    key = (scenario.name, seed, variant)
+    if key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    world = World(seed, None, keep_trace=False)
+    instance = scenario.build(world.streams.stream("scenario"))
+    sim = _Simulation(scenario, instance, world, recoverable=True, interleave=False, check_idempotent=False)
+    sim.run()
+    ref: Reference | None = None
+    if sim.final is not None:
+        snap = None
+        if sim.final.final_snapshot_id is not None:
+            snap = json.loads(sim.durable.artifacts.data[sim.final.final_snapshot_id])  # type: ignore[attr-defined]
+        ref = Reference(sim.final.phase, snap)
+    _REFERENCE_CACHE[key] = ref
+    if len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
+        _REFERENCE_CACHE.popitem(last=False)
+    return ref
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int,
+    *,
+    faults: Sequence[FaultKind] | None = None,
+    schedule: Schedule | Sequence[Fault] | None = None,
+    swarm: bool = True,
+    recoverable: bool = True,
+    interleave: bool | None = None,
+    keep_trace: bool = True,
+    keep_observation: bool = False,
+    variant: str | None = None,
+    record_sites: bool = False,
+) -> SimResult:
+    """Run one schedule of `scenario` for `seed` and check every invariant on what it left."""
+    scripted: list[Fault] | None = None
+    if isinstance(schedule, Schedule):
+        scripted = list(schedule.faults)
+        recoverable = schedule.recoverable
+        interleave = schedule.interleave
+    elif schedule is not None:
+        scripted = list(schedule)
+    streams_probe = World(seed, None, keep_trace=False).streams
+    allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
+    config = FaultConfig.draw(streams_probe.stream("swarm"), allowed, swarm=swarm, recoverable=recoverable)
+    if interleave is None:
+        interleave = streams_probe.stream("swarm-loop").random() < 0.5
+    world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
+    if record_sites:
+        world.injector.sites = []
+    instance = scenario.build(world.streams.stream("scenario"))
+    sim = _Simulation(scenario, instance, world, recoverable=recoverable, interleave=interleave)
+    with variant_context(variant):
+        sim.run()
+        reference = None
+        if instance.transparent and world.injector.fired:
+            reference = _reference(scenario, seed, variant)
+    obs = sim.observation(reference)
+    violations = tuple(sim.extra) + tuple(check(obs))
+    kinds: dict[str, int] = {}
+    for f in world.injector.fired:
+        kinds[f.kind.value] = kinds.get(f.kind.value, 0) + 1
+    crashes = sum(1 for i in sim.incarnations if i.outcome is Outcome.CRASH)
+    resumes = sum(1 for i in sim.incarnations if i.call == "resume")
+    stats = Stats(
+        faults_by_kind=tuple(sorted(kinds.items())),
+        crashes=crashes,
+        resumes=resumes,
+        store_calls=world.injector.step,
+        virtual_ns=world.clock.now_ns,
+        incarnations=len(sim.incarnations),
+        trace_entries=world.trace.count,
+    )
+    final = sim.final
+    return SimResult(
+        seed=seed,
+        scenario=scenario.name,
+        violations=violations,
+        digest=world.trace.digest,
+        trace=tuple(world.trace.entries),
+        schedule=Schedule(seed, scenario.name, tuple(world.injector.fired), recoverable, interleave),
+        stats=stats,
+        final_phase=final.phase if final else None,
+        final_snapshot_id=final.final_snapshot_id if final else None,
+        observation=obs if keep_observation else None,
+        sites=tuple(world.injector.sites) if world.injector.sites is not None else None,
+    )
+

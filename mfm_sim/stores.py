@@ -1,0 +1,190 @@
+"""Fault-injecting wrappers around any ArtifactStore/EventStore, bound to one incarnation.
+
+The durable truth stays in the wrapped stores. What the store lied about lives in the world:
+corrupted bytes in `World.corrupted`, writes it acknowledged but dropped in the incarnation's
+volatile overlay (gone with the incarnation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from engine.errors import StorageErrorKind, storage
+from engine.events import EventEnvelope
+from engine.hashing import artifact_id_for_bytes
+from engine.stores import ArtifactKind, ArtifactStore, EventStore, artifact_not_found
+from mfm_sim.observation import BadRead, Fault, FaultKind
+
+K = FaultKind
+
+
+class SimCrash(BaseException):
+    """The simulated process died. A BaseException, so no `except Exception` in the engine eats it."""
+
+    def __init__(self, fault: Fault | None = None) -> None:
+        super().__init__(f"simulated crash at {fault}" if fault else "dead incarnation")
+        self.fault = fault
+
+
+def corrupt_bytes(data: bytes) -> bytes:
+    """A deterministic bit flip that always changes the content address."""
+    if not data:
+        return b"\x00"
+    return bytes([data[0] ^ 0x01]) + data[1:]
+
+
+def _transient(site: str) -> Exception:
+    return storage(StorageErrorKind.OTHER, "sim_transient_error", f"injected transient error at {site}", retryable=True)
+
+
+def _ambiguous(site: str) -> Exception:
+    return storage(
+        StorageErrorKind.OTHER, "sim_ambiguous_error",
+        f"injected ambiguous error at {site} (the call took effect)", retryable=True,
+    )
+
+
+class IncarnationHandle:
+    """One simulated process's view of the world; dead after a crash."""
+
+    def __init__(self, world: object, number: int) -> None:
+        self.world = world
+        self.number = number
+        self.alive = True
+        self.volatile: dict[str, bytes] = {}
+        self.bad_reads: list[BadRead] = []
+        self.appended: list[tuple[uuid.UUID, int]] = []
+
+    def check_alive(self) -> None:
+        if not self.alive:
+            raise SimCrash()
+
+    async def before(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        """Count the fault point, apply latency, raise crash-before/transient; return the rest."""
+        if not self.alive:
+            raise SimCrash()
+        world = self.world
+        fault = world.injector.decide(site, target=target, size=size)  # type: ignore[attr-defined]
+        if fault is None:
+            return None
+        world.trace.fault(fault)  # type: ignore[attr-defined]
+        kind = fault.kind
+        if kind is K.LATENCY:
+            await asyncio.sleep(fault.arg / 1000)
+            if not self.alive:
+                raise SimCrash()
+            return None
+        if kind is K.CRASH_BEFORE_EFFECT:
+            self.crash(fault)
+        if kind is K.TRANSIENT_ERROR:
+            raise _transient(site)
+        return fault
+
+    def crash(self, fault: Fault | None) -> None:
+        self.alive = False
+        raise SimCrash(fault)
+
+
+class FaultyArtifactStore:
+    def __init__(self, inner: ArtifactStore, handle: IncarnationHandle) -> None:
+        self._inner = inner
+        self._h = handle
+
+    async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        h = self._h
+        fault = await h.before("artifacts.put")
+        world = h.world
+        if fault is not None and fault.kind is K.DROPPED_WRITE:
+            artifact_id = artifact_id_for_bytes(data)
+            if not await self._inner.exists(artifact_id):
+                h.volatile[artifact_id] = bytes(data)
+                world.lost.add(artifact_id)  # type: ignore[attr-defined]
+            world.trace.store(h.number, "artifacts.put", artifact_id[:12] + " (dropped)")  # type: ignore[attr-defined]
+            return artifact_id
+        artifact_id = await self._inner.put(kind, data)
+        world.lost.discard(artifact_id)  # type: ignore[attr-defined]
+        world.trace.store(h.number, "artifacts.put", artifact_id[:12])  # type: ignore[attr-defined]
+        if fault is None:
+            return artifact_id
+        if fault.kind is K.CORRUPTED_ARTIFACT:
+            world.corrupted[artifact_id] = corrupt_bytes(data)  # type: ignore[attr-defined]
+            return artifact_id
+        if fault.kind is K.CRASH_AFTER_EFFECT:
+            h.crash(fault)
+        if fault.kind is K.AMBIGUOUS_ERROR:
+            raise _ambiguous("artifacts.put")
+        return artifact_id
+
+    async def get(self, artifact_id: str) -> bytes:
+        h = self._h
+        await h.before("artifacts.get")
+        world = h.world
+        world.trace.store(h.number, "artifacts.get", artifact_id[:12])  # type: ignore[attr-defined]
+        corrupted = world.corrupted.get(artifact_id)  # type: ignore[attr-defined]
+        if corrupted is not None:
+            h.bad_reads.append(BadRead(world.injector.step, artifact_id, K.CORRUPTED_ARTIFACT))  # type: ignore[attr-defined]
+            return corrupted
+        volatile = h.volatile.get(artifact_id)
+        if volatile is not None:
+            return volatile
+        try:
+            return await self._inner.get(artifact_id)
+        except Exception:
+            if artifact_id in world.lost:  # type: ignore[attr-defined]
+                h.bad_reads.append(BadRead(world.injector.step, artifact_id, K.DROPPED_WRITE))  # type: ignore[attr-defined]
+            raise
+
+    async def exists(self, artifact_id: str) -> bool:
+        h = self._h
+        await h.before("artifacts.exists")
+        if artifact_id in h.volatile:
+            return True
+        return await self._inner.exists(artifact_id)
+
+
+class FaultyEventStore:
+    def __init__(self, inner: EventStore, handle: IncarnationHandle) -> None:
+        self._inner = inner
+        self._h = handle
+
+    async def head_seq(self, run_id: uuid.UUID) -> int:
+        await self._h.before("events.head_seq")
+        return await self._inner.head_seq(run_id)
+
+    async def read_range(
+        self, run_id: uuid.UUID, from_seq: int, to_seq: int | None = None
+    ) -> list[EventEnvelope]:
+        await self._h.before("events.read_range")
+        return await self._inner.read_range(run_id, from_seq, to_seq)
+
+    async def append(
+        self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]
+    ) -> int:
+        h = self._h
+        fault = await h.before("events.append", size=len(envelopes))
+        world = h.world
+        if fault is not None and fault.kind is K.CRASH_MID_APPEND:
+            prefix = list(envelopes[: fault.arg])
+            await self._inner.append(run_id, expected_seq, prefix)
+            self._record(run_id, prefix)
+            h.crash(fault)
+        head = await self._inner.append(run_id, expected_seq, envelopes)
+        self._record(run_id, envelopes)
+        if fault is not None:
+            if fault.kind is K.CRASH_AFTER_EFFECT:
+                h.crash(fault)
+            if fault.kind is K.AMBIGUOUS_ERROR:
+                raise _ambiguous("events.append")
+        del world
+        return head
+
+    def _record(self, run_id: uuid.UUID, envelopes: Sequence[EventEnvelope]) -> None:
+        h = self._h
+        world = h.world
+        step = world.injector.step  # type: ignore[attr-defined]
+        for env in envelopes:
+            h.appended.append((run_id, env.seq))
+            world.seq_step[(run_id, env.seq)] = (h.number, step)  # type: ignore[attr-defined]
+            world.trace.event(h.number, env)  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""The simulated world of one schedule: seed streams, clock, injector, trace, what the store lied about."""
+
+from __future__ import annotations
+
+import uuid
+
+from mfm_sim.clock import VirtualClock
+from mfm_sim.faults import FaultConfig, Injector
+from mfm_sim.observation import Fault
+from mfm_sim.rng import Rng, Streams
+from mfm_sim.trace import Trace
+
+
+class SimClock:
+    """The engine's clock: virtual milliseconds."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def now_millis(self) -> int:
+        return self._clock.now_millis()
+
+
+class SimEntropy:
+    def __init__(self, rng: Rng) -> None:
+        self._rng = rng
+
+    def random_bytes(self, n: int) -> bytes:
+        return self._rng.sample_bytes(n)
+
+
+class SimIds:
+    """Seeded run ids; remembers what it issued so the runner can find the run after a crash."""
+
+    def __init__(self, rng: Rng) -> None:
+        self._rng = rng
+        self.issued: list[uuid.UUID] = []
+
+    def new_run_id(self) -> uuid.UUID:
+        run_id = self._rng.uuid()
+        self.issued.append(run_id)
+        return run_id
+
+
+class World:
+    def __init__(
+        self,
+        seed: int,
+        config: FaultConfig | None,
+        *,
+        schedule: list[Fault] | None = None,
+        keep_trace: bool = True,
+    ) -> None:
+        self.seed = seed
+        self.streams = Streams(seed)
+        self.clock = VirtualClock()
+        self.injector = Injector(self.streams.stream("faults"), config, schedule)
+        self.injector.now_ns = lambda: self.clock.now_ns
+        self.trace = Trace(self.clock, keep=keep_trace)
+        self.corrupted: dict[str, bytes] = {}
+        self.lost: set[str] = set()
+        self.seq_step: dict[tuple[uuid.UUID, int], tuple[int, int]] = {}
+        self.effects: dict[str, int] = {}
+        self.engine_clock = SimClock(self.clock)
+        self.entropy = SimEntropy(self.streams.stream("entropy"))
+        self.ids = SimIds(self.streams.stream("ids"))
+        self.services: dict[str, object] = {}
+        self.incarnation = 0
+
+    def effect(self, key: str) -> None:
+        """An external service applied an effect under `key` (invariant 9 counts these)."""
+        self.effects[key] = self.effects.get(key, 0) + 1
