@@ -25,7 +25,11 @@ class JsonContext:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise context(ContextErrorKind.SERIALIZATION, "snapshot_not_object", "context must be a JSON object")
+            raise context(
+                ContextErrorKind.SERIALIZATION,
+                "snapshot_not_object",
+                "context must be a JSON object",
+            )
         self._data = dict(value)
 
     def read(self, key: str, default: Any = None) -> Any:
@@ -60,7 +64,9 @@ class StagedContext:
     def require(self, key: str) -> Any:
         value = self.read(key, _MISSING)
         if value is _MISSING:
-            raise context(ContextErrorKind.MISSING_KEY, "context_missing_key", f"context key {key!r} missing")
+            raise context(
+                ContextErrorKind.MISSING_KEY, "context_missing_key", f"context key {key!r} missing"
+            )
         return value
 
     def write(self, key: str, value: Any) -> None:
@@ -84,7 +90,9 @@ class StagedContext:
 def snapshot_bytes(value: Any) -> bytes:
     """Canonical bytes of a context snapshot, or the `ContextError` that forbids it."""
     if not isinstance(value, dict):
-        raise context(ContextErrorKind.SERIALIZATION, "snapshot_not_object", "snapshot must be a JSON object")
+        raise context(
+            ContextErrorKind.SERIALIZATION, "snapshot_not_object", "snapshot must be a JSON object"
+        )
     try:
         return canonical_json_bytes(value)
     except SecretsNotAllowed:
@@ -129,7 +137,11 @@ async def read_snapshot(artifacts: ArtifactStore, snapshot_id: str) -> dict[str,
     try:
         value = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise context(ContextErrorKind.SERIALIZATION, "snapshot_decode_failed", "snapshot is not JSON") from None
+        raise context(
+            ContextErrorKind.SERIALIZATION, "snapshot_decode_failed", "snapshot is not JSON"
+        ) from None
     if not isinstance(value, dict):
-        raise context(ContextErrorKind.SERIALIZATION, "snapshot_not_object", "snapshot is not a JSON object")
+        raise context(
+            ContextErrorKind.SERIALIZATION, "snapshot_not_object", "snapshot is not a JSON object"
+        )
     return value

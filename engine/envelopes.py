@@ -60,7 +60,9 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
         elif env.run_id != run_id:
             raise EnvelopeError(EnvelopeErrorKind.RUN_ID_MISMATCH, env.seq, "another run's event")
         if env.seq <= last_seq:
-            raise EnvelopeError(EnvelopeErrorKind.SEQ_NOT_INCREASING, env.seq, f"after seq {last_seq}")
+            raise EnvelopeError(
+                EnvelopeErrorKind.SEQ_NOT_INCREASING, env.seq, f"after seq {last_seq}"
+            )
         last_seq = env.seq
         event = env.event
         if isinstance(event, StateEntered):
@@ -70,11 +72,15 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
                     env.seq,
                     f"{event.state_id} entered while {open_attempt.state_id} is open",
                 )
-            open_attempt = OrphanAttempt(event.state_id, event.attempt, event.base_snapshot_id, env.seq)
+            open_attempt = OrphanAttempt(
+                event.state_id, event.attempt, event.base_snapshot_id, env.seq
+            )
         elif isinstance(event, (StateCompleted, StateFailed)):
             if open_attempt is None:
                 raise EnvelopeError(
-                    EnvelopeErrorKind.TERMINAL_WITHOUT_ENTERED, env.seq, f"{event.state_id} not entered"
+                    EnvelopeErrorKind.TERMINAL_WITHOUT_ENTERED,
+                    env.seq,
+                    f"{event.state_id} not entered",
                 )
             if event.state_id != open_attempt.state_id:
                 raise EnvelopeError(

@@ -52,7 +52,12 @@ class ErrorInfo:
 
 
 def info(
-    code: str, category: ErrorCategory, message: str, *, retryable: bool = False, details: Any = None
+    code: str,
+    category: ErrorCategory,
+    message: str,
+    *,
+    retryable: bool = False,
+    details: Any = None,
 ) -> ErrorInfo:
     return ErrorInfo(code, category, retryable, message, details)
 
@@ -153,7 +158,9 @@ def as_run_error(err: EngineError) -> RunError:
     return RunError(_RUN_KIND_FOR.get(type(err), RunErrorKind.OTHER), err.info)
 
 
-def storage(kind: StorageErrorKind, code: str, message: str, *, retryable: bool = False) -> StorageError:
+def storage(
+    kind: StorageErrorKind, code: str, message: str, *, retryable: bool = False
+) -> StorageError:
     return StorageError(kind, info(code, ErrorCategory.STORAGE, message, retryable=retryable))
 
 
@@ -161,5 +168,7 @@ def context(kind: ContextErrorKind, code: str, message: str) -> ContextError:
     return ContextError(kind, info(code, ErrorCategory.CONTEXT, message))
 
 
-def invalid_plan(code: str, message: str, category: ErrorCategory = ErrorCategory.UNKNOWN) -> RunError:
+def invalid_plan(
+    code: str, message: str, category: ErrorCategory = ErrorCategory.UNKNOWN
+) -> RunError:
     return RunError(RunErrorKind.INVALID_PLAN, info(code, category, message))

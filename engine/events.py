@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from engine.errors import ErrorInfo, RunError, RunErrorKind, info, ErrorCategory
+from engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind, info
 
 
 class RunStatus(enum.Enum):
@@ -163,7 +163,9 @@ class EventEnvelope:
 
 
 def _malformed(message: str) -> RunError:
-    return RunError(RunErrorKind.OTHER, info("event_malformed", ErrorCategory.PARSING_INPUT, message))
+    return RunError(
+        RunErrorKind.OTHER, info("event_malformed", ErrorCategory.PARSING_INPUT, message)
+    )
 
 
 def event_from_json(value: Any) -> Event:
@@ -177,7 +179,9 @@ def event_from_json(value: Any) -> Event:
             return StateCompleted(value["state_id"], value["context_snapshot_id"])
         if kind == "state_failed":
             return StateFailed(
-                value["state_id"], ErrorInfo.from_json(value["error"]), value.get("failure_snapshot_id")
+                value["state_id"],
+                ErrorInfo.from_json(value["error"]),
+                value.get("failure_snapshot_id"),
             )
         if kind == "run_completed":
             return RunCompleted(RunStatus(value["status"]), value.get("final_snapshot_id"))

@@ -55,91 +55,81 @@ _MNEMONIC_WORD = re.compile(r"^[a-z]+$")
 REDACTED_MESSAGE = "error details redacted"
 
 
+_MARKER_RE = re.compile("|".join(re.escape(m) for m in SECRET_MARKERS))
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
 def _looks_like_mnemonic(text: str) -> bool:
+    # Cheap filter first: fewer than 11 spaces cannot make 12 words.
+    if text.count(" ") + text.count("\t") + text.count("\n") < 11:
+        return False
     words = text.split()
     return 12 <= len(words) <= 24 and all(_MNEMONIC_WORD.match(w) for w in words)
 
 
 def string_has_secret(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in SECRET_MARKERS) or _looks_like_mnemonic(text)
+    return _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
+
+
+def _scan(value: Any) -> tuple[bool, Exception | None]:
+    """One pass over a value: (has a secret, the first reason it is not canonical JSON)."""
+    problem: Exception | None = None
+    stack = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            if string_has_secret(item):
+                return True, problem
+        elif kind is dict:
+            for k, v in item.items():
+                if type(k) is str:
+                    if string_has_secret(k):
+                        return True, problem
+                elif problem is None:
+                    problem = NotJson(f"object key {k!r} is not a string")
+                push(v)
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif item is None or kind is int or kind is bool:
+            continue
+        elif isinstance(item, float):
+            problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")
+        elif isinstance(item, str):
+            push(str(item))
+        elif isinstance(item, int):
+            continue
+        elif isinstance(item, dict):
+            push(dict(item))
+        elif isinstance(item, (list, tuple)):
+            extend(item)
+        elif problem is None:
+            problem = NotJson(f"{type(item).__name__} is not a JSON value")
+    return False, problem
 
 
 def contains_secrets(value: Any) -> bool:
     """True if any object key or string value (at any depth) looks like a secret."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if string_has_secret(item):
-                return True
-        elif isinstance(item, dict):
-            for k, v in item.items():
-                if isinstance(k, str) and string_has_secret(k):
-                    return True
-                stack.append(v)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-    return False
-
-
-def _check_canonical(value: Any) -> None:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if item is None or isinstance(item, (str, bool, int)):
-            continue
-        if isinstance(item, float):
-            raise FloatNotAllowed("floats are not allowed in canonical JSON")
-        if isinstance(item, dict):
-            for k, v in item.items():
-                if not isinstance(k, str):
-                    raise NotJson(f"object key {k!r} is not a string")
-                stack.append(v)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        else:
-            raise NotJson(f"{type(item).__name__} is not a JSON value")
-
-
-def _sort_key(key: str) -> bytes:
-    return key.encode("utf-8")
-
-
-def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        first = True
-        for k in sorted(value, key=_sort_key):
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json.dumps(k, ensure_ascii=False))
-            out.append(":")
-            _encode(value[k], out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, v in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(v, out)
-        out.append("]")
-    else:
-        out.append(json.dumps(value, ensure_ascii=False))
+    return _scan(value)[0]
 
 
 def canonical_json_bytes(value: Any) -> bytes:
-    """Secrets first, then: no whitespace, keys sorted by UTF-8 bytes, integers only."""
-    if contains_secrets(value):
+    """Secrets first, then: no whitespace, keys sorted by UTF-8 bytes, integers only.
+
+    UTF-8 preserves code-point order, so sorting keys as Python strings is the same order.
+    """
+    secret, problem = _scan(value)
+    if secret:
         raise SecretsNotAllowed("value contains secrets")
-    _check_canonical(value)
-    out: list[str] = []
+    if problem is not None:
+        raise problem
     try:
-        _encode(value, out)
-        return "".join(out).encode("utf-8")
-    except UnicodeEncodeError:
-        raise NotJson("string is not valid Unicode (lone surrogate)") from None
+        return _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NotJson(f"string is not valid unicode: {exc.reason}") from None
 
 
 def artifact_id_for_bytes(data: bytes) -> str:

@@ -19,7 +19,9 @@ _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _invalid(code: str, message: str) -> RunError:
-    return RunError(RunErrorKind.INVALID_PLAN, ErrorInfo(code, ErrorCategory.PARSING_INPUT, False, message))
+    return RunError(
+        RunErrorKind.INVALID_PLAN, ErrorInfo(code, ErrorCategory.PARSING_INPUT, False, message)
+    )
 
 
 def op_id(value: str) -> OpId:
@@ -42,7 +44,9 @@ def state_id(value: str) -> StateId:
 def artifact_id(value: str) -> ArtifactId:
     """Return `value` if it is 64 lowercase hex characters (a SHA-256)."""
     if not isinstance(value, str) or not _ARTIFACT_ID.match(value):
-        raise _invalid("invalid_artifact_id", f"artifact id {value!r} must be 64 lowercase hex chars")
+        raise _invalid(
+            "invalid_artifact_id", f"artifact id {value!r} must be 64 lowercase hex chars"
+        )
     return value
 
 

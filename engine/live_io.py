@@ -51,14 +51,18 @@ class LiveIoTransportFactory(Protocol):
     def make(self, env: LiveIoEnv) -> LiveIoTransport: ...
 
 
-def io_error(kind: IoErrorKind, code: str, category: ErrorCategory, message: str, *, retryable: bool = False) -> IoError:
+def io_error(
+    kind: IoErrorKind, code: str, category: ErrorCategory, message: str, *, retryable: bool = False
+) -> IoError:
     return IoError(kind, info(code, category, message, retryable=retryable))
 
 
 class UnimplementedTransport:
     async def call(self, call: IoCall) -> Any:
         raise io_error(
-            IoErrorKind.OTHER, "live_io_unimplemented", ErrorCategory.UNKNOWN,
+            IoErrorKind.OTHER,
+            "live_io_unimplemented",
+            ErrorCategory.UNKNOWN,
             f"no live IO transport is installed (namespace {call.namespace})",
         )
 
@@ -92,7 +96,9 @@ class NamespaceRouter:
                 best, best_len = transport, n
         if best is None:
             raise io_error(
-                IoErrorKind.OTHER, "io_unknown_namespace", ErrorCategory.UNKNOWN,
+                IoErrorKind.OTHER,
+                "io_unknown_namespace",
+                ErrorCategory.UNKNOWN,
                 f"no transport for namespace {namespace!r}",
             )
         return best
@@ -134,13 +140,17 @@ class FactIndex:
                 or not isinstance(payload.get("key"), str)
                 or not isinstance(payload.get("payload_id"), str)
             ):
-                raise _fact_error("fact_recorded_malformed", f"malformed fact_recorded at seq {env.seq}")
+                raise _fact_error(
+                    "fact_recorded_malformed", f"malformed fact_recorded at seq {env.seq}"
+                )
             key, payload_id = payload["key"], payload["payload_id"]
             bound = index._bindings.get(key)
             if bound is None:
                 index._bindings[key] = payload_id
             elif bound != payload_id:
-                raise _fact_error("fact_recorded_conflict", f"fact {key!r} bound twice (seq {env.seq})")
+                raise _fact_error(
+                    "fact_recorded_conflict", f"fact {key!r} bound twice (seq {env.seq})"
+                )
         return index
 
     def get(self, key: str) -> str | None:
@@ -154,7 +164,9 @@ class FactIndex:
             return True
         if bound != payload_id:
             raise io_error(
-                IoErrorKind.OTHER, "fact_payload_conflict", ErrorCategory.UNKNOWN,
+                IoErrorKind.OTHER,
+                "fact_payload_conflict",
+                ErrorCategory.UNKNOWN,
                 f"fact {key!r} is already bound to another payload",
             )
         return False
@@ -169,7 +181,9 @@ class FactIndex:
         return len(self._bindings)
 
 
-def derived_fact_key(kind: str, run_id: uuid.UUID, state_id: str, attempt: int, ordinal: int) -> str:
+def derived_fact_key(
+    kind: str, run_id: uuid.UUID, state_id: str, attempt: int, ordinal: int
+) -> str:
     return f"mfm:{kind}|run:{run_id}|state:{state_id}|attempt:{attempt}|ord:{ordinal}"
 
 
@@ -179,7 +193,9 @@ NOT_RECORDED: Any = object()
 class _IoBase:
     """What live and replay IO share: recorded payload lookup and derived keys."""
 
-    def __init__(self, stores: Stores, facts: FactIndex, run_id: uuid.UUID, state_id: str, attempt: int) -> None:
+    def __init__(
+        self, stores: Stores, facts: FactIndex, run_id: uuid.UUID, state_id: str, attempt: int
+    ) -> None:
         self._stores = stores
         self._facts = facts
         self._run_id = run_id
@@ -202,7 +218,7 @@ class _IoBase:
 
 
 class LiveIo(_IoBase):
-    """Live IO: a bound fact answers from the record; otherwise the transport is called and recorded."""
+    """Live IO: a bound fact answers from its record; otherwise the transport runs and is recorded."""
 
     def __init__(
         self,
@@ -237,11 +253,17 @@ class LiveIo(_IoBase):
             data = canonical_json_bytes(value)
         except SecretsNotAllowed:
             raise io_error(
-                IoErrorKind.OTHER, "secrets_detected", ErrorCategory.UNKNOWN, "fact payload contained secrets"
+                IoErrorKind.OTHER,
+                "secrets_detected",
+                ErrorCategory.UNKNOWN,
+                "fact payload contained secrets",
             ) from None
         except (FloatNotAllowed, NotJson) as exc:
             raise io_error(
-                IoErrorKind.OTHER, "fact_payload_not_canonical", ErrorCategory.PARSING_INPUT, str(exc)
+                IoErrorKind.OTHER,
+                "fact_payload_not_canonical",
+                ErrorCategory.PARSING_INPUT,
+                str(exc),
             ) from None
         payload_id = await put_verified(self._stores.artifacts, ArtifactKind.FACT_PAYLOAD, data)
         made = self._facts.bind(key, payload_id)

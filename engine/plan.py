@@ -36,8 +36,13 @@ class PlanValidationError(ValueError):
     def as_run_error(self) -> RunError:
         return RunError(
             RunErrorKind.INVALID_PLAN,
-            ErrorInfo("invalid_plan", ErrorCategory.UNKNOWN, False, f"execution plan failed validation: {self}",
-                      {"reason": self.kind.value}),
+            ErrorInfo(
+                "invalid_plan",
+                ErrorCategory.UNKNOWN,
+                False,
+                f"execution plan failed validation: {self}",
+                {"reason": self.kind.value},
+            ),
         )
 
 
@@ -85,11 +90,15 @@ def topological_order(plan: ExecutionPlan) -> list[StateNode]:
     if not states:
         raise PlanValidationError(PlanErrorKind.EMPTY_PLAN, "plan has no states")
     if not isinstance(plan.op_id, str) or not OP_ID_RE.match(plan.op_id):
-        raise PlanValidationError(PlanErrorKind.INVALID_OP_ID, f"invalid op id {plan.op_id!r}", plan.op_id)
+        raise PlanValidationError(
+            PlanErrorKind.INVALID_OP_ID, f"invalid op id {plan.op_id!r}", plan.op_id
+        )
     nodes: dict[str, StateNode] = {}
     for node in states:
         if not isinstance(node.id, str) or not STATE_ID_RE.match(node.id):
-            raise PlanValidationError(PlanErrorKind.INVALID_STATE_ID, f"invalid state id {node.id!r}", node.id)
+            raise PlanValidationError(
+                PlanErrorKind.INVALID_STATE_ID, f"invalid state id {node.id!r}", node.id
+            )
         if node.id in nodes:
             raise PlanValidationError(
                 PlanErrorKind.DUPLICATE_STATE_ID, f"duplicate state id {node.id}", node.id

@@ -12,7 +12,13 @@ from engine.stores import Stores
 
 class ReplayIo(_IoBase):
     def __init__(
-        self, stores: Stores, facts: FactIndex, run_id: Any, state_id: str, attempt: int, run_config: RunConfig
+        self,
+        stores: Stores,
+        facts: FactIndex,
+        run_id: Any,
+        state_id: str,
+        attempt: int,
+        run_config: RunConfig,
     ) -> None:
         super().__init__(stores, facts, run_id, state_id, attempt)
         self._retryable = run_config.replay_missing_fact_retryable
@@ -21,15 +27,20 @@ class ReplayIo(_IoBase):
         recorded = await self._recorded(key)
         if recorded is NOT_RECORDED:
             raise io_error(
-                IoErrorKind.MISSING_FACT, "missing_fact", ErrorCategory.RPC,
-                f"replay has no recorded fact for key {key!r}", retryable=self._retryable,
+                IoErrorKind.MISSING_FACT,
+                "missing_fact",
+                ErrorCategory.RPC,
+                f"replay has no recorded fact for key {key!r}",
+                retryable=self._retryable,
             )
         return recorded
 
     async def call(self, call: IoCall) -> Any:
         if call.fact_key is None:
             raise io_error(
-                IoErrorKind.MISSING_FACT_KEY, "missing_fact_key", ErrorCategory.PARSING_INPUT,
+                IoErrorKind.MISSING_FACT_KEY,
+                "missing_fact_key",
+                ErrorCategory.PARSING_INPUT,
                 f"replay mode needs a fact key for a call to {call.namespace}",
             )
         return await self._require(call.fact_key)

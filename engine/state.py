@@ -31,7 +31,7 @@ class FnState:
     """A state made from an async function, for plans written inline."""
 
     handler: Handler
-    state_meta: StateMeta = StateMeta()
+    state_meta: StateMeta = attrs.field(factory=StateMeta)
 
     def meta(self) -> StateMeta:
         return self.state_meta

@@ -51,7 +51,9 @@ class Stores:
 
 
 def artifact_not_found(artifact_id: str):
-    return storage(StorageErrorKind.NOT_FOUND, "artifact_not_found", f"artifact {artifact_id} not found")
+    return storage(
+        StorageErrorKind.NOT_FOUND, "artifact_not_found", f"artifact {artifact_id} not found"
+    )
 
 
 class InMemoryArtifactStore:
@@ -89,7 +91,9 @@ def check_append(
         )
     for offset, env in enumerate(envelopes, start=1):
         if env.run_id != run_id:
-            raise storage(StorageErrorKind.OTHER, "event_run_id_mismatch", "envelope run id mismatch")
+            raise storage(
+                StorageErrorKind.OTHER, "event_run_id_mismatch", "envelope run id mismatch"
+            )
         if env.seq != expected_seq + offset:
             raise storage(
                 StorageErrorKind.OTHER,

@@ -8,6 +8,18 @@ from mfm_sim.schedule import Schedule, ScheduleError
 __version__ = "0.1.0"
 
 __all__ = [
-    "Fault", "FaultKind", "HarnessError", "Schedule", "ScheduleError", "Scenario", "ScenarioRun",
-    "SimResult", "Stats", "__version__", "all_scenarios", "get_scenario", "register", "simulate",
+    "Fault",
+    "FaultKind",
+    "HarnessError",
+    "Scenario",
+    "ScenarioRun",
+    "Schedule",
+    "ScheduleError",
+    "SimResult",
+    "Stats",
+    "__version__",
+    "all_scenarios",
+    "get_scenario",
+    "register",
+    "simulate",
 ]

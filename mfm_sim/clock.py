@@ -11,9 +11,10 @@ instead of restarting at zero.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from sortedcontainers import SortedList
 
 __all__ = ["NS_PER_MS", "NS_PER_SEC", "ClockError", "TimerQueue", "VirtualClock"]
 
@@ -71,73 +72,73 @@ class VirtualClock:
 
 
 class TimerQueue(Generic[T]):
-    """Timers ordered by (when_ns, seq).
+    """Timers in a `SortedList` keyed by (when_ns, seq).
 
     `seq` increases with every push, so timers due at the same instant fire in the order they
     were scheduled, and the payload itself is never compared (asyncio handles are not
     meaningfully orderable). Cancellation is left to the owner: entries are opaque here, and
     the owner either skips dead ones at the head or calls `compact`.
-
-    A binary heap rather than a sorted container: the loop only ever needs push, peek and
-    pop-min, and `heapq` does those in C, which matters on the simulator's hot path.
     """
 
-    __slots__ = ("_heap", "_seq")
+    __slots__ = ("_entries", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, T]] = []
+        self._entries: SortedList = SortedList()
         self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._entries)
 
     def __bool__(self) -> bool:
-        return bool(self._heap)
+        return bool(self._entries)
 
     def push(self, when_ns: int, item: T) -> int:
         """Schedule `item` at `when_ns`; returns the tie-breaking sequence number."""
         seq = self._seq
         self._seq = seq + 1
-        heapq.heappush(self._heap, (when_ns, seq, item))
+        self._entries.add((when_ns, seq, item))
         return seq
 
     def peek(self) -> tuple[int, T] | None:
         """The earliest (when_ns, item), or None if empty."""
-        if not self._heap:
+        if not self._entries:
             return None
-        when_ns, _, item = self._heap[0]
+        when_ns, _, item = self._entries[0]
         return when_ns, item
 
     def peek_time(self) -> int | None:
         """When the earliest timer is due, or None if empty."""
-        return self._heap[0][0] if self._heap else None
+        return self._entries[0][0] if self._entries else None
 
     def pop(self) -> tuple[int, T]:
         """Remove and return the earliest (when_ns, item); IndexError if empty."""
-        when_ns, _, item = heapq.heappop(self._heap)
+        when_ns, _, item = self._entries.pop(0)
         return when_ns, item
 
     def pop_due(self, now_ns: int) -> list[T]:
         """Remove and return every item due at or before `now_ns`, in (when_ns, seq) order."""
-        heap = self._heap
-        due = []
-        while heap and heap[0][0] <= now_ns:
-            due.append(heapq.heappop(heap)[2])
+        entries = self._entries
+        # (now_ns + 1,) sorts before every (now_ns + 1, seq, item): the cut lands right
+        # after the last entry due at now_ns.
+        cut = entries.bisect_left((now_ns + 1,))
+        if cut == 0:
+            return []
+        due = [item for _, _, item in entries.islice(0, cut)]
+        del entries[:cut]
         return due
 
     def compact(self, keep: Callable[[T], bool]) -> int:
         """Drop entries whose item fails `keep`; returns how many were dropped."""
-        before = len(self._heap)
-        self._heap = [entry for entry in self._heap if keep(entry[2])]
-        heapq.heapify(self._heap)
-        return before - len(self._heap)
+        before = len(self._entries)
+        self._entries = SortedList(e for e in self._entries if keep(e[2]))
+        return before - len(self._entries)
 
     def drain(self) -> list[T]:
         """Remove every entry and return the items in (when_ns, seq) order."""
-        entries = sorted(self._heap)
-        self._heap = []
-        return [item for _, _, item in entries]
+        items = [item for _, _, item in self._entries]
+        self._entries = SortedList()
+        return items
 
     def clear(self) -> None:
         """Drop every entry (the sequence counter keeps counting)."""
-        self._heap = []
+        self._entries.clear()

@@ -14,14 +14,23 @@ K = FaultKind
 # The faults each fault point can suffer. Order matters: it is the order of the draws.
 SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
     "artifacts.put": (
-        K.CRASH_BEFORE_EFFECT, K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR,
-        K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, K.LATENCY,
+        K.CRASH_BEFORE_EFFECT,
+        K.CRASH_AFTER_EFFECT,
+        K.TRANSIENT_ERROR,
+        K.AMBIGUOUS_ERROR,
+        K.DROPPED_WRITE,
+        K.CORRUPTED_ARTIFACT,
+        K.LATENCY,
     ),
     "artifacts.get": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
     "artifacts.exists": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
     "events.append": (
-        K.CRASH_BEFORE_EFFECT, K.CRASH_AFTER_EFFECT, K.CRASH_MID_APPEND, K.TRANSIENT_ERROR,
-        K.AMBIGUOUS_ERROR, K.LATENCY,
+        K.CRASH_BEFORE_EFFECT,
+        K.CRASH_AFTER_EFFECT,
+        K.CRASH_MID_APPEND,
+        K.TRANSIENT_ERROR,
+        K.AMBIGUOUS_ERROR,
+        K.LATENCY,
     ),
     "events.head_seq": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
     "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
@@ -115,12 +124,15 @@ class Injector:
         self.step = 0
         self.fired: list[Fault] = []
         self.paused = False
-        self.budget = config.budget if config is not None else 0
+        # None: unrestricted mode, where faults never stop.
+        self.budget: int | None = config.budget if config is not None else 0
         self._site_kinds: dict[str, tuple[tuple[FaultKind, float], ...]] = {}
         self._active: dict[tuple[str, FaultKind], bool] = {}
         self.incarnation = 0
         self.now_ns = lambda: 0
-        self.sites: list[str] | None = None  # when set, the site of every step (crash-point enumeration)
+        self.sites: list[str] | None = (
+            None  # when set, the site of every step (crash-point enumeration)
+        )
 
     @property
     def exhausted(self) -> bool:
@@ -129,7 +141,7 @@ class Injector:
             return True
         if self._scripted is not None:
             return not any(step > self.step for step in self._scripted)
-        return self._config is None or (self._config.budget is not None and self.budget <= 0)
+        return self._config is None or (self.budget is not None and self.budget <= 0)
 
     def _candidates(self, site: str) -> tuple[tuple[FaultKind, float], ...]:
         cached = self._site_kinds.get(site)
@@ -152,7 +164,7 @@ class Injector:
                 return None
             return self._fire(fault.kind, site, fault.arg, target)
         config = self._config
-        if config is None or (config.budget is not None and self.budget <= 0):
+        if config is None or (self.budget is not None and self.budget <= 0):
             return None
         rng = self._rng
         for kind, rate in self._candidates(site):
@@ -180,6 +192,6 @@ class Injector:
     def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
         fault = Fault(self.step, kind, site, arg, self.incarnation, self.now_ns(), target)
         self.fired.append(fault)
-        if self.budget > 0:
+        if self.budget is not None and self.budget > 0:
             self.budget -= 1
         return fault

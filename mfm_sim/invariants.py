@@ -96,16 +96,36 @@ class Violation:
 
 INVARIANTS: tuple[tuple[str, int, str], ...] = (
     ("log_well_formed", 1, "seqs contiguous from 1, one RunStarted first, one run id"),
-    ("exactly_once", 2, "at most one StateCompleted per state, all of them if completed; one RunCompleted, last"),
-    ("monotone_attempts", 3, "attempts 0,1,2,...; retry only after a retryable failure within max_attempts"),
-    ("attempt_envelopes", 4, "each attempt closed once before the next; orphans retried from their base"),
+    (
+        "exactly_once",
+        2,
+        "at most one StateCompleted per state, all of them if completed; one RunCompleted, last",
+    ),
+    (
+        "monotone_attempts",
+        3,
+        "attempts 0,1,2,...; retry only after a retryable failure within max_attempts",
+    ),
+    (
+        "attempt_envelopes",
+        4,
+        "each attempt closed once before the next; orphans retried from their base",
+    ),
     ("order", 5, "a state is entered only after all its plan predecessors completed"),
-    ("hash_integrity", 6, "cited artifacts exist and hash to their ids; bases are the last checkpoint"),
+    (
+        "hash_integrity",
+        6,
+        "cited artifacts exist and hash to their ids; bases are the last checkpoint",
+    ),
     ("crash_transparency", 7, "honest faults do not change the final status and snapshot"),
     ("idempotent_resume", 8, "resuming a finished run appends nothing and returns the same result"),
     ("effects_at_most_once", 9, "an external effect is applied at most once per idempotency key"),
     ("liveness", 10, "no deadlock or runaway; once faults stop, the run reaches a terminal status"),
-    ("detected_not_silent", 11, "reads of lost or corrupt bytes end in a storage error, never a result"),
+    (
+        "detected_not_silent",
+        11,
+        "reads of lost or corrupt bytes end in a storage error, never a result",
+    ),
     ("retry_timing", 12, "within an incarnation, a retry waits exactly the policy's backoff"),
     ("model_agreement", 13, "the final status and snapshot match the scenario's model"),
 )
@@ -129,7 +149,9 @@ def _seqs(*seqs: int | None) -> tuple[int, ...]:
 def _runs(obs: Observation) -> list[RunView]:
     """The main run first, then the others ordered by id (never by mapping order)."""
     main = obs.runs.get(obs.main_run_id) if obs.main_run_id is not None else None
-    others = sorted((v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id))
+    others = sorted(
+        (v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id)
+    )
     return ([main] if main is not None else []) + others
 
 
@@ -160,7 +182,7 @@ def _short(value: Any, limit: int = 160) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Mappings and sequences as dicts and lists, so a model's tuples compare equal to JSON lists."""
+    """Mappings and sequences as dicts and lists: a model's tuples equal JSON lists."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -186,7 +208,7 @@ class _Out:
 
 
 def check_log_well_formed(obs: Observation) -> list[Violation]:
-    """Seqs contiguous from 1; exactly one RunStarted and it is first; every envelope has the run's id."""
+    """Seqs contiguous from 1; exactly one RunStarted, first; every envelope has the run's id."""
     out = _Out("log_well_formed", obs)
     for view in _runs(obs):
         stream = view.stream
@@ -199,11 +221,15 @@ def check_log_well_formed(obs: Observation) -> list[Violation]:
         for env in stream:
             if env.seq != prev + 1:
                 if env.seq <= prev:
-                    out.add(rid, (prev, env.seq), f"seq {env.seq} follows seq {prev}: not increasing")
+                    out.add(
+                        rid, (prev, env.seq), f"seq {env.seq} follows seq {prev}: not increasing"
+                    )
                 elif prev == 0:
                     out.add(rid, (env.seq,), f"the log starts at seq {env.seq}, not 1")
                 else:
-                    out.add(rid, (prev, env.seq), f"gap: seqs {prev + 1}..{env.seq - 1} are missing")
+                    out.add(
+                        rid, (prev, env.seq), f"gap: seqs {prev + 1}..{env.seq - 1} are missing"
+                    )
             prev = env.seq
             if env.run_id != rid:
                 foreign.append(env.seq)
@@ -212,7 +238,11 @@ def check_log_well_formed(obs: Observation) -> list[Violation]:
         first = stream[0]
         if not isinstance(first.event, RunStarted):
             where = f"RunStarted at seq {starts[0]}" if starts else "no RunStarted at all"
-            out.add(rid, (first.seq, *starts[:1]), f"the first event is {_kind(first)}, not RunStarted ({where})")
+            out.add(
+                rid,
+                (first.seq, *starts[:1]),
+                f"the first event is {_kind(first)}, not RunStarted ({where})",
+            )
         if len(starts) > 1:
             out.add(rid, starts, f"{len(starts)} RunStarted events; exactly one is allowed")
         if foreign:
@@ -237,29 +267,44 @@ def check_exactly_once(obs: Observation) -> list[Violation]:
             if isinstance(ev, StateCompleted):
                 first = completed_at.get(ev.state_id)
                 if first is not None:
-                    out.add(rid, (first, env.seq), f"{ev.state_id} completed twice (seqs {first} and {env.seq})")
+                    out.add(
+                        rid,
+                        (first, env.seq),
+                        f"{ev.state_id} completed twice (seqs {first} and {env.seq})",
+                    )
                 else:
                     completed_at[ev.state_id] = env.seq
             elif isinstance(ev, RunCompleted):
                 finishes.append(env)
         if len(finishes) > 1:
-            out.add(rid, [e.seq for e in finishes], f"{len(finishes)} RunCompleted events; at most one is allowed")
+            out.add(
+                rid,
+                [e.seq for e in finishes],
+                f"{len(finishes)} RunCompleted events; at most one is allowed",
+            )
         if finishes and finishes[0] is not stream[-1]:
             last = stream[-1]
             out.add(
-                rid, (finishes[0].seq, last.seq),
-                f"RunCompleted at seq {finishes[0].seq} is not the last event ({_kind(last)} at seq {last.seq})",
+                rid,
+                (finishes[0].seq, last.seq),
+                f"RunCompleted at seq {finishes[0].seq} is not the last event "
+                f"({_kind(last)} at seq {last.seq})",
             )
         done = next((e for e in finishes if e.event.status is RunStatus.COMPLETED), None)  # type: ignore[union-attr]
         if done is not None and view.plan is not None:
             missing = [n.id for n in view.plan.graph.states if n.id not in completed_at]
             if missing:
-                out.add(rid, (done.seq,), f"run completed but plan state(s) never completed: {', '.join(missing)}")
+                out.add(
+                    rid,
+                    (done.seq,),
+                    f"run completed but plan state(s) never completed: {', '.join(missing)}",
+                )
         if rid == obs.main_run_id and obs.final_phase in TERMINAL_PHASES:
             phase = obs.final_phase.value  # type: ignore[union-attr]
             if not finishes:
                 out.add(
-                    rid, (stream[-1].seq,) if stream else (),
+                    rid,
+                    (stream[-1].seq,) if stream else (),
                     f"the engine returned {phase} but the log holds no RunCompleted",
                 )
             else:
@@ -268,8 +313,10 @@ def check_exactly_once(obs: Observation) -> list[Violation]:
                 logged = PHASE_FOR_STATUS[rc.status]
                 if logged is not obs.final_phase or rc.final_snapshot_id != obs.final_snapshot_id:
                     out.add(
-                        rid, (finishes[0].seq,),
-                        f"the engine returned {phase} / {obs.final_snapshot_id} but the log records "
+                        rid,
+                        (finishes[0].seq,),
+                        f"the engine returned {phase} / {obs.final_snapshot_id} "
+                        f"but the log records "
                         f"{logged.value} / {rc.final_snapshot_id}",
                     )
     return out.items
@@ -284,30 +331,51 @@ def check_monotone_attempts(obs: Observation) -> list[Violation]:
     out = _Out("monotone_attempts", obs)
     for view in _runs(obs):
         rid = view.run_id
-        max_attempts = view.run_config.retry_policy.max_attempts if view.run_config is not None else None
+        max_attempts = (
+            view.run_config.retry_policy.max_attempts if view.run_config is not None else None
+        )
         last_entered: dict[str, tuple[int, int]] = {}  # state -> (attempt, seq)
         last_terminal: dict[str, EventEnvelope] = {}
         completed_seq: dict[str, int] = {}
-        last_close: EventEnvelope | None = None  # the latest StateCompleted/StateFailed of any state
+        last_close: EventEnvelope | None = (
+            None  # the latest StateCompleted/StateFailed of any state
+        )
         for env in view.stream:
             ev = env.event
             if isinstance(ev, StateEntered):
                 sid = ev.state_id
                 if sid in completed_seq:
-                    out.add(rid, (completed_seq[sid], env.seq),
-                            f"{sid} entered (attempt {ev.attempt}) after it completed at seq {completed_seq[sid]}")
+                    out.add(
+                        rid,
+                        (completed_seq[sid], env.seq),
+                        f"{sid} entered (attempt {ev.attempt}) after it completed "
+                        f"at seq {completed_seq[sid]}",
+                    )
                 prev = last_entered.get(sid)
                 expected = 0 if prev is None else prev[0] + 1
                 if ev.attempt != expected:
-                    out.add(rid, (prev[1] if prev else None, env.seq),
-                            f"{sid} entered at attempt {ev.attempt}, expected attempt {expected}")
+                    out.add(
+                        rid,
+                        (prev[1] if prev else None, env.seq),
+                        f"{sid} entered at attempt {ev.attempt}, expected attempt {expected}",
+                    )
                 if max_attempts is not None and ev.attempt >= max_attempts:
-                    out.add(rid, (env.seq,),
-                            f"{sid} attempt {ev.attempt} is beyond max_attempts {max_attempts}")
+                    out.add(
+                        rid,
+                        (env.seq,),
+                        f"{sid} attempt {ev.attempt} is beyond max_attempts {max_attempts}",
+                    )
                 term = last_terminal.get(sid)
-                if term is not None and isinstance(term.event, StateFailed) and not term.event.error.retryable:
-                    out.add(rid, (term.seq, env.seq),
-                            f"{sid} retried after a non-retryable failure ({term.event.error.code})")
+                if (
+                    term is not None
+                    and isinstance(term.event, StateFailed)
+                    and not term.event.error.retryable
+                ):
+                    out.add(
+                        rid,
+                        (term.seq, env.seq),
+                        f"{sid} retried after a non-retryable failure ({term.event.error.code})",
+                    )
                 last_entered[sid] = (ev.attempt, env.seq)
             elif isinstance(ev, StateCompleted):
                 completed_seq.setdefault(ev.state_id, env.seq)
@@ -325,9 +393,13 @@ def check_monotone_attempts(obs: Observation) -> list[Violation]:
                     continue
                 attempt = last_entered.get(failed.state_id, (None, None))[0]
                 if attempt is not None and attempt + 1 < max_attempts:
-                    out.add(rid, (last_close.seq, env.seq),
-                            f"run FAILED although {failed.state_id}'s retryable failure at attempt {attempt} "
-                            f"allowed a retry (max_attempts {max_attempts})")
+                    out.add(
+                        rid,
+                        (last_close.seq, env.seq),
+                        f"run FAILED although {failed.state_id}'s retryable failure "
+                        f"at attempt {attempt} "
+                        f"allowed a retry (max_attempts {max_attempts})",
+                    )
     return out.items
 
 
@@ -342,7 +414,9 @@ def check_attempt_envelopes(obs: Observation) -> list[Violation]:
     for view in _runs(obs):
         rid = view.run_id
         open_env: EventEnvelope | None = None
-        orphans: dict[str, tuple[int, str]] = {}  # state -> (seq of the closing failure, orphan's base)
+        orphans: dict[
+            str, tuple[int, str]
+        ] = {}  # state -> (seq of the closing failure, orphan's base)
         finished = False
         for env in view.stream:
             ev = env.event
@@ -350,24 +424,37 @@ def check_attempt_envelopes(obs: Observation) -> list[Violation]:
                 if open_env is not None:
                     o = open_env.event
                     assert isinstance(o, StateEntered)
-                    out.add(rid, (open_env.seq, env.seq),
-                            f"{ev.state_id} entered while attempt {o.attempt} of {o.state_id} "
-                            f"(seq {open_env.seq}) is still open")
+                    out.add(
+                        rid,
+                        (open_env.seq, env.seq),
+                        f"{ev.state_id} entered while attempt {o.attempt} of {o.state_id} "
+                        f"(seq {open_env.seq}) is still open",
+                    )
                 orphan = orphans.pop(ev.state_id, None)
                 if orphan is not None and ev.base_snapshot_id != orphan[1]:
-                    out.add(rid, (orphan[0], env.seq),
-                            f"{ev.state_id} retried after orphan recovery from base {ev.base_snapshot_id[:12]}, "
-                            f"not the orphan's base {orphan[1][:12]}")
+                    out.add(
+                        rid,
+                        (orphan[0], env.seq),
+                        f"{ev.state_id} retried after orphan recovery from base "
+                        f"{ev.base_snapshot_id[:12]}, "
+                        f"not the orphan's base {orphan[1][:12]}",
+                    )
                 open_env = env
             elif isinstance(ev, (StateCompleted, StateFailed)):
                 if open_env is None:
-                    out.add(rid, (env.seq,), f"{_kind(env)} of {ev.state_id} closes no open attempt")
+                    out.add(
+                        rid, (env.seq,), f"{_kind(env)} of {ev.state_id} closes no open attempt"
+                    )
                     continue
                 o = open_env.event
                 assert isinstance(o, StateEntered)
                 if o.state_id != ev.state_id:
-                    out.add(rid, (open_env.seq, env.seq),
-                            f"{_kind(env)} of {ev.state_id} closes the attempt of {o.state_id} (seq {open_env.seq})")
+                    out.add(
+                        rid,
+                        (open_env.seq, env.seq),
+                        f"{_kind(env)} of {ev.state_id} closes the attempt of {o.state_id} "
+                        f"(seq {open_env.seq})",
+                    )
                 elif isinstance(ev, StateFailed) and ev.error.code == ORPHAN_CODE:
                     orphans[ev.state_id] = (env.seq, o.base_snapshot_id)
                 open_env = None
@@ -377,13 +464,20 @@ def check_attempt_envelopes(obs: Observation) -> list[Violation]:
                 if open_env is not None:
                     o = open_env.event
                     assert isinstance(o, StateEntered)
-                    out.add(rid, (open_env.seq, env.seq),
-                            f"{_kind(env)} inside the open attempt {o.attempt} of {o.state_id}")
+                    out.add(
+                        rid,
+                        (open_env.seq, env.seq),
+                        f"{_kind(env)} inside the open attempt {o.attempt} of {o.state_id}",
+                    )
                     open_env = None
         if open_env is not None and finished:
             o = open_env.event
             assert isinstance(o, StateEntered)
-            out.add(rid, (open_env.seq,), f"attempt {o.attempt} of {o.state_id} is open in a finished run")
+            out.add(
+                rid,
+                (open_env.seq,),
+                f"attempt {o.attempt} of {o.state_id} is open in a finished run",
+            )
     return out.items
 
 
@@ -408,8 +502,12 @@ def check_order(obs: Observation) -> list[Violation]:
                     continue
                 missing = [p for p in needed if p not in completed]
                 if missing:
-                    out.add(rid, (env.seq,),
-                            f"{ev.state_id} entered before its predecessor(s) completed: {', '.join(missing)}")
+                    out.add(
+                        rid,
+                        (env.seq,),
+                        f"{ev.state_id} entered before its predecessor(s) completed: "
+                        f"{', '.join(missing)}",
+                    )
             elif isinstance(ev, StateCompleted):
                 completed.add(ev.state_id)
     return out.items
@@ -454,7 +552,9 @@ class _ArtifactJudge:
                 verdict = f"manifest bytes are not canonical JSON ({type(exc).__name__})"
             else:
                 if canonical != manifest_id:
-                    verdict = f"manifest id is not the canonical hash of the manifest ({canonical[:12]})"
+                    verdict = (
+                        f"manifest id is not the canonical hash of the manifest ({canonical[:12]})"
+                    )
         self._manifests[manifest_id] = verdict
         return verdict
 
@@ -490,9 +590,13 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
             elif isinstance(ev, StateEntered):
                 cite(rid, env, "base snapshot", ev.base_snapshot_id)
                 if checkpoint is not None and ev.base_snapshot_id != checkpoint:
-                    out.add(rid, (checkpoint_seq, env.seq),
-                            f"{ev.state_id} attempt {ev.attempt} starts from {ev.base_snapshot_id[:12]}, "
-                            f"not the last checkpoint {checkpoint[:12]} (seq {checkpoint_seq})")
+                    out.add(
+                        rid,
+                        (checkpoint_seq, env.seq),
+                        f"{ev.state_id} attempt {ev.attempt} starts from "
+                        f"{ev.base_snapshot_id[:12]}, "
+                        f"not the last checkpoint {checkpoint[:12]} (seq {checkpoint_seq})",
+                    )
             elif isinstance(ev, StateCompleted):
                 cite(rid, env, "snapshot", ev.context_snapshot_id)
                 checkpoint, checkpoint_seq = ev.context_snapshot_id, env.seq
@@ -502,9 +606,12 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
                 cite(rid, env, "final snapshot", ev.final_snapshot_id)
                 if checkpoint is not None and ev.final_snapshot_id != checkpoint:
                     final = (ev.final_snapshot_id or "None")[:12]
-                    out.add(rid, (checkpoint_seq, env.seq),
-                            f"final snapshot {final} is not the last checkpoint {checkpoint[:12]} "
-                            f"(seq {checkpoint_seq})")
+                    out.add(
+                        rid,
+                        (checkpoint_seq, env.seq),
+                        f"final snapshot {final} is not the last checkpoint {checkpoint[:12]} "
+                        f"(seq {checkpoint_seq})",
+                    )
             elif isinstance(ev, DomainEvent) and ev.name == FACT_RECORDED:
                 payload = ev.payload
                 payload_id = payload.get("payload_id") if isinstance(payload, Mapping) else None
@@ -519,7 +626,7 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
 
 
 def _failing_state_excusable(view: RunView) -> bool:
-    """The run ended FAILED at a state whose failures include a crash recovery or an injected one."""
+    """The run ended FAILED at a state whose failures include a crash recovery or an injection."""
     failing: str | None = None
     failures: dict[str, list[str]] = {}
     for env in view.stream:
@@ -559,8 +666,13 @@ def _final_snapshot(obs: Observation) -> tuple[bool, Any]:
         return False, None
 
 
-def _compare_outcome(obs: Observation, out: _Out, expected_phase: RunPhase,
-                     expected_snapshot: Mapping[str, Any] | None, against: str) -> None:
+def _compare_outcome(
+    obs: Observation,
+    out: _Out,
+    expected_phase: RunPhase,
+    expected_snapshot: Mapping[str, Any] | None,
+    against: str,
+) -> None:
     rid = obs.main_run_id
     rc = _run_completed(_main_view(obs))
     seqs = (rc.seq,) if rc is not None else ()
@@ -575,16 +687,23 @@ def _compare_outcome(obs: Observation, out: _Out, expected_phase: RunPhase,
     if not available and obs.final_snapshot_id in obs.lost_artifacts:
         return  # the store lost the bytes after acknowledging them: nothing to compare
     if not available:
-        out.add(rid, seqs, f"final snapshot {(obs.final_snapshot_id or '')[:12]} is unreadable; "
-                           f"{against} has {_short(_plain(expected_snapshot))}")
+        out.add(
+            rid,
+            seqs,
+            f"final snapshot {(obs.final_snapshot_id or '')[:12]} is unreadable; "
+            f"{against} has {_short(_plain(expected_snapshot))}",
+        )
         return
     want = _plain(expected_snapshot)
     got = _plain(value)
     if got != want:
         if isinstance(got, dict) and isinstance(want, dict):
             keys = sorted(k for k in set(got) | set(want) if got.get(k, ...) != want.get(k, ...))
-            detail = "; ".join(f"{k}: {_short(got.get(k, '<absent>'), 60)} != {_short(want.get(k, '<absent>'), 60)}"
-                               for k in keys[:5])
+            detail = "; ".join(
+                f"{k}: {_short(got.get(k, '<absent>'), 60)} "
+                f"!= {_short(want.get(k, '<absent>'), 60)}"
+                for k in keys[:5]
+            )
         else:
             detail = f"{_short(got)} != {_short(want)}"
         out.add(rid, seqs, f"final snapshot differs from {against}: {detail}")
@@ -641,24 +760,36 @@ def check_idempotent_resume(obs: Observation) -> list[Violation]:
         if inc.call == "idempotent_resume":
             if inc.outcome is not Outcome.RESULT:
                 code = f" ({inc.error_code})" if inc.error_code else ""
-                out.add(rid, rc_seqs,
-                        f"incarnation {inc.number}: resuming a finished run ended in {inc.outcome.value}{code}")
+                out.add(
+                    rid,
+                    rc_seqs,
+                    f"incarnation {inc.number}: resuming a finished run ended in "
+                    f"{inc.outcome.value}{code}",
+                )
             if inc.appended:
                 by_run: dict[uuid.UUID, list[int]] = {}
                 for run_id, seq in inc.appended:
                     by_run.setdefault(run_id, []).append(seq)
                 for run_id in sorted(by_run, key=str):
                     seqs = by_run[run_id]
-                    out.add(run_id, seqs,
-                            f"incarnation {inc.number}: resuming a finished run appended {len(seqs)} event(s)")
+                    out.add(
+                        run_id,
+                        seqs,
+                        f"incarnation {inc.number}: resuming a finished run appended "
+                        f"{len(seqs)} event(s)",
+                    )
             expected = previous if previous is not None else logged
             if inc.outcome is Outcome.RESULT and expected is not None:
                 got = (inc.phase, inc.final_snapshot_id)
                 if got != expected:
                     phase = inc.phase.value if inc.phase else None
-                    out.add(rid, rc_seqs,
-                            f"incarnation {inc.number}: resume returned {phase} / {inc.final_snapshot_id}, "
-                            f"before it {expected[0].value} / {expected[1]}")
+                    out.add(
+                        rid,
+                        rc_seqs,
+                        f"incarnation {inc.number}: resume returned "
+                        f"{phase} / {inc.final_snapshot_id}, "
+                        f"before it {expected[0].value} / {expected[1]}",
+                    )
         if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL_PHASES:
             previous = (inc.phase, inc.final_snapshot_id)
     return out.items
@@ -673,7 +804,11 @@ def check_effects_at_most_once(obs: Observation) -> list[Violation]:
     for key in sorted(obs.effects):
         count = obs.effects[key]
         if count > obs.effect_limit:
-            out.add(obs.main_run_id, (), f"effect {key!r} applied {count} times (limit {obs.effect_limit})")
+            out.add(
+                obs.main_run_id,
+                (),
+                f"effect {key!r} applied {count} times (limit {obs.effect_limit})",
+            )
     return out.items
 
 
@@ -689,7 +824,9 @@ def check_liveness(obs: Observation) -> list[Violation]:
     head = (main.stream[-1].seq,) if main is not None and main.stream else ()
     for inc in obs.incarnations:
         if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
-            out.add(rid, head, f"incarnation {inc.number} ({inc.call}) ended in {inc.outcome.value}")
+            out.add(
+                rid, head, f"incarnation {inc.number} ({inc.call}) ended in {inc.outcome.value}"
+            )
     if out.items or not obs.recoverable or obs.store_lied:
         return out.items
     if obs.final_phase not in TERMINAL_PHASES:
@@ -697,9 +834,14 @@ def check_liveness(obs: Observation) -> list[Violation]:
         how = ""
         if last is not None:
             code = f" {last.error_code}" if last.error_code else ""
-            how = f"; last incarnation {last.number} ({last.call}) ended in {last.outcome.value}{code}"
+            how = (
+                f"; last incarnation {last.number} ({last.call}) "
+                f"ended in {last.outcome.value}{code}"
+            )
         phase = obs.final_phase.value if obs.final_phase else "no result"
-        out.add(rid, head, f"faults stopped but the run never reached a terminal status ({phase}){how}")
+        out.add(
+            rid, head, f"faults stopped but the run never reached a terminal status ({phase}){how}"
+        )
     return out.items
 
 
@@ -718,20 +860,32 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
         what = f"{first.kind.value} artifact {first.artifact_id[:12]} read at step {first.step}"
         if inc.outcome is Outcome.RESULT:
             phase = inc.phase.value if inc.phase else None
-            out.add(rid, (), f"incarnation {inc.number} returned {phase} after reading bad bytes ({what})")
+            out.add(
+                rid,
+                (),
+                f"incarnation {inc.number} returned {phase} after reading bad bytes ({what})",
+            )
         elif inc.outcome is Outcome.ERROR:
             code = inc.error_code or ""
             if code not in STORAGE_ERROR_CODES and not code.startswith(INJECTED_PREFIX):
-                out.add(rid, (), f"incarnation {inc.number} failed with {code or 'no code'!s}, "
-                                 f"not a storage error, after reading bad bytes ({what})")
+                out.add(
+                    rid,
+                    (),
+                    f"incarnation {inc.number} failed with {code or 'no code'!s}, "
+                    f"not a storage error, after reading bad bytes ({what})",
+                )
         late: dict[uuid.UUID, list[int]] = {}
         for run_id, seq in inc.appended:
             where = obs.seq_step.get((run_id, seq))
             if where is not None and where[0] == inc.number and where[1] > first.step:
                 late.setdefault(run_id, []).append(seq)
         for run_id in sorted(late, key=str):
-            out.add(run_id, late[run_id],
-                    f"incarnation {inc.number} appended {len(late[run_id])} event(s) after reading bad bytes ({what})")
+            out.add(
+                run_id,
+                late[run_id],
+                f"incarnation {inc.number} appended {len(late[run_id])} event(s) "
+                f"after reading bad bytes ({what})",
+            )
     return out.items
 
 
@@ -760,23 +914,36 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
                     continue
                 fenv, attempt = failed
                 a, b = seq_step.get((rid, fenv.seq)), seq_step.get((rid, env.seq))
-                if a is None or b is None or a[0] != b[0] or fenv.ts_millis is None or env.ts_millis is None:
+                if (
+                    a is None
+                    or b is None
+                    or a[0] != b[0]
+                    or fenv.ts_millis is None
+                    or env.ts_millis is None
+                ):
                     continue
                 gap = env.ts_millis - fenv.ts_millis
                 backoff = compute_backoff(policy, attempt)
                 low = backoff // _MS
                 high = low if backoff % _MS == timedelta(0) else low + 1
                 if gap < low:
-                    out.add(rid, (fenv.seq, env.seq),
-                            f"{ev.state_id} retried {gap} ms after failing attempt {attempt}; "
-                            f"the backoff is {low} ms")
+                    out.add(
+                        rid,
+                        (fenv.seq, env.seq),
+                        f"{ev.state_id} retried {gap} ms after failing attempt {attempt}; "
+                        f"the backoff is {low} ms",
+                    )
                 elif gap > high:
                     lo_step, hi_step = min(a[1], b[1]), max(a[1], b[1])
                     i = bisect.bisect_left(latency, lo_step)
                     if i >= len(latency) or latency[i] > hi_step:
-                        out.add(rid, (fenv.seq, env.seq),
-                                f"{ev.state_id} retried {gap} ms after failing attempt {attempt} with no "
-                                f"latency in between; the backoff is exactly {low} ms")
+                        out.add(
+                            rid,
+                            (fenv.seq, env.seq),
+                            f"{ev.state_id} retried {gap} ms after failing attempt {attempt} "
+                            f"with no "
+                            f"latency in between; the backoff is exactly {low} ms",
+                        )
             elif isinstance(ev, StateFailed):
                 attempt = attempt_of.get(ev.state_id)
                 if ev.error.retryable and attempt is not None:

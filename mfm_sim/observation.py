@@ -36,7 +36,11 @@ CRASH_KINDS = frozenset(
     }
 )
 # Faults after which the store told the truth: the fault-free outcome must be reproduced.
-HONEST_KINDS = CRASH_KINDS | {FaultKind.TRANSIENT_ERROR, FaultKind.AMBIGUOUS_ERROR, FaultKind.LATENCY}
+HONEST_KINDS = CRASH_KINDS | {
+    FaultKind.TRANSIENT_ERROR,
+    FaultKind.AMBIGUOUS_ERROR,
+    FaultKind.LATENCY,
+}
 # Faults where the store lied: the engine may fail, but must detect it.
 LYING_KINDS = frozenset({FaultKind.DROPPED_WRITE, FaultKind.CORRUPTED_ARTIFACT})
 
@@ -58,7 +62,12 @@ class Fault:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Fault:
-        return cls(int(value["step"]), FaultKind(value["kind"]), str(value["site"]), int(value.get("arg", 0)))
+        return cls(
+            int(value["step"]),
+            FaultKind(value["kind"]),
+            str(value["site"]),
+            int(value.get("arg", 0)),
+        )
 
 
 class Outcome(enum.Enum):
@@ -93,7 +102,9 @@ class Incarnation:
     last_step: int = 0
     after_budget: bool = False  # began after the fault budget was spent (liveness phase)
     bad_reads: tuple[BadRead, ...] = ()
-    appended: tuple[tuple[uuid.UUID, int], ...] = ()  # (run_id, seq) made durable by this incarnation
+    appended: tuple[
+        tuple[uuid.UUID, int], ...
+    ] = ()  # (run_id, seq) made durable by this incarnation
 
 
 @attrs.frozen

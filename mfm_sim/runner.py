@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import traceback
@@ -18,7 +19,12 @@ from engine.events import RunPhase
 from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
 from engine.plan import ExecutionPlan, StateGraph, StateNode, StaticPlanResolver
-from engine.runtime import ChildRunLiveIoTransportFactory, DefaultExecutionEngine, RunResult, StartRun
+from engine.runtime import (
+    ChildRunLiveIoTransportFactory,
+    DefaultExecutionEngine,
+    RunResult,
+    StartRun,
+)
 from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 from mfm_sim.faults import FaultConfig
 from mfm_sim.invariants import Violation, check
@@ -74,7 +80,9 @@ class SimResult:
     final_phase: RunPhase | None
     final_snapshot_id: str | None
     observation: Observation | None = attrs.field(default=None, eq=False, repr=False)
-    sites: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)  # site of each step
+    sites: tuple[str, ...] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )  # site of each step
 
     @property
     def ok(self) -> bool:
@@ -82,7 +90,7 @@ class SimResult:
 
 
 class _FaultyState:
-    """A scenario's state as the simulated process runs it: it may crash or fail around the handler."""
+    """A scenario's state as the simulated process runs it: it may crash or fail around it."""
 
     def __init__(self, inner: Any, handle: IncarnationHandle, state_id: str) -> None:
         self._inner = inner
@@ -98,8 +106,12 @@ class _FaultyState:
         if fault is not None:
             if fault.kind is K.HANDLER_FAILURE:
                 raise StateError(
-                    info("sim_handler_failure", ErrorCategory.UNKNOWN, "injected handler failure",
-                         retryable=bool(fault.arg))
+                    info(
+                        "sim_handler_failure",
+                        ErrorCategory.UNKNOWN,
+                        "injected handler failure",
+                        retryable=bool(fault.arg),
+                    )
                 )
             if fault.arg == 0:
                 h.crash(fault)
@@ -124,7 +136,13 @@ class _FaultyResolver:
 
 
 class _FaultyTransport:
-    def __init__(self, inner: LiveIoTransport, handle: IncarnationHandle, env: LiveIoEnv, durable: InMemoryEventStore) -> None:
+    def __init__(
+        self,
+        inner: LiveIoTransport,
+        handle: IncarnationHandle,
+        env: LiveIoEnv,
+        durable: InMemoryEventStore,
+    ) -> None:
         self._inner = inner
         self._h = handle
         self._env = env
@@ -135,9 +153,16 @@ class _FaultyTransport:
         try:
             fault = await h.before("service", target=call.namespace)
         except StorageError:
-            raise io_error(IoErrorKind.TRANSPORT, "sim_transport_error", ErrorCategory.RPC,
-                           "injected transient transport error", retryable=True) from None
-        if call.fact_key is not None and _durably_bound(self._durable, self._env.run_id, call.fact_key):
+            raise io_error(
+                IoErrorKind.TRANSPORT,
+                "sim_transport_error",
+                ErrorCategory.RPC,
+                "injected transient transport error",
+                retryable=True,
+            ) from None
+        if call.fact_key is not None and _durably_bound(
+            self._durable, self._env.run_id, call.fact_key
+        ):
             # The engine performed live IO for a fact it had already recorded.
             # Counted as a second effect, so invariant 9 names it.
             key = f"recorded fact re-performed: {call.fact_key}"
@@ -147,21 +172,32 @@ class _FaultyTransport:
             if fault.kind is K.CRASH_AFTER_EFFECT:
                 h.crash(fault)
             if fault.kind is K.AMBIGUOUS_ERROR:
-                raise io_error(IoErrorKind.TRANSPORT, "sim_transport_ambiguous", ErrorCategory.RPC,
-                               "injected ambiguous transport error (the call took effect)", retryable=True)
+                raise io_error(
+                    IoErrorKind.TRANSPORT,
+                    "sim_transport_ambiguous",
+                    ErrorCategory.RPC,
+                    "injected ambiguous transport error (the call took effect)",
+                    retryable=True,
+                )
         return result
 
 
 def _durably_bound(events: InMemoryEventStore, run_id: uuid.UUID, key: str) -> bool:
     for env in events.streams.get(run_id, ()):
         payload = getattr(env.event, "payload", None)
-        if isinstance(payload, dict) and payload.get("key") == key and env.event.name == "fact_recorded":  # type: ignore[union-attr]
+        if (
+            isinstance(payload, dict)
+            and payload.get("key") == key
+            and env.event.name == "fact_recorded"
+        ):  # type: ignore[union-attr]
             return True
     return False
 
 
 class _FaultyTransportFactory:
-    def __init__(self, inner: LiveIoTransportFactory, handle: IncarnationHandle, durable: InMemoryEventStore) -> None:
+    def __init__(
+        self, inner: LiveIoTransportFactory, handle: IncarnationHandle, durable: InMemoryEventStore
+    ) -> None:
         self._inner = inner
         self._h = handle
         self._durable = durable
@@ -198,20 +234,26 @@ class _Simulation:
         self.inner_transports = instance.transports(world) if instance.transports else None
         self.run_id: uuid.UUID | None = None
         self.final: RunResult | None = None
-        self.harness_failure: BaseException | None = None
         self.extra: list[Violation] = []
+        self.dead_tasks: list[Any] = []
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
         resolver = _FaultyResolver(self.base_resolver, handle)
         inner = self.inner_transports
         factory: LiveIoTransportFactory | None = (
-            _FaultyTransportFactory(inner, handle, self.durable.events) if inner is not None else None  # type: ignore[arg-type]
+            _FaultyTransportFactory(inner, handle, self.durable.events)
+            if inner is not None
+            else None  # type: ignore[arg-type]
         )
 
         def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
             return DefaultExecutionEngine(
-                resolver, live_transport_factory=f, ids=world.ids, clock=world.engine_clock, entropy=world.entropy
+                resolver,
+                live_transport_factory=f,
+                ids=world.ids,
+                clock=world.engine_clock,
+                entropy=world.entropy,
             )
 
         if self.instance.child_runs:
@@ -223,10 +265,18 @@ class _Simulation:
         injector = world.injector
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
-        stores = Stores(FaultyArtifactStore(self.durable.artifacts, handle), FaultyEventStore(self.durable.events, handle))
+        stores = Stores(
+            FaultyArtifactStore(self.durable.artifacts, handle),
+            FaultyEventStore(self.durable.events, handle),
+        )
         engine = self._engine(handle)
         rng = world.streams.stream("interleave") if self.interleave else None
-        loop = SimLoop(world.clock, rng, max_steps=MAX_LOOP_STEPS, max_time_ns=world.clock.now_ns + MAX_VIRTUAL_NS)
+        loop = SimLoop(
+            world.clock,
+            rng,
+            max_steps=MAX_LOOP_STEPS,
+            max_time_ns=world.clock.now_ns + MAX_VIRTUAL_NS,
+        )
         after_budget = injector.exhausted
         paused_before = injector.paused
         if not faults:
@@ -237,7 +287,12 @@ class _Simulation:
             inst = self.instance
             plan = _wrap_plan(inst.plan, handle)
             manifest = inst.manifest()
-            coro = engine.start(stores, StartRun(manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)))
+            coro = engine.start(
+                stores,
+                StartRun(
+                    manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)
+                ),
+            )
         else:
             assert self.run_id is not None
             coro = engine.resume(stores, self.run_id)
@@ -257,22 +312,43 @@ class _Simulation:
             outcome = Outcome.RUNAWAY
         except Exception as exc:
             if _is_harness_frame(exc.__traceback__):
-                raise HarnessError(f"harness failure in {call} (seed {world.seed}): {exc!r}") from exc
+                raise HarnessError(
+                    f"harness failure in {call} (seed {world.seed}): {exc!r}"
+                ) from exc
             outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
-            self.extra.append(Violation(
-                "engine_contract", str(self.run_id) if self.run_id else None, (),
-                f"the engine raised an untyped {type(exc).__name__}: {exc}", world.seed,
-            ))
+            self.extra.append(
+                Violation(
+                    "engine_contract",
+                    str(self.run_id) if self.run_id else None,
+                    (),
+                    f"the engine raised an untyped {type(exc).__name__}: {exc}",
+                    world.seed,
+                )
+            )
         finally:
             handle.alive = False
-            loop.kill()
+            self.dead_tasks.extend(loop.kill())
             injector.paused = paused_before
-        world.trace.add(number, "outcome", f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip())
+        world.trace.add(
+            number,
+            "outcome",
+            f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip(),
+        )
         return Incarnation(
-            number=number, call=call, outcome=outcome, phase=phase, final_snapshot_id=snap,
-            error_kind=ekind, error_code=ecode, start_ns=start_ns, end_ns=world.clock.now_ns,
-            first_step=first_step, last_step=injector.step, after_budget=after_budget,
-            bad_reads=tuple(handle.bad_reads), appended=tuple(handle.appended),
+            number=number,
+            call=call,
+            outcome=outcome,
+            phase=phase,
+            final_snapshot_id=snap,
+            error_kind=ekind,
+            error_code=ecode,
+            start_ns=start_ns,
+            end_ns=world.clock.now_ns,
+            first_step=first_step,
+            last_step=injector.step,
+            after_budget=after_budget,
+            bad_reads=tuple(handle.bad_reads),
+            appended=tuple(handle.appended),
         )
 
     def _find_run(self) -> uuid.UUID | None:
@@ -312,6 +388,20 @@ class _Simulation:
             world.clock.advance_by(RESTART_DELAY_NS)
         if self.final is not None and self.check_idempotent:
             self.incarnations.append(self._one(number, "idempotent_resume", faults=False))
+        self._bury()
+
+    def _bury(self) -> None:
+        """Close crashed incarnations' coroutines now, at a fixed point, not whenever GC runs.
+
+        Closing runs their `finally` blocks; every store or service handle they hold is dead,
+        so nothing they try can have an effect.
+        """
+        for task in self.dead_tasks:
+            coro = task.get_coro()
+            # A dead process's last gasp changes nothing; whatever it raises is dropped.
+            with contextlib.suppress(BaseException):
+                coro.close()
+        self.dead_tasks.clear()
 
     def observation(self, reference: Reference | None) -> Observation:
         world = self.world
@@ -329,7 +419,7 @@ class _Simulation:
                 cfg = manifest.run_config
                 try:
                     plan = resolver.resolve(manifest)
-                except Exception:  # noqa: BLE001 - an unresolvable child plan only skips plan checks
+                except Exception:
                     plan = None
             runs[run_id] = RunView(run_id, stream, plan, cfg, run_id != self.run_id)
         pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
@@ -369,7 +459,9 @@ def _reference(scenario: Scenario, seed: int, variant: str | None) -> Reference 
         return _REFERENCE_CACHE[key]
     world = World(seed, None, keep_trace=False)
     instance = scenario.build(world.streams.stream("scenario"))
-    sim = _Simulation(scenario, instance, world, recoverable=True, interleave=False, check_idempotent=False)
+    sim = _Simulation(
+        scenario, instance, world, recoverable=True, interleave=False, check_idempotent=False
+    )
     sim.run()
     ref: Reference | None = None
     if sim.final is not None:
@@ -407,7 +499,9 @@ def simulate(
         scripted = list(schedule)
     streams_probe = World(seed, None, keep_trace=False).streams
     allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
-    config = FaultConfig.draw(streams_probe.stream("swarm"), allowed, swarm=swarm, recoverable=recoverable)
+    config = FaultConfig.draw(
+        streams_probe.stream("swarm"), allowed, swarm=swarm, recoverable=recoverable
+    )
     if interleave is None:
         interleave = streams_probe.stream("swarm-loop").random() < 0.5
     world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
@@ -443,11 +537,12 @@ def simulate(
         violations=violations,
         digest=world.trace.digest,
         trace=tuple(world.trace.entries),
-        schedule=Schedule(seed, scenario.name, tuple(world.injector.fired), recoverable, interleave),
+        schedule=Schedule(
+            seed, scenario.name, tuple(world.injector.fired), recoverable, interleave
+        ),
         stats=stats,
         final_phase=final.phase if final else None,
         final_snapshot_id=final.final_snapshot_id if final else None,
         observation=obs if keep_observation else None,
         sites=tuple(world.injector.sites) if world.injector.sites is not None else None,
     )
-

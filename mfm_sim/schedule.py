@@ -65,5 +65,7 @@ class Schedule:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ScheduleError(f"schedule file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+            raise ScheduleError(
+                f"schedule file {path} is not JSON: {exc.msg} at line {exc.lineno}"
+            ) from None
         return cls.from_json(value)

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from engine.errors import StorageErrorKind, storage
 from engine.events import EventEnvelope
 from engine.hashing import artifact_id_for_bytes
-from engine.stores import ArtifactKind, ArtifactStore, EventStore, artifact_not_found
+from engine.stores import ArtifactKind, ArtifactStore, EventStore
 from mfm_sim.observation import BadRead, Fault, FaultKind
 
 K = FaultKind
 
 
 class SimCrash(BaseException):
-    """The simulated process died. A BaseException, so no `except Exception` in the engine eats it."""
+    """The simulated process died: a BaseException, so no `except Exception` can swallow it."""
 
     def __init__(self, fault: Fault | None = None) -> None:
         super().__init__(f"simulated crash at {fault}" if fault else "dead incarnation")
@@ -36,13 +36,20 @@ def corrupt_bytes(data: bytes) -> bytes:
 
 
 def _transient(site: str) -> Exception:
-    return storage(StorageErrorKind.OTHER, "sim_transient_error", f"injected transient error at {site}", retryable=True)
+    return storage(
+        StorageErrorKind.OTHER,
+        "sim_transient_error",
+        f"injected transient error at {site}",
+        retryable=True,
+    )
 
 
 def _ambiguous(site: str) -> Exception:
     return storage(
-        StorageErrorKind.OTHER, "sim_ambiguous_error",
-        f"injected ambiguous error at {site} (the call took effect)", retryable=True,
+        StorageErrorKind.OTHER,
+        "sim_ambiguous_error",
+        f"injected ambiguous error at {site} (the call took effect)",
+        retryable=True,
     )
 
 

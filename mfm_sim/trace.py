@@ -27,7 +27,9 @@ def describe_event(env: EventEnvelope) -> str:
     if isinstance(e, RunCompleted):
         return f"RunCompleted {e.status.value} final={(e.final_snapshot_id or '-')[:8]}"
     if isinstance(e, RunStarted):
-        return f"RunStarted {e.op_id} manifest={e.manifest_id[:8]} initial={e.initial_snapshot_id[:8]}"
+        return (
+            f"RunStarted {e.op_id} manifest={e.manifest_id[:8]} initial={e.initial_snapshot_id[:8]}"
+        )
     assert isinstance(e, DomainEvent)
     if isinstance(e.payload, dict) and "key" in e.payload:
         return f"{e.name} {e.payload['key']}"
@@ -60,7 +62,11 @@ class Trace:
         self.add(incarnation, "event", f"{str(env.run_id)[:8]}#{env.seq} {describe_event(env)}")
 
     def fault(self, fault: Fault) -> None:
-        self.add(fault.incarnation, "fault", f"step={fault.step} {fault.kind.value} at {fault.site} arg={fault.arg}")
+        self.add(
+            fault.incarnation,
+            "fault",
+            f"step={fault.step} {fault.kind.value} at {fault.site} arg={fault.arg}",
+        )
 
     @property
     def digest(self) -> str:

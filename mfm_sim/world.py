@@ -1,4 +1,4 @@
-"""The simulated world of one schedule: seed streams, clock, injector, trace, what the store lied about."""
+"""One schedule's world: seed streams, clock, injector, trace, and what the store lied about."""
 
 from __future__ import annotations
 

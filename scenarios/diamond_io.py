@@ -30,12 +30,24 @@ class Charge:
         self.amount = amount
 
     def meta(self) -> StateMeta:
-        return StateMeta(side_effects=SideEffectKind.EXTERNAL_STATE_WRITE, idempotency=Idempotency.KEYED)
+        return StateMeta(
+            side_effects=SideEffectKind.EXTERNAL_STATE_WRITE, idempotency=Idempotency.KEYED
+        )
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> None:
         key = f"charge:{self.account}"
-        receipt = await io.call(IoCall("ledger", {"op": "charge", "account": self.account,
-                                                  "amount": self.amount, "idempotency_key": key}, key))
+        receipt = await io.call(
+            IoCall(
+                "ledger",
+                {
+                    "op": "charge",
+                    "account": self.account,
+                    "amount": self.amount,
+                    "idempotency_key": key,
+                },
+                key,
+            )
+        )
         ctx.write("charges", [*ctx.read("charges", []), receipt])
 
 
@@ -71,9 +83,16 @@ def build(rng: Rng) -> ScenarioRun:
     }
     return ScenarioRun(
         plan=ExecutionPlan("pay", StateGraph(states, edges)),
-        run_config=cfg, initial_context={}, input_params={"a": a, "b": b},
-        transports=ledger_factory, model=Reference(RunPhase.COMPLETED, final),
+        run_config=cfg,
+        initial_context={},
+        input_params={"a": a, "b": b},
+        transports=ledger_factory,
+        model=Reference(RunPhase.COMPLETED, final),
     )
 
 
-SCENARIO = register(Scenario("diamond_io", "a diamond DAG; two branches charge a ledger through recorded facts", build))
+SCENARIO = register(
+    Scenario(
+        "diamond_io", "a diamond DAG; two branches charge a ledger through recorded facts", build
+    )
+)

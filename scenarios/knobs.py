@@ -10,14 +10,24 @@ from mfm_sim.rng import Rng
 PROFILES = (EventProfile.MINIMAL, EventProfile.NORMAL, EventProfile.VERBOSE)
 
 
-def draw_run_config(rng: Rng, *, min_attempts: int = 1, max_attempts: int = 5,
-                    io_mode: IoMode = IoMode.LIVE, skip_tags: tuple[str, ...] = ()) -> RunConfig:
+def draw_run_config(
+    rng: Rng,
+    *,
+    min_attempts: int = 1,
+    max_attempts: int = 5,
+    io_mode: IoMode = IoMode.LIVE,
+    skip_tags: tuple[str, ...] = (),
+) -> RunConfig:
     attempts = rng.between(min_attempts, max_attempts)
     if rng.random() < 0.5:
-        backoff: Fixed | Exponential = Fixed(timedelta(milliseconds=rng.choice((0, 0, 10, 250, 2000))))
+        backoff: Fixed | Exponential = Fixed(
+            timedelta(milliseconds=rng.choice((0, 0, 10, 250, 2000)))
+        )
     else:
         base = rng.choice((1, 10, 100, 1000))
-        backoff = Exponential(timedelta(milliseconds=base), timedelta(milliseconds=base * rng.choice((1, 4, 64))))
+        backoff = Exponential(
+            timedelta(milliseconds=base), timedelta(milliseconds=base * rng.choice((1, 4, 64)))
+        )
     return RunConfig(
         io_mode=io_mode,
         retry_policy=RetryPolicy(attempts, backoff),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode, StateMeta
+from engine import DependencyEdge, ExecutionPlan, StateGraph, StateMeta, StateNode
 from engine.errors import ErrorCategory, StateError, info
 from engine.events import RunPhase
 from mfm_sim.observation import Reference
@@ -40,7 +41,11 @@ class FlakyStep(AddStep):
     async def handle(self, ctx: Any, io: Any, events: Any) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            raise StateError(info("dependency_unavailable", ErrorCategory.RPC, "flaky dependency", retryable=True))
+            raise StateError(
+                info(
+                    "dependency_unavailable", ErrorCategory.RPC, "flaky dependency", retryable=True
+                )
+            )
         await super().handle(ctx, io, events)
 
 
@@ -53,7 +58,7 @@ def build(rng: Rng) -> ScenarioRun:
     for i, sid in enumerate(names):
         step = FlakyStep(sid, i + 1, failures) if i == flaky_at else AddStep(sid, i + 1)
         states.append(StateNode(sid, step))
-    edges = [DependencyEdge(a, b) for a, b in zip(names, names[1:], strict=False)]
+    edges = [DependencyEdge(a, b) for a, b in itertools.pairwise(names)]
     cfg = draw_run_config(rng)
     plan = ExecutionPlan("chain", StateGraph(states, edges))
     completes = failures < cfg.retry_policy.max_attempts
@@ -61,9 +66,16 @@ def build(rng: Rng) -> ScenarioRun:
     final = {"sum": sum(names.index(s) + 1 for s in done), "path": done} if done else {}
     model = Reference(RunPhase.COMPLETED if completes else RunPhase.FAILED, final)
     return ScenarioRun(
-        plan=plan, run_config=cfg, initial_context={},
-        input_params={"n": n, "flaky_at": flaky_at, "failures": failures}, model=model,
+        plan=plan,
+        run_config=cfg,
+        initial_context={},
+        input_params={"n": n, "flaky_at": flaky_at, "failures": failures},
+        model=model,
     )
 
 
-SCENARIO = register(Scenario("linear", "a chain of 2-6 states; one flaky state fails 0-2 times before succeeding", build))
+SCENARIO = register(
+    Scenario(
+        "linear", "a chain of 2-6 states; one flaky state fails 0-2 times before succeeding", build
+    )
+)

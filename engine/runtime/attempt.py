@@ -115,14 +115,21 @@ async def _execute(a: AttemptCtx) -> AttemptExec:
     else:
         env = LiveIoEnv(a.run_id, a.state_id, a.attempt, a.stores, a.run_config)
         io = LiveIo(
-            a.stores, a.facts, a.run_id, a.state_id, a.attempt,
-            a.live_factory.make(env), a.writer, a.clock, a.entropy,
+            a.stores,
+            a.facts,
+            a.run_id,
+            a.state_id,
+            a.attempt,
+            a.live_factory.make(env),
+            a.writer,
+            a.clock,
+            a.entropy,
         )
 
     error: StateError | None = None
     try:
         await a.state.handle(ctx, io, recorder)
-    except Exception as exc:  # noqa: BLE001 - a handler's failure of any kind fails the attempt
+    except Exception as exc:
         error = _handler_error(exc)
         if error is None:
             raise
@@ -136,6 +143,8 @@ async def _execute(a: AttemptCtx) -> AttemptExec:
         await a.writer.append([*recorder.events, StateCompleted(a.state_id, snapshot_id)])
         return Completed(snapshot_id)
 
+    if error.state_id is None:
+        error.state_id = a.state_id
     failure: ErrorInfo = redact_error_info(error.info)
     await a.writer.append([*recorder.events, StateFailed(a.state_id, failure)])
     return Failed(failure.retryable)

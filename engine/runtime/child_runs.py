@@ -13,7 +13,6 @@ from engine.events import RunPhase, RunStarted
 from engine.hashing import canonical_json_bytes
 from engine.ids import child_run_id
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
-from engine.plan import PlanResolver
 from engine.stores import ArtifactKind, Stores
 
 SPAWN_NAMESPACE = "machine.child_run.spawn"
@@ -23,7 +22,9 @@ AWAIT_KIND = "child_run_await_v1"
 
 
 def _bad_request(message: str) -> Exception:
-    return io_error(IoErrorKind.OTHER, "child_run_bad_request", ErrorCategory.PARSING_INPUT, message)
+    return io_error(
+        IoErrorKind.OTHER, "child_run_bad_request", ErrorCategory.PARSING_INPUT, message
+    )
 
 
 def _child_error(code: str, message: str, *, retryable: bool = False) -> Exception:
@@ -90,7 +91,9 @@ def _spawn_manifest(req: dict[str, Any]) -> tuple[RunManifest, dict[str, Any]]:
 
 
 class _ChildRunTransport:
-    def __init__(self, factory: ChildRunLiveIoTransportFactory, env: LiveIoEnv, inner: LiveIoTransport | None) -> None:
+    def __init__(
+        self, factory: ChildRunLiveIoTransportFactory, env: LiveIoEnv, inner: LiveIoTransport | None
+    ) -> None:
         self._factory = factory
         self._env = env
         self._inner = inner
@@ -102,7 +105,9 @@ class _ChildRunTransport:
             return await self._await(call)
         if self._inner is None:
             raise io_error(
-                IoErrorKind.OTHER, "io_unknown_namespace", ErrorCategory.UNKNOWN,
+                IoErrorKind.OTHER,
+                "io_unknown_namespace",
+                ErrorCategory.UNKNOWN,
                 f"no transport for namespace {call.namespace!r}",
             )
         return await self._inner.call(call)
@@ -112,7 +117,9 @@ class _ChildRunTransport:
         return self._env.stores
 
     async def _store_manifest(self, manifest: RunManifest) -> str:
-        return await put_verified(self._stores.artifacts, ArtifactKind.MANIFEST, canonical_json_bytes(manifest.to_json()))
+        return await put_verified(
+            self._stores.artifacts, ArtifactKind.MANIFEST, canonical_json_bytes(manifest.to_json())
+        )
 
     async def _existing_manifest_id(self, child_id: uuid.UUID) -> str | None:
         head = await self._stores.events.head_seq(child_id)
@@ -123,8 +130,14 @@ class _ChildRunTransport:
             return first[0].event.manifest_id
         return None
 
-    def _launch(self, child_id: uuid.UUID, manifest: RunManifest, manifest_id: str,
-                initial: dict[str, Any], exists: bool) -> asyncio.Task[Any]:
+    def _launch(
+        self,
+        child_id: uuid.UUID,
+        manifest: RunManifest,
+        manifest_id: str,
+        initial: dict[str, Any],
+        exists: bool,
+    ) -> asyncio.Task[Any]:
         engine = self._factory.engine()
         stores = self._stores
 
@@ -142,8 +155,12 @@ class _ChildRunTransport:
     async def _spawn(self, call: IoCall) -> Any:
         req = call.request
         if call.fact_key is None:
-            raise io_error(IoErrorKind.MISSING_FACT_KEY, "missing_fact_key", ErrorCategory.PARSING_INPUT,
-                           "child run spawn needs a fact key")
+            raise io_error(
+                IoErrorKind.MISSING_FACT_KEY,
+                "missing_fact_key",
+                ErrorCategory.PARSING_INPUT,
+                "child run spawn needs a fact key",
+            )
         if not isinstance(req, dict) or req.get("kind") != SPAWN_KIND:
             raise _bad_request(f"child run spawn request must have kind {SPAWN_KIND}")
         manifest, initial = _spawn_manifest(req)
@@ -151,15 +168,21 @@ class _ChildRunTransport:
         manifest_id = await self._store_manifest(manifest)
         existing = await self._existing_manifest_id(child_id)
         if existing is not None and existing != manifest_id:
-            raise _child_error("child_run_conflict", f"child run {child_id} exists with another manifest")
+            raise _child_error(
+                "child_run_conflict", f"child run {child_id} exists with another manifest"
+            )
         self._launch(child_id, manifest, manifest_id, initial, existing is not None)
         return {"child_run_id": str(child_id), "manifest_id": manifest_id}
 
     async def _await(self, call: IoCall) -> Any:
         req = call.request
         if call.fact_key is None:
-            raise io_error(IoErrorKind.MISSING_FACT_KEY, "missing_fact_key", ErrorCategory.PARSING_INPUT,
-                           "child run await needs a fact key")
+            raise io_error(
+                IoErrorKind.MISSING_FACT_KEY,
+                "missing_fact_key",
+                ErrorCategory.PARSING_INPUT,
+                "child run await needs a fact key",
+            )
         if not isinstance(req, dict) or req.get("kind") != AWAIT_KIND:
             raise _bad_request(f"child run await request must have kind {AWAIT_KIND}")
         try:
@@ -183,11 +206,19 @@ class _ChildRunTransport:
         except RunError as exc:
             if exc.kind is RunErrorKind.STORAGE:
                 raise
-            return {"status": "failed", "final_snapshot_id": None, "final_snapshot": None,
-                    "error": exc.info.code}
+            return {
+                "status": "failed",
+                "final_snapshot_id": None,
+                "final_snapshot": None,
+                "error": exc.info.code,
+            }
         phase = result.phase
         status = "failed" if phase is RunPhase.RUNNING else phase.value
         snapshot = None
         if result.final_snapshot_id is not None:
             snapshot = await read_snapshot(self._stores.artifacts, result.final_snapshot_id)
-        return {"status": status, "final_snapshot_id": result.final_snapshot_id, "final_snapshot": snapshot}
+        return {
+            "status": status,
+            "final_snapshot_id": result.final_snapshot_id,
+            "final_snapshot": snapshot,
+        }

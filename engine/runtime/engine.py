@@ -25,7 +25,14 @@ from engine.errors import (
     invalid_plan,
     storage,
 )
-from engine.events import PHASE_FOR_STATUS, RunCompleted, RunPhase, RunStarted, RunStatus, StateFailed
+from engine.events import (
+    PHASE_FOR_STATUS,
+    RunCompleted,
+    RunPhase,
+    RunStarted,
+    RunStatus,
+    StateFailed,
+)
 from engine.hashing import (
     FloatNotAllowed,
     NotJson,
@@ -34,7 +41,13 @@ from engine.hashing import (
     artifact_id_for_json,
 )
 from engine.live_io import FactIndex, LiveIoTransportFactory, UnimplementedLiveIoTransportFactory
-from engine.plan import ExecutionPlan, PlanResolver, PlanValidationError, StateNode, topological_order
+from engine.plan import (
+    ExecutionPlan,
+    PlanResolver,
+    PlanValidationError,
+    StateNode,
+    topological_order,
+)
 from engine.runtime.attempt import (
     AttemptCtx,
     Completed,
@@ -77,7 +90,9 @@ class _StartAt:
 
 def validate_execution_mode(cfg: RunConfig) -> None:
     if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:
-        raise invalid_plan("unsupported_execution_mode", "execution_mode FanOutJoin is not supported")
+        raise invalid_plan(
+            "unsupported_execution_mode", "execution_mode FanOutJoin is not supported"
+        )
 
 
 def validated_order(plan: ExecutionPlan) -> list[StateNode]:
@@ -92,14 +107,17 @@ def validate_start_run_contract(run: StartRun) -> None:
         computed = artifact_id_for_json(run.manifest.to_json())
     except FloatNotAllowed:
         raise invalid_plan(
-            "manifest_not_canonical", "run manifest is not canonical-json-hashable (floats are forbidden)"
+            "manifest_not_canonical",
+            "run manifest is not canonical-json-hashable (floats are forbidden)",
         ) from None
     except SecretsNotAllowed:
         raise invalid_plan("secrets_detected", "run manifest contained secrets") from None
     except NotJson as exc:
         raise invalid_plan("manifest_not_canonical", f"run manifest is not JSON: {exc}") from None
     if computed != run.manifest_id:
-        raise invalid_plan("manifest_id_mismatch", "manifest_id did not match canonical JSON hash of the manifest")
+        raise invalid_plan(
+            "manifest_id_mismatch", "manifest_id did not match canonical JSON hash of the manifest"
+        )
     if run.manifest.op_id != run.plan.op_id:
         raise invalid_plan("manifest_op_id_mismatch", "manifest.op_id did not match plan.op_id")
     if run.manifest.run_config != run.run_config:
@@ -110,11 +128,17 @@ async def read_manifest(stores: Stores, manifest_id: str) -> RunManifest:
     data = await stores.artifacts.get(manifest_id)
     # The hash is checked before decoding, so corrupt bytes are reported as corruption.
     if artifact_id_for_bytes(data) != manifest_id:
-        raise storage(StorageErrorKind.CORRUPTION, "manifest_corrupt", "manifest artifact content hash mismatch")
+        raise storage(
+            StorageErrorKind.CORRUPTION,
+            "manifest_corrupt",
+            "manifest artifact content hash mismatch",
+        )
     try:
         return RunManifest.from_json(json.loads(data))
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise context(ContextErrorKind.SERIALIZATION, "manifest_decode_failed", "failed to decode manifest") from None
+        raise context(
+            ContextErrorKind.SERIALIZATION, "manifest_decode_failed", "failed to decode manifest"
+        ) from None
 
 
 def _initial_value(initial_context: Any) -> Any:
@@ -135,7 +159,9 @@ class DefaultExecutionEngine:
         entropy: Entropy | None = None,
     ) -> None:
         self.resolver = resolver
-        self.live_transport_factory = live_transport_factory or UnimplementedLiveIoTransportFactory()
+        self.live_transport_factory = (
+            live_transport_factory or UnimplementedLiveIoTransportFactory()
+        )
         self.failpoints = failpoints
         self.ids = ids or Uuid4Ids()
         self.clock = clock or SystemClock()
@@ -144,7 +170,9 @@ class DefaultExecutionEngine:
     async def start(self, stores: Stores, run: StartRun) -> RunResult:
         return await self.start_with_id(stores, run, None)
 
-    async def start_with_id(self, stores: Stores, run: StartRun, run_id: uuid.UUID | None) -> RunResult:
+    async def start_with_id(
+        self, stores: Stores, run: StartRun, run_id: uuid.UUID | None
+    ) -> RunResult:
         """Start a run; `run_id` None takes a fresh id (child runs pass their derived id)."""
         try:
             return await self._start(stores, run, run_id)
@@ -162,7 +190,9 @@ class DefaultExecutionEngine:
         validate_start_run_contract(run)
         validated_order(run.plan)
         if not await stores.artifacts.exists(run.manifest_id):
-            raise storage(StorageErrorKind.NOT_FOUND, "manifest_not_found", "manifest artifact was not found")
+            raise storage(
+                StorageErrorKind.NOT_FOUND, "manifest_not_found", "manifest artifact was not found"
+            )
         if run_id is None:
             run_id = self.ids.new_run_id()
         initial_snapshot_id = await write_full_snapshot_value(
@@ -171,12 +201,21 @@ class DefaultExecutionEngine:
         writer = await EventWriter.open(stores.events, run_id, self.clock)
         await writer.append([RunStarted(run.plan.op_id, run.manifest_id, initial_snapshot_id)])
         return await self._run_states(
-            stores, run.plan, run.run_config, writer, initial_snapshot_id, frozenset(), None, FactIndex()
+            stores,
+            run.plan,
+            run.run_config,
+            writer,
+            initial_snapshot_id,
+            frozenset(),
+            None,
+            FactIndex(),
         )
 
     async def _resume(self, stores: Stores, run_id: uuid.UUID) -> RunResult:
         if await stores.events.head_seq(run_id) == 0:
-            raise storage(StorageErrorKind.NOT_FOUND, "run_not_found", "run event stream was not found")
+            raise storage(
+                StorageErrorKind.NOT_FOUND, "run_not_found", "run event stream was not found"
+            )
         stream = await stores.events.read_range(run_id, 1, None)
         facts = FactIndex.from_event_stream(stream)
         history = read_run_history(run_id, stream)
@@ -188,15 +227,21 @@ class DefaultExecutionEngine:
         manifest = await read_manifest(stores, history.started.manifest_id)
         validate_execution_mode(manifest.run_config)
         if history.started.op_id != manifest.op_id:
-            raise invalid_plan("run_started_op_id_mismatch", "RunStarted.op_id did not match manifest.op_id")
+            raise invalid_plan(
+                "run_started_op_id_mismatch", "RunStarted.op_id did not match manifest.op_id"
+            )
         plan = self.resolver.resolve(manifest)
         if plan.op_id != manifest.op_id:
-            raise invalid_plan("plan_op_id_mismatch", "resolved plan.op_id did not match manifest.op_id")
+            raise invalid_plan(
+                "plan_op_id_mismatch", "resolved plan.op_id did not match manifest.op_id"
+            )
         ordered = validated_order(plan)
         known = {node.id for node in ordered}
         for state_id in (*history.state_ids, *sorted(history.completed_states)):
             if state_id not in known:
-                raise invalid_plan("recovery_state_not_in_plan", f"history names state {state_id} not in the plan")
+                raise invalid_plan(
+                    "recovery_state_not_in_plan", f"history names state {state_id} not in the plan"
+                )
 
         cfg = manifest.run_config
         writer = await EventWriter.open(stores.events, run_id, self.clock)
@@ -268,7 +313,11 @@ class DefaultExecutionEngine:
                         continue
                     found_start = True
                 if node.id == start_at.state_id:
-                    attempt, base, delay = start_at.attempt, start_at.base_snapshot_id, start_at.delay_first
+                    attempt, base, delay = (
+                        start_at.attempt,
+                        start_at.base_snapshot_id,
+                        start_at.delay_first,
+                    )
             state = node.state
             meta = state.meta()
             while True:
@@ -279,9 +328,20 @@ class DefaultExecutionEngine:
                     delay = False
                 outcome = await execute_attempt(
                     AttemptCtx(
-                        stores, cfg, run_id, node.id, attempt, base, facts, writer,
-                        self.live_transport_factory, self.failpoints, state, meta,
-                        self.clock, self.entropy,
+                        stores,
+                        cfg,
+                        run_id,
+                        node.id,
+                        attempt,
+                        base,
+                        facts,
+                        writer,
+                        self.live_transport_factory,
+                        self.failpoints,
+                        state,
+                        meta,
+                        self.clock,
+                        self.entropy,
                     )
                 )
                 if isinstance(outcome, Completed):

@@ -13,7 +13,6 @@ from engine.events import (
     EventEnvelope,
     RunCompleted,
     RunStarted,
-    RunStatus,
     StateCompleted,
     StateEntered,
     StateFailed,
@@ -47,7 +46,9 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
     try:
         analysis = analyze_kernel_events(stream)
     except EnvelopeError as exc:
-        raise invalid_plan("invalid_attempt_envelopes", f"invalid attempt envelopes in event stream: {exc}") from None
+        raise invalid_plan(
+            "invalid_attempt_envelopes", f"invalid attempt envelopes in event stream: {exc}"
+        ) from None
 
     started: RunStarted | None = None
     completed: set[str] = set()
@@ -76,7 +77,9 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
             open_attempt = None
         elif isinstance(event, StateFailed):
             if open_attempt is None:
-                raise invalid_plan("terminal_without_entered", "state terminal without StateEntered")
+                raise invalid_plan(
+                    "terminal_without_entered", "state terminal without StateEntered"
+                )
             failures[event.state_id] = FailureRecord(
                 open_attempt.attempt, open_attempt.base_snapshot_id, event.error.retryable
             )
@@ -96,5 +99,3 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
         run_completed=run_completed,
         state_ids=tuple(seen),
     )
-
-

@@ -26,7 +26,8 @@ class EventWriter:
         ts = self._clock.now_millis()
         base = self.head
         envelopes = [
-            EventEnvelope(self.run_id, base + i, event, ts) for i, event in enumerate(events, start=1)
+            EventEnvelope(self.run_id, base + i, event, ts)
+            for i, event in enumerate(events, start=1)
         ]
         self.head = await self._events.append(self.run_id, base, envelopes)
         return self.head

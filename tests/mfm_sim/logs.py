@@ -8,6 +8,7 @@ orphan recovery on resume. Tests then break one thing and see one invariant fire
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -71,13 +72,15 @@ async def _noop(ctx: Any, io: Any, events: Any) -> None:
 
 def linear_plan(states: Sequence[str] = STATES, op: str = OP) -> ExecutionPlan:
     nodes = tuple(StateNode(s, FnState(_noop)) for s in states)
-    edges = tuple(DependencyEdge(a, b) for a, b in zip(states, states[1:], strict=False))
+    edges = tuple(DependencyEdge(a, b) for a, b in itertools.pairwise(states))
     return ExecutionPlan(op, StateGraph(nodes, edges))
 
 
 def config(max_attempts: int = 3, backoff: Backoff | None = None) -> RunConfig:
     return RunConfig(
-        retry_policy=RetryPolicy(max_attempts, backoff if backoff is not None else Fixed(timedelta(milliseconds=100))),
+        retry_policy=RetryPolicy(
+            max_attempts, backoff if backoff is not None else Fixed(timedelta(milliseconds=100))
+        ),
         event_profile=EventProfile.MINIMAL,
     )
 
@@ -131,7 +134,9 @@ class LogBuilder:
         self.open: StateEntered | None = None
         self.last_entered: dict[str, StateEntered] = {}
         self._retry: tuple[str, int, int] | None = None  # (state, failed attempt, incarnation)
-        self.manifest_id = self.put(RunManifest(self.plan.op_id, "1", {}, self.run_config).to_json())
+        self.manifest_id = self.put(
+            RunManifest(self.plan.op_id, "1", {}, self.run_config).to_json()
+        )
 
     # -------------------------------------------------------------- basics
 
@@ -148,7 +153,9 @@ class LogBuilder:
     def append(self, event: Event, *, ts: int | None = None) -> int:
         """Append one event at the current virtual time (one fault point); returns its seq."""
         self.step += 1
-        self.entries.append(Entry(event, self.incarnation, self.ts if ts is None else ts, self.step))
+        self.entries.append(
+            Entry(event, self.incarnation, self.ts if ts is None else ts, self.step)
+        )
         return len(self.entries)
 
     def advance(self, ms: int) -> None:
@@ -175,10 +182,14 @@ class LogBuilder:
         return self.append(RunStarted(self.plan.op_id, self.manifest_id, self.checkpoint))
 
     def enter(self, state: str, attempt: int | None = None, base: str | None = None) -> int:
-        if self._retry is not None and self._retry[0] == state and self._retry[2] == self.incarnation:
-            self.ts += compute_backoff(self.run_config.retry_policy.backoff, self._retry[1]) // timedelta(
-                milliseconds=1
-            )
+        if (
+            self._retry is not None
+            and self._retry[0] == state
+            and self._retry[2] == self.incarnation
+        ):
+            self.ts += compute_backoff(
+                self.run_config.retry_policy.backoff, self._retry[1]
+            ) // timedelta(milliseconds=1)
         self._retry = None
         if attempt is None:
             attempt = self.next_attempt.get(state, 0)
@@ -222,27 +233,41 @@ class LogBuilder:
         """On resume: close the open attempt with `orphan_attempt_recovered` (retryable)."""
         assert self.open is not None, "no orphan to recover"
         state, attempt = self.open.state_id, self.open.attempt
-        error = ErrorInfo(ORPHAN_CODE, ErrorCategory.UNKNOWN, True, f"attempt {attempt} was interrupted")
+        error = ErrorInfo(
+            ORPHAN_CODE, ErrorCategory.UNKNOWN, True, f"attempt {attempt} was interrupted"
+        )
         self.open = None
         self._retry = (state, attempt, self.incarnation)
         return self.append(StateFailed(state, error))
 
     def fact(self, key: str, payload: Any) -> int:
         payload_id = self.put(payload)
-        return self.append(DomainEvent(FACT_RECORDED, {"key": key, "payload_id": payload_id, "meta": {}}))
+        return self.append(
+            DomainEvent(FACT_RECORDED, {"key": key, "payload_id": payload_id, "meta": {}})
+        )
 
     def finish(self, status: RunStatus = RunStatus.COMPLETED) -> int:
         seq = self.append(RunCompleted(status, self.checkpoint))
         inc = self.incs[-1]
-        inc.outcome, inc.phase, inc.final_snapshot_id = Outcome.RESULT, PHASE_FOR_STATUS[status], self.checkpoint
+        inc.outcome, inc.phase, inc.final_snapshot_id = (
+            Outcome.RESULT,
+            PHASE_FOR_STATUS[status],
+            self.checkpoint,
+        )
         return seq
 
     def idempotent_resume(self, **changes: Any) -> None:
         """A later incarnation resumes the finished run: by default it returns the same result."""
         last = self.incs[-1]
         self.incs.append(
-            _Inc("idempotent_resume", Outcome.RESULT, last.phase, last.final_snapshot_id, appended=(),
-                 first_step=self.step + 1)
+            _Inc(
+                "idempotent_resume",
+                Outcome.RESULT,
+                last.phase,
+                last.final_snapshot_id,
+                appended=(),
+                first_step=self.step + 1,
+            )
         )
         for name, value in changes.items():
             setattr(self.incs[-1], name, value)
@@ -266,10 +291,15 @@ class LogBuilder:
     # -------------------------------------------------------------- the observation
 
     def envelopes(self) -> tuple[EventEnvelope, ...]:
-        return tuple(EventEnvelope(self.run_id, i, e.event, e.ts) for i, e in enumerate(self.entries, start=1))
+        return tuple(
+            EventEnvelope(self.run_id, i, e.event, e.ts)
+            for i, e in enumerate(self.entries, start=1)
+        )
 
     def seq_steps(self) -> dict[tuple[uuid.UUID, int], tuple[int, int]]:
-        return {(self.run_id, i): (e.incarnation, e.step) for i, e in enumerate(self.entries, start=1)}
+        return {
+            (self.run_id, i): (e.incarnation, e.step) for i, e in enumerate(self.entries, start=1)
+        }
 
     def view(self, *, is_child: bool = False) -> RunView:
         return RunView(self.run_id, self.envelopes(), self.plan, self.run_config, is_child)
@@ -283,7 +313,11 @@ class LogBuilder:
     def final_result(self) -> tuple[RunPhase | None, str | None]:
         phase, sid = None, None
         for inc in self.incs:
-            if inc.outcome is Outcome.RESULT and inc.phase is not None and inc.phase is not RunPhase.RUNNING:
+            if (
+                inc.outcome is Outcome.RESULT
+                and inc.phase is not None
+                and inc.phase is not RunPhase.RUNNING
+            ):
                 phase, sid = inc.phase, inc.final_snapshot_id
         return phase, sid
 
@@ -298,16 +332,24 @@ class LogBuilder:
             appended = inc.appended
             if appended is None:
                 appended = tuple(
-                    (self.run_id, i) for i, e in enumerate(self.entries, start=1) if e.incarnation == n
+                    (self.run_id, i)
+                    for i, e in enumerate(self.entries, start=1)
+                    if e.incarnation == n
                 )
             last_step = self.incs[n + 1].first_step - 1 if n + 1 < len(self.incs) else self.step
             out.append(
                 Incarnation(
-                    number=n, call=inc.call, outcome=inc.outcome, phase=inc.phase,
+                    number=n,
+                    call=inc.call,
+                    outcome=inc.outcome,
+                    phase=inc.phase,
                     final_snapshot_id=inc.final_snapshot_id,
                     error_kind="storage" if inc.outcome is Outcome.ERROR else None,
-                    error_code=inc.error_code, first_step=inc.first_step, last_step=last_step,
-                    bad_reads=inc.bad_reads, appended=appended,
+                    error_code=inc.error_code,
+                    first_step=inc.first_step,
+                    last_step=last_step,
+                    bad_reads=inc.bad_reads,
+                    appended=appended,
                 )
             )
         return tuple(out)
@@ -341,7 +383,9 @@ class LogBuilder:
         return attrs.evolve(obs, **changes) if changes else obs
 
 
-def with_stream(obs: Observation, stream: Sequence[EventEnvelope], run_id: uuid.UUID | None = None) -> Observation:
+def with_stream(
+    obs: Observation, stream: Sequence[EventEnvelope], run_id: uuid.UUID | None = None
+) -> Observation:
     """The observation with one run's stream replaced (the main run's by default)."""
     rid = run_id if run_id is not None else obs.main_run_id
     assert rid is not None
