@@ -218,7 +218,7 @@ class _IoBase:
 
 
 class LiveIo(_IoBase):
-    """Live IO: a bound fact answers from its record; otherwise the transport runs and is recorded."""
+    """Live IO: a bound fact answers from its record; otherwise the transport runs, recorded."""
 
     def __init__(
         self,
