@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -69,7 +70,9 @@ def _looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_MNEMONIC_WORD.match(w) for w in words)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def string_has_secret(text: str) -> bool:
+    # Cached: the same keys and values are scanned again in every snapshot of a run.
     return _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
 
 

@@ -36,7 +36,10 @@ SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
     "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
     "handler": (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE),
     "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
+    # Before the first start: the operator's stored manifest rots on disk. Step 0.
+    "manifest.put": (K.CORRUPTED_ARTIFACT,),
 }
+SETUP_STEP = 0
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
 
 # BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
@@ -179,6 +182,21 @@ class Injector:
             return self._fire(kind, site, self._draw_arg(kind, size), target)
         return None
 
+    def decide_setup(self, site: str, rng: Rng) -> Fault | None:
+        """A fault at setup, before any step: drawn from its own stream so no step shifts."""
+        if self._scripted is not None:
+            fault = self._scripted.get(SETUP_STEP)
+            if fault is None or fault.site != site:
+                return None
+            return self._fire_at(SETUP_STEP, fault.kind, site, fault.arg, None)
+        config = self._config
+        if config is None or self.paused:
+            return None
+        for kind, rate in self._candidates(site):
+            if rng.random() < config.activation and rng.random() < rate:
+                return self._fire_at(SETUP_STEP, kind, site, 0, None)
+        return None
+
     def _draw_arg(self, kind: FaultKind, size: int) -> int:
         rng = self._rng
         if kind is K.CRASH_MID_APPEND:
@@ -190,7 +208,12 @@ class Injector:
         return 0
 
     def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
-        fault = Fault(self.step, kind, site, arg, self.incarnation, self.now_ns(), target)
+        return self._fire_at(self.step, kind, site, arg, target)
+
+    def _fire_at(
+        self, step: int, kind: FaultKind, site: str, arg: int, target: str | None
+    ) -> Fault:
+        fault = Fault(step, kind, site, arg, self.incarnation, self.now_ns(), target)
         self.fired.append(fault)
         if self.budget is not None and self.budget > 0:
             self.budget -= 1

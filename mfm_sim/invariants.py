@@ -874,10 +874,16 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
                     f"incarnation {inc.number} failed with {code or 'no code'!s}, "
                     f"not a storage error, after reading bad bytes ({what})",
                 )
+        # Runs of one process (a parent and its children) run in separate tasks; a task that
+        # read bad bytes must stop, but another task may go on until the error reaches it.
         late: dict[uuid.UUID, list[int]] = {}
         for run_id, seq in inc.appended:
             where = obs.seq_step.get((run_id, seq))
-            if where is not None and where[0] == inc.number and where[1] > first.step:
+            if where is None or where[0] != inc.number:
+                continue
+            task = obs.seq_task.get((run_id, seq), "")
+            if any(where[1] > b.step and (not b.task or not task or b.task == task)
+                   for b in inc.bad_reads):
                 late.setdefault(run_id, []).append(seq)
         for run_id in sorted(late, key=str):
             out.add(

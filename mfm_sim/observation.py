@@ -85,6 +85,7 @@ class BadRead:
     step: int
     artifact_id: str
     kind: FaultKind
+    task: str = ""  # the simulated task that read it (runs of one process share incarnations)
 
 
 @attrs.frozen
@@ -136,7 +137,8 @@ class Observation:
     corrupted_artifacts: frozenset[str]
     faults: tuple[Fault, ...]
     incarnations: tuple[Incarnation, ...]
-    seq_step: Mapping[tuple[uuid.UUID, int], tuple[int, int]]  # (run, seq) -> (incarnation, step)
+    # (run, seq) -> (incarnation, step of the append call that made it durable)
+    seq_step: Mapping[tuple[uuid.UUID, int], tuple[int, int]]
     final_phase: RunPhase | None
     final_snapshot_id: str | None
     reference: Reference | None = None
@@ -145,6 +147,7 @@ class Observation:
     recoverable: bool = True  # faults were budgeted, so liveness is judged
     effects: Mapping[str, int] = attrs.field(factory=dict)  # external effects per idempotency key
     effect_limit: int = 1
+    seq_task: Mapping[tuple[uuid.UUID, int], str] = attrs.field(factory=dict)  # who appended it
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

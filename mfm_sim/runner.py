@@ -40,13 +40,20 @@ from mfm_sim.observation import (
 )
 from mfm_sim.scenario import Scenario, ScenarioRun
 from mfm_sim.schedule import Schedule
-from mfm_sim.stores import FaultyArtifactStore, FaultyEventStore, IncarnationHandle, SimCrash
+from mfm_sim.stores import (
+    FaultyArtifactStore,
+    FaultyEventStore,
+    IncarnationHandle,
+    SimCrash,
+    corrupt_bytes,
+)
 from mfm_sim.variants import variant_context
 from mfm_sim.world import World
 
 K = FaultKind
 TERMINAL = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
-LIVENESS_INCARNATIONS = 3  # fault-free resumes a run may need once faults stop
+LIVENESS_SLACK = 3  # fault-free incarnations allowed beyond one per (state, attempt)
+MAX_INCARNATIONS = 256
 MAX_LOOP_STEPS = 2_000_000
 MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
 RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
@@ -365,11 +372,23 @@ class _Simulation:
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
         self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
-        liveness_left = LIVENESS_INCARNATIONS
+        rot = world.injector.decide_setup("manifest.put", world.streams.stream("faults:setup"))
+        if rot is not None:
+            world.trace.fault(rot)
+            world.corrupted[self.manifest_id] = corrupt_bytes(data)
+        # Once faults stop, every resume must finish a state or use up an attempt, so this
+        # many consecutive fault-free incarnations without an end means the run is stuck.
+        # Counting quiet incarnations (not "budget spent") makes a random run and the replay
+        # of its schedule stop at the same point.
+        plan_size = len(self.instance.plan.graph.states)
+        quiet_bound = (
+            plan_size * max(1, self.instance.run_config.retry_policy.max_attempts) + LIVENESS_SLACK
+        )
+        quiet = 0
         number = 0
-        max_incarnations = 64
-        while number < max_incarnations:
+        while number < MAX_INCARNATIONS:
             call = "start" if self.run_id is None else "resume"
+            fired_before = len(world.injector.fired)
             inc = self._one(number, call)
             self.incarnations.append(inc)
             number += 1
@@ -381,10 +400,9 @@ class _Simulation:
                 break
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
                 break  # the start was refused for a reason no retry changes
-            if world.injector.exhausted:
-                liveness_left -= 1
-                if liveness_left <= 0:
-                    break
+            quiet = quiet + 1 if len(world.injector.fired) == fired_before else 0
+            if quiet >= quiet_bound:
+                break
             world.clock.advance_by(RESTART_DELAY_NS)
         if self.final is not None and self.check_idempotent:
             self.incarnations.append(self._one(number, "idempotent_resume", faults=False))
@@ -438,6 +456,7 @@ class _Simulation:
             faults=tuple(world.injector.fired),
             incarnations=tuple(self.incarnations),
             seq_step=world.seq_step,
+            seq_task=world.seq_task,
             final_phase=final.phase if final else None,
             final_snapshot_id=final.final_snapshot_id if final else None,
             reference=reference,

@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.errors import StorageErrorKind, storage
 from engine.events import EventEnvelope
 from engine.hashing import artifact_id_for_bytes
 from engine.stores import ArtifactKind, ArtifactStore, EventStore
 from mfm_sim.observation import BadRead, Fault, FaultKind
+
+if TYPE_CHECKING:
+    from mfm_sim.world import World
 
 K = FaultKind
 
@@ -53,10 +57,16 @@ def _ambiguous(site: str) -> Exception:
     )
 
 
+def task_name() -> str:
+    """The running simulated task's name (deterministic: the loop numbers its own tasks)."""
+    task = asyncio.current_task()
+    return task.get_name() if task is not None else ""
+
+
 class IncarnationHandle:
     """One simulated process's view of the world; dead after a crash."""
 
-    def __init__(self, world: object, number: int) -> None:
+    def __init__(self, world: World, number: int) -> None:
         self.world = world
         self.number = number
         self.alive = True
@@ -73,10 +83,10 @@ class IncarnationHandle:
         if not self.alive:
             raise SimCrash()
         world = self.world
-        fault = world.injector.decide(site, target=target, size=size)  # type: ignore[attr-defined]
+        fault = world.injector.decide(site, target=target, size=size)
         if fault is None:
             return None
-        world.trace.fault(fault)  # type: ignore[attr-defined]
+        world.trace.fault(fault)
         kind = fault.kind
         if kind is K.LATENCY:
             await asyncio.sleep(fault.arg / 1000)
@@ -107,16 +117,16 @@ class FaultyArtifactStore:
             artifact_id = artifact_id_for_bytes(data)
             if not await self._inner.exists(artifact_id):
                 h.volatile[artifact_id] = bytes(data)
-                world.lost.add(artifact_id)  # type: ignore[attr-defined]
-            world.trace.store(h.number, "artifacts.put", artifact_id[:12] + " (dropped)")  # type: ignore[attr-defined]
+                world.lost.add(artifact_id)
+            world.trace.store(h.number, "artifacts.put", artifact_id[:12] + " (dropped)")
             return artifact_id
         artifact_id = await self._inner.put(kind, data)
-        world.lost.discard(artifact_id)  # type: ignore[attr-defined]
-        world.trace.store(h.number, "artifacts.put", artifact_id[:12])  # type: ignore[attr-defined]
+        world.lost.discard(artifact_id)
+        world.trace.store(h.number, "artifacts.put", artifact_id[:12])
         if fault is None:
             return artifact_id
         if fault.kind is K.CORRUPTED_ARTIFACT:
-            world.corrupted[artifact_id] = corrupt_bytes(data)  # type: ignore[attr-defined]
+            world.corrupted[artifact_id] = corrupt_bytes(data)
             return artifact_id
         if fault.kind is K.CRASH_AFTER_EFFECT:
             h.crash(fault)
@@ -126,12 +136,13 @@ class FaultyArtifactStore:
 
     async def get(self, artifact_id: str) -> bytes:
         h = self._h
-        await h.before("artifacts.get")
         world = h.world
-        world.trace.store(h.number, "artifacts.get", artifact_id[:12])  # type: ignore[attr-defined]
-        corrupted = world.corrupted.get(artifact_id)  # type: ignore[attr-defined]
+        step = world.injector.step + 1  # the step `before` is about to take
+        await h.before("artifacts.get")
+        world.trace.store(h.number, "artifacts.get", artifact_id[:12])
+        corrupted = world.corrupted.get(artifact_id)
         if corrupted is not None:
-            h.bad_reads.append(BadRead(world.injector.step, artifact_id, K.CORRUPTED_ARTIFACT))  # type: ignore[attr-defined]
+            h.bad_reads.append(BadRead(step, artifact_id, K.CORRUPTED_ARTIFACT, task_name()))
             return corrupted
         volatile = h.volatile.get(artifact_id)
         if volatile is not None:
@@ -139,8 +150,8 @@ class FaultyArtifactStore:
         try:
             return await self._inner.get(artifact_id)
         except Exception:
-            if artifact_id in world.lost:  # type: ignore[attr-defined]
-                h.bad_reads.append(BadRead(world.injector.step, artifact_id, K.DROPPED_WRITE))  # type: ignore[attr-defined]
+            if artifact_id in world.lost:
+                h.bad_reads.append(BadRead(step, artifact_id, K.DROPPED_WRITE, task_name()))
             raise
 
     async def exists(self, artifact_id: str) -> bool:
@@ -170,28 +181,31 @@ class FaultyEventStore:
         self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]
     ) -> int:
         h = self._h
+        # The step of the call, not of its completion: latency on this very append (and
+        # other tasks' calls while it sleeps) then falls after it, where retry timing looks.
+        step = h.world.injector.step + 1
         fault = await h.before("events.append", size=len(envelopes))
-        world = h.world
         if fault is not None and fault.kind is K.CRASH_MID_APPEND:
             prefix = list(envelopes[: fault.arg])
             await self._inner.append(run_id, expected_seq, prefix)
-            self._record(run_id, prefix)
+            self._record(run_id, prefix, step)
             h.crash(fault)
         head = await self._inner.append(run_id, expected_seq, envelopes)
-        self._record(run_id, envelopes)
+        self._record(run_id, envelopes, step)
         if fault is not None:
             if fault.kind is K.CRASH_AFTER_EFFECT:
                 h.crash(fault)
             if fault.kind is K.AMBIGUOUS_ERROR:
                 raise _ambiguous("events.append")
-        del world
         return head
 
-    def _record(self, run_id: uuid.UUID, envelopes: Sequence[EventEnvelope]) -> None:
+    def _record(self, run_id: uuid.UUID, envelopes: Sequence[EventEnvelope], step: int) -> None:
         h = self._h
         world = h.world
-        step = world.injector.step  # type: ignore[attr-defined]
+        task = task_name()
         for env in envelopes:
-            h.appended.append((run_id, env.seq))
-            world.seq_step[(run_id, env.seq)] = (h.number, step)  # type: ignore[attr-defined]
-            world.trace.event(h.number, env)  # type: ignore[attr-defined]
+            key = (run_id, env.seq)
+            h.appended.append(key)
+            world.seq_step[key] = (h.number, step)
+            world.seq_task[key] = task
+            world.trace.event(h.number, env)

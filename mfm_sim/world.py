@@ -60,6 +60,7 @@ class World:
         self.corrupted: dict[str, bytes] = {}
         self.lost: set[str] = set()
         self.seq_step: dict[tuple[uuid.UUID, int], tuple[int, int]] = {}
+        self.seq_task: dict[tuple[uuid.UUID, int], str] = {}
         self.effects: dict[str, int] = {}
         self.engine_clock = SimClock(self.clock)
         self.entropy = SimEntropy(self.streams.stream("entropy"))

@@ -1,5 +1,27 @@
 """Built-in scenarios: each module registers one with `mfm_sim.scenario.register`."""
 
-from scenarios import diamond_io, facts_time_random, linear, random_dag, retry_heavy
+from scenarios import (
+    child_runs,
+    corruption,
+    crash_loop,
+    diamond_io,
+    facts_time_random,
+    linear,
+    random_dag,
+    replay_mode,
+    retry_heavy,
+    skip_tags,
+)
 
-__all__ = ["diamond_io", "facts_time_random", "linear", "random_dag", "retry_heavy"]
+__all__ = [
+    "child_runs",
+    "corruption",
+    "crash_loop",
+    "diamond_io",
+    "facts_time_random",
+    "linear",
+    "random_dag",
+    "replay_mode",
+    "retry_heavy",
+    "skip_tags",
+]

@@ -12,7 +12,7 @@ from mfm_sim.observation import Reference
 from mfm_sim.rng import Rng
 from mfm_sim.scenario import Scenario, ScenarioRun, register
 from scenarios.knobs import draw_run_config
-from scenarios.steps import attempts_outcome
+from scenarios.steps import RETRY, attempts_outcome
 
 
 class Stamp:
@@ -37,11 +37,17 @@ class Stamp:
         times = [await io.now_millis() for _ in range(self.clocks)]
         noise = await io.random_bytes(self.nbytes)
         if self.calls <= self.failures:
-            raise StateError(info("clock_skew", ErrorCategory.RPC, f"{self.name}: retry later", retryable=True))
+            raise StateError(
+                info("clock_skew", ErrorCategory.RPC, f"{self.name}: retry later", retryable=True)
+            )
         if times != sorted(times):
-            raise StateError(info("clock_went_back", ErrorCategory.UNKNOWN, f"{self.name}: {times}"))
+            raise StateError(
+                info("clock_went_back", ErrorCategory.UNKNOWN, f"{self.name}: {times}")
+            )
         if len(noise) != self.nbytes:
-            raise StateError(info("short_entropy", ErrorCategory.UNKNOWN, f"{self.name}: {len(noise)} bytes"))
+            raise StateError(
+                info("short_entropy", ErrorCategory.UNKNOWN, f"{self.name}: {len(noise)} bytes")
+            )
         ctx.write(f"{self.name}.times", times)
         ctx.write(f"{self.name}.noise", noise.hex())
         ctx.write("stamped", [*ctx.read("stamped", []), self.name])
@@ -55,19 +61,24 @@ def build(rng: Rng) -> ScenarioRun:
     plan = ExecutionPlan("stamp", StateGraph([StateNode(s.name, s) for s in steps], edges))
     cfg = draw_run_config(rng)
     max_attempts = cfg.retry_policy.max_attempts
-    completes = all(attempts_outcome(("retry",) * s.failures, max_attempts) for s in steps)
+    completes = all(attempts_outcome((RETRY,) * s.failures, max_attempts) for s in steps)
     # The values are the clock's and the entropy's: only the status is predictable.
     model = Reference(RunPhase.COMPLETED if completes else RunPhase.FAILED, None)
     return ScenarioRun(
-        plan=plan, run_config=cfg, initial_context={},
+        plan=plan,
+        run_config=cfg,
+        initial_context={},
         input_params={"states": [[s.name, s.clocks, s.nbytes, s.failures] for s in steps]},
-        transparent=False, model=model,
+        transparent=False,
+        model=model,
     )
 
 
-SCENARIO = register(Scenario(
-    "facts_time_random",
-    "1-4 states record now_millis and random_bytes as facts; only the status is predictable",
-    build,
-    in_default=False,
-))
+SCENARIO = register(
+    Scenario(
+        "facts_time_random",
+        "1-4 states record now_millis and random_bytes as facts; only the status is predictable",
+        build,
+        in_default=False,
+    )
+)

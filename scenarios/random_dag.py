@@ -34,13 +34,18 @@ def build(rng: Rng) -> ScenarioRun:
     initial = {"seeded": n}
     model = predict(plan, cfg.retry_policy.max_attempts, initial=initial)
     return ScenarioRun(
-        plan=plan, run_config=cfg, initial_context=initial,
-        input_params=plan_shape(plan), model=model,
+        plan=plan,
+        run_config=cfg,
+        initial_context=initial,
+        input_params=plan_shape(plan),
+        model=model,
     )
 
 
-SCENARIO = register(Scenario(
-    "random_dag",
-    "a random DAG of 3-10 states from the seed; the final path must be the Kahn order",
-    build,
-))
+SCENARIO = register(
+    Scenario(
+        "random_dag",
+        "a random DAG of 3-10 states from the seed; the final path must be the Kahn order",
+        build,
+    )
+)

@@ -30,14 +30,20 @@ def build(rng: Rng) -> ScenarioRun:
     plan = ExecutionPlan("retry", StateGraph([StateNode(s.name, s) for s in steps], edges))
     cfg = draw_run_config(rng, min_attempts=2, max_attempts=6)
     base = rng.choice((1, 5, 50, 500))
-    backoff = Exponential(timedelta(milliseconds=base), timedelta(milliseconds=base * rng.choice((2, 8, 1000))))
+    backoff = Exponential(
+        timedelta(milliseconds=base), timedelta(milliseconds=base * rng.choice((2, 8, 1000)))
+    )
     cfg = attrs.evolve(cfg, retry_policy=attrs.evolve(cfg.retry_policy, backoff=backoff))
     model = predict(plan, cfg.retry_policy.max_attempts)
-    return ScenarioRun(plan=plan, run_config=cfg, initial_context={}, input_params=plan_shape(plan), model=model)
+    return ScenarioRun(
+        plan=plan, run_config=cfg, initial_context={}, input_params=plan_shape(plan), model=model
+    )
 
 
-SCENARIO = register(Scenario(
-    "retry_heavy",
-    "2-4 states failing 1-4 times each (some permanently) under exponential backoff, 2-6 attempts",
-    build,
-))
+SCENARIO = register(
+    Scenario(
+        "retry_heavy",
+        "2-4 states failing 1-4 times each (some for good) under exponential backoff, 2-6 attempts",
+        build,
+    )
+)

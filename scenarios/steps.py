@@ -3,8 +3,8 @@
 A `ScriptedStep` adds its value to `sum` and appends its name to `path`, so the final context
 shows which handlers ran, in which order and how often. Its first calls follow a script of
 actions (a retryable failure, a fatal failure, a process crash); a script ending in a fatal
-failure fails every later call too. The call counter lives on the step object, which belongs to one scenario instance (one simulation): nothing leaks between
-simulations.
+failure fails every later call too. The call counter lives on the step object, which
+belongs to one scenario instance (one simulation): nothing leaks between simulations.
 
 `predict` walks a plan in Kahn order the way a correct engine runs it without faults and
 returns the final phase and context: the model a scenario hands to invariant 13.
@@ -32,7 +32,9 @@ ACTIONS = (OK, RETRY, FATAL, CRASH)
 class ScriptedStep:
     """Adds `value` to `sum` and its name to `path`; its first calls follow `script`."""
 
-    def __init__(self, name: str, value: int, script: Sequence[str] = (), tags: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, value: int, script: Sequence[str] = (), tags: Sequence[str] = ()
+    ) -> None:
         for action in script:
             if action not in ACTIONS:
                 raise ValueError(f"unknown step action {action!r}")
@@ -57,11 +59,23 @@ class ScriptedStep:
     async def handle(self, ctx: Any, io: Any, events: Any) -> None:
         action = self.next_action()
         if action == RETRY:
-            raise StateError(info("dependency_unavailable", ErrorCategory.RPC,
-                                  f"{self.name}: flaky dependency", retryable=True))
+            raise StateError(
+                info(
+                    "dependency_unavailable",
+                    ErrorCategory.RPC,
+                    f"{self.name}: flaky dependency",
+                    retryable=True,
+                )
+            )
         if action == FATAL:
-            raise StateError(info("invalid_request", ErrorCategory.PARSING_INPUT,
-                                  f"{self.name}: permanent failure", retryable=False))
+            raise StateError(
+                info(
+                    "invalid_request",
+                    ErrorCategory.PARSING_INPUT,
+                    f"{self.name}: permanent failure",
+                    retryable=False,
+                )
+            )
         if action == CRASH:
             raise SimCrash()
         apply_step(ctx, self.name, self.value)
@@ -95,12 +109,14 @@ def predict(
     initial: Mapping[str, Any] | None = None,
     skip_tags: Sequence[str] = (),
 ) -> Reference:
-    """The fault-free outcome of a plan of `ScriptedStep`s: Kahn order, stop at the first failure."""
+    """The fault-free outcome of a plan of `ScriptedStep`s: Kahn order, up to the first failure."""
     ctx: dict[str, Any] = dict(initial or {})
     skip = set(skip_tags)
     for node in topological_order(plan):
         step = node.state
-        assert isinstance(step, ScriptedStep), f"predict() needs ScriptedSteps, got {type(step).__name__}"
+        assert isinstance(step, ScriptedStep), (
+            f"predict() needs ScriptedSteps, got {type(step).__name__}"
+        )
         if skip and skip.intersection(step.tags):
             continue
         if not attempts_outcome(step.script, max_attempts):
@@ -111,7 +127,7 @@ def predict(
 
 
 def plan_shape(plan: ExecutionPlan) -> dict[str, Any]:
-    """The plan as plain JSON, for `input_params`: a different plan gives a different manifest id."""
+    """The plan as plain JSON for `input_params`: another plan gives another manifest id."""
     states = []
     for node in plan.graph.states:
         step = node.state

@@ -1,0 +1,242 @@
+"""`mfm-sim bench`: throughput, overhead, virtual-time speed-up, sweep time, memory, bug-finding.
+
+Everything is measured side by side in one process run and reported as ratios, so the
+numbers compare across machines. This is the one module that reads the wall clock: it
+measures the harness; nothing it reads reaches a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from engine import (
+    ArtifactKind,
+    DefaultExecutionEngine,
+    InMemoryArtifactStore,
+    InMemoryEventStore,
+    JsonContext,
+    StartRun,
+    StaticPlanResolver,
+    Stores,
+)
+from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+from mfm_sim.loop import SimLoop
+from mfm_sim.runner import simulate
+from mfm_sim.scenario import Scenario, default_mix, get_scenario
+from mfm_sim.world import World
+
+
+@attrs.frozen
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def throughput(scenarios: list[Scenario], seeds: int) -> tuple[float, float]:
+    """(schedules per second on one core, virtual seconds simulated per wall second)."""
+    virtual_ns = 0
+
+    def run() -> None:
+        nonlocal virtual_ns
+        for i in range(seeds):
+            result = simulate(scenarios[i % len(scenarios)], i, keep_trace=False)
+            virtual_ns += result.stats.virtual_ns
+
+    wall = _timed(run)
+    return seeds / wall, (virtual_ns / 1e9) / wall
+
+
+async def _stock_run(instance: Any, manifest: Any, manifest_id: str, data: bytes) -> None:
+    stores = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+    await stores.artifacts.put(ArtifactKind.MANIFEST, data)
+    engine = DefaultExecutionEngine(StaticPlanResolver(instance.plan))
+    run = StartRun(
+        manifest,
+        manifest_id,
+        instance.plan,
+        instance.run_config,
+        JsonContext(dict(instance.initial_context)),
+    )
+    await engine.start(stores, run)
+
+
+def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
+    """Fault-free simulated run of a plan ÷ the same engine run on a stock asyncio loop.
+
+    `engine_only` runs the same engine call on the simulator's loop over its store wrappers
+    with faults off (the harness's per-call cost); `simulate` is the whole schedule
+    (idempotent-resume check and the 13 invariants included).
+    """
+    world = World(seed, None, keep_trace=False)
+    instance = scenario.build(world.streams.stream("scenario"))
+    manifest = instance.manifest()
+    data = canonical_json_bytes(manifest.to_json())
+    manifest_id = artifact_id_for_bytes(data)
+
+    stock_loop = asyncio.new_event_loop()
+
+    def stock() -> None:
+        # One stock loop for all runs: loop creation is not the engine's cost.
+        for _ in range(repeats):
+            stock_loop.run_until_complete(_stock_run(instance, manifest, manifest_id, data))
+
+    def sim_loop_only() -> None:
+        for _ in range(repeats):
+            w = World(seed, None, keep_trace=False)
+            stores = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+            stores.artifacts.data[manifest_id] = data
+            engine = DefaultExecutionEngine(
+                StaticPlanResolver(instance.plan),
+                ids=w.ids,
+                clock=w.engine_clock,
+                entropy=w.entropy,
+            )
+            run = StartRun(
+                manifest,
+                manifest_id,
+                instance.plan,
+                instance.run_config,
+                JsonContext(dict(instance.initial_context)),
+            )
+            SimLoop(w.clock).run_until_complete(engine.start(stores, run))
+
+    def full() -> None:
+        for _ in range(repeats):
+            simulate(scenario, seed, faults=(), keep_trace=False)
+
+    # Interleave the measurements so machine noise hits all of them alike.
+    t_stock, t_loop, t_full = [], [], []
+    for _ in range(3):
+        t_stock.append(_timed(stock))
+        t_loop.append(_timed(sim_loop_only))
+        t_full.append(_timed(full))
+    stock_loop.close()
+    base = min(t_stock)
+    return {
+        "stock_run_us": base / repeats * 1e6,
+        "sim_loop_ratio": min(t_loop) / base,
+        "simulate_ratio": min(t_full) / base,
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def bugs(
+    variants: list[str], scenarios: list[Scenario], *, limit: int, sweeps: int
+) -> list[dict[str, Any]]:
+    """Seeds needed until a variant is first detected (median over `sweeps` disjoint sweeps)."""
+    out = []
+    for name in variants:
+        needed: list[int] = []
+        invariants: dict[str, int] = {}
+        for sweep_no in range(sweeps):
+            offset = sweep_no * 1_000_003
+            found = None
+            for i in range(limit):
+                seed = offset + i
+                result = simulate(
+                    scenarios[i % len(scenarios)], seed, keep_trace=False, variant=name
+                )
+                if result.violations:
+                    found = i + 1
+                    inv = result.violations[0].invariant
+                    invariants[inv] = invariants.get(inv, 0) + 1
+                    break
+            needed.append(found if found is not None else limit + 1)
+        caught = [n for n in needed if n <= limit]
+        out.append(
+            {
+                "variant": name,
+                "median_seeds": statistics.median(needed),
+                "caught_in": f"{len(caught)}/{sweeps}",
+                "invariants": dict(sorted(invariants.items())),
+                "caught": len(caught) == sweeps,
+            }
+        )
+    return out
+
+
+def run_bench(
+    *,
+    seeds: int = 2000,
+    sweep_seeds: int = 10_000,
+    memory_seeds: int = 100_000,
+    jobs: int | None = None,
+    quick: bool = False,
+) -> list[Figure]:
+    jobs = jobs or os.cpu_count() or 1
+    mix = default_mix()
+    if quick:
+        seeds, sweep_seeds, memory_seeds = 300, 1000, 3000
+    figures: list[Figure] = []
+    per_core, speedup = throughput(mix, seeds)
+    figures.append(Figure("throughput", per_core, "schedules/s/core", ">= 1000", per_core >= 1000))
+    figures.append(Figure("virtual_speedup", speedup, "virtual s / wall s"))
+    ov = overhead(get_scenario("linear"), 7, 40 if not quick else 10)
+    figures.append(Figure("stock_engine_run", ov["stock_run_us"], "us per run"))
+    figures.append(
+        Figure(
+            "overhead_engine_on_sim_loop",
+            ov["sim_loop_ratio"],
+            "x stock asyncio",
+            "<= 1.25",
+            ov["sim_loop_ratio"] <= 1.25,
+        )
+    )
+    figures.append(Figure("overhead_full_schedule", ov["simulate_ratio"], "x stock asyncio"))
+    from mfm_sim.sweep import sweep
+
+    wall = _timed(lambda: sweep(mix, range(sweep_seeds), jobs=jobs))
+    figures.append(
+        Figure(
+            f"sweep_{sweep_seeds}_wall",
+            wall,
+            f"s at --jobs {jobs}",
+            "< 20 s",
+            wall < 20 if sweep_seeds == 10_000 else None,
+        )
+    )
+    before = peak_rss_mb()
+    sweep(mix, range(memory_seeds), jobs=jobs)
+    after = peak_rss_mb()
+    figures.append(Figure(f"peak_rss_{memory_seeds}", after, "MB", "< 200 MB", after < 200))
+    figures.append(Figure("rss_growth", after - before, "MB over the big sweep"))
+    return figures
+
+
+def main_text(figures: list[Figure]) -> str:
+    lines = [f"mfm-sim bench (Python {sys.version.split()[0]}, {os.cpu_count()} cores)"]
+    for f in figures:
+        verdict = "" if f.met is None else ("  ok" if f.met else "  MISSED")
+        target = f"  target {f.target}" if f.target else ""
+        lines.append(f"  {f.name:<32} {f.value:>12.2f} {f.unit}{target}{verdict}")
+    return "\n".join(lines)
+
+
+__all__ = ["Figure", "bugs", "main_text", "overhead", "peak_rss_mb", "run_bench", "throughput"]

@@ -1,0 +1,39 @@
+"""A state that crashes the process the first K times it runs: the attempt bound must end it."""
+
+from __future__ import annotations
+
+from engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
+from mfm_sim.rng import Rng
+from mfm_sim.scenario import Scenario, ScenarioRun, register
+from scenarios.knobs import draw_run_config
+from scenarios.steps import CRASH, ScriptedStep, plan_shape, predict
+
+
+def build(rng: Rng) -> ScenarioRun:
+    crashes = rng.between(0, 6)
+    before = ScriptedStep("loop.before.run", 7)
+    looping = ScriptedStep("loop.crashy.run", 11, (CRASH,) * crashes)
+    after = ScriptedStep("loop.after.run", 13)
+    states = [StateNode(s.name, s) for s in (before, looping, after)]
+    edges = [DependencyEdge(before.name, looping.name), DependencyEdge(looping.name, after.name)]
+    plan = ExecutionPlan("loop", StateGraph(states, edges))
+    cfg = draw_run_config(rng, min_attempts=1, max_attempts=4)
+    # Each crash leaves an orphan that resume closes as a retryable failure: the run completes
+    # iff crashes < max_attempts, and fails (after max_attempts crashes) otherwise.
+    model = predict(plan, cfg.retry_policy.max_attempts)
+    return ScenarioRun(
+        plan=plan, run_config=cfg, initial_context={}, input_params=plan_shape(plan), model=model
+    )
+
+
+SCENARIO = register(
+    Scenario(
+        "crash_loop",
+        "a handler crashes the process its first 0-6 runs, 1-4 max attempts; resume must give up",
+        build,
+        # The handler's own crashes are the faults here. Injected ones would spend the fault budget
+        # first, and the runner's liveness phase allows only 3 more incarnations, fewer than the
+        # max_attempts + 1 a crash loop needs to end (see the report on LIVENESS_INCARNATIONS).
+        faults=(),
+    )
+)
