@@ -130,7 +130,7 @@ class Injector:
         # None: unrestricted mode, where faults never stop.
         self.budget: int | None = config.budget if config is not None else 0
         self._site_kinds: dict[str, tuple[tuple[FaultKind, float], ...]] = {}
-        self._active: dict[tuple[str, FaultKind], bool] = {}
+        self._active: dict[str, tuple[float, tuple[tuple[float, FaultKind], ...]]] = {}
         self.incarnation = 0
         self.now_ns = lambda: 0
         self.sites: list[str] | None = (
@@ -170,17 +170,34 @@ class Injector:
         if config is None or (self.budget is not None and self.budget <= 0):
             return None
         rng = self._rng
-        for kind, rate in self._candidates(site):
-            key = (site, kind)
-            active = self._active.get(key)
-            if active is None:
-                active = self._active[key] = rng.random() < config.activation
-            if not active or rng.random() >= rate:
-                continue
-            if kind is K.CRASH_MID_APPEND and size < 2:
-                continue
-            return self._fire(kind, site, self._draw_arg(kind, size), target)
+        active = self._active.get(site)
+        if active is None:
+            active = self._active[site] = self._activate(site)
+        total, thresholds = active
+        if not thresholds:
+            return None
+        # One draw per fault point: the kinds' rates are disjoint slices of [0, total).
+        u = rng.random()
+        if u >= total:
+            return None
+        for threshold, kind in thresholds:
+            if u < threshold:
+                if kind is K.CRASH_MID_APPEND and size < 2:
+                    return None
+                return self._fire(kind, site, self._draw_arg(kind, size), target)
         return None
+
+    def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
+        """BUGGIFY: on first reach, each of the site's enabled kinds is switched on or off."""
+        assert self._config is not None
+        activation = self._config.activation
+        total = 0.0
+        thresholds = []
+        for kind, rate in self._candidates(site):
+            if self._rng.random() < activation:
+                total += rate
+                thresholds.append((total, kind))
+        return total, tuple(thresholds)
 
     def decide_setup(self, site: str, rng: Rng) -> Fault | None:
         """A fault at setup, before any step: drawn from its own stream so no step shifts."""

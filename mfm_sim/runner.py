@@ -16,7 +16,7 @@ import attrs
 from engine.config import RunManifest
 from engine.errors import ErrorCategory, IoErrorKind, RunError, StateError, StorageError, info
 from engine.events import RunPhase
-from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+from engine.hashing import artifact_id_for_bytes, artifact_id_for_json, canonical_json_bytes
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
 from engine.plan import ExecutionPlan, StateGraph, StateNode, StaticPlanResolver
 from engine.runtime import (
@@ -467,14 +467,26 @@ class _Simulation:
         )
 
 
-_REFERENCE_CACHE: OrderedDict[tuple[str, int, str | None], Reference | None] = OrderedDict()
-_REFERENCE_CACHE_SIZE = 1024
+_REFERENCE_CACHE: OrderedDict[tuple[str, str | None, str, str], Reference | None] = OrderedDict()
+_REFERENCE_CACHE_SIZE = 4096
 
 
-def _reference(scenario: Scenario, seed: int, variant: str | None) -> Reference | None:
-    """The fault-free outcome for this seed's knobs (the same scenario instance, no faults)."""
-    key = (scenario.name, seed, variant)
+def _reference(
+    scenario: Scenario, seed: int, variant: str | None, instance: ScenarioRun
+) -> Reference | None:
+    """The fault-free outcome of this seed's scenario instance.
+
+    Cached by what decides it: the scenario, the engine variant, the manifest (plan shape and
+    knobs are in it) and the initial context, so seeds that draw the same knobs share it.
+    """
+    key = (
+        scenario.name,
+        variant,
+        artifact_id_for_json(instance.manifest().to_json()),
+        artifact_id_for_json(dict(instance.initial_context)),
+    )
     if key in _REFERENCE_CACHE:
+        _REFERENCE_CACHE.move_to_end(key)
         return _REFERENCE_CACHE[key]
     world = World(seed, None, keep_trace=False)
     instance = scenario.build(world.streams.stream("scenario"))
@@ -532,7 +544,7 @@ def simulate(
         sim.run()
         reference = None
         if instance.transparent and world.injector.fired:
-            reference = _reference(scenario, seed, variant)
+            reference = _reference(scenario, seed, variant, instance)
     obs = sim.observation(reference)
     violations = tuple(sim.extra) + tuple(check(obs))
     kinds: dict[str, int] = {}

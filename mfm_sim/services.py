@@ -21,6 +21,7 @@ the handler that charged twice.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -141,7 +142,8 @@ def _bad_request(service: str, message: str) -> Exception:
 
 
 class Ledger(_Service):
-    """A payment-like ledger. An idempotency key makes a charge apply once; without one, every call applies.
+    """A payment-like ledger: an idempotency key makes a charge apply once; without one, every
+    call applies.
 
     `world.effects[key]` counts *applied* charges, so invariant 9 sees any double charge. An
     unkeyed charge is counted under `"{account}:{amount}:unkeyed"`: repeating the same unkeyed
@@ -167,13 +169,21 @@ class Ledger(_Service):
         self.calls += 1
         summary = f"charge {account} {amount} idempotency_key={idempotency_key or '-'}"
         if idempotency_key is not None and idempotency_key in self._applied:
-            self._note(env, call, "charge", summary + " (deduplicated)",
-                       idempotency_key=idempotency_key)
+            self._note(
+                env, call, "charge", summary + " (deduplicated)", idempotency_key=idempotency_key
+            )
             return self._applied[idempotency_key]
         self.balances[account] = self.balances.get(account, 0) + amount
         key = idempotency_key or f"{account}:{amount}:unkeyed"
-        self._note(env, call, "charge", summary, effect_key=key, apply=True,
-                   idempotency_key=idempotency_key)
+        self._note(
+            env,
+            call,
+            "charge",
+            summary,
+            effect_key=key,
+            apply=True,
+            idempotency_key=idempotency_key,
+        )
         receipt = {"account": account, "amount": amount, "balance": self.balances[account]}
         if idempotency_key is not None:
             self._applied[idempotency_key] = receipt
@@ -182,8 +192,12 @@ class Ledger(_Service):
     async def call_as(self, call: IoCall, env: LiveIoEnv | None) -> Any:
         req = call.request
         if not isinstance(req, dict) or req.get("op") != "charge":
-            raise io_error(IoErrorKind.OTHER, "ledger_bad_request", ErrorCategory.PARSING_INPUT,
-                           "ledger requests are {op: charge, account, amount, idempotency_key}")
+            raise io_error(
+                IoErrorKind.OTHER,
+                "ledger_bad_request",
+                ErrorCategory.PARSING_INPUT,
+                "ledger requests are {op: charge, account, amount, idempotency_key}",
+            )
         return self.charge(
             str(req["account"]), int(req["amount"]), req.get("idempotency_key"), env=env, call=call
         )
@@ -212,8 +226,9 @@ class KeyValueService(_Service):
         self.versions[key] = version
         return version
 
-    def apply(self, req: Mapping[str, Any], *, env: LiveIoEnv | None = None,
-              call: IoCall | None = None) -> Any:
+    def apply(
+        self, req: Mapping[str, Any], *, env: LiveIoEnv | None = None, call: IoCall | None = None
+    ) -> Any:
         self.calls += 1
         op = req.get("op")
         if op not in self.OPS or not isinstance(req.get("key"), str):
@@ -223,8 +238,12 @@ class KeyValueService(_Service):
         summary = f"{op} {key}"
         if op == "get":
             self._note(env, call, op, summary)
-            return {"key": key, "found": key in self.data, "value": self.data.get(key),
-                    "version": self.versions.get(key, 0)}
+            return {
+                "key": key,
+                "found": key in self.data,
+                "value": self.data.get(key),
+                "version": self.versions.get(key, 0),
+            }
         if idem is not None and idem in self._applied:
             self._note(env, call, op, summary + " (deduplicated)", idempotency_key=idem)
             return self._applied[idem]
@@ -235,8 +254,11 @@ class KeyValueService(_Service):
         elif op == "delete":
             found = key in self.data
             self.data.pop(key, None)
-            result = {"key": key, "deleted": found, "version": self._bump(key) if found else
-                      self.versions.get(key, 0)}
+            result = {
+                "key": key,
+                "deleted": found,
+                "version": self._bump(key) if found else self.versions.get(key, 0),
+            }
             effect = None
         elif op == "cas":
             current = self.versions.get(key, 0)
@@ -255,8 +277,15 @@ class KeyValueService(_Service):
         if idem is not None:
             effect = f"kv:{idem}"
             self._applied[idem] = result
-        self._note(env, call, op, summary, effect_key=effect, apply=effect is not None,
-                   idempotency_key=idem)
+        self._note(
+            env,
+            call,
+            op,
+            summary,
+            effect_key=effect,
+            apply=effect is not None,
+            idempotency_key=idem,
+        )
         return result
 
     async def call_as(self, call: IoCall, env: LiveIoEnv | None) -> Any:
@@ -308,16 +337,24 @@ class FlakyService(_Service):
         if transient:
             self.transient_errors += 1
             self._note(env, call, "transient_error", f"transient error ({self.name})")
-            raise io_error(IoErrorKind.TRANSPORT, "service_transient_error", ErrorCategory.RPC,
-                           f"{self.name}: transient error (the call had no effect)",
-                           retryable=True)
+            raise io_error(
+                IoErrorKind.TRANSPORT,
+                "service_transient_error",
+                ErrorCategory.RPC,
+                f"{self.name}: transient error (the call had no effect)",
+                retryable=True,
+            )
         result = await _call(self.inner, call, env)
         if ambiguous:
             self.ambiguous_errors += 1
             self._note(env, call, "ambiguous_error", f"ambiguous error ({self.name})")
-            raise io_error(IoErrorKind.TRANSPORT, "service_ambiguous_error", ErrorCategory.RPC,
-                           f"{self.name}: ambiguous error (the call may have taken effect)",
-                           retryable=True)
+            raise io_error(
+                IoErrorKind.TRANSPORT,
+                "service_ambiguous_error",
+                ErrorCategory.RPC,
+                f"{self.name}: ambiguous error (the call may have taken effect)",
+                retryable=True,
+            )
         return result
 
 
@@ -379,10 +416,15 @@ def _maker(spec: str | ServiceMaker) -> ServiceMaker:
 
 
 def _instantiate(maker: ServiceMaker, world: Any, trace: bool) -> Any:
+    """`maker(world, trace=...)` if it takes `trace`, else `maker(world)`."""
     try:
-        return maker(world, trace=trace)
-    except TypeError:
-        return maker(world)
+        params = inspect.signature(maker).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    takes_trace = "trace" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+    return maker(world, trace=trace) if takes_trace else maker(world)
 
 
 def flaky(

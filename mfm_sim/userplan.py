@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -122,7 +123,9 @@ def unwrap_state(state: Any) -> Any:
 
 def scoped_plan(plan: ExecutionPlan) -> ExecutionPlan:
     states = tuple(
-        StateNode(n.id, n.state if isinstance(n.state, HandlerScoped) else HandlerScoped(n.state, n.id))
+        StateNode(
+            n.id, n.state if isinstance(n.state, HandlerScoped) else HandlerScoped(n.state, n.id)
+        )
         for n in plan.graph.states
     )
     return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
@@ -143,7 +146,8 @@ class _Capture:
         self.worlds: collections.deque[Any] = collections.deque(maxlen=4)
 
 
-_CAPTURES: dict[str, _Capture] = {}
+# Weak: a capture lives as long as its scenario (whose build closure holds it).
+_CAPTURES: weakref.WeakValueDictionary[str, _Capture] = weakref.WeakValueDictionary()
 _NAMES: dict[str, int] = {}
 
 
