@@ -37,6 +37,7 @@ from mfm_sim.userplan import captured_worlds, clear_captured, user_scenario
 
 DEFAULT_SEEDS = 100
 SHRINK_RUNS = 200
+_PASSED = pytest.StashKey[list[tuple[str, "CheckResult"]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -93,8 +94,10 @@ class MfmSim:
         seeds: int | None = None,
         only_seed: int | None = None,
         ini_seeds: int = DEFAULT_SEEDS,
+        sink: list[tuple[str, CheckResult]] | None = None,
     ) -> None:
         self.nodeid = nodeid
+        self.sink = sink
         self.cli_seeds = seeds
         self.only_seed = only_seed
         self.ini_seeds = ini_seeds
@@ -245,8 +248,10 @@ class MfmSim:
                 total_faults += sum(n for _, n in result.stats.faults_by_kind)
                 crashes += result.stats.crashes
                 resumes += result.stats.resumes
-        done = CheckResult(scenario.name, chosen, total_faults, crashes, resumes)
+        done = CheckResult(_display(scenario.name), chosen, total_faults, crashes, resumes)
         self.last = done
+        if self.sink is not None:
+            self.sink.append((self.nodeid, done))
         return done
 
     def _explain(
@@ -359,4 +364,18 @@ def mfm_sim(request: pytest.FixtureRequest) -> MfmSim:
         ini = int(config.getini("mfm_seeds") or DEFAULT_SEEDS)
     except ValueError:
         raise pytest.UsageError("ini option mfm_seeds must be an integer") from None
-    return MfmSim(nodeid=request.node.nodeid, seeds=seeds, only_seed=only, ini_seeds=ini)
+    sink = config.stash.setdefault(_PASSED, [])
+    return MfmSim(nodeid=request.node.nodeid, seeds=seeds, only_seed=only, ini_seeds=ini, sink=sink)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    passed = config.stash.get(_PASSED, [])
+    if not passed:
+        return
+    terminalreporter.section("mfm-sim")
+    for nodeid, result in passed:
+        c = result
+        terminalreporter.write_line(
+            f"{nodeid}: {len(c.seeds)} schedules, {c.faults} faults, {c.crashes} crashes, "
+            f"{c.resumes} resumes: no violation"
+        )

@@ -26,8 +26,10 @@ What the scenario adds around the user's plan:
   can read the services' call records after `simulate` returns.
 
 The fault-free reference run the crash-transparency invariant compares against is cached
-by scenario name and seed, so two different plans must not share a name: `user_scenario`
-makes each name it returns unique within the process (`payments`, `payments~2`, ...).
+by scenario name, manifest and initial context, so two different plans must not share a
+name: `user_scenario` makes each name it returns unique within the process (`payments`,
+`payments~2`, ...). A builder that takes the `Rng` may draw a different plan per seed, so
+its manifest gets `input_params={"plan_instance": <drawn>}` unless `input_params` is given.
 """
 
 from __future__ import annotations
@@ -174,22 +176,24 @@ def _unique(name: str) -> str:
     return name if n == 1 else f"{name}~{n}"
 
 
-def _call_builder(fn: Callable[..., Any], rng: Rng) -> Any:
+def _takes_rng(fn: Callable[..., Any]) -> bool:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return fn(rng)
-    positional = [
-        p
-        for p in sig.parameters.values()
-        if p.kind
+        return True
+    return any(
+        p.kind
         in (
             inspect.Parameter.POSITIONAL_ONLY,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
             inspect.Parameter.VAR_POSITIONAL,
         )
-    ]
-    return fn(rng) if positional else fn()
+        for p in sig.parameters.values()
+    )
+
+
+def _call_builder(fn: Callable[..., Any], rng: Rng) -> Any:
+    return fn(rng) if _takes_rng(fn) else fn()
 
 
 def _as_reference(model: Any, plan: ExecutionPlan, initial: Mapping[str, Any]) -> Reference | None:
@@ -244,6 +248,7 @@ def user_scenario(
             f"plan_or_builder is an ExecutionPlan or a callable returning one, "
             f"got {type(plan_or_builder).__name__}"
         )
+    uses_rng = not isinstance(plan_or_builder, ExecutionPlan) and _takes_rng(plan_or_builder)
     unique = _unique(name)
     capture = _CAPTURES[unique] = _Capture()
     service_transports = make_services(services, trace=True)
@@ -290,12 +295,19 @@ def user_scenario(
         else:
             cfg = run_config(rng)
         initial = initial_context(rng) if callable(initial_context) else dict(initial_context or {})
+        params = input_params
+        if params is None:
+            params = {}
+            if uses_rng:
+                # The fault-free reference is cached by manifest: a plan drawn from the seed
+                # must not share another seed's reference just because the knobs match.
+                params = {"plan_instance": format(rng.next_u64(), "016x")}
         return ScenarioRun(
             plan=scoped_plan(made),
             run_config=cfg,
             initial_context=dict(initial),
             resolver=scoped_resolver,
-            input_params={} if input_params is None else input_params,
+            input_params=params,
             transports=transports,
             child_runs=child_runs,
             transparent=transparent,
