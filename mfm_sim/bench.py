@@ -229,7 +229,9 @@ def run_bench(
     before = peak_rss_mb()
     sweep(mix, seeds_for(memory_seeds), jobs=jobs)
     after = peak_rss_mb()
-    figures.append(Figure(f"peak_rss_{memory_seeds}_schedules", after, "MB", "< 200 MB", after < 200))
+    figures.append(
+        Figure(f"peak_rss_{memory_seeds}_schedules", after, "MB", "< 200 MB", after < 200)
+    )
     figures.append(Figure("rss_growth", after - before, "MB over the big sweep"))
     return figures
 

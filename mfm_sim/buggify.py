@@ -19,15 +19,15 @@ faults (never in the fault-free reference run, never in the liveness phase of a 
 schedule), and each firing uses one unit of the budget. Every firing is written to the
 trace as a `buggify` entry.
 
-How a world becomes current (no runner support needed): the scenario built by
-`mfm_sim.userplan.user_scenario` calls `enter_simulation(world)` from its `transports`
-hook, which the runner calls with the world of every simulation it starts. The world is
-held through a weak reference and checked against the running loop, so a world left over
-from an earlier simulation never counts.
+How a world becomes current: the runner calls `enter_simulation(world)` when a simulation
+starts (and `user_scenario`'s `transports` hook does too). The world is held through a weak
+reference and checked against the running loop, so a world left over from an earlier
+simulation never counts.
 
 This module also holds the *handler scope* (`handler_scope`, `current_handler`): which
-state's handler is running in the current task, set by the state wrapper `userplan`
-installs. `mfm_sim.strict` uses it to name the handler that called `time.time()`.
+state's handler is running in the current task, set by the runner's state wrapper (and
+the one `userplan` installs). `mfm_sim.strict` uses it to name the handler that called
+`time.time()`.
 """
 
 from __future__ import annotations
