@@ -37,16 +37,16 @@ from __future__ import annotations
 import collections
 import inspect
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from engine.config import EventProfile, Exponential, Fixed, IoMode, RetryPolicy, RunConfig
+from engine.config import RunConfig
 from engine.events import RunPhase
 from engine.meta import StateMeta
 from engine.plan import ExecutionPlan, PlanResolver, StateGraph, StateNode
 from mfm_sim.buggify import enter_simulation, handler_scope
 from mfm_sim.faults import parse_kinds
+from mfm_sim.knobs import draw_run_config as draw_knobs
 from mfm_sim.observation import FaultKind, Reference
 from mfm_sim.rng import Rng
 from mfm_sim.scenario import Scenario, ScenarioRun
@@ -61,40 +61,14 @@ __all__ = [
     "user_scenario",
 ]
 
-PROFILES = (EventProfile.MINIMAL, EventProfile.NORMAL, EventProfile.VERBOSE)
 MIN_ATTEMPTS = 2
 MAX_ATTEMPTS = 5
 
 
-def draw_run_config(
-    rng: Rng,
-    *,
-    min_attempts: int = MIN_ATTEMPTS,
-    max_attempts: int = MAX_ATTEMPTS,
-    io_mode: IoMode = IoMode.LIVE,
-    skip_tags: Sequence[str] = (),
-) -> RunConfig:
-    """Run-config knobs drawn from the seed (FoundationDB-style randomized configuration).
-
-    At least two attempts by default: a user's handler is meant to be retried after a crash,
-    and a retry is where a handler that is not crash-safe shows itself.
-    """
-    attempts = rng.between(min_attempts, max_attempts)
-    if rng.random() < 0.5:
-        backoff: Fixed | Exponential = Fixed(
-            timedelta(milliseconds=rng.choice((0, 0, 10, 250, 2000)))
-        )
-    else:
-        base = rng.choice((1, 10, 100, 1000))
-        backoff = Exponential(
-            timedelta(milliseconds=base), timedelta(milliseconds=base * rng.choice((1, 4, 64)))
-        )
-    return RunConfig(
-        io_mode=io_mode,
-        retry_policy=RetryPolicy(attempts, backoff),
-        event_profile=rng.choice(PROFILES),
-        skip_tags=tuple(skip_tags),
-    )
+def draw_run_config(rng: Rng) -> RunConfig:
+    """The seed's knobs, with at least two attempts: a user's handler is meant to be retried
+    after a crash, and a retry is where a handler that is not crash-safe shows itself."""
+    return draw_knobs(rng, min_attempts=MIN_ATTEMPTS, max_attempts=MAX_ATTEMPTS)
 
 
 class HandlerScoped:
