@@ -22,7 +22,7 @@ from rich.table import Table
 from mfm_sim.faults import parse_kinds
 from mfm_sim.observation import FaultKind
 from mfm_sim.rng import parse_seed
-from mfm_sim.runner import SimResult, simulate
+from mfm_sim.runner import InvalidScenario, SimResult, simulate
 from mfm_sim.scenario import Scenario, UnknownScenario, get_scenario, resolve_names
 from mfm_sim.schedule import Schedule, ScheduleError
 from mfm_sim.variants import VARIANTS, UnknownVariant
@@ -96,7 +96,7 @@ class _Cli(click.Group):
                 msg += f" (see '{ctx.command_path} --help')"
             _err(f"mfm-sim: error: {msg}")
             code = EXIT_BAD_INPUT
-        except (ScheduleError, UnknownScenario, UnknownVariant) as exc:
+        except (ScheduleError, UnknownScenario, UnknownVariant, InvalidScenario) as exc:
             _err(f"mfm-sim: error: {_one_line(str(exc))}")
             code = EXIT_BAD_INPUT
         except Exception as exc:

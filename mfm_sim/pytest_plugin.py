@@ -29,7 +29,7 @@ from engine.config import RunConfig
 from engine.plan import ExecutionPlan
 from mfm_sim.observation import Fault, FaultKind
 from mfm_sim.rng import parse_seed
-from mfm_sim.runner import HarnessError, SimResult, simulate
+from mfm_sim.runner import HarnessError, InvalidScenario, SimResult, simulate
 from mfm_sim.scenario import Scenario
 from mfm_sim.services import ServiceSpec
 from mfm_sim.strict import StrictLog, diagnose, format_report, strict_mode
@@ -184,19 +184,22 @@ class MfmSim:
 
         `plan_or_scenario`: an `ExecutionPlan`, a builder (see `mfm_sim.userplan`), or a
         `Scenario`. `faults` limits the fault kinds (names or FaultKinds)."""
-        outcome = self.run(
-            plan_or_scenario,
-            initial_context=initial_context,
-            run_config=run_config,
-            seeds=seeds,
-            faults=faults,
-            services=services,
-            model=model,
-            transparent=transparent,
-            strict=strict,
-            shrink=shrink,
-            name=name,
-        )
+        try:
+            outcome = self.run(
+                plan_or_scenario,
+                initial_context=initial_context,
+                run_config=run_config,
+                seeds=seeds,
+                faults=faults,
+                services=services,
+                model=model,
+                transparent=transparent,
+                strict=strict,
+                shrink=shrink,
+                name=name,
+            )
+        except InvalidScenario as exc:
+            pytest.fail(f"mfm-sim: {exc}", pytrace=False)
         if isinstance(outcome, CheckFailure):
             pytest.fail(outcome.report, pytrace=False)
         return outcome

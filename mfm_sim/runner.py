@@ -65,6 +65,16 @@ class HarnessError(RuntimeError):
     """A bug in mfm_sim itself; never reported as an engine violation."""
 
 
+class InvalidScenario(ValueError):
+    """The scenario's input (plan, manifest, initial context) is invalid: bad input, not a
+    violation. The engine's refusal to start such a run is correct behaviour."""
+
+    def __init__(self, scenario: str, code: str, message: str) -> None:
+        super().__init__(f"scenario {scenario!r} is invalid: the engine refused to start it: "
+                         f"{code}: {message}")
+        self.code = code
+
+
 @attrs.frozen
 class Stats:
     faults_by_kind: tuple[tuple[str, int], ...]
@@ -245,6 +255,7 @@ class _Simulation:
         self.final: RunResult | None = None
         self.extra: list[Violation] = []
         self.dead_tasks: list[Any] = []
+        self.last_error: RunError | None = None
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -315,6 +326,7 @@ class _Simulation:
             outcome = Outcome.CRASH
         except RunError as exc:
             outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+            self.last_error = exc
         except Deadlock:
             outcome = Outcome.DEADLOCK
         except Runaway:
@@ -403,7 +415,11 @@ class _Simulation:
             if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
                 break
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
-                break  # the start was refused for a reason no retry changes
+                # Refused before anything was written, for a reason no retry changes: the
+                # scenario's input is invalid (an invalid plan, floats or secrets in it).
+                err = self.last_error
+                assert err is not None
+                raise InvalidScenario(self.scenario.name, err.info.code, err.info.message)
             quiet = quiet + 1 if len(world.injector.fired) == fired_before else 0
             if quiet >= quiet_bound:
                 break

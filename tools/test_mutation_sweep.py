@@ -1,0 +1,26 @@
+"""pytest entry point of the mutation sweep (what mutmut 3 runs inside ``mutants/``).
+
+One test per scenario, each running ``tools/mutation_sweep.py``'s fixed seeds; any invariant
+violation or exception fails the test, which kills the mutant. Not collected by the normal
+test run (``testpaths = ["tests"]``); run it explicitly: ``pytest tools/test_mutation_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mfm_sim import simulate
+from mfm_sim.scenario import all_scenarios
+
+SEEDS = 60
+_NAMES = sorted(s.name for s in all_scenarios())
+
+
+@pytest.mark.parametrize("name", _NAMES)
+def test_sweep(name: str) -> None:
+    from mfm_sim import get_scenario
+
+    scenario = get_scenario(name)
+    for seed in range(SEEDS):
+        result = simulate(scenario, seed, keep_trace=False)
+        assert not result.violations, f"{name} seed {seed}: {result.violations[0]}"
