@@ -111,19 +111,21 @@ def buggify(
     if world is None:
         return False
     injector = world.injector
-    if injector.exhausted:
-        return False
     state = buggify_state(world)
-    rng = world.streams.stream(f"buggify:{site}")
     state.calls[site] = state.calls.get(site, 0) + 1
-    active = state.active.get(site)
-    if active is None:
-        active = state.active[site] = rng.random() < activation
-    if not active or rng.random() >= probability:
+
+    def draw() -> bool:
+        rng = world.streams.stream(f"buggify:{site}")
+        active = state.active.get(site)
+        if active is None:
+            active = state.active[site] = rng.random() < activation
+        return active and rng.random() < probability
+
+    fault = injector.decide_user(f"buggify:{site}", draw)
+    if fault is None:
         return False
-    state.fired.append((site, injector.step))
-    if injector.budget is not None and injector.budget > 0:
-        injector.budget -= 1
+    state.fired.append((site, fault.step))
+    world.trace.fault(fault)
     world.trace.add(injector.incarnation, "buggify", f"{site} fired in {current_handler() or '-'}")
     return True
 

@@ -47,6 +47,7 @@ FAULT_MEANINGS: dict[FaultKind, str] = {
     FaultKind.CORRUPTED_ARTIFACT: "stored bytes change after the write",
     FaultKind.LATENCY: "a store call takes virtual time",
     FaultKind.HANDLER_FAILURE: "a handler raises a retryable or non-retryable error",
+    FaultKind.BUGGIFY: "a user's own fault point (mfm_sim.buggify) fires",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -38,9 +38,14 @@ SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
     "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
     # Before the first start: the operator's stored manifest rots on disk. Step 0.
     "manifest.put": (K.CORRUPTED_ARTIFACT,),
+    # Users' own fault points; each `buggify:<name>` site decides with its own stream.
+    "buggify": (K.BUGGIFY,),
 }
 SETUP_STEP = 0
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
+# The kinds whose rates a seed's swarm draws. Buggify decides with its own per-site streams,
+# so it takes no draw here, and its arrival shifted no existing seed.
+DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BUGGIFY)
 
 # BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
 SITE_ACTIVATION = 0.25
@@ -88,14 +93,18 @@ class FaultConfig:
         recoverable: bool = True,
     ) -> FaultConfig:
         rates = []
-        for kind in ALL_KINDS:
+        for kind in DRAWN_KINDS:
             # Draw for every kind even when it is not allowed, so filtering kinds
             # does not shift the draws of the others.
             on = rng.random() < 0.5
             rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
             if kind in allowed and (on or not swarm):
                 rates.append((kind, rate if swarm else 0.05))
-        budget = 1 + rng.below(8) if recoverable else None
+        drawn_budget = 1 + rng.below(8)  # drawn in both modes, so the mode shifts nothing
+        budget = drawn_budget if recoverable else None
+        # Drawn last, so adding it shifted none of the draws above.
+        if K.BUGGIFY in allowed and (rng.random() < 0.5 or not swarm):
+            rates.append((K.BUGGIFY, 0.0))  # users' sites set their own odds
         activation = SITE_ACTIVATION if swarm else 1.0
         return cls(tuple(rates), budget, activation)
 
@@ -198,6 +207,28 @@ class Injector:
                 total += rate
                 thresholds.append((total, kind))
         return total, tuple(thresholds)
+
+    def decide_user(self, site: str, draw: Callable[[], bool]) -> Fault | None:
+        """A user's fault point (`buggify`): a counted step like any other, so a schedule
+        holds its firings and replays them; `draw` decides only in a random run."""
+        self.step += 1
+        if self.sites is not None:
+            self.sites.append(site)
+        if self.paused:
+            return None
+        if self._scripted is not None:
+            fault = self._scripted.get(self.step)
+            if fault is None or fault.site != site:
+                return None
+            return self._fire(fault.kind, site, 0, None)
+        config = self._config
+        if config is None or K.BUGGIFY not in config.kinds:
+            return None
+        if self.budget is not None and self.budget <= 0:
+            return None
+        if not draw():
+            return None
+        return self._fire(K.BUGGIFY, site, 0, None)
 
     def decide_setup(self, site: str, rng: Rng) -> Fault | None:
         """A fault at setup, before any step: drawn from its own stream so no step shifts."""

@@ -25,6 +25,7 @@ class FaultKind(enum.Enum):
     CORRUPTED_ARTIFACT = "corrupted_artifact"
     LATENCY = "latency"
     HANDLER_FAILURE = "handler_failure"
+    BUGGIFY = "buggify"  # a user's own fault point (mfm_sim.buggify) fired
 
 
 CRASH_KINDS = frozenset(

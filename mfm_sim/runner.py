@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+import engine as engine_package
 from engine.config import RunManifest
 from engine.errors import ErrorCategory, IoErrorKind, RunError, StateError, StorageError, info
 from engine.events import RunPhase
@@ -59,6 +60,7 @@ MAX_LOOP_STEPS = 2_000_000
 MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
 RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
 _HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+_ENGINE_DIR = os.path.dirname(os.path.abspath(engine_package.__file__)) + os.sep
 
 
 class HarnessError(RuntimeError):
@@ -70,8 +72,9 @@ class InvalidScenario(ValueError):
     violation. The engine's refusal to start such a run is correct behaviour."""
 
     def __init__(self, scenario: str, code: str, message: str) -> None:
-        super().__init__(f"scenario {scenario!r} is invalid: the engine refused to start it: "
-                         f"{code}: {message}")
+        super().__init__(
+            f"scenario {scenario!r} is invalid: the engine refused to start it: {code}: {message}"
+        )
         self.code = code
 
 
@@ -226,8 +229,18 @@ class _FaultyTransportFactory:
 
 
 def _is_harness_frame(tb: Any) -> bool:
-    frames = traceback.extract_tb(tb)
-    return bool(frames) and os.path.dirname(os.path.abspath(frames[-1].filename)) == _HARNESS_DIR
+    """True if the innermost frame of ours or the engine's that the error passed is ours.
+
+    Frames of the standard library or other packages in between are skipped: a harness
+    function failing inside `dict.pop` or `sortedcontainers` is still a harness bug.
+    """
+    for frame in reversed(traceback.extract_tb(tb)):
+        where = os.path.abspath(frame.filename)
+        if os.path.dirname(where) == _HARNESS_DIR:
+            return True
+        if where.startswith(_ENGINE_DIR):
+            return False
+    return False
 
 
 class _Simulation:
@@ -282,6 +295,7 @@ class _Simulation:
 
     def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
         world = self.world
+        self.last_error = None
         injector = world.injector
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
@@ -337,10 +351,11 @@ class _Simulation:
                     f"harness failure in {call} (seed {world.seed}): {exc!r}"
                 ) from exc
             outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
+            run_id = self.run_id or self._find_run()
             self.extra.append(
                 Violation(
                     "engine_contract",
-                    str(self.run_id) if self.run_id else None,
+                    str(run_id) if run_id else None,
                     (),
                     f"the engine raised an untyped {type(exc).__name__}: {exc}",
                     world.seed,
@@ -414,6 +429,8 @@ class _Simulation:
                 break
             if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
                 break
+            if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
+                break  # an engine_contract violation is already recorded
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
                 # Refused before anything was written, for a reason no retry changes: the
                 # scenario's input is invalid (an invalid plan, floats or secrets in it).

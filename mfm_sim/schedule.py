@@ -50,7 +50,9 @@ class Schedule:
                 recoverable=bool(value.get("recoverable", True)),
                 interleave=bool(value.get("interleave", False)),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise ScheduleError(f"corrupt schedule: missing field {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ScheduleError(f"corrupt schedule: {exc}") from None
 
     def dump(self, path: str | Path) -> None:
@@ -59,9 +61,13 @@ class Schedule:
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ScheduleError(f"cannot read schedule file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ScheduleError(
+                f"schedule file {path} is not UTF-8 text (is it a schedule?)"
+            ) from None
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
