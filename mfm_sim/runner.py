@@ -15,17 +15,39 @@ import attrs
 
 import engine as engine_package
 from engine.config import RunManifest
-from engine.errors import ErrorCategory, IoErrorKind, RunError, StateError, StorageError, info
+from engine.context import snapshot_bytes
+from engine.errors import (
+    EngineError,
+    ErrorCategory,
+    IoErrorKind,
+    RunError,
+    StateError,
+    StorageError,
+    info,
+)
 from engine.events import RunPhase
-from engine.hashing import artifact_id_for_bytes, artifact_id_for_json, canonical_json_bytes
+from engine.hashing import (
+    CanonicalJsonError,
+    artifact_id_for_bytes,
+    artifact_id_for_json,
+    canonical_json_bytes,
+)
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
-from engine.plan import ExecutionPlan, StateGraph, StateNode, StaticPlanResolver
+from engine.plan import (
+    ExecutionPlan,
+    PlanValidationError,
+    StateGraph,
+    StateNode,
+    StaticPlanResolver,
+    topological_order,
+)
 from engine.runtime import (
     ChildRunLiveIoTransportFactory,
     DefaultExecutionEngine,
     RunResult,
     StartRun,
 )
+from engine.runtime.engine import validate_execution_mode
 from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 from mfm_sim.buggify import enter_simulation, handler_scope
 from mfm_sim.faults import FaultConfig
@@ -108,6 +130,26 @@ class SimResult:
     @property
     def ok(self) -> bool:
         return not self.violations
+
+
+def input_problem(instance: ScenarioRun) -> tuple[str, str] | None:
+    """Why the engine must refuse this run before writing anything, or None if it is valid.
+
+    Checked with the engine's own pure validators, so a refusal of valid input can be told
+    apart from bad input: the first is an engine violation, the second the scenario's fault.
+    """
+    try:
+        validate_execution_mode(instance.run_config)
+        topological_order(instance.plan)
+        canonical_json_bytes(instance.manifest().to_json())
+        snapshot_bytes(dict(instance.initial_context))
+    except PlanValidationError as exc:
+        return "invalid_plan", f"execution plan failed validation: {exc}"
+    except CanonicalJsonError as exc:
+        return exc.code, f"the run manifest cannot be hashed: {exc}"
+    except EngineError as exc:
+        return exc.info.code, exc.info.message
+    return None
 
 
 class _FaultyState:
@@ -268,7 +310,6 @@ class _Simulation:
         self.final: RunResult | None = None
         self.extra: list[Violation] = []
         self.dead_tasks: list[Any] = []
-        self.last_error: RunError | None = None
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -295,7 +336,6 @@ class _Simulation:
 
     def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
         world = self.world
-        self.last_error = None
         injector = world.injector
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
@@ -340,7 +380,6 @@ class _Simulation:
             outcome = Outcome.CRASH
         except RunError as exc:
             outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
-            self.last_error = exc
         except Deadlock:
             outcome = Outcome.DEADLOCK
         except Runaway:
@@ -396,6 +435,9 @@ class _Simulation:
 
     def run(self) -> None:
         world = self.world
+        problem = input_problem(self.instance)
+        if problem is not None:
+            raise InvalidScenario(self.scenario.name, *problem)
         # Users' fault points (`buggify`) and strict mode find the world through this.
         enter_simulation(world)
         manifest = self.instance.manifest()
@@ -432,11 +474,17 @@ class _Simulation:
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
-                # Refused before anything was written, for a reason no retry changes: the
-                # scenario's input is invalid (an invalid plan, floats or secrets in it).
-                err = self.last_error
-                assert err is not None
-                raise InvalidScenario(self.scenario.name, err.info.code, err.info.message)
+                # The input passed validation above, so refusing it is the engine's fault.
+                self.extra.append(
+                    Violation(
+                        "engine_contract",
+                        None,
+                        (),
+                        f"the engine refused a valid run: {inc.error_kind} {inc.error_code}",
+                        world.seed,
+                    )
+                )
+                break
             quiet = quiet + 1 if len(world.injector.fired) == fired_before else 0
             if quiet >= quiet_bound:
                 break

@@ -914,3 +914,20 @@ def test_exception_types() -> None:
     assert str(err) == (
         "scenario 's' is invalid: the engine refused to start it: code_x: bad input"
     )
+
+
+def test_engine_refusing_a_valid_run_is_an_engine_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only input the engine's own validators reject is the scenario's fault; refusing a
+    valid run is the engine's, and must not hide as bad input."""
+    import engine.runtime.engine as runtime_engine
+    from engine.errors import invalid_plan
+
+    def refuse(run: object) -> None:
+        raise invalid_plan("manifest_id_mismatch", "refused for no reason")
+
+    monkeypatch.setattr(runtime_engine, "validate_start_run_contract", refuse)
+    result = simulate(get_scenario("linear"), 3, faults=())
+    assert [v.invariant for v in result.violations][:1] == ["engine_contract"]
+    assert "refused a valid run" in result.violations[0].message
