@@ -625,19 +625,47 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
 # ------------------------------------------------------------------------------ 7 and 13
 
 
-def _failing_state_excusable(view: RunView) -> bool:
-    """The run ended FAILED at a state whose failures include a crash recovery or an injection."""
+def _interrupted_by_fault(obs: Observation, run_id: uuid.UUID, entered_seq: int | None) -> bool:
+    """The attempt entered at `entered_seq` was left open by a crash or a storage fault.
+
+    An attempt the engine abandoned by failing on its own (a non-storage error) is not
+    excused: that orphan is the engine's doing, not the fault schedule's.
+    """
+    if entered_seq is None:
+        return False
+    where = obs.seq_step.get((run_id, entered_seq))
+    if where is None:
+        return True  # appended outside any recorded incarnation (synthetic logs)
+    for inc in obs.incarnations:
+        if inc.number == where[0]:
+            return inc.outcome is Outcome.CRASH or (
+                inc.outcome is Outcome.ERROR and inc.error_kind == "storage"
+            )
+    return True
+
+
+def _failing_state_excusable(obs: Observation, view: RunView) -> bool:
+    """The run ended FAILED at a state whose failures include a recovery from a crash (or
+    storage fault) or an injected failure."""
     failing: str | None = None
-    failures: dict[str, list[str]] = {}
+    excusable: dict[str, bool] = {}
+    entered: dict[str, int] = {}
     for env in view.stream:
         ev = env.event
-        if isinstance(ev, StateFailed):
-            failures.setdefault(ev.state_id, []).append(ev.error.code)
+        if isinstance(ev, StateEntered):
+            entered[ev.state_id] = env.seq
+        elif isinstance(ev, StateFailed):
+            code = ev.error.code
+            if code.startswith(INJECTED_PREFIX) or (
+                code == ORPHAN_CODE
+                and _interrupted_by_fault(obs, view.run_id, entered.get(ev.state_id))
+            ):
+                excusable[ev.state_id] = True
             failing = ev.state_id
         elif isinstance(ev, RunCompleted):
             if ev.status is not RunStatus.FAILED or failing is None:
                 return False
-            return any(c == ORPHAN_CODE or c.startswith(INJECTED_PREFIX) for c in failures[failing])
+            return excusable.get(failing, False)
     return False
 
 
@@ -645,9 +673,13 @@ def _faults_consumed_attempts(obs: Observation) -> bool:
     """Crashes or injected failures used up a state's attempts: the main run (or a child it
     awaited) ended FAILED because of them, so its outcome may differ from a fault-free one."""
     main = _main_view(obs)
-    if obs.final_phase is RunPhase.FAILED and main is not None and _failing_state_excusable(main):
+    if (
+        obs.final_phase is RunPhase.FAILED
+        and main is not None
+        and _failing_state_excusable(obs, main)
+    ):
         return True
-    return any(v.is_child and _failing_state_excusable(v) for v in _runs(obs))
+    return any(v.is_child and _failing_state_excusable(obs, v) for v in _runs(obs))
 
 
 def _final_snapshot(obs: Observation) -> tuple[bool, Any]:
@@ -882,8 +914,10 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
             if where is None or where[0] != inc.number:
                 continue
             task = obs.seq_task.get((run_id, seq), "")
-            if any(where[1] > b.step and (not b.task or not task or b.task == task)
-                   for b in inc.bad_reads):
+            if any(
+                where[1] > b.step and (not b.task or not task or b.task == task)
+                for b in inc.bad_reads
+            ):
                 late.setdefault(run_id, []).append(seq)
         for run_id in sorted(late, key=str):
             out.add(

@@ -80,6 +80,9 @@ LIVENESS_SLACK = 3  # fault-free incarnations allowed beyond one per (state, att
 MAX_INCARNATIONS = 256
 MAX_LOOP_STEPS = 2_000_000
 MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
+# RunError kinds that no injected fault can cause once a run has started: storage faults
+# surface as STORAGE, and CONTEXT is a handler's own invalid output (floats, secrets).
+ENGINE_OWN_ERRORS = frozenset({"invalid_plan", "io", "state", "other"})
 RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
 _HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
 _ENGINE_DIR = os.path.dirname(os.path.abspath(engine_package.__file__)) + os.sep
@@ -473,6 +476,17 @@ class _Simulation:
                 break
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
+            if inc.outcome is Outcome.ERROR and inc.error_kind in ENGINE_OWN_ERRORS and self.run_id:
+                self.extra.append(
+                    Violation(
+                        "engine_contract",
+                        str(self.run_id),
+                        (),
+                        f"incarnation {inc.number} ({call}) failed on its own, not because of a "
+                        f"fault: {inc.error_kind} {inc.error_code}",
+                        world.seed,
+                    )
+                )
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
                 # The input passed validation above, so refusing it is the engine's fault.
                 self.extra.append(

@@ -4,7 +4,8 @@ Runs every registered scenario (``all_scenarios()``, so scenarios added for muta
 included) on seeds ``0..N-1`` and exits
 
 * 0 if every schedule passed all invariants,
-* 1 on the first invariant violation OR the first exception of any kind (a mutant that makes
+* 1 on the first invariant violation (the 13 built-in ones plus the supplementary oracles
+  of ``tools/mutation_checks.py``) OR the first exception of any kind (a mutant that makes
   the engine -- or the harness observing it -- crash is killed),
 
 printing one line saying which (scenario, seed) killed it. The set of (scenario, seed) pairs
@@ -20,16 +21,21 @@ under ``timeout`` or through ``tools/mutate.py``, which applies a per-mutant lim
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 
 DEFAULT_SEEDS = 60
 
+# `python tools/mutation_sweep.py` from the project root (or from mutmut's `mutants/` copy).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
     from mfm_sim import simulate
     from mfm_sim.scenario import all_scenarios
+    from tools.mutation_checks import extra_violations
 
     failures = 0
     schedules = 0
@@ -38,8 +44,9 @@ def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
         for seed in range(seeds):
             schedules += 1
             try:
-                result = simulate(scenario, seed, keep_trace=False)
-            except BaseException as exc:  # noqa: BLE001 - any crash kills the mutant
+                result = simulate(scenario, seed, keep_trace=False, keep_observation=True)
+                violations = [str(v) for v in result.violations] + extra_violations(result)
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 failures += 1
@@ -49,10 +56,9 @@ def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
                 if stop_first:
                     return 1
                 continue
-            if result.violations:
+            if violations:
                 failures += 1
-                v = result.violations[0]
-                print(f"KILLED {scenario.name} seed {seed}: violation {str(v)[:300]}")
+                print(f"KILLED {scenario.name} seed {seed}: violation {violations[0][:300]}")
                 if stop_first:
                     return 1
     dt = time.perf_counter() - t0

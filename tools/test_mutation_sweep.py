@@ -11,6 +11,7 @@ import pytest
 
 from mfm_sim import simulate
 from mfm_sim.scenario import all_scenarios
+from tools.mutation_checks import extra_violations
 
 SEEDS = 60
 _NAMES = sorted(s.name for s in all_scenarios())
@@ -22,5 +23,6 @@ def test_sweep(name: str) -> None:
 
     scenario = get_scenario(name)
     for seed in range(SEEDS):
-        result = simulate(scenario, seed, keep_trace=False)
-        assert not result.violations, f"{name} seed {seed}: {result.violations[0]}"
+        result = simulate(scenario, seed, keep_trace=False, keep_observation=True)
+        violations = [str(v) for v in result.violations] + extra_violations(result)
+        assert not violations, f"{name} seed {seed}: {violations[0]}"

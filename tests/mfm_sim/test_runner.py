@@ -931,3 +931,39 @@ def test_engine_refusing_a_valid_run_is_an_engine_violation(
     result = simulate(get_scenario("linear"), 3, faults=())
     assert [v.invariant for v in result.violations][:1] == ["engine_contract"]
     assert "refused a valid run" in result.violations[0].message
+
+
+def test_orphans_the_engine_left_itself_are_not_excused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that fails every attempt on its own (here: it snapshots `null`) leaves
+    orphans that resume closes; they must not pass as crash recoveries (mutant 86 of
+    docs/mutation.md, which all invariants once excused)."""
+    import engine.runtime.attempt as attempt
+
+    real = attempt.write_full_snapshot_value
+
+    async def null_snapshot(artifacts: object, value: object) -> str:
+        return await real(artifacts, None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(attempt, "write_full_snapshot_value", null_snapshot)
+    caught = {
+        v.invariant
+        for seed in range(20)
+        for v in simulate(get_scenario("linear"), seed, keep_trace=False).violations
+    }
+    assert caught & {"model_agreement", "crash_transparency", "liveness"}
+
+
+def test_engine_failing_on_its_own_after_start_is_an_engine_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.runtime.engine as runtime_engine
+    from engine.errors import invalid_plan
+
+    def broken_history(run_id: object, stream: object) -> None:
+        raise invalid_plan("invalid_attempt_envelopes", "cannot read my own log")
+
+    monkeypatch.setattr(runtime_engine, "read_run_history", broken_history)
+    seeds = [s for s in range(40) if simulate(get_scenario("linear"), s).stats.resumes]
+    result = simulate(get_scenario("linear"), seeds[0])
+    messages = [v.message for v in result.violations if v.invariant == "engine_contract"]
+    assert messages and "failed on its own" in messages[0]
