@@ -102,7 +102,6 @@ class Incarnation:
     end_ns: int = 0
     first_step: int = 0
     last_step: int = 0
-    after_budget: bool = False  # began after the fault budget was spent (liveness phase)
     bad_reads: tuple[BadRead, ...] = ()
     appended: tuple[
         tuple[uuid.UUID, int], ...

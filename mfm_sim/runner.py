@@ -354,7 +354,6 @@ class _Simulation:
             max_steps=MAX_LOOP_STEPS,
             max_time_ns=world.clock.now_ns + MAX_VIRTUAL_NS,
         )
-        after_budget = injector.exhausted
         paused_before = injector.paused
         if not faults:
             injector.paused = True
@@ -424,7 +423,6 @@ class _Simulation:
             end_ns=world.clock.now_ns,
             first_step=first_step,
             last_step=injector.step,
-            after_budget=after_budget,
             bad_reads=tuple(handle.bad_reads),
             appended=tuple(handle.appended),
         )

@@ -31,9 +31,7 @@ SCENARIO = register(
         "crash_loop",
         "a handler crashes the process its first 0-6 runs, 1-4 max attempts; resume must give up",
         build,
-        # The handler's own crashes are the faults here. Injected ones would spend the fault budget
-        # first, and the runner's liveness phase allows only 3 more incarnations, fewer than the
-        # max_attempts + 1 a crash loop needs to end (see the report on LIVENESS_INCARNATIONS).
-        faults=(),
+        # Injected faults on top of the handler's own crashes: the liveness bound counts
+        # incarnations in which no *injected* fault fired, and allows one per (state, attempt).
     )
 )

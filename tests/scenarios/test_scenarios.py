@@ -185,7 +185,7 @@ def test_crash_loop_model_and_outcome() -> None:
         assert 0 <= crashes <= 6 and 1 <= max_attempts <= 4
         expected = RunPhase.FAILED if crashes >= max_attempts else RunPhase.COMPLETED
         assert inst.model.phase is expected
-        result = simulate(get_scenario("crash_loop"), seed, keep_observation=True)
+        result = simulate(get_scenario("crash_loop"), seed, faults=(), keep_observation=True)
         assert result.final_phase is expected and not result.violations
         stream = result.observation.runs[result.observation.main_run_id].stream
         orphans = [
