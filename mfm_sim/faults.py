@@ -164,17 +164,25 @@ class Injector:
             self._site_kinds[site] = cached
         return cached
 
-    def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+    def _count(self, site: str) -> tuple[bool, Fault | None]:
+        """Count a fault point. (settled, scripted fault): settled when paused or replaying a
+        schedule, where nothing is drawn; then the fault is the schedule's for this step."""
         self.step += 1
         if self.sites is not None:
             self.sites.append(site)
         if self.paused:
-            return None
+            return True, None
         if self._scripted is not None:
             fault = self._scripted.get(self.step)
-            if fault is None or fault.site != site:
-                return None
-            return self._fire(fault.kind, site, fault.arg, target)
+            return True, fault if fault is not None and fault.site == site else None
+        return False, None
+
+    def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        settled, scripted = self._count(site)
+        if settled:
+            return (
+                None if scripted is None else self._fire(scripted.kind, site, scripted.arg, target)
+            )
         config = self._config
         if config is None or (self.budget is not None and self.budget <= 0):
             return None
@@ -211,16 +219,9 @@ class Injector:
     def decide_user(self, site: str, draw: Callable[[], bool]) -> Fault | None:
         """A user's fault point (`buggify`): a counted step like any other, so a schedule
         holds its firings and replays them; `draw` decides only in a random run."""
-        self.step += 1
-        if self.sites is not None:
-            self.sites.append(site)
-        if self.paused:
-            return None
-        if self._scripted is not None:
-            fault = self._scripted.get(self.step)
-            if fault is None or fault.site != site:
-                return None
-            return self._fire(fault.kind, site, 0, None)
+        settled, scripted = self._count(site)
+        if settled:
+            return None if scripted is None else self._fire(scripted.kind, site, 0, None)
         config = self._config
         if config is None or K.BUGGIFY not in config.kinds:
             return None
