@@ -62,6 +62,7 @@ from mfm_sim.observation import (
     Reference,
     RunView,
 )
+from mfm_sim.rng import Streams
 from mfm_sim.scenario import Scenario, ScenarioRun
 from mfm_sim.schedule import Schedule
 from mfm_sim.stores import (
@@ -639,7 +640,7 @@ def simulate(
         interleave = schedule.interleave
     elif schedule is not None:
         scripted = list(schedule)
-    streams_probe = World(seed, None, keep_trace=False).streams
+    streams_probe = Streams(seed)  # the swarm draws come before the world exists
     allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
     config = FaultConfig.draw(
         streams_probe.stream("swarm"), allowed, swarm=swarm, recoverable=recoverable
