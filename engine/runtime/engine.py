@@ -95,11 +95,22 @@ def validate_execution_mode(cfg: RunConfig) -> None:
         )
 
 
+# The last plan ordered, and its order. `start` and `resume` validate a plan and then run it,
+# which orders the same (frozen) plan object twice; this remembers it by identity.
+_last_order: tuple[ExecutionPlan, tuple[StateNode, ...]] | None = None
+
+
 def validated_order(plan: ExecutionPlan) -> list[StateNode]:
+    global _last_order
+    last = _last_order
+    if last is not None and last[0] is plan:
+        return list(last[1])
     try:
-        return topological_order(plan)
+        ordered = topological_order(plan)
     except PlanValidationError as exc:
         raise exc.as_run_error() from None
+    _last_order = (plan, tuple(ordered))
+    return ordered
 
 
 def validate_start_run_contract(run: StartRun) -> None:
