@@ -178,11 +178,15 @@ class Injector:
         return False, None
 
     def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
-        settled, scripted = self._count(site)
-        if settled:
-            return (
-                None if scripted is None else self._fire(scripted.kind, site, scripted.arg, target)
-            )
+        # The hot path of every store call: a random run with nothing to record skips `_count`.
+        if self.paused or self._scripted is not None or self.sites is not None:
+            settled, scripted = self._count(site)
+            if settled:
+                if scripted is None:
+                    return None
+                return self._fire(scripted.kind, site, scripted.arg, target)
+        else:
+            self.step += 1
         config = self._config
         if config is None or (self.budget is not None and self.budget <= 0):
             return None

@@ -146,13 +146,23 @@ def _seqs(*seqs: int | None) -> tuple[int, ...]:
     return tuple(sorted({s for s in seqs if s is not None}))
 
 
-def _runs(obs: Observation) -> list[RunView]:
+_last_runs: tuple[Observation, tuple[RunView, ...]] | None = None
+
+
+def _runs(obs: Observation) -> tuple[RunView, ...]:
     """The main run first, then the others ordered by id (never by mapping order)."""
+    global _last_runs
+    # Every invariant asks for the same observation in turn: order its runs once.
+    last = _last_runs
+    if last is not None and last[0] is obs:
+        return last[1]
     main = obs.runs.get(obs.main_run_id) if obs.main_run_id is not None else None
     others = sorted(
         (v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id)
     )
-    return ([main] if main is not None else []) + others
+    views = ((main,) if main is not None else ()) + tuple(others)
+    _last_runs = (obs, views)
+    return views
 
 
 def _main_view(obs: Observation) -> RunView | None:
@@ -545,7 +555,10 @@ class _ArtifactJudge:
             return self._manifests[manifest_id]
         verdict: str | None = None
         data = self._obs.pristine.get(manifest_id)
-        if data is not None and manifest_id not in self._obs.lost_artifacts:
+        # The operator's manifest is canonical by construction: the store keys bytes by their
+        # hash, so whatever sits under its id is the bytes the harness encoded.
+        trusted = manifest_id in self._obs.operator_manifests
+        if data is not None and not trusted and manifest_id not in self._obs.lost_artifacts:
             try:
                 canonical = artifact_id_for_json(json.loads(data))
             except (ValueError, UnicodeDecodeError, CanonicalJsonError) as exc:
@@ -726,6 +739,8 @@ def _compare_outcome(
             f"{against} has {_short(_plain(expected_snapshot))}",
         )
         return
+    if value == expected_snapshot:
+        return  # equal as they are, so equal as plain JSON too
     want = _plain(expected_snapshot)
     got = _plain(value)
     if got != want:
@@ -752,12 +767,18 @@ def check_crash_transparency(obs: Observation) -> list[Violation]:
     used up a state's attempts."""
     out = _Out("crash_transparency", obs)
     ref = obs.reference
-    if not (obs.transparent and ref is not None and obs.honest and _finished(obs)):
-        return out.items
-    if _faults_consumed_attempts(obs):
+    if ref is None or not needs_reference(obs):
         return out.items
     _compare_outcome(obs, out, ref.phase, ref.final_snapshot, "the fault-free run")
     return out.items
+
+
+def needs_reference(obs: Observation) -> bool:
+    """Whether crash transparency would compare this run with the fault-free run.
+
+    The runner asks before paying for a reference run; most faulty schedules are excused.
+    """
+    return obs.transparent and obs.honest and _finished(obs) and not _faults_consumed_attempts(obs)
 
 
 def check_model_agreement(obs: Observation) -> list[Violation]:

@@ -148,6 +148,8 @@ class Observation:
     effects: Mapping[str, int] = attrs.field(factory=dict)  # external effects per idempotency key
     effect_limit: int = 1
     seq_task: Mapping[tuple[uuid.UUID, int], str] = attrs.field(factory=dict)  # who appended it
+    # Manifest ids whose bytes the harness itself encoded canonically (the operator's manifest).
+    operator_manifests: frozenset[str] = frozenset()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -51,7 +51,7 @@ from engine.runtime.engine import validate_execution_mode
 from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 from mfm_sim.buggify import enter_simulation, handler_scope
 from mfm_sim.faults import FaultConfig
-from mfm_sim.invariants import Violation, check
+from mfm_sim.invariants import Violation, check, needs_reference
 from mfm_sim.loop import Deadlock, Runaway, SimLoop
 from mfm_sim.observation import (
     Fault,
@@ -136,8 +136,9 @@ class SimResult:
         return not self.violations
 
 
-def input_problem(instance: ScenarioRun) -> tuple[str, str] | None:
-    """Why the engine must refuse this run before writing anything, or None if it is valid.
+def checked_manifest(scenario: str, instance: ScenarioRun) -> bytes:
+    """The canonical bytes of the run's manifest, or `InvalidScenario` if the engine must
+    refuse this run before writing anything.
 
     Checked with the engine's own pure validators, so a refusal of valid input can be told
     apart from bad input: the first is an engine violation, the second the scenario's fault.
@@ -145,30 +146,45 @@ def input_problem(instance: ScenarioRun) -> tuple[str, str] | None:
     try:
         validate_execution_mode(instance.run_config)
         topological_order(instance.plan)
-        canonical_json_bytes(instance.manifest().to_json())
+        data = canonical_json_bytes(instance.manifest().to_json())
         snapshot_bytes(dict(instance.initial_context))
     except PlanValidationError as exc:
-        return "invalid_plan", f"execution plan failed validation: {exc}"
+        raise InvalidScenario(
+            scenario, "invalid_plan", f"execution plan failed validation: {exc}"
+        ) from None
     except CanonicalJsonError as exc:
-        return exc.code, f"the run manifest cannot be hashed: {exc}"
+        raise InvalidScenario(
+            scenario, exc.code, f"the run manifest cannot be hashed: {exc}"
+        ) from None
     except EngineError as exc:
-        return exc.info.code, exc.info.message
-    return None
+        raise InvalidScenario(scenario, exc.info.code, exc.info.message) from None
+    return data
+
+
+class _Process:
+    """Which simulated process is running now: the wrapped states and resolver of a
+    simulation are built once and find the live incarnation's handle through this."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self) -> None:
+        self.handle: IncarnationHandle | None = None
 
 
 class _FaultyState:
     """A scenario's state as the simulated process runs it: it may crash or fail around it."""
 
-    def __init__(self, inner: Any, handle: IncarnationHandle, state_id: str) -> None:
+    def __init__(self, inner: Any, process: _Process, state_id: str) -> None:
         self._inner = inner
-        self._h = handle
+        self._process = process
         self._state_id = state_id
 
     def meta(self) -> Any:
         return self._inner.meta()
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
-        h = self._h
+        h = self._process.handle
+        assert h is not None
         fault = await h.before("handler", target=self._state_id)
         if fault is not None:
             if fault.kind is K.HANDLER_FAILURE:
@@ -189,18 +205,29 @@ class _FaultyState:
         return result
 
 
-def _wrap_plan(plan: ExecutionPlan, handle: IncarnationHandle) -> ExecutionPlan:
-    states = tuple(StateNode(n.id, _FaultyState(n.state, handle, n.id)) for n in plan.graph.states)
-    return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
-
-
 class _FaultyResolver:
-    def __init__(self, inner: Any, handle: IncarnationHandle) -> None:
+    """Wraps each resolved plan's states once per simulation (the same plan object every
+    incarnation, as a real process would resolve it)."""
+
+    def __init__(self, inner: Any, process: _Process) -> None:
         self._inner = inner
-        self._h = handle
+        self._process = process
+        # Keyed by the inner plan's id; the inner plan is kept so the id stays its own.
+        self._wrapped: dict[int, tuple[ExecutionPlan, ExecutionPlan]] = {}
+
+    def wrap(self, plan: ExecutionPlan) -> ExecutionPlan:
+        known = self._wrapped.get(id(plan))
+        if known is not None:
+            return known[1]
+        states = tuple(
+            StateNode(n.id, _FaultyState(n.state, self._process, n.id)) for n in plan.graph.states
+        )
+        wrapped = ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
+        self._wrapped[id(plan)] = (plan, wrapped)
+        return wrapped
 
     def resolve(self, manifest: Any) -> ExecutionPlan:
-        return _wrap_plan(self._inner.resolve(manifest), self._h)
+        return self.wrap(self._inner.resolve(manifest))
 
 
 class _FaultyTransport:
@@ -309,6 +336,8 @@ class _Simulation:
         self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
         self.incarnations: list[Incarnation] = []
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
+        self.process = _Process()
+        self.resolver = _FaultyResolver(self.base_resolver, self.process)
         self.inner_transports = instance.transports(world) if instance.transports else None
         self.run_id: uuid.UUID | None = None
         self.final: RunResult | None = None
@@ -317,7 +346,7 @@ class _Simulation:
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
-        resolver = _FaultyResolver(self.base_resolver, handle)
+        resolver = self.resolver
         inner = self.inner_transports
         factory: LiveIoTransportFactory | None = (
             _FaultyTransportFactory(inner, handle, self.durable.events)
@@ -343,6 +372,7 @@ class _Simulation:
         injector = world.injector
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
+        self.process.handle = handle
         stores = Stores(
             FaultyArtifactStore(self.durable.artifacts, handle),
             FaultyEventStore(self.durable.events, handle),
@@ -362,7 +392,7 @@ class _Simulation:
         world.trace.add(number, call, str(self.run_id)[:8] if self.run_id else "-")
         if call == "start":
             inst = self.instance
-            plan = _wrap_plan(inst.plan, handle)
+            plan = self.resolver.wrap(inst.plan)
             manifest = inst.manifest()
             coro = engine.start(
                 stores,
@@ -437,13 +467,9 @@ class _Simulation:
 
     def run(self) -> None:
         world = self.world
-        problem = input_problem(self.instance)
-        if problem is not None:
-            raise InvalidScenario(self.scenario.name, *problem)
+        data = checked_manifest(self.scenario.name, self.instance)
         # Users' fault points (`buggify`) and strict mode find the world through this.
         enter_simulation(world)
-        manifest = self.instance.manifest()
-        data = canonical_json_bytes(manifest.to_json())
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
         self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
@@ -545,7 +571,11 @@ class _Simulation:
             manifest_id = getattr(first, "manifest_id", None)
             raw = self.durable.artifacts.data.get(manifest_id) if manifest_id else None  # type: ignore[attr-defined]
             if raw is not None:
-                manifest = RunManifest.from_json(json.loads(raw))
+                manifest = (
+                    self.instance.manifest()
+                    if manifest_id == self.manifest_id
+                    else RunManifest.from_json(json.loads(raw))
+                )
                 cfg = manifest.run_config
                 try:
                     plan = resolver.resolve(manifest)
@@ -553,8 +583,7 @@ class _Simulation:
                     plan = None
             runs[run_id] = RunView(run_id, stream, plan, cfg, run_id != self.run_id)
         pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
-        visible = dict(pristine)
-        visible.update(world.corrupted)
+        visible = {**pristine, **world.corrupted} if world.corrupted else pristine
         final = self.final
         return Observation(
             seed=world.seed,
@@ -576,6 +605,7 @@ class _Simulation:
             transparent=self.instance.transparent,
             recoverable=self.recoverable,
             effects=world.effects,
+            operator_manifests=frozenset((self.manifest_id,)),
         )
 
 
@@ -654,10 +684,9 @@ def simulate(
     sim = _Simulation(scenario, instance, world, recoverable=recoverable, interleave=interleave)
     with variant_context(variant):
         sim.run()
-        reference = None
-        if instance.transparent and world.injector.fired and not sim.agrees_with_model():
-            reference = _reference(scenario, seed, variant, instance)
-    obs = sim.observation(reference)
+        obs = sim.observation(None)
+        if world.injector.fired and needs_reference(obs) and not sim.agrees_with_model():
+            obs = attrs.evolve(obs, reference=_reference(scenario, seed, variant, instance))
     violations = tuple(sim.extra) + tuple(check(obs))
     kinds: dict[str, int] = {}
     for f in world.injector.fired:
