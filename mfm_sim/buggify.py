@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import contextvars
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 from mfm_sim.faults import SITE_ACTIVATION
@@ -130,13 +129,25 @@ def buggify(
     return True
 
 
-@contextlib.contextmanager
-def handler_scope(state_id: str) -> Iterator[None]:
-    """Mark the current task as running the handler of `state_id`."""
-    token = _HANDLER.set(state_id)
-    try:
-        yield
-    finally:
+class handler_scope:
+    """Mark the current task as running the handler of `state_id`.
+
+    A class rather than `@contextmanager`: it wraps every handler call of every schedule.
+    """
+
+    __slots__ = ("_state_id", "_token")
+
+    def __init__(self, state_id: str) -> None:
+        self._state_id = state_id
+        self._token: contextvars.Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _HANDLER.set(self._state_id)
+
+    def __exit__(self, *exc: object) -> None:
+        token = self._token
+        if token is None:
+            return
         # A crashed incarnation's coroutine is closed later from another context, where the
         # token is foreign; the scope dies with that task anyway.
         with contextlib.suppress(ValueError):

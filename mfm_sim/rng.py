@@ -85,22 +85,30 @@ class Rng:
 
     def next_u64(self) -> int:
         """Next raw 64-bit output, uniform on [0, 2**64)."""
+        # Masks are applied only where bits above 64 would reach a later step: the rotation
+        # before `* 9` needs none, because its overflow is a multiple of 2**64.
         s0, s1, s2, s3 = self._s0, self._s1, self._s2, self._s3
         x = (s1 * 5) & MASK64
-        result = ((((x << 7) | (x >> 57)) & MASK64) * 9) & MASK64
-        t = (s1 << 17) & MASK64
         s2 ^= s0
         s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        self._s0, self._s1, self._s2 = s0, s1, s2
+        self._s1 = s1 ^ s2
+        self._s0 = s0 ^ s3
+        self._s2 = (s2 ^ (s1 << 17)) & MASK64
         self._s3 = ((s3 << 45) | (s3 >> 19)) & MASK64
-        return result
+        return (((x << 7) | (x >> 57)) * 9) & MASK64
 
     def random(self) -> float:
         """Uniform float in [0, 1) with 53 bits of precision (every value is exact)."""
-        return (self.next_u64() >> 11) * _TWO_POW_MINUS_53
+        # `next_u64` inlined: this is the draw behind every fault point.
+        s0, s1, s2, s3 = self._s0, self._s1, self._s2, self._s3
+        x = (s1 * 5) & MASK64
+        s2 ^= s0
+        s3 ^= s1
+        self._s1 = s1 ^ s2
+        self._s0 = s0 ^ s3
+        self._s2 = (s2 ^ (s1 << 17)) & MASK64
+        self._s3 = ((s3 << 45) | (s3 >> 19)) & MASK64
+        return (((((x << 7) | (x >> 57)) * 9) & MASK64) >> 11) * _TWO_POW_MINUS_53
 
     def _bits(self, k: int) -> int:
         # Top bits are used because they are the strongest in xoshiro-family outputs.

@@ -185,7 +185,9 @@ class _FaultyState:
     async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
         h = self._process.handle
         assert h is not None
-        fault = await h.before("handler", target=self._state_id)
+        fault = h.point("handler", target=self._state_id)
+        if fault is not None:
+            fault = await h.settle(fault)
         if fault is not None:
             if fault.kind is K.HANDLER_FAILURE:
                 raise StateError(

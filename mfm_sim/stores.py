@@ -78,8 +78,12 @@ class IncarnationHandle:
         if not self.alive:
             raise SimCrash()
 
-    async def before(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
-        """Count the fault point, apply latency, raise crash-before/transient; return the rest."""
+    def point(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        """Count the fault point and raise crash-before/transient; return any other fault.
+
+        Synchronous, so a store call with nothing injected (nearly all of them) costs no
+        extra coroutine; a returned latency fault must be passed to `settle`.
+        """
         if not self.alive:
             raise SimCrash()
         world = self.world
@@ -88,16 +92,25 @@ class IncarnationHandle:
             return None
         world.trace.fault(fault)
         kind = fault.kind
-        if kind is K.LATENCY:
-            await asyncio.sleep(fault.arg / 1000)
-            if not self.alive:
-                raise SimCrash()
-            return None
         if kind is K.CRASH_BEFORE_EFFECT:
             self.crash(fault)
         if kind is K.TRANSIENT_ERROR:
             raise _transient(site)
         return fault
+
+    async def settle(self, fault: Fault) -> Fault | None:
+        """Sleep out a latency fault (then None); any other fault is returned as it is."""
+        if fault.kind is K.LATENCY:
+            await asyncio.sleep(fault.arg / 1000)
+            if not self.alive:
+                raise SimCrash()
+            return None
+        return fault
+
+    async def before(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        """Count the fault point, apply latency, raise crash-before/transient; return the rest."""
+        fault = self.point(site, target=target, size=size)
+        return None if fault is None else await self.settle(fault)
 
     def crash(self, fault: Fault | None) -> None:
         self.alive = False
@@ -111,7 +124,9 @@ class FaultyArtifactStore:
 
     async def put(self, kind: ArtifactKind, data: bytes) -> str:
         h = self._h
-        fault = await h.before("artifacts.put")
+        fault = h.point("artifacts.put")
+        if fault is not None:
+            fault = await h.settle(fault)
         world = h.world
         if fault is not None and fault.kind is K.DROPPED_WRITE:
             artifact_id = artifact_id_for_bytes(data)
@@ -138,7 +153,9 @@ class FaultyArtifactStore:
         h = self._h
         world = h.world
         step = world.injector.step + 1  # the step `before` is about to take
-        await h.before("artifacts.get")
+        fault = h.point("artifacts.get")
+        if fault is not None:
+            await h.settle(fault)
         world.trace.store(h.number, "artifacts.get", artifact_id[:12])
         corrupted = world.corrupted.get(artifact_id)
         if corrupted is not None:
@@ -156,7 +173,9 @@ class FaultyArtifactStore:
 
     async def exists(self, artifact_id: str) -> bool:
         h = self._h
-        await h.before("artifacts.exists")
+        fault = h.point("artifacts.exists")
+        if fault is not None:
+            await h.settle(fault)
         if artifact_id in h.volatile:
             return True
         return await self._inner.exists(artifact_id)
@@ -168,13 +187,17 @@ class FaultyEventStore:
         self._h = handle
 
     async def head_seq(self, run_id: uuid.UUID) -> int:
-        await self._h.before("events.head_seq")
+        fault = self._h.point("events.head_seq")
+        if fault is not None:
+            await self._h.settle(fault)
         return await self._inner.head_seq(run_id)
 
     async def read_range(
         self, run_id: uuid.UUID, from_seq: int, to_seq: int | None = None
     ) -> list[EventEnvelope]:
-        await self._h.before("events.read_range")
+        fault = self._h.point("events.read_range")
+        if fault is not None:
+            await self._h.settle(fault)
         return await self._inner.read_range(run_id, from_seq, to_seq)
 
     async def append(
@@ -184,7 +207,9 @@ class FaultyEventStore:
         # The step of the call, not of its completion: latency on this very append (and
         # other tasks' calls while it sleeps) then falls after it, where retry timing looks.
         step = h.world.injector.step + 1
-        fault = await h.before("events.append", size=len(envelopes))
+        fault = h.point("events.append", size=len(envelopes))
+        if fault is not None:
+            fault = await h.settle(fault)
         if fault is not None and fault.kind is K.CRASH_MID_APPEND:
             prefix = list(envelopes[: fault.arg])
             await self._inner.append(run_id, expected_seq, prefix)

@@ -328,3 +328,11 @@ def test_parse_seed_round_trips(seed: int) -> None:
     assert parse_seed(str(seed)) == seed
     assert parse_seed(hex(seed)) == seed
     assert parse_seed(f"{seed:#018x}") == seed
+
+
+@given(st.integers(min_value=0, max_value=MASK64))
+def test_random_is_the_top_53_bits_of_next_u64(seed: int) -> None:
+    # `random` inlines the generator step; it must stay the same stream as `next_u64`.
+    a, b = Rng(seed), Rng(seed)
+    for _ in range(20):
+        assert a.random() == (b.next_u64() >> 11) / 2**53
