@@ -80,23 +80,37 @@ def _scan(value: Any) -> tuple[bool, Exception | None]:
     """One pass over a value: (has a secret, the first reason it is not canonical JSON)."""
     problem: Exception | None = None
     stack = [value]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    pop, push = stack.pop, stack.append
+    secret = string_has_secret
     while stack:
         item = pop()
         kind = type(item)
-        if kind is str:
-            if string_has_secret(item):
-                return True, problem
-        elif kind is dict:
+        # Containers check their scalar members in place: most members are strings or ints,
+        # and a push and pop per member would cost more than the check.
+        if kind is dict:
             for k, v in item.items():
                 if type(k) is str:
-                    if string_has_secret(k):
+                    if secret(k):
                         return True, problem
                 elif problem is None:
                     problem = NotJson(f"object key {k!r} is not a string")
-                push(v)
+                t = type(v)
+                if t is str:
+                    if secret(v):
+                        return True, problem
+                elif not (t is int or t is bool or v is None):
+                    push(v)
         elif kind is list or kind is tuple:
-            extend(item)
+            for v in item:
+                t = type(v)
+                if t is str:
+                    if secret(v):
+                        return True, problem
+                elif not (t is int or t is bool or v is None):
+                    push(v)
+        elif kind is str:
+            if secret(item):
+                return True, problem
         elif item is None or kind is int or kind is bool:
             continue
         elif isinstance(item, float):
@@ -108,7 +122,7 @@ def _scan(value: Any) -> tuple[bool, Exception | None]:
         elif isinstance(item, dict):
             push(dict(item))
         elif isinstance(item, (list, tuple)):
-            extend(item)
+            stack.extend(item)
         elif problem is None:
             problem = NotJson(f"{type(item).__name__} is not a JSON value")
     return False, problem

@@ -173,6 +173,7 @@ class SimLoop(asyncio.AbstractEventLoop):
         self._task_factory: Any = None
         self._task_counter = 0
         self._entombed: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []  # created here, unfinished ones at least
 
     def __repr__(self) -> str:
         if self._dead:
@@ -357,7 +358,9 @@ class SimLoop(asyncio.AbstractEventLoop):
         return Deadlock(self.clock.now_ns, tuple(_describe_task(t) for t in tasks), awaited)
 
     def _pending_tasks(self) -> list[asyncio.Task[Any]]:
-        return list(asyncio.all_tasks(self))
+        # The loop's own list, not `asyncio.all_tasks`: that walks every task of the process.
+        # Tasks reach a loop through `create_task` (ensure_future, gather, TaskGroup, ...).
+        return [t for t in self._tasks if not t.done()]
 
     def _callback_failed(self, handle: asyncio.Handle, exc: BaseException) -> None:
         self.call_exception_handler(
@@ -552,6 +555,10 @@ class SimLoop(asyncio.AbstractEventLoop):
             # is not reported as "never awaited", and mark the task as expected to linger.
             task._log_destroy_pending = False  # type: ignore[attr-defined]
             _close_if_unstarted(coro)
+        tasks = self._tasks
+        if len(tasks) >= 64:
+            tasks[:] = [t for t in tasks if not t.done()]
+        tasks.append(task)
         return task
 
     def set_task_factory(self, factory: Any) -> None:

@@ -72,6 +72,7 @@ from mfm_sim.stores import (
     SimCrash,
     corrupt_bytes,
 )
+from mfm_sim.trace import Trace
 from mfm_sim.variants import variant_context
 from mfm_sim.world import World
 
@@ -115,12 +116,17 @@ class Stats:
     trace_entries: int
 
 
+def _same_digest(a: Trace, b: Trace) -> bool:
+    return a.digest == b.digest
+
+
 @attrs.frozen
 class SimResult:
     seed: int
     scenario: str
     violations: tuple[Violation, ...]
-    digest: str
+    # The trace's digest is computed when first read: a sweep never reads a passing one's.
+    log: Trace = attrs.field(eq=attrs.cmp_using(eq=_same_digest), repr=False)
     trace: tuple[tuple[int, int, str, str], ...]
     schedule: Schedule
     stats: Stats
@@ -134,6 +140,10 @@ class SimResult:
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    @property
+    def digest(self) -> str:
+        return self.log.digest
 
 
 def checked_manifest(scenario: str, instance: ScenarioRun) -> bytes:
@@ -709,8 +719,8 @@ def simulate(
         seed=seed,
         scenario=scenario.name,
         violations=violations,
-        digest=world.trace.digest,
-        trace=tuple(world.trace.entries),
+        log=world.trace,
+        trace=tuple(world.trace.entries) if keep_trace else (),
         schedule=Schedule(
             seed, scenario.name, tuple(world.injector.fired), recoverable, interleave
         ),

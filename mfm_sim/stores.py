@@ -227,10 +227,14 @@ class FaultyEventStore:
     def _record(self, run_id: uuid.UUID, envelopes: Sequence[EventEnvelope], step: int) -> None:
         h = self._h
         world = h.world
+        number = h.number
+        where = (number, step)
         task = task_name()
+        appended, seq_step, seq_task = h.appended, world.seq_step, world.seq_task
+        event = world.trace.event
         for env in envelopes:
             key = (run_id, env.seq)
-            h.appended.append(key)
-            world.seq_step[key] = (h.number, step)
-            world.seq_task[key] = task
-            world.trace.event(h.number, env)
+            appended.append(key)
+            seq_step[key] = where
+            seq_task[key] = task
+            event(number, env)

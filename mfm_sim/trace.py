@@ -64,64 +64,124 @@ def describe_event(env: EventEnvelope) -> str:
     return describe(e)
 
 
-# Lines are hashed in batches: one sha256 update per line would cost more than the line.
-_FLUSH_AT = 256
+# A record is (ns, incarnation, kind, detail): detail is the text, or for "event" and "fault"
+# records the envelope or fault itself, formatted only when a line is needed.
+_Record = tuple[int, int, str, object]
+
+# Beyond this many pending records they are formatted and hashed, so a very long schedule
+# holds a bounded backlog (a typical one has a few dozen and never formats them at all).
+_BACKLOG = 4096
+
+
+def _fault_detail(fault: Fault) -> str:
+    return f"step={fault.step} {fault.kind.value} at {fault.site} arg={fault.arg}"
 
 
 class Trace:
     """Entries are (virtual ns, incarnation, kind, detail). Kept only when asked; hashed always.
 
     The digest is the SHA-256 of every line ``"{ns}|{incarnation}|{kind}|{detail}\n"`` in
-    order; lines are buffered and hashed together, which gives the same digest.
+    order. Lines are built lazily: a record keeps the (immutable) envelope or fault, and is
+    formatted when the digest or the entries are read, so a sweep that never reads the
+    digest of a passing schedule never pays for its text.
     """
 
-    __slots__ = ("_clock", "_hash", "_lines", "_run_prefix", "count", "entries", "keep")
+    __slots__ = (
+        "_clock",
+        "_entries",
+        "_final",
+        "_hash",
+        "_pending",
+        "_run_prefix",
+        "count",
+        "keep",
+    )
 
     def __init__(self, clock: object, *, keep: bool = True) -> None:
         self._clock = clock
-        self._hash = hashlib.sha256()
-        self._lines: list[str] = []
+        self._hash: Any = hashlib.sha256()
+        self._final: str | None = None  # the digest of an unpickled (read-only) trace
+        self._pending: list[_Record] = []
+        self._entries: list[tuple[int, int, str, str]] = []
         self._run_prefix: dict[uuid.UUID, str] = {}
         self.keep = keep
-        self.entries: list[tuple[int, int, str, str]] = []
         self.count = 0
 
     def add(self, incarnation: int, kind: str, detail: str) -> None:
-        now = self._clock.now_ns  # type: ignore[attr-defined]
-        lines = self._lines
-        lines.append(f"{now}|{incarnation}|{kind}|{detail}\n")
-        if len(lines) >= _FLUSH_AT:
-            self._flush()
-        self.count += 1
-        if self.keep:
-            self.entries.append((now, incarnation, kind, detail))
+        self._record(incarnation, kind, detail)
 
-    def _flush(self) -> None:
-        self._hash.update("".join(self._lines).encode())
-        self._lines.clear()
+    def _record(self, incarnation: int, kind: str, detail: object) -> None:
+        pending = self._pending
+        pending.append((self._clock.now_ns, incarnation, kind, detail))  # type: ignore[attr-defined]
+        self.count += 1
+        if len(pending) >= _BACKLOG:
+            self._settle()
 
     def store(self, incarnation: int, site: str, detail: str) -> None:
-        self.add(incarnation, "store", f"{site} {detail}")
+        self._record(incarnation, "store", f"{site} {detail}")
 
     def event(self, incarnation: int, env: EventEnvelope) -> None:
+        # Domain payloads are plain dicts a handler could still change: described now.
+        self._record(
+            incarnation, "event", self._describe(env) if type(env.event) is DomainEvent else env
+        )
+
+    def fault(self, fault: Fault) -> None:
+        self._record(fault.incarnation, "fault", fault)
+
+    def _describe(self, env: EventEnvelope) -> str:
         run_id = env.run_id
         prefix = self._run_prefix.get(run_id)
         if prefix is None:
             prefix = self._run_prefix[run_id] = str(run_id)[:8]
-        self.add(incarnation, "event", f"{prefix}#{env.seq} {describe_event(env)}")
+        return f"{prefix}#{env.seq} {describe_event(env)}"
 
-    def fault(self, fault: Fault) -> None:
-        self.add(
-            fault.incarnation,
-            "fault",
-            f"step={fault.step} {fault.kind.value} at {fault.site} arg={fault.arg}",
-        )
+    def _settle(self) -> None:
+        """Format the pending records, hash their lines, and keep them if asked."""
+        pending = self._pending
+        if not pending:
+            return
+        lines = []
+        kept = self._entries if self.keep else None
+        for now, incarnation, kind, detail in pending:
+            if type(detail) is not str:
+                if isinstance(detail, EventEnvelope):
+                    detail = self._describe(detail)
+                else:
+                    assert isinstance(detail, Fault)
+                    detail = _fault_detail(detail)
+            lines.append(f"{now}|{incarnation}|{kind}|{detail}\n")
+            if kept is not None:
+                kept.append((now, incarnation, kind, detail))
+        self._hash.update("".join(lines).encode())
+        pending.clear()
+
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled (a failing schedule leaving a worker process) as its digest and text: a
+        # hash object cannot be pickled, and an unpickled trace is only ever read.
+        return {"digest": self.digest, "entries": self.entries, "count": self.count}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self._clock = None
+        self._hash = None
+        self._pending = []
+        self._entries = state["entries"]  # type: ignore[assignment]
+        self._run_prefix = {}
+        self._final = state["digest"]  # type: ignore[assignment]
+        self.count = state["count"]  # type: ignore[assignment]
+        self.keep = bool(self._entries)
+
+    @property
+    def entries(self) -> list[tuple[int, int, str, str]]:
+        self._settle()
+        return self._entries
 
     @property
     def digest(self) -> str:
-        if self._lines:
-            self._flush()
-        return self._hash.hexdigest()
+        if self._final is not None:
+            return self._final
+        self._settle()
+        return str(self._hash.hexdigest())
 
 
 def format_entry(entry: tuple[int, int, str, str]) -> str:

@@ -984,3 +984,14 @@ def test_engine_failing_on_its_own_after_start_is_an_engine_violation(
     result = simulate(get_scenario("linear"), seeds[0])
     messages = [v.message for v in result.violations if v.invariant == "engine_contract"]
     assert messages and "failed on its own" in messages[0]
+
+
+def test_a_result_survives_pickling_with_its_digest() -> None:
+    # Failing results travel from sweep workers to the parent by pickle.
+    import pickle
+
+    result = simulate(get_scenario("linear"), 22, keep_trace=False, variant="unfixed_orphan")
+    copy = pickle.loads(pickle.dumps(result))
+    assert copy.digest == result.digest
+    assert copy == result
+    assert copy.violations == result.violations
