@@ -136,8 +136,9 @@ class FaultyArtifactStore:
             world.trace.store(h.number, "artifacts.put", artifact_id[:12] + " (dropped)")
             return artifact_id
         artifact_id = await self._inner.put(kind, data)
-        world.lost.discard(artifact_id)
-        world.trace.store(h.number, "artifacts.put", artifact_id[:12])
+        if world.lost:
+            world.lost.discard(artifact_id)
+        world.trace.artifact(h.number, "artifacts.put", artifact_id)
         if fault is None:
             return artifact_id
         if fault.kind is K.CORRUPTED_ARTIFACT:
@@ -156,7 +157,7 @@ class FaultyArtifactStore:
         fault = h.point("artifacts.get")
         if fault is not None:
             await h.settle(fault)
-        world.trace.store(h.number, "artifacts.get", artifact_id[:12])
+        world.trace.artifact(h.number, "artifacts.get", artifact_id)
         corrupted = world.corrupted.get(artifact_id)
         if corrupted is not None:
             h.bad_reads.append(BadRead(step, artifact_id, K.CORRUPTED_ARTIFACT, task_name()))

@@ -64,8 +64,8 @@ def describe_event(env: EventEnvelope) -> str:
     return describe(e)
 
 
-# A record is (ns, incarnation, kind, detail): detail is the text, or for "event" and "fault"
-# records the envelope or fault itself, formatted only when a line is needed.
+# A record is (ns, incarnation, kind, detail): detail is the text, or the envelope, fault or
+# (site, artifact id) it describes, formatted only when a line is needed.
 _Record = tuple[int, int, str, object]
 
 # Beyond this many pending records they are formatted and hashed, so a very long schedule
@@ -120,6 +120,10 @@ class Trace:
     def store(self, incarnation: int, site: str, detail: str) -> None:
         self._record(incarnation, "store", f"{site} {detail}")
 
+    def artifact(self, incarnation: int, site: str, artifact_id: str) -> None:
+        """A store line naming an artifact: `store("artifacts.get", id[:12])`, built lazily."""
+        self._record(incarnation, "store", (site, artifact_id))
+
     def event(self, incarnation: int, env: EventEnvelope) -> None:
         # Domain payloads are plain dicts a handler could still change: described now.
         self._record(
@@ -147,9 +151,11 @@ class Trace:
             if type(detail) is not str:
                 if isinstance(detail, EventEnvelope):
                     detail = self._describe(detail)
-                else:
-                    assert isinstance(detail, Fault)
+                elif isinstance(detail, Fault):
                     detail = _fault_detail(detail)
+                else:
+                    site, artifact_id = detail  # type: ignore[misc]
+                    detail = f"{site} {artifact_id[:12]}"
             lines.append(f"{now}|{incarnation}|{kind}|{detail}\n")
             if kept is not None:
                 kept.append((now, incarnation, kind, detail))
