@@ -88,20 +88,19 @@ def _scan(value: Any) -> tuple[bool, Exception | None]:
         # Containers check their scalar members in place: most members are strings or ints,
         # and a push and pop per member would cost more than the check.
         if kind is dict:
-            for k, v in item.items():
+            for k in item:
                 if type(k) is str:
                     if secret(k):
                         return True, problem
                 elif problem is None:
                     problem = NotJson(f"object key {k!r} is not a string")
-                t = type(v)
-                if t is str:
-                    if secret(v):
-                        return True, problem
-                elif not (t is int or t is bool or v is None):
-                    push(v)
+            members: Any = item.values()
         elif kind is list or kind is tuple:
-            for v in item:
+            members = item
+        else:
+            members = None
+        if members is not None:
+            for v in members:
                 t = type(v)
                 if t is str:
                     if secret(v):
