@@ -1,8 +1,8 @@
 """Supplementary oracles used by the mutation sweep (and tests/engine/test_mutation_gaps.py).
 
 They close holes in the 13 built-in invariants found by mutation testing (docs/mutation.md),
-without touching `mfm_sim/`: each is a pure function of a `SimResult` kept with
-`keep_observation=True`.
+without touching `mfm_sim/`. `extra_violations(result)` holds those that are a pure function
+of a `SimResult` kept with `keep_observation=True`:
 
 * ``honest_errors``: under honest faults only (crashes, transient/ambiguous errors, latency),
   every `start`/`resume` that raised must have raised a *storage* error. A context, plan or
@@ -17,18 +17,53 @@ without touching `mfm_sim/`: each is a pure function of a `SimResult` kept with
 * ``clean_schedule``: a schedule in which no fault fired and no incarnation crashed finishes
   in its first incarnation (no error, no crash, no orphan recovery) with the model's status
   when there is a model.
+* ``fact_keys`` (part of the log contract): a `fact_recorded` event is appended inside an
+  open attempt, and a derived key (`io.now_millis()`, `io.random_bytes()`) names this run,
+  the open attempt's state and its attempt number (ENGINE.md "Facts"). Nothing else in the
+  sim reads those parts of the key, so an engine handing its IO the wrong identity went
+  unnoticed.
+* ``event_profile`` (part of the log contract): under the MINIMAL profile a run's log holds
+  no domain event but `fact_recorded` (ENGINE.md "Events"); the built-in steps emit
+  `step_done`, so a recorder that ignores the profile shows here.
+
+`sweep_violations(result)` is what the mutation sweep runs: the oracles above on every
+schedule, plus two that re-run something and so only run on the first seeds of a scenario:
+
+* ``api_contract`` (`tools/api_contract.py`): the engine driven directly with inputs derived
+  from the seed's scenario instance: exact refusals, every `RunResult` return path, what the
+  engine hands the attempt (failpoints, entropy, profile, IO identity), resume timing and
+  plan-ordering cost.
+* ``determinism``: the same schedule simulated again has the same trace digest. An engine
+  that reaches for the OS (its own entropy, clock or ids instead of the sim's) breaks it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from engine.config import EventProfile
 from engine.errors import ErrorCategory
-from engine.events import StateFailed
+from engine.events import (
+    FACT_RECORDED,
+    DomainEvent,
+    EventEnvelope,
+    StateCompleted,
+    StateEntered,
+    StateFailed,
+)
 from mfm_sim.observation import Outcome
 
+API_SEEDS = 2  # seeds per scenario that also get the engine-API oracle (a few ms each)
+DETERMINISM_SEEDS = 1  # seeds per scenario simulated twice
+
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+# ENGINE.md: `mfm:{kind}|run:{run_id}|state:{state_id}|attempt:{n}|ord:{k}`.
+_DERIVED = re.compile(
+    r"^mfm:(?P<kind>now_millis|random_bytes)\|run:(?P<run>[^|]*)\|state:(?P<state>[^|]*)"
+    r"\|attempt:(?P<attempt>[^|]*)\|ord:(?P<ord>[0-9]+)$"
+)
 # "<ExceptionType>: <message>", naming the handler's exception (never `NoneType`).
 _HANDLER_MSG = re.compile(r"^(?!NoneType:)[A-Z][A-Za-z0-9_]*: ")
 
@@ -39,6 +74,16 @@ def extra_violations(result: Any) -> list[str]:
         raise ValueError("extra_violations needs simulate(..., keep_observation=True)")
     out: list[str] = []
     for view in obs.runs.values():
+        out.extend(fact_key_problems(view.run_id, view.stream))
+        cfg = view.run_config
+        if cfg is not None and cfg.event_profile is EventProfile.MINIMAL:
+            kept = [
+                f"{e.event.name}@{e.seq}"
+                for e in view.stream
+                if isinstance(e.event, DomainEvent) and e.event.name != FACT_RECORDED
+            ]
+            if kept:
+                out.append(f"event_profile: MINIMAL run {view.run_id} logged {kept[:3]}")
         for env in view.stream:
             if not isinstance(env.ts_millis, int) or env.ts_millis < 0:
                 out.append(f"log_contract: seq {env.seq} has timestamp {env.ts_millis!r}")
@@ -78,4 +123,61 @@ def extra_violations(result: Any) -> list[str]:
                 f"clean_schedule: final phase {obs.final_phase} but the model says "
                 f"{obs.model.phase}"
             )
+    return out
+
+
+def fact_key_problems(run_id: Any, stream: Sequence[EventEnvelope]) -> list[str]:
+    """`fact_recorded` events outside an attempt, or with a derived key naming another run,
+    state or attempt than the attempt that recorded it."""
+    out: list[str] = []
+    open_attempt: StateEntered | None = None
+    for env in stream:
+        ev = env.event
+        if isinstance(ev, StateEntered):
+            open_attempt = ev
+        elif isinstance(ev, (StateCompleted, StateFailed)):
+            open_attempt = None
+        elif isinstance(ev, DomainEvent) and ev.name == FACT_RECORDED:
+            key = ev.payload.get("key") if isinstance(ev.payload, dict) else None
+            if open_attempt is None:
+                out.append(f"fact_keys: seq {env.seq} records {key!r} outside an attempt")
+                continue
+            if not (isinstance(key, str) and key.startswith("mfm:")):
+                continue
+            m = _DERIVED.match(key)
+            want = (str(run_id), open_attempt.state_id, str(open_attempt.attempt))
+            if m is None or (m["run"], m["state"], m["attempt"]) != want:
+                out.append(
+                    f"fact_keys: seq {env.seq} derived key {key!r} in attempt "
+                    f"{open_attempt.attempt} of {open_attempt.state_id} of run {run_id}"
+                )
+    return out
+
+
+def determinism_violations(result: Any) -> list[str]:
+    """The schedule simulated again (as the sweep does) must leave the same trace digest."""
+    from mfm_sim import get_scenario, simulate
+
+    again = simulate(get_scenario(result.scenario), result.seed, keep_trace=False)
+    if again.digest != result.digest:
+        return [
+            f"determinism: {result.scenario} seed {result.seed} digest {result.digest[:12]} "
+            f"then {again.digest[:12]}"
+        ]
+    return []
+
+
+def sweep_violations(result: Any) -> list[str]:
+    """Every supplementary oracle the mutation sweep runs on `result` (see the module doc).
+
+    `result` must come from `simulate(scenario, seed, keep_trace=False,
+    keep_observation=True)` with no other arguments: the determinism check re-runs it so.
+    """
+    from tools.api_contract import api_violations
+
+    out = extra_violations(result)
+    if result.seed < API_SEEDS:
+        out += api_violations(result.scenario, result.seed)
+    if result.seed < DETERMINISM_SEEDS:
+        out += determinism_violations(result)
     return out

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
     from mfm_sim import simulate
     from mfm_sim.scenario import all_scenarios
-    from tools.mutation_checks import extra_violations
+    from tools.mutation_checks import sweep_violations
 
     failures = 0
     schedules = 0
@@ -45,7 +45,7 @@ def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
             schedules += 1
             try:
                 result = simulate(scenario, seed, keep_trace=False, keep_observation=True)
-                violations = [str(v) for v in result.violations] + extra_violations(result)
+                violations = [str(v) for v in result.violations] + sweep_violations(result)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise

@@ -11,7 +11,7 @@ import pytest
 
 from mfm_sim import simulate
 from mfm_sim.scenario import all_scenarios
-from tools.mutation_checks import extra_violations
+from tools.mutation_checks import sweep_violations
 
 SEEDS = 60
 _NAMES = sorted(s.name for s in all_scenarios())
@@ -24,5 +24,5 @@ def test_sweep(name: str) -> None:
     scenario = get_scenario(name)
     for seed in range(SEEDS):
         result = simulate(scenario, seed, keep_trace=False, keep_observation=True)
-        violations = [str(v) for v in result.violations] + extra_violations(result)
+        violations = [str(v) for v in result.violations] + sweep_violations(result)
         assert not violations, f"{name} seed {seed}: {violations[0]}"
