@@ -57,7 +57,7 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
     for env in stream:
         if run_id is None:
             run_id = env.run_id
-        elif env.run_id != run_id:
+        elif env.run_id is not run_id and env.run_id != run_id:  # `is` first: UUID eq is slow
             raise EnvelopeError(EnvelopeErrorKind.RUN_ID_MISMATCH, env.seq, "another run's event")
         if env.seq <= last_seq:
             raise EnvelopeError(

@@ -90,7 +90,7 @@ def check_append(
             f"expected head {expected_seq}, found {head}",
         )
     for offset, env in enumerate(envelopes, start=1):
-        if env.run_id != run_id:
+        if env.run_id is not run_id and env.run_id != run_id:  # `is` first: UUID eq is slow
             raise storage(
                 StorageErrorKind.OTHER, "event_run_id_mismatch", "envelope run id mismatch"
             )

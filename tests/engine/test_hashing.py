@@ -336,3 +336,12 @@ def test_secrets_refused_at_any_depth(
     assert contains_secrets(nested)
     with pytest.raises(SecretsNotAllowed):
         canonical_json_bytes(nested)
+
+
+@settings(max_examples=300, deadline=None)
+@given(safe_json)
+def test_the_prebuilt_encoder_writes_what_the_stdlib_encoder_writes(value: object) -> None:
+    # canonical_json_bytes reuses one C encoder instead of building one per call.
+    from engine.hashing import _ENCODER, _encode
+
+    assert _encode(value) == _ENCODER.encode(value)
