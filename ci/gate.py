@@ -112,7 +112,10 @@ def write_junit(gate: Gate, path: str | os.PathLike[str]) -> None:
         by_class.setdefault(case.classname.split(".")[0], []).append(case)
     for suite_name, cases in by_class.items():
         suite = ET.SubElement(
-            suites, "testsuite", name=suite_name, tests=str(len(cases)),
+            suites,
+            "testsuite",
+            name=suite_name,
+            tests=str(len(cases)),
             failures=str(sum(c.failure is not None for c in cases)),
             errors=str(sum(c.error is not None for c in cases)),
             skipped=str(sum(c.skipped is not None for c in cases)),
@@ -142,7 +145,11 @@ def write_junit(gate: Gate, path: str | os.PathLike[str]) -> None:
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -186,8 +193,16 @@ def python_replay(
 
 
 def run_tests(gate: Gate, args: argparse.Namespace) -> None:
-    cmd = [sys.executable, "-m", "pytest", "-n", str(args.test_jobs), "-q",
-           "-p", "no:cacheprovider"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-n",
+        str(args.test_jobs),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-40:]
@@ -229,10 +244,17 @@ def replay_corpus(gate: Gate, directory: Path) -> None:
             v = result.violations[0]
             case.failure = f"{v.invariant}: {v.message}"
             case.detail = "\n".join(x.describe() for x in result.violations)
-            gate.failures.append(Failure(
-                scenario.name, schedule.seed, v.invariant, v.message, schedule.to_json(),
-                [x.describe() for x in result.violations], schedule_file=str(path),
-            ))
+            gate.failures.append(
+                Failure(
+                    scenario.name,
+                    schedule.seed,
+                    v.invariant,
+                    v.message,
+                    schedule.to_json(),
+                    [x.describe() for x in result.violations],
+                    schedule_file=str(path),
+                )
+            )
         gate.add(case)
         print(f"corpus {path.name}: {'FAILED ' + case.failure if case.failure else 'ok'}")
         variant, invariant = raw.get("variant"), raw.get("invariant")
@@ -243,8 +265,9 @@ def replay_corpus(gate: Gate, directory: Path) -> None:
             canary.skipped = f"variant {variant!r} is not available"
         else:
             t0 = time.monotonic()
-            broken = simulate(scenario, schedule.seed, schedule=schedule, variant=variant,
-                              keep_trace=False)
+            broken = simulate(
+                scenario, schedule.seed, schedule=schedule, variant=variant, keep_trace=False
+            )
             canary.seconds = time.monotonic() - t0
             if not any(v.invariant == invariant for v in broken.violations):
                 got = ", ".join(sorted({v.invariant for v in broken.violations})) or "none"
@@ -271,8 +294,13 @@ def _sweep_chunk(
         for name in names:
             row: dict[str, Any] = {"scenario": name, "seed": seed}
             try:
-                r = simulate(get_scenario(name), seed, keep_trace=False,
-                             keep_observation=True, variant=variant)
+                r = simulate(
+                    get_scenario(name),
+                    seed,
+                    keep_trace=False,
+                    keep_observation=True,
+                    variant=variant,
+                )
             except HarnessError as exc:
                 row["harness_error"] = str(exc)
                 out.append(row)
@@ -280,9 +308,7 @@ def _sweep_chunk(
             row["faults"] = len(r.schedule.faults)
             row["paths"] = sorted(coverage_of(r.observation)) if r.observation else []
             if r.violations:
-                row["violations"] = [
-                    (v.invariant, v.message, v.describe()) for v in r.violations
-                ]
+                row["violations"] = [(v.invariant, v.message, v.describe()) for v in r.violations]
                 row["schedule"] = r.schedule.to_json()
             out.append(row)
     return out
@@ -326,9 +352,7 @@ def sweep(gate: Gate, args: argparse.Namespace, names: list[str]) -> tuple[int, 
                     if chunk is None:
                         exhausted = True
                         break
-                    pending.append(
-                        pool.submit(_sweep_chunk, names, chunk, args.variant)
-                    )
+                    pending.append(pool.submit(_sweep_chunk, names, chunk, args.variant))
                 if not pending:
                     break
                 head = pending.pop(0)  # in submission order: the output order is the seed order
@@ -341,8 +365,9 @@ def sweep(gate: Gate, args: argparse.Namespace, names: list[str]) -> tuple[int, 
     elapsed = time.monotonic() - t0
 
     counts: dict[str, int] = {}
-    per_scenario: dict[str, dict[str, int]] = {n: {"schedules": 0, "faults": 0, "failed": 0}
-                                               for n in names}
+    per_scenario: dict[str, dict[str, int]] = {
+        n: {"schedules": 0, "faults": 0, "failed": 0} for n in names
+    }
     for row in rows:
         stats = per_scenario[row["scenario"]]
         stats["schedules"] += 1
@@ -351,30 +376,56 @@ def sweep(gate: Gate, args: argparse.Namespace, names: list[str]) -> tuple[int, 
             counts[p] = counts.get(p, 0) + 1
         if "harness_error" in row:
             gate.harness_errors.append(row["harness_error"])
-            gate.add(Case(f"sweep.{row['scenario']}", f"seed-{row['seed']}",
-                          error="harness error (not an engine violation)",
-                          detail=row["harness_error"]))
+            gate.add(
+                Case(
+                    f"sweep.{row['scenario']}",
+                    f"seed-{row['seed']}",
+                    error="harness error (not an engine violation)",
+                    detail=row["harness_error"],
+                )
+            )
             continue
         if "violations" in row:
             stats["failed"] += 1
             inv, msg, _ = row["violations"][0]
             detail = "\n".join(d for _, _, d in row["violations"])
             detail += f"\nreplay: {replay_command(row['scenario'], row['seed'])}"
-            gate.add(Case(f"sweep.{row['scenario']}", f"seed-{row['seed']}",
-                          failure=f"{inv}: {msg}", detail=detail))
-            gate.failures.append(Failure(row["scenario"], row["seed"], inv, msg,
-                                         row["schedule"], [d for _, _, d in row["violations"]],
-                                         args.variant))
+            gate.add(
+                Case(
+                    f"sweep.{row['scenario']}",
+                    f"seed-{row['seed']}",
+                    failure=f"{inv}: {msg}",
+                    detail=detail,
+                )
+            )
+            gate.failures.append(
+                Failure(
+                    row["scenario"],
+                    row["seed"],
+                    inv,
+                    msg,
+                    row["schedule"],
+                    [d for _, _, d in row["violations"]],
+                    args.variant,
+                )
+            )
     for name in names:
         s = per_scenario[name]
-        gate.add(Case(f"sweep.{name}", "summary", elapsed / max(1, len(names)),
-                      out=f"{s['schedules']} schedules, {s['faults']} faults, "
-                          f"{s['failed']} failing"))
+        gate.add(
+            Case(
+                f"sweep.{name}",
+                "summary",
+                elapsed / max(1, len(names)),
+                out=f"{s['schedules']} schedules, {s['faults']} faults, {s['failed']} failing",
+            )
+        )
     n_sched = sum(s["schedules"] for s in per_scenario.values())
     n_bad = sum(s["failed"] for s in per_scenario.values())
     last = (start + seeds_run - 1) % 2**64 if seeds_run else start
-    print(f"sweep: seeds {start}..{last} ({seeds_run} seeds x {len(names)} scenarios = "
-          f"{n_sched} schedules) in {elapsed:.1f}s; {n_bad} failing")
+    print(
+        f"sweep: seeds {start}..{last} ({seeds_run} seeds x {len(names)} scenarios = "
+        f"{n_sched} schedules) in {elapsed:.1f}s; {n_bad} failing"
+    )
     return seeds_run, counts
 
 
@@ -416,8 +467,9 @@ def shrink_failure(f: Failure, variant: str | None = None) -> tuple[dict[str, An
     return res.schedule.to_json(), res.describe()
 
 
-def issue_body(gate: Gate, args: argparse.Namespace, commit: str | None,
-               shrunk: dict[str, Any], note: str) -> str:
+def issue_body(
+    gate: Gate, args: argparse.Namespace, commit: str | None, shrunk: dict[str, Any], note: str
+) -> str:
     import mfm_sim
 
     f = gate.failures[0]
@@ -461,8 +513,7 @@ def issue_body(gate: Gate, args: argparse.Namespace, commit: str | None,
     others = gate.failures[1:MAX_ISSUE_FAILURES]
     if others:
         lines += ["", "### Other failures in this sweep", ""]
-        lines += [f"- `{o.scenario}` seed `{o.seed}`: `{o.invariant}`: {o.message}"
-                  for o in others]
+        lines += [f"- `{o.scenario}` seed `{o.seed}`: `{o.invariant}`: {o.message}" for o in others]
         if len(gate.failures) > MAX_ISSUE_FAILURES:
             lines.append(f"- ... and {len(gate.failures) - MAX_ISSUE_FAILURES} more")
     return "\n".join(lines) + "\n"
@@ -473,24 +524,38 @@ def issue_body(gate: Gate, args: argparse.Namespace, commit: str | None,
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ci/gate.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--time-budget", type=float, default=None,
-                   help=f"seconds for the sweep (default {DEFAULT_BUDGET:g} without --seeds)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help=f"seconds for the sweep (default {DEFAULT_BUDGET:g} without --seeds)",
+    )
     p.add_argument("--seeds", type=int, default=None, help="sweep exactly N seeds")
-    p.add_argument("--seed-start", type=int, default=None,
-                   help="first seed (default: derived from the git commit)")
+    p.add_argument(
+        "--seed-start",
+        type=int,
+        default=None,
+        help="first seed (default: derived from the git commit)",
+    )
     p.add_argument("--scenario", default="all", help="scenario name(s), default or all")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep")
     p.add_argument("--test-jobs", type=int, default=2, help="pytest -n for the test suite")
-    p.add_argument("--require-coverage", action="store_true",
-                   help="fail if an expected recovery path never fired")
+    p.add_argument(
+        "--require-coverage",
+        action="store_true",
+        help="fail if an expected recovery path never fired",
+    )
     p.add_argument("--junit", default=None, help="write a JUnit XML report here")
     p.add_argument("--issue-body", default=None, help="on failure, write an issue body here")
     p.add_argument("--save-failures", default=None, help="on failure, write shrunk schedules here")
     p.add_argument("--skip-tests", action="store_true", help="do not run the test suite")
     p.add_argument("--no-shrink", action="store_true", help="do not shrink the first failure")
     p.add_argument("--corpus", default=str(CORPUS), help="directory of regression schedules")
-    p.add_argument("--variant", default=None,
-                   help="sweep a deliberately broken engine variant (to see the gate fail)")
+    p.add_argument(
+        "--variant",
+        default=None,
+        help="sweep a deliberately broken engine variant (to see the gate fail)",
+    )
     args = p.parse_args(argv)
     if args.seeds is not None and args.seeds < 0:
         p.error("--seeds must be >= 0")
@@ -525,13 +590,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.variant not in VARIANTS:
             known = ", ".join(sorted(VARIANTS)) or "none"
-            print(f"error: unknown engine variant {args.variant!r}; known: {known}",
-                  file=sys.stderr)
+            print(
+                f"error: unknown engine variant {args.variant!r}; known: {known}", file=sys.stderr
+            )
             return 2
 
     gate = Gate()
-    print(f"mfm-sim gate: commit {commit or 'unknown'}, Python {platform.python_version()}, "
-          f"scenarios {', '.join(names)}")
+    print(
+        f"mfm-sim gate: commit {commit or 'unknown'}, Python {platform.python_version()}, "
+        f"scenarios {', '.join(names)}"
+    )
     try:
         if not args.skip_tests:
             run_tests(gate, args)
@@ -543,8 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except HarnessError as exc:
         gate.harness_errors.append(str(exc))
-        gate.add(Case("harness", "error", error="harness error (not an engine violation)",
-                      detail=str(exc)))
+        gate.add(
+            Case(
+                "harness", "error", error="harness error (not an engine violation)", detail=str(exc)
+            )
+        )
 
     if gate.failures:
         first = gate.failures[0]
@@ -567,8 +638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 meta = {"invariant": f.invariant, **({"variant": f.variant} if f.variant else {})}
                 target = out / f"{f.scenario}-{f.seed}-{f.invariant}.json"
                 target.write_text(json.dumps({**data, **meta}, indent=2, sort_keys=True) + "\n")
-            print(f"  schedules: {out} ({min(len(gate.failures), MAX_SAVED)} files; "
-                  f"the first shrunk)")
+            print(
+                f"  schedules: {out} ({min(len(gate.failures), MAX_SAVED)} files; the first shrunk)"
+            )
     if args.junit:
         write_junit(gate, args.junit)
         print(f"junit: {args.junit}")

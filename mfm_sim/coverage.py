@@ -107,7 +107,7 @@ def _resume_paths(obs: Observation, out: set[str]) -> None:
                 and obs.seq_step.get((view.run_id, env.seq), (inc.number,))[0] < inc.number
                 for env in stream
             )
-            if (inc.call == "resume" and inc.outcome is Outcome.RESULT and finished_before):
+            if inc.call == "resume" and inc.outcome is Outcome.RESULT and finished_before:
                 out.add("resume:already_finished")
             continue
         env = by_seq.get(first)
@@ -117,8 +117,9 @@ def _resume_paths(obs: Observation, out: set[str]) -> None:
         if isinstance(ev, StateFailed) and ev.error.code == ORPHAN_CODE:
             out.add("resume:orphan")
         elif isinstance(ev, RunCompleted):
-            out.add("resume:all_done" if ev.status is RunStatus.COMPLETED
-                    else "resume:failed_exhausted")
+            out.add(
+                "resume:all_done" if ev.status is RunStatus.COMPLETED else "resume:failed_exhausted"
+            )
         elif isinstance(ev, StateEntered):
             prev = _last_terminal(stream, ev.state_id, first)
             if isinstance(prev, StateFailed) and prev.error.retryable:
@@ -210,7 +211,8 @@ class Coverage:
 
     def add(self, observation: Observation | Iterable[str]) -> frozenset[str]:
         paths = (
-            coverage_of(observation) if isinstance(observation, Observation)
+            coverage_of(observation)
+            if isinstance(observation, Observation)
             else frozenset(observation)
         )
         self.schedules += 1
@@ -241,7 +243,7 @@ def expected_paths(scenarios: Iterable[Scenario], *, seeds: int = 4) -> tuple[st
     out: list[str] = []
     for path in ALL_PATHS:
         if path.startswith("fault:"):
-            kind_name, _, site = path[len("fault:"):].partition("@")
+            kind_name, _, site = path[len("fault:") :].partition("@")
             if FaultKind(kind_name) not in kinds or (site == "service" and not io):
                 continue
         if path.startswith("child:") and not child:
@@ -255,6 +257,12 @@ def expected_paths(scenarios: Iterable[Scenario], *, seeds: int = 4) -> tuple[st
 
 
 __all__ = [
-    "ALL_PATHS", "FAULT_PATHS", "KNOWN_PATHS", "OTHER_PATHS", "RESUME_PATHS", "Coverage",
-    "coverage_of", "expected_paths",
+    "ALL_PATHS",
+    "FAULT_PATHS",
+    "KNOWN_PATHS",
+    "OTHER_PATHS",
+    "RESUME_PATHS",
+    "Coverage",
+    "coverage_of",
+    "expected_paths",
 ]

@@ -189,7 +189,9 @@ def _load_scenario(spec: dict[str, Any]) -> Scenario:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return Scenario(
-        spec["name"], spec.get("description", ""), obj,
+        spec["name"],
+        spec.get("description", ""),
+        obj,
         tuple(FaultKind(k) for k in spec.get("faults", [k.value for k in FaultKind])),
     )
 
@@ -240,10 +242,15 @@ def _run_many(job: dict[str, Any], hash_seeds: Sequence[str]) -> list[dict[str, 
                 p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
             )
             with path.open("rb") as stdin:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "mfm_sim.determinism", "--worker"],
-                    stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                ))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "mfm_sim.determinism", "--worker"],
+                        stdin=stdin,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env=env,
+                    )
+                )
         answers = []
         for proc, hash_seed in zip(procs, hash_seeds, strict=True):
             out, err = proc.communicate()
@@ -297,8 +304,10 @@ def check_determinism(
     idx, seed = pairs[k]
     name = names[idx]
     digests = (rows[pa][k][2], rows[pb][k][2])
-    directory = Path(out_dir) if out_dir is not None else Path(
-        tempfile.mkdtemp(prefix="mfm-sim-determinism-")
+    directory = (
+        Path(out_dir)
+        if out_dir is not None
+        else Path(tempfile.mkdtemp(prefix="mfm-sim-determinism-"))
     )
     directory.mkdir(parents=True, exist_ok=True)
     trace_job = dict(job, pairs=[[idx, seed]], trace_dir=str(directory))
@@ -356,7 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mfm_sim.scenario import resolve_names
 
     report = check_determinism(
-        resolve_names(args.scenario), range(args.seeds), processes=args.processes,
+        resolve_names(args.scenario),
+        range(args.seeds),
+        processes=args.processes,
         out_dir=args.out_dir,
     )
     print(report.describe())

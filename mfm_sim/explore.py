@@ -153,8 +153,13 @@ def crash_points(
     def run(faults: list[Fault], *, sites: bool = False) -> SimResult:
         sched = Schedule(seed, scenario.name, tuple(faults), recoverable=True, interleave=False)
         return simulate(
-            scenario, seed, schedule=sched, variant=variant, keep_trace=False,
-            record_sites=sites, keep_observation=sites,
+            scenario,
+            seed,
+            schedule=sched,
+            variant=variant,
+            keep_trace=False,
+            record_sites=sites,
+            keep_observation=sites,
         )
 
     base = run([], sites=True)

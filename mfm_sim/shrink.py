@@ -195,7 +195,7 @@ class _Shrinker:
             for alt in cheaper(faults[i]):
                 if self.spent:
                     return faults
-                candidate = (*faults[:i], alt, *faults[i + 1:])
+                candidate = (*faults[:i], alt, *faults[i + 1 :])
                 if self.fails(candidate):
                     faults = candidate
                     break
@@ -215,7 +215,7 @@ class _Shrinker:
                     continue
                 if self.spent:
                     break
-                candidate = (*faults[:i], attrs.evolve(f, step=step), *faults[i + 1:])
+                candidate = (*faults[:i], attrs.evolve(f, step=step), *faults[i + 1 :])
                 if self.fails(candidate):
                     faults = _sorted(candidate)
                     moved = True
@@ -255,7 +255,10 @@ def shrink(
         return ShrinkResult(schedule, sh.runs, first, name, len(faults), reproduced=False)
 
     passes: tuple[Callable[[tuple[Fault, ...]], tuple[Fault, ...]], ...] = (
-        sh.ddmin, sh.singles, sh.simplify_kinds, sh.earlier_steps,
+        sh.ddmin,
+        sh.singles,
+        sh.simplify_kinds,
+        sh.earlier_steps,
     )
     current = faults
     while not sh.spent:
@@ -273,9 +276,7 @@ def shrink(
         if any(v.invariant == name for v in trimmed.violations):
             final = trimmed
     out = attrs.evolve(final.schedule, faults=_sorted(final.schedule.faults))
-    return ShrinkResult(
-        out, sh.runs, final, name, len(faults), reproduced=True, exhausted=sh.spent
-    )
+    return ShrinkResult(out, sh.runs, final, name, len(faults), reproduced=True, exhausted=sh.spent)
 
 
 __all__ = ["MAX_RUNS", "ShrinkResult", "cheaper", "shrink"]

@@ -21,8 +21,14 @@ CORPUS = ROOT / "ci" / "corpus"
 
 
 def _gate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(GATE), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, str(GATE), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _module() -> ModuleType:
@@ -37,9 +43,21 @@ def _module() -> ModuleType:
 def test_gate_passes_on_a_tiny_budget_and_writes_junit(tmp_path: Path) -> None:
     junit = tmp_path / "gate.xml"
     issue = tmp_path / "issue.md"
-    proc = _gate("--skip-tests", "--seeds", "4", "--seed-start", "0", "--time-budget", "30",
-                 "--scenario", "linear,diamond_io", "--junit", str(junit),
-                 "--issue-body", str(issue))
+    proc = _gate(
+        "--skip-tests",
+        "--seeds",
+        "4",
+        "--seed-start",
+        "0",
+        "--time-budget",
+        "30",
+        "--scenario",
+        "linear,diamond_io",
+        "--junit",
+        str(junit),
+        "--issue-body",
+        str(issue),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "gate: ok" in proc.stdout
     assert "seeds 0..3" in proc.stdout
@@ -60,24 +78,47 @@ def test_gate_fails_on_a_broken_engine_and_writes_an_issue(tmp_path: Path) -> No
     junit = tmp_path / "gate.xml"
     issue = tmp_path / "issue.md"
     saved = tmp_path / "failures"
-    proc = _gate("--skip-tests", "--seeds", "12", "--seed-start", "0", "--scenario", "linear",
-                 "--variant", "unfixed_orphan", "--junit", str(junit), "--issue-body", str(issue),
-                 "--save-failures", str(saved), "--corpus", str(tmp_path / "empty"))
+    proc = _gate(
+        "--skip-tests",
+        "--seeds",
+        "12",
+        "--seed-start",
+        "0",
+        "--scenario",
+        "linear",
+        "--variant",
+        "unfixed_orphan",
+        "--junit",
+        str(junit),
+        "--issue-body",
+        str(issue),
+        "--save-failures",
+        str(saved),
+        "--corpus",
+        str(tmp_path / "empty"),
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "gate: FAILED" in proc.stdout
     body = issue.read_text()
-    for needle in ("seed", "commit", "Python", "invariant", "mfm-sim replay", "```json",
-                   "unfixed_orphan"):
+    for needle in (
+        "seed",
+        "commit",
+        "Python",
+        "invariant",
+        "mfm-sim replay",
+        "```json",
+        "unfixed_orphan",
+    ):
         assert needle in body, needle
     shrunk = json.loads(body.split("```json\n", 1)[1].split("```", 1)[0])
     schedule = Schedule.from_json(shrunk)
-    r = simulate(get_scenario("linear"), schedule.seed, schedule=schedule,
-                 variant="unfixed_orphan")
+    r = simulate(get_scenario("linear"), schedule.seed, schedule=schedule, variant="unfixed_orphan")
     assert r.violations  # the shrunk schedule in the issue still reproduces
     files = sorted(saved.glob("*.json"))
     assert files and all(Schedule.load(f).scenario == "linear" for f in files)
-    failures = [c for c in ET.parse(junit).getroot().iter("testcase")
-                if c.find("failure") is not None]
+    failures = [
+        c for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None
+    ]
     assert failures and all(c.get("name", "").startswith("seed-") for c in failures)
 
 
@@ -103,8 +144,7 @@ def test_corpus_schedules_pass_and_still_catch_their_variant() -> None:
         assert schedule.faults
         variant = raw.get("variant")
         if variant in VARIANTS:
-            bad = simulate(sc, schedule.seed, schedule=schedule, variant=variant,
-                           keep_trace=False)
+            bad = simulate(sc, schedule.seed, schedule=schedule, variant=variant, keep_trace=False)
             assert any(v.invariant == raw["invariant"] for v in bad.violations), path.name
 
 

@@ -18,8 +18,14 @@ SEED = 3
 
 
 def _run(name: str, faults: list[Fault], seed: int = SEED) -> SimResult:
-    return simulate(get_scenario(name), seed, schedule=faults, interleave=False,
-                    record_sites=True, keep_observation=True)
+    return simulate(
+        get_scenario(name),
+        seed,
+        schedule=faults,
+        interleave=False,
+        record_sites=True,
+        keep_observation=True,
+    )
 
 
 def _paths(name: str, faults: list[Fault], seed: int = SEED) -> frozenset[str]:
@@ -84,8 +90,13 @@ def test_detections() -> None:
     corrupt = _paths("linear", [Fault(puts[0], K.CORRUPTED_ARTIFACT, "artifacts.put")])
     assert "detected:corruption" in corrupt
     # The initial snapshot's write is dropped; a crash loses the process's memory of it.
-    lost = _paths("linear", [Fault(puts[0], K.DROPPED_WRITE, "artifacts.put"),
-                             Fault(handlers[0], K.CRASH_IN_HANDLER, "handler", 0)])
+    lost = _paths(
+        "linear",
+        [
+            Fault(puts[0], K.DROPPED_WRITE, "artifacts.put"),
+            Fault(handlers[0], K.CRASH_IN_HANDLER, "handler", 0),
+        ],
+    )
     assert "detected:lost_write" in lost
 
 

@@ -29,8 +29,7 @@ def test_linear_single_and_double_crash_points_pass_on_the_correct_engine() -> N
     res = crash_points(sc, 3)
     assert res.failures == [], [v.describe() for r in res.failures for v in r.violations]
     assert res.ok
-    base = simulate(sc, 3, schedule=[], interleave=False, record_sites=True,
-                    keep_observation=True)
+    base = simulate(sc, 3, schedule=[], interleave=False, record_sites=True, keep_observation=True)
     assert base.sites is not None and base.observation is not None
     assert res.steps == len(base.sites)
     # Every store call that can crash was crashed before (and, where it has one, after) its
@@ -42,13 +41,21 @@ def test_linear_single_and_double_crash_points_pass_on_the_correct_engine() -> N
         sizes[step] = sizes.get(step, 0) + 1
     expected_single = sum(
         len(crash_faults(i, s, append_size=sizes.get(i, 1)))
-        for i, s in enumerate(base.sites, 1) if i <= run.last_step
+        for i, s in enumerate(base.sites, 1)
+        if i <= run.last_step
     )
     assert res.single == expected_single
     assert res.double > res.single  # nested crashes: several per single crash
     assert res.points == res.single + res.double == sum(res.by_kind.values())
-    assert set(res.by_kind) <= {k.value for k in (K.CRASH_BEFORE_EFFECT, K.CRASH_AFTER_EFFECT,
-                                                  K.CRASH_MID_APPEND, K.CRASH_IN_HANDLER)}
+    assert set(res.by_kind) <= {
+        k.value
+        for k in (
+            K.CRASH_BEFORE_EFFECT,
+            K.CRASH_AFTER_EFFECT,
+            K.CRASH_MID_APPEND,
+            K.CRASH_IN_HANDLER,
+        )
+    }
     assert not res.capped
     assert "no violations" in res.describe()
 
@@ -70,8 +77,9 @@ def test_double_points_are_capped() -> None:
 
 
 def test_crash_points_find_a_broken_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(VARIANTS, "test_explore_orphan", Variant("test_explore_orphan", "",
-                                                                 _orphan_ignored))
+    monkeypatch.setitem(
+        VARIANTS, "test_explore_orphan", Variant("test_explore_orphan", "", _orphan_ignored)
+    )
     res = crash_points(get_scenario("linear"), 3, double=False, variant="test_explore_orphan")
     assert res.failures
     assert "attempt_envelopes" in res.violations_by_invariant()
@@ -82,10 +90,13 @@ def test_crash_points_find_a_broken_engine(monkeypatch: pytest.MonkeyPatch) -> N
 def test_crash_faults_per_site() -> None:
     assert [f.kind for f in crash_faults(4, "artifacts.get")] == [K.CRASH_BEFORE_EFFECT]
     assert [(f.kind, f.arg) for f in crash_faults(4, "handler")] == [
-        (K.CRASH_IN_HANDLER, 0), (K.CRASH_IN_HANDLER, 1)
+        (K.CRASH_IN_HANDLER, 0),
+        (K.CRASH_IN_HANDLER, 1),
     ]
     assert [(f.kind, f.arg) for f in crash_faults(4, "events.append", append_size=3)] == [
-        (K.CRASH_BEFORE_EFFECT, 0), (K.CRASH_AFTER_EFFECT, 0),
-        (K.CRASH_MID_APPEND, 1), (K.CRASH_MID_APPEND, 2),
+        (K.CRASH_BEFORE_EFFECT, 0),
+        (K.CRASH_AFTER_EFFECT, 0),
+        (K.CRASH_MID_APPEND, 1),
+        (K.CRASH_MID_APPEND, 2),
     ]
     assert [f.kind for f in crash_faults(4, "service")] == [K.CRASH_AFTER_EFFECT]

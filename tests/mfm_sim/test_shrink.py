@@ -47,11 +47,13 @@ def test_synthetic_schedule_drops_irrelevant_faults_and_simplifies(broken: str) 
     crash_at = handlers[1]
     # The one fault that matters (a crash after the second handler ran), buried in latency.
     latency = [
-        Fault(i, K.LATENCY, s, 5) for i, s in enumerate(sites, 1)
+        Fault(i, K.LATENCY, s, 5)
+        for i, s in enumerate(sites, 1)
         if s in ("artifacts.get", "events.head_seq", "artifacts.exists") and i < crash_at
     ]
-    faults = sorted([*latency, Fault(crash_at, K.CRASH_IN_HANDLER, "handler", 1)],
-                    key=lambda f: f.step)
+    faults = sorted(
+        [*latency, Fault(crash_at, K.CRASH_IN_HANDLER, "handler", 1)], key=lambda f: f.step
+    )
     schedule = Schedule(seed, sc.name, tuple(faults), recoverable=True, interleave=False)
     first = simulate(sc, seed, schedule=schedule, variant=broken)
     assert any(v.invariant == "attempt_envelopes" for v in first.violations)
@@ -71,8 +73,10 @@ def test_synthetic_schedule_drops_irrelevant_faults_and_simplifies(broken: str) 
     assert "shrunk" in res.describe()
     # The result replays from its JSON form and still fails; the correct engine passes it.
     again = Schedule.from_json(res.schedule.to_json())
-    assert any(v.invariant == "attempt_envelopes"
-               for v in simulate(sc, seed, schedule=again, variant=broken).violations)
+    assert any(
+        v.invariant == "attempt_envelopes"
+        for v in simulate(sc, seed, schedule=again, variant=broken).violations
+    )
     assert simulate(sc, seed, schedule=again).ok
     # Deterministic.
     assert _key(shrink(sc, schedule, "attempt_envelopes", variant=broken).schedule) == _key(
@@ -113,8 +117,11 @@ def test_run_budget_is_respected(broken: str) -> None:
     sc = get_scenario("linear")
     base = simulate(sc, 3, schedule=[], interleave=False, record_sites=True)
     assert base.sites is not None
-    latency = [Fault(i, K.LATENCY, s, 3) for i, s in enumerate(base.sites, 1)
-               if s == "artifacts.get" and i < 17]
+    latency = [
+        Fault(i, K.LATENCY, s, 3)
+        for i, s in enumerate(base.sites, 1)
+        if s == "artifacts.get" and i < 17
+    ]
     faults = (*latency, Fault(17, K.CRASH_IN_HANDLER, "handler", 1))
     schedule = Schedule(3, sc.name, tuple(sorted(faults, key=lambda f: f.step)), True, False)
     res = shrink(sc, schedule, "attempt_envelopes", variant=broken, max_runs=4)
@@ -128,7 +135,8 @@ def test_cheaper_kinds() -> None:
         K.CRASH_BEFORE_EFFECT
     ]
     assert [(f.kind, f.arg) for f in cheaper(Fault(5, K.CRASH_MID_APPEND, "events.append", 2))] == [
-        (K.CRASH_BEFORE_EFFECT, 0), (K.CRASH_MID_APPEND, 1)
+        (K.CRASH_BEFORE_EFFECT, 0),
+        (K.CRASH_MID_APPEND, 1),
     ]
     assert [(f.kind, f.arg) for f in cheaper(Fault(5, K.CRASH_IN_HANDLER, "handler", 1))] == [
         (K.CRASH_IN_HANDLER, 0)
