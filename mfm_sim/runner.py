@@ -571,7 +571,8 @@ class _Simulation:
         data = self.durable.artifacts.data.get(final.final_snapshot_id)  # type: ignore[attr-defined]
         return data is not None and json.loads(data) == model.final_snapshot
 
-    def observation(self, reference: Reference | None) -> Observation:
+    def observation(self) -> Observation:
+        """What the schedule left behind; the reference run, if one is needed, comes after."""
         world = self.world
         runs: dict[uuid.UUID, RunView] = {}
         streams = self.durable.events.streams
@@ -612,7 +613,6 @@ class _Simulation:
             seq_task=world.seq_task,
             final_phase=final.phase if final else None,
             final_snapshot_id=final.final_snapshot_id if final else None,
-            reference=reference,
             model=self.instance.model,
             transparent=self.instance.transparent,
             recoverable=self.recoverable,
@@ -696,7 +696,7 @@ def simulate(
     sim = _Simulation(scenario, instance, world, recoverable=recoverable, interleave=interleave)
     with variant_context(variant):
         sim.run()
-        obs = sim.observation(None)
+        obs = sim.observation()
         if world.injector.fired and needs_reference(obs) and not sim.agrees_with_model():
             obs = attrs.evolve(obs, reference=_reference(scenario, seed, variant, instance))
     violations = tuple(sim.extra) + tuple(check(obs))
