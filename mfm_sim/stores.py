@@ -153,7 +153,7 @@ class FaultyArtifactStore:
     async def get(self, artifact_id: str) -> bytes:
         h = self._h
         world = h.world
-        step = world.injector.step + 1  # the step `before` is about to take
+        step = world.injector.step + 1  # the step `point` is about to take
         fault = h.point("artifacts.get")
         if fault is not None:
             await h.settle(fault)
