@@ -97,18 +97,66 @@ def string_has_secret(text: str) -> bool:
     return _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
 
 
-def _scan(value: Any) -> tuple[bool, Exception | None]:
+class _Leave:
+    """Marks, on the scan stack, the end of a container's members (cycle tracking)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
+# A value with more containers than this is scanned again with cycle tracking: only a cycle
+# (or a value too big to store anyway) gets here, and the common scan stays free of it.
+_CAREFUL_AFTER = 100_000
+
+
+def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
     """One pass over a value: (has a secret, the first reason it is not canonical JSON)."""
     problem: Exception | None = None
     stack = [value]
     pop, push = stack.pop, stack.append
     secret = string_has_secret
+    containers = 0
+    active: set[int] = set()  # ids of the containers on the current path (careful mode)
     while stack:
         item = pop()
         kind = type(item)
-        # Containers check their scalar members in place: most members are strings or ints,
-        # and a push and pop per member would cost more than the check.
-        if kind is dict:
+        if kind is dict or kind is list or kind is tuple:
+            pass
+        elif kind is str:
+            if secret(item):
+                return True, problem
+            continue
+        elif item is None or kind is int or kind is bool:
+            continue
+        elif kind is _Leave:
+            active.discard(item.key)
+            continue
+        elif isinstance(item, float):
+            problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")
+            continue
+        elif isinstance(item, str):
+            if secret(str(item)):
+                return True, problem
+            continue
+        elif isinstance(item, int):
+            continue
+        elif not isinstance(item, (dict, list, tuple)):
+            if problem is None:
+                problem = NotJson(f"{type(item).__name__} is not a JSON value")
+            continue
+        # A container (or a subclass of one).
+        containers += 1
+        if careful:
+            if id(item) in active:
+                problem = problem or NotJson("circular reference: a value contains itself")
+                continue
+            active.add(id(item))
+            push(_Leave(id(item)))
+        elif containers > _CAREFUL_AFTER:
+            return _scan(value, careful=True)
+        if isinstance(item, dict):
             for k in item:
                 if type(k) is str:
                     if secret(k):
@@ -116,35 +164,17 @@ def _scan(value: Any) -> tuple[bool, Exception | None]:
                 elif problem is None:
                     problem = NotJson(f"object key {k!r} is not a string")
             members: Any = item.values()
-        elif kind is list or kind is tuple:
-            members = item
         else:
-            members = None
-        if members is not None:
-            for v in members:
-                t = type(v)
-                if t is str:
-                    if secret(v):
-                        return True, problem
-                elif not (t is int or t is bool or v is None):
-                    push(v)
-        elif kind is str:
-            if secret(item):
-                return True, problem
-        elif item is None or kind is int or kind is bool:
-            continue
-        elif isinstance(item, float):
-            problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")
-        elif isinstance(item, str):
-            push(str(item))
-        elif isinstance(item, int):
-            continue
-        elif isinstance(item, dict):
-            push(dict(item))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif problem is None:
-            problem = NotJson(f"{type(item).__name__} is not a JSON value")
+            members = item
+        # Scalar members are checked in place: most are strings or ints, and a push and pop
+        # per member would cost more than the check.
+        for v in members:
+            t = type(v)
+            if t is str:
+                if secret(v):
+                    return True, problem
+            elif not (t is int or t is bool or v is None):
+                push(v)
     return False, problem
 
 

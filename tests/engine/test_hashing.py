@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ErrorCategory, ErrorInfo
+from engine.context import snapshot_bytes
+from engine.errors import ContextError, ErrorCategory, ErrorInfo
 from engine.hashing import (
     REDACTED_MESSAGE,
     SECRET_MARKERS,
@@ -345,3 +346,41 @@ def test_the_prebuilt_encoder_writes_what_the_stdlib_encoder_writes(value: objec
     from engine.hashing import _ENCODER, _encode
 
     assert _encode(value) == _ENCODER.encode(value)
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+def test_a_value_that_contains_itself_is_refused_not_a_hang() -> None:
+    # A handler can put a self-referencing dict into its context; the scan must not loop.
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    inner: list[object] = []
+    inner.append([inner])
+    via_subclass = _Dict()
+    via_subclass["again"] = [via_subclass]
+    for value in (looped, {"a": inner}, via_subclass):
+        with pytest.raises(CanonicalJsonError, match="circular reference"):
+            canonical_json_bytes(value)
+    with pytest.raises(ContextError) as err:
+        snapshot_bytes({"k": looped})
+    assert err.value.info.code == "snapshot_not_canonical"
+
+
+def test_a_value_shared_twice_is_not_a_cycle() -> None:
+    shared = {"x": 1}
+    assert canonical_json_bytes({"a": shared, "b": [shared, shared]}) == (
+        b'{"a":{"x":1},"b":[{"x":1},{"x":1}]}'
+    )
+
+
+def test_a_wide_value_is_scanned_again_with_cycle_tracking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.hashing as hashing
+
+    monkeypatch.setattr(hashing, "_CAREFUL_AFTER", 3)
+    wide = {"k": [[1], [2], [3], [4], {"password": 1}]}
+    assert contains_secrets(wide)  # found by the careful pass too
+    assert canonical_json_bytes({"k": [[1], [2], [3], [4]]}) == b'{"k":[[1],[2],[3],[4]]}'
