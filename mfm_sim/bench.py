@@ -116,35 +116,34 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
     manifest_id = artifact_id_for_bytes(data)
     stock_loop = asyncio.new_event_loop()
 
-    def stock() -> float:
+    def timed(prepare: Callable[[], Callable[[], object]]) -> float:
+        """Total time of `repeats` runs; `prepare` (untimed) hands back the run to time."""
+        spent = 0.0
+        for _ in range(repeats):
+            run = prepare()
+            start = time.perf_counter()
+            run()
+            spent += time.perf_counter() - start
+        return spent
+
+    def stock() -> Callable[[], object]:
         # One stock loop for all runs: loop creation is not the engine's cost.
-        spent = 0.0
-        for _ in range(repeats):
-            _, inst = fresh()
-            start = time.perf_counter()
-            stock_loop.run_until_complete(_stock_run(inst, manifest, manifest_id, data))
-            spent += time.perf_counter() - start
-        return spent
+        _, inst = fresh()
+        return lambda: stock_loop.run_until_complete(_stock_run(inst, manifest, manifest_id, data))
 
-    def sim_run() -> float:
-        spent = 0.0
-        for _ in range(repeats):
-            world, inst = fresh()
-            sim = _Simulation(
-                scenario, inst, world, recoverable=True, interleave=False, check_idempotent=False
-            )
-            sim.manifest_id = manifest_id
-            sim.durable.artifacts.data[manifest_id] = data  # type: ignore[attr-defined]
-            start = time.perf_counter()
-            sim._one(0, "start")
-            spent += time.perf_counter() - start
-        return spent
+    def sim_run() -> Callable[[], object]:
+        world, inst = fresh()
+        sim = _Simulation(
+            scenario, inst, world, recoverable=True, interleave=False, check_idempotent=False
+        )
+        sim.manifest_id = manifest_id
+        sim.durable.artifacts.data[manifest_id] = data  # type: ignore[attr-defined]
+        return lambda: sim._one(0, "start")
 
-    def loop_only() -> float:
-        spent = 0.0
-        for _ in range(repeats):
-            world, inst = fresh()
-            start = time.perf_counter()
+    def loop_only() -> Callable[[], object]:
+        world, inst = fresh()
+
+        def run() -> object:
             stores = Stores(InMemoryArtifactStore(), InMemoryEventStore())
             stores.artifacts.data[manifest_id] = data
             engine = DefaultExecutionEngine(
@@ -156,9 +155,9 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
             run = StartRun(
                 manifest, manifest_id, inst.plan, inst.run_config, dict(inst.initial_context)
             )
-            SimLoop(world.clock).run_until_complete(engine.start(stores, run))
-            spent += time.perf_counter() - start
-        return spent
+            return SimLoop(world.clock).run_until_complete(engine.start(stores, run))
+
+        return run
 
     def full() -> float:
         return _timed(
@@ -168,9 +167,9 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
     # Interleave the measurements so machine noise hits all of them alike; keep the best.
     t_stock, t_sim, t_loop, t_full = [], [], [], []
     for _ in range(5):
-        t_stock.append(stock())
-        t_sim.append(sim_run())
-        t_loop.append(loop_only())
+        t_stock.append(timed(stock))
+        t_sim.append(timed(sim_run))
+        t_loop.append(timed(loop_only))
         t_full.append(full())
     stock_loop.close()
     base = min(t_stock)
