@@ -47,8 +47,10 @@ __all__ = [
     "buggify_state",
     "current_handler",
     "current_world",
+    "enter_handler",
     "enter_simulation",
     "handler_scope",
+    "leave_handler",
 ]
 
 DEFAULT_PROBABILITY = 0.05
@@ -129,11 +131,16 @@ def buggify(
     return True
 
 
-class handler_scope:
-    """Mark the current task as running the handler of `state_id`.
+# Mark the current task as running the handler of a state: `token = enter_handler(state_id)`,
+# then `leave_handler(token)`. The bare ContextVar methods: this wraps every handler call of
+# every schedule. `leave_handler` raises ValueError for a token of another context (a crashed
+# incarnation's coroutine closed later); callers ignore it, as the scope dies with that task.
+enter_handler = _HANDLER.set
+leave_handler = _HANDLER.reset
 
-    A class rather than `@contextmanager`: it wraps every handler call of every schedule.
-    """
+
+class handler_scope:
+    """`enter_handler`/`leave_handler` as a context manager."""
 
     __slots__ = ("_state_id", "_token")
 
@@ -148,9 +155,7 @@ class handler_scope:
         token = self._token
         if token is None:
             return
-        # A crashed incarnation's coroutine is closed later from another context, where the
-        # token is foreign; the scope dies with that task anyway.
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError):  # a token of another context: see leave_handler
             _HANDLER.reset(token)
 
 

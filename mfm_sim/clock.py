@@ -135,6 +135,8 @@ class TimerQueue(Generic[T]):
 
     def drain(self) -> list[T]:
         """Remove every entry and return the items in (when_ns, seq) order."""
+        if not self._entries:
+            return []
         items = [item for _, _, item in self._entries]
         self._entries = SortedList()
         return items

@@ -135,21 +135,48 @@ class Injector:
             self._scripted = {f.step: f for f in schedule}
         self.step = 0
         self.fired: list[Fault] = []
-        self.paused = False
+        self._paused = False
         # None: unrestricted mode, where faults never stop.
         self.budget: int | None = config.budget if config is not None else 0
         self._site_kinds: dict[str, tuple[tuple[FaultKind, float], ...]] = {}
         self._active: dict[str, tuple[float, tuple[tuple[float, FaultKind], ...]]] = {}
         self.incarnation = 0
         self.now_ns = lambda: 0
-        self.sites: list[str] | None = (
-            None  # when set, the site of every step (crash-point enumeration)
-        )
+        self._sites: list[str] | None = None
+        # True while a fault point can only count its step: nothing can fire and nothing is
+        # recorded. The store wrappers test it inline, so such a call costs no call here.
+        self.quiet = self._is_quiet()
+
+    def _is_quiet(self) -> bool:
+        if self._scripted is not None or self._sites is not None:
+            return False
+        exhausted = self.budget is not None and self.budget <= 0
+        return self._paused or self._config is None or exhausted
+
+    @property
+    def paused(self) -> bool:
+        """While paused (a fault-free incarnation) steps are counted and nothing fires."""
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._paused = value
+        self.quiet = self._is_quiet()
+
+    @property
+    def sites(self) -> list[str] | None:
+        """When set, the site of every step (crash-point enumeration)."""
+        return self._sites
+
+    @sites.setter
+    def sites(self, value: list[str] | None) -> None:
+        self._sites = value
+        self.quiet = self._is_quiet()
 
     @property
     def exhausted(self) -> bool:
         """True once no more faults can fire: the liveness phase has begun."""
-        if self.paused:
+        if self._paused:
             return True
         if self._scripted is not None:
             return not any(step > self.step for step in self._scripted)
@@ -168,9 +195,9 @@ class Injector:
         """Count a fault point. (settled, scripted fault): settled when paused or replaying a
         schedule, where nothing is drawn; then the fault is the schedule's for this step."""
         self.step += 1
-        if self.sites is not None:
-            self.sites.append(site)
-        if self.paused:
+        if self._sites is not None:
+            self._sites.append(site)
+        if self._paused:
             return True, None
         if self._scripted is not None:
             fault = self._scripted.get(self.step)
@@ -178,8 +205,11 @@ class Injector:
         return False, None
 
     def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        if self.quiet:
+            self.step += 1
+            return None
         # The hot path of every store call: a random run with nothing to record skips `_count`.
-        if self.paused or self._scripted is not None or self.sites is not None:
+        if self._paused or self._scripted is not None or self._sites is not None:
             settled, scripted = self._count(site)
             if settled:
                 if scripted is None:
@@ -243,7 +273,7 @@ class Injector:
                 return None
             return self._fire_at(SETUP_STEP, fault.kind, site, fault.arg, None)
         config = self._config
-        if config is None or self.paused:
+        if config is None or self._paused:
             return None
         for kind, rate in self._candidates(site):
             if rng.random() < config.activation and rng.random() < rate:
@@ -270,4 +300,6 @@ class Injector:
         self.fired.append(fault)
         if self.budget is not None and self.budget > 0:
             self.budget -= 1
+            if self.budget == 0:
+                self.quiet = self._is_quiet()
         return fault

@@ -49,7 +49,8 @@ from engine.runtime import (
 )
 from engine.runtime.engine import validate_execution_mode
 from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
-from mfm_sim.buggify import enter_simulation, handler_scope
+from mfm_sim.appends import appended_events
+from mfm_sim.buggify import enter_handler, enter_simulation, leave_handler
 from mfm_sim.faults import FaultConfig
 from mfm_sim.invariants import Violation, check, needs_reference
 from mfm_sim.loop import Deadlock, Runaway, SimLoop
@@ -188,30 +189,37 @@ class _FaultyState:
         self._inner = inner
         self._process = process
         self._state_id = state_id
-
-    def meta(self) -> Any:
-        return self._inner.meta()
+        self.meta = inner.meta
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
         h = self._process.handle
         assert h is not None
-        fault = h.point("handler", target=self._state_id)
-        if fault is not None:
-            fault = await h.settle(fault)
-        if fault is not None:
-            if fault.kind is K.HANDLER_FAILURE:
-                raise StateError(
-                    info(
-                        "sim_handler_failure",
-                        ErrorCategory.UNKNOWN,
-                        "injected handler failure",
-                        retryable=bool(fault.arg),
+        injector = h.injector
+        if injector.quiet and h.alive:  # nothing can fire: count the step inline
+            injector.step += 1
+            fault = None
+        else:
+            fault = h.point("handler", target=self._state_id)
+            if fault is not None:
+                fault = await h.settle(fault)
+            if fault is not None:
+                if fault.kind is K.HANDLER_FAILURE:
+                    raise StateError(
+                        info(
+                            "sim_handler_failure",
+                            ErrorCategory.UNKNOWN,
+                            "injected handler failure",
+                            retryable=bool(fault.arg),
+                        )
                     )
-                )
-            if fault.arg == 0:
-                h.crash(fault)
-        with handler_scope(self._state_id):
+                if fault.arg == 0:
+                    h.crash(fault)
+        token = enter_handler(self._state_id)
+        try:
             result = await self._inner.handle(ctx, io, events)
+        finally:
+            with contextlib.suppress(ValueError):  # closed later from another context
+                leave_handler(token)
         if fault is not None and fault.kind is K.CRASH_IN_HANDLER:
             h.crash(fault)
         return result
@@ -467,7 +475,7 @@ class _Simulation:
             first_step=first_step,
             last_step=injector.step,
             bad_reads=tuple(handle.bad_reads),
-            appended=tuple(handle.appended),
+            appended=tuple(appended_events(handle.appends)),
         )
 
     def _find_run(self) -> uuid.UUID | None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from types import BuiltinFunctionType
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import StorageErrorKind, storage
 from engine.events import EventEnvelope
 from engine.hashing import artifact_id_for_bytes
 from engine.stores import ArtifactKind, ArtifactStore, EventStore
+from mfm_sim.appends import Batch, appended_events
 from mfm_sim.observation import BadRead, Fault, FaultKind
 
 if TYPE_CHECKING:
@@ -57,9 +59,19 @@ def _ambiguous(site: str) -> Exception:
     )
 
 
+# loop -> the task it is running, in one C call: the store wrappers note the task of every
+# append. Python 3.12+ has `current_task` in C; 3.11 wraps this table in Python.
+_task_of: Callable[[Any], asyncio.Task[Any] | None] = (
+    asyncio.current_task
+    if isinstance(asyncio.current_task, BuiltinFunctionType)
+    else asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+)
+_running_loop = asyncio.events._get_running_loop
+
+
 def task_name() -> str:
     """The running simulated task's name (deterministic: the loop numbers its own tasks)."""
-    task = asyncio.current_task()
+    task = _task_of(_running_loop())
     return task.get_name() if task is not None else ""
 
 
@@ -68,11 +80,17 @@ class IncarnationHandle:
 
     def __init__(self, world: World, number: int) -> None:
         self.world = world
+        self.injector = world.injector
         self.number = number
         self.alive = True
         self.volatile: dict[str, bytes] = {}
         self.bad_reads: list[BadRead] = []
-        self.appended: list[tuple[uuid.UUID, int]] = []
+        self.appends: list[Batch] = []  # this incarnation's durable append calls
+
+    @property
+    def appended(self) -> list[tuple[uuid.UUID, int]]:
+        """(run, seq) of every event this incarnation made durable, in order."""
+        return appended_events(self.appends)
 
     def check_alive(self) -> None:
         if not self.alive:
@@ -86,11 +104,14 @@ class IncarnationHandle:
         """
         if not self.alive:
             raise SimCrash()
-        world = self.world
-        fault = world.injector.decide(site, target=target, size=size)
+        injector = self.injector
+        if injector.quiet:
+            injector.step += 1
+            return None
+        fault = injector.decide(site, target=target, size=size)
         if fault is None:
             return None
-        world.trace.fault(fault)
+        self.world.trace.fault(fault)
         kind = fault.kind
         if kind is K.CRASH_BEFORE_EFFECT:
             self.crash(fault)
@@ -118,15 +139,23 @@ class IncarnationHandle:
 
 
 class FaultyArtifactStore:
+    # Each call first takes its fault point. While the injector is quiet (nothing can fire)
+    # it only counts the step, inline: this is the harness's share of every store call.
+
     def __init__(self, inner: ArtifactStore, handle: IncarnationHandle) -> None:
         self._inner = inner
         self._h = handle
 
     async def put(self, kind: ArtifactKind, data: bytes) -> str:
         h = self._h
-        fault = h.point("artifacts.put")
-        if fault is not None:
-            fault = await h.settle(fault)
+        injector = h.injector
+        if injector.quiet and h.alive:
+            injector.step += 1
+            fault = None
+        else:
+            fault = h.point("artifacts.put")
+            if fault is not None:
+                fault = await h.settle(fault)
         world = h.world
         if fault is not None and fault.kind is K.DROPPED_WRITE:
             artifact_id = artifact_id_for_bytes(data)
@@ -153,18 +182,24 @@ class FaultyArtifactStore:
     async def get(self, artifact_id: str) -> bytes:
         h = self._h
         world = h.world
-        step = world.injector.step + 1  # the step `point` is about to take
-        fault = h.point("artifacts.get")
-        if fault is not None:
-            await h.settle(fault)
+        injector = h.injector
+        step = injector.step + 1  # the step of this call's fault point
+        if injector.quiet and h.alive:
+            injector.step = step
+        else:
+            fault = h.point("artifacts.get")
+            if fault is not None:
+                await h.settle(fault)
         world.trace.artifact(h.number, "artifacts.get", artifact_id)
-        corrupted = world.corrupted.get(artifact_id)
-        if corrupted is not None:
-            h.bad_reads.append(BadRead(step, artifact_id, K.CORRUPTED_ARTIFACT, task_name()))
-            return corrupted
-        volatile = h.volatile.get(artifact_id)
-        if volatile is not None:
-            return volatile
+        if world.corrupted:
+            corrupted = world.corrupted.get(artifact_id)
+            if corrupted is not None:
+                h.bad_reads.append(BadRead(step, artifact_id, K.CORRUPTED_ARTIFACT, task_name()))
+                return corrupted
+        if h.volatile:
+            volatile = h.volatile.get(artifact_id)
+            if volatile is not None:
+                return volatile
         try:
             return await self._inner.get(artifact_id)
         except Exception:
@@ -174,9 +209,13 @@ class FaultyArtifactStore:
 
     async def exists(self, artifact_id: str) -> bool:
         h = self._h
-        fault = h.point("artifacts.exists")
-        if fault is not None:
-            await h.settle(fault)
+        injector = h.injector
+        if injector.quiet and h.alive:
+            injector.step += 1
+        else:
+            fault = h.point("artifacts.exists")
+            if fault is not None:
+                await h.settle(fault)
         if artifact_id in h.volatile:
             return True
         return await self._inner.exists(artifact_id)
@@ -188,36 +227,57 @@ class FaultyEventStore:
         self._h = handle
 
     async def head_seq(self, run_id: uuid.UUID) -> int:
-        fault = self._h.point("events.head_seq")
-        if fault is not None:
-            await self._h.settle(fault)
+        h = self._h
+        injector = h.injector
+        if injector.quiet and h.alive:
+            injector.step += 1
+        else:
+            fault = h.point("events.head_seq")
+            if fault is not None:
+                await h.settle(fault)
         return await self._inner.head_seq(run_id)
 
     async def read_range(
         self, run_id: uuid.UUID, from_seq: int, to_seq: int | None = None
     ) -> list[EventEnvelope]:
-        fault = self._h.point("events.read_range")
-        if fault is not None:
-            await self._h.settle(fault)
+        h = self._h
+        injector = h.injector
+        if injector.quiet and h.alive:
+            injector.step += 1
+        else:
+            fault = h.point("events.read_range")
+            if fault is not None:
+                await h.settle(fault)
         return await self._inner.read_range(run_id, from_seq, to_seq)
 
     async def append(
         self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]
     ) -> int:
         h = self._h
+        injector = h.injector
         # The step of the call, not of its completion: latency on this very append (and
         # other tasks' calls while it sleeps) then falls after it, where retry timing looks.
-        step = h.world.injector.step + 1
-        fault = h.point("events.append", size=len(envelopes))
-        if fault is not None:
-            fault = await h.settle(fault)
-        if fault is not None and fault.kind is K.CRASH_MID_APPEND:
-            prefix = list(envelopes[: fault.arg])
-            await self._inner.append(run_id, expected_seq, prefix)
-            self._record(run_id, prefix, step)
-            h.crash(fault)
+        step = injector.step + 1
+        if injector.quiet and h.alive:
+            injector.step = step
+            fault = None
+        else:
+            fault = h.point("events.append", size=len(envelopes))
+            if fault is not None:
+                fault = await h.settle(fault)
+            if fault is not None and fault.kind is K.CRASH_MID_APPEND:
+                prefix = tuple(envelopes[: fault.arg])
+                await self._inner.append(run_id, expected_seq, prefix)
+                self._record(run_id, prefix, step)
+                h.crash(fault)
         head = await self._inner.append(run_id, expected_seq, envelopes)
-        self._record(run_id, envelopes, step)
+        # `_record`, inlined: this runs for every append of every schedule.
+        envelopes = tuple(envelopes)
+        task = _task_of(_running_loop())
+        batch = (h.number, step, task.get_name() if task is not None else "", run_id, envelopes)
+        h.appends.append(batch)
+        h.world.appends.append(batch)
+        h.world.trace.events(h.number, envelopes)
         if fault is not None:
             if fault.kind is K.CRASH_AFTER_EFFECT:
                 h.crash(fault)
@@ -225,17 +285,11 @@ class FaultyEventStore:
                 raise _ambiguous("events.append")
         return head
 
-    def _record(self, run_id: uuid.UUID, envelopes: Sequence[EventEnvelope], step: int) -> None:
+    def _record(self, run_id: uuid.UUID, envelopes: tuple[EventEnvelope, ...], step: int) -> None:
+        # One record per call, not per event: the per-event indexes are built when read.
         h = self._h
-        world = h.world
-        number = h.number
-        where = (number, step)
-        task = task_name()
-        appended, seq_step, seq_task = h.appended, world.seq_step, world.seq_task
-        event = world.trace.event
-        for env in envelopes:
-            key = (run_id, env.seq)
-            appended.append(key)
-            seq_step[key] = where
-            seq_task[key] = task
-            event(number, env)
+        task = _task_of(_running_loop())
+        batch = (h.number, step, task.get_name() if task is not None else "", run_id, envelopes)
+        h.appends.append(batch)
+        h.world.appends.append(batch)
+        h.world.trace.events(h.number, envelopes)

@@ -16,6 +16,7 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
+from mfm_sim.clock import VirtualClock
 from mfm_sim.observation import Fault
 
 
@@ -91,47 +92,68 @@ class Trace:
         "_entries",
         "_final",
         "_hash",
+        "_lines",
         "_pending",
         "_run_prefix",
-        "count",
         "keep",
     )
 
-    def __init__(self, clock: object, *, keep: bool = True) -> None:
+    def __init__(self, clock: VirtualClock, *, keep: bool = True) -> None:
         self._clock = clock
         self._hash: Any = hashlib.sha256()
         self._final: str | None = None  # the digest of an unpickled (read-only) trace
         self._pending: list[_Record] = []
+        self._lines = 0  # lines settled so far
         self._entries: list[tuple[int, int, str, str]] = []
         self._run_prefix: dict[uuid.UUID, str] = {}
         self.keep = keep
-        self.count = 0
+
+    # The record methods run for every store call of every schedule, so each appends its
+    # record itself, and reads the clock's slot rather than its property (one call less).
 
     def add(self, incarnation: int, kind: str, detail: str) -> None:
-        self._record(incarnation, kind, detail)
-
-    def _record(self, incarnation: int, kind: str, detail: object) -> None:
         pending = self._pending
-        pending.append((self._clock.now_ns, incarnation, kind, detail))  # type: ignore[attr-defined]
-        self.count += 1
+        pending.append((self._clock._now_ns, incarnation, kind, detail))
         if len(pending) >= _BACKLOG:
             self._settle()
 
     def store(self, incarnation: int, site: str, detail: str) -> None:
-        self._record(incarnation, "store", f"{site} {detail}")
+        self.add(incarnation, "store", f"{site} {detail}")
 
     def artifact(self, incarnation: int, site: str, artifact_id: str) -> None:
         """A store line naming an artifact: `store("artifacts.get", id[:12])`, built lazily."""
-        self._record(incarnation, "store", (site, artifact_id))
+        pending = self._pending
+        pending.append((self._clock._now_ns, incarnation, "store", (site, artifact_id)))
+        if len(pending) >= _BACKLOG:
+            self._settle()
 
     def event(self, incarnation: int, env: EventEnvelope) -> None:
-        # Domain payloads are plain dicts a handler could still change: described now.
-        self._record(
-            incarnation, "event", self._describe(env) if type(env.event) is DomainEvent else env
-        )
+        self.events(incarnation, (env,))
+
+    def events(self, incarnation: int, envelopes: tuple[EventEnvelope, ...]) -> None:
+        """One append call's events: a single record, one line per event when formatted.
+
+        Described when settled, like every record. A domain payload is a handler's dict; one
+        changed after its append is described as changed, the same way on every replay.
+        """
+        pending = self._pending
+        pending.append((self._clock._now_ns, incarnation, "event", envelopes))
+        if len(pending) >= _BACKLOG:
+            self._settle()
 
     def fault(self, fault: Fault) -> None:
-        self._record(fault.incarnation, "fault", fault)
+        pending = self._pending
+        pending.append((self._clock._now_ns, fault.incarnation, "fault", fault))
+        if len(pending) >= _BACKLOG:
+            self._settle()
+
+    @property
+    def count(self) -> int:
+        """How many lines the trace has (settled or not)."""
+        lines = self._lines
+        for _, _, kind, detail in self._pending:
+            lines += len(detail) if kind == "event" and type(detail) is not str else 1  # type: ignore[arg-type]
+        return lines
 
     def _describe(self, env: EventEnvelope) -> str:
         run_id = env.run_id
@@ -149,9 +171,14 @@ class Trace:
         kept = self._entries if self.keep else None
         for now, incarnation, kind, detail in pending:
             if type(detail) is not str:
-                if isinstance(detail, EventEnvelope):
-                    detail = self._describe(detail)
-                elif isinstance(detail, Fault):
+                if kind == "event":  # one append call's events
+                    for env in detail:  # type: ignore[attr-defined]
+                        text = self._describe(env)
+                        lines.append(f"{now}|{incarnation}|event|{text}\n")
+                        if kept is not None:
+                            kept.append((now, incarnation, kind, text))
+                    continue
+                if isinstance(detail, Fault):
                     detail = _fault_detail(detail)
                 else:
                     site, artifact_id = detail  # type: ignore[misc]
@@ -160,6 +187,7 @@ class Trace:
             if kept is not None:
                 kept.append((now, incarnation, kind, detail))
         self._hash.update("".join(lines).encode())
+        self._lines += len(lines)
         pending.clear()
 
     def __getstate__(self) -> dict[str, object]:
@@ -174,7 +202,7 @@ class Trace:
         self._entries = state["entries"]  # type: ignore[assignment]
         self._run_prefix = {}
         self._final = state["digest"]  # type: ignore[assignment]
-        self.count = state["count"]  # type: ignore[assignment]
+        self._lines = state["count"]  # type: ignore[assignment]
         self.keep = bool(self._entries)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from mfm_sim.appends import Batch, SeqIndex
 from mfm_sim.clock import VirtualClock
 from mfm_sim.faults import FaultConfig, Injector
 from mfm_sim.observation import Fault
@@ -16,9 +17,8 @@ class SimClock:
 
     def __init__(self, clock: VirtualClock) -> None:
         self._clock = clock
-
-    def now_millis(self) -> int:
-        return self._clock.now_millis()
+        # Bound once: the engine reads the time for every event it appends.
+        self.now_millis = clock.now_millis
 
 
 class SimEntropy:
@@ -59,8 +59,10 @@ class World:
         self.trace = Trace(self.clock, keep=keep_trace)
         self.corrupted: dict[str, bytes] = {}
         self.lost: set[str] = set()
-        self.seq_step: dict[tuple[uuid.UUID, int], tuple[int, int]] = {}
-        self.seq_task: dict[tuple[uuid.UUID, int], str] = {}
+        # Every append call that made events durable, across incarnations.
+        self.appends: list[Batch] = []
+        self.seq_step = SeqIndex(self.appends, "step")
+        self.seq_task = SeqIndex(self.appends, "task")
         self.effects: dict[str, int] = {}
         self.engine_clock = SimClock(self.clock)
         self.entropy = SimEntropy(self.streams.stream("entropy"))

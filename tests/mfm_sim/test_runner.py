@@ -696,7 +696,7 @@ def test_cyclic_plan_is_invalid_scenario() -> None:
 
 def test_harness_bug_is_a_harness_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # A C-level callable: the KeyError is raised inside mfm_sim/stores.py's own frame.
-    monkeypatch.setattr(sim_stores, "task_name", {}.popitem)
+    monkeypatch.setattr(sim_stores, "_task_of", {}.__getitem__)
     with pytest.raises(runner.HarnessError) as exc:
         simulate(_scenario("runner_harness_bug"), 7)
     assert isinstance(exc.value, RuntimeError)
@@ -707,10 +707,10 @@ def test_harness_bug_is_a_harness_error(monkeypatch: pytest.MonkeyPatch) -> None
 def test_harness_bug_through_a_foreign_callee_is_a_harness_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken() -> str:
+    def broken(loop: object) -> str:
         raise KeyError("harness bookkeeping")
 
-    monkeypatch.setattr(sim_stores, "task_name", broken)
+    monkeypatch.setattr(sim_stores, "_task_of", broken)
     with pytest.raises(runner.HarnessError):
         simulate(_scenario("runner_harness_bug_2"), 7)
 
