@@ -98,11 +98,15 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
     """A fault-free simulated run of a plan ÷ the same engine run on a stock asyncio loop.
 
     Each run gets a fresh scenario instance (handlers may count their calls), built outside
-    the timed part; only the run is timed. `sim_run` is the run as the simulator makes it:
-    the simulator's loop and virtual clock, its fault-injecting store and handler wrappers
-    with faults off, and the trace. `loop_only` is the same engine call on the simulator's
-    loop over plain in-memory stores (the loop's own share). `simulate` is a whole schedule
-    (the idempotent-resume check and the 13 invariants included).
+    the timed part; only the run is timed. On the simulated side that setup is the world,
+    the scenario build and the simulation object (which wraps the plan's states once, as a
+    simulated process loads its code); on the stock side it is the scenario build.
+
+    `sim_run` is the run as the simulator makes it: the simulator's loop and virtual clock,
+    its fault-injecting store and handler wrappers with faults off, and the trace.
+    `loop_only` is the same engine call on the simulator's loop over plain in-memory stores
+    (the loop's own share). `simulate` is a whole schedule (the idempotent-resume check and
+    the 13 invariants included).
     """
     from mfm_sim.runner import _Simulation  # the harness's own single-run driver
 

@@ -12,6 +12,7 @@ import attrs
 from engine.config import RunConfig
 from engine.events import EventEnvelope, RunPhase
 from engine.plan import ExecutionPlan
+from mfm_sim.appends import Batch, SeqKey, appended_events
 
 
 class FaultKind(enum.Enum):
@@ -103,9 +104,21 @@ class Incarnation:
     first_step: int = 0
     last_step: int = 0
     bad_reads: tuple[BadRead, ...] = ()
-    appended: tuple[
-        tuple[uuid.UUID, int], ...
-    ] = ()  # (run_id, seq) made durable by this incarnation
+    # The append calls that made events durable; `appended` lists their events.
+    appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
+    # Given (synthetic logs) or derived from `appends` on first read: most schedules never
+    # read it, and every event of every schedule would pay for it. Not compared: it is
+    # either derived from `appends` or, in a synthetic log, the only record of them.
+    _appended: tuple[SeqKey, ...] | None = attrs.field(default=None, alias="appended", eq=False)
+
+    @property
+    def appended(self) -> tuple[SeqKey, ...]:
+        """(run_id, seq) of every event this incarnation made durable, in order."""
+        got = self._appended
+        if got is None:
+            got = tuple(appended_events(self.appends))
+            object.__setattr__(self, "_appended", got)
+        return got
 
 
 @attrs.frozen

@@ -49,7 +49,6 @@ from engine.runtime import (
 )
 from engine.runtime.engine import validate_execution_mode
 from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
-from mfm_sim.appends import appended_events
 from mfm_sim.buggify import enter_handler, enter_simulation, leave_handler
 from mfm_sim.faults import FaultConfig
 from mfm_sim.invariants import Violation, check, needs_reference
@@ -218,8 +217,11 @@ class _FaultyState:
         try:
             result = await self._inner.handle(ctx, io, events)
         finally:
-            with contextlib.suppress(ValueError):  # closed later from another context
+            # Not contextlib.suppress: that is three more calls on every handler call.
+            try:  # noqa: SIM105
                 leave_handler(token)
+            except ValueError:
+                pass  # closed later from another context, after a crash
         if fault is not None and fault.kind is K.CRASH_IN_HANDLER:
             h.crash(fault)
         return result
@@ -321,6 +323,14 @@ class _FaultyTransportFactory:
         return _FaultyTransport(self._inner.make(env), self._h, env, self._durable)
 
 
+def _call_line(run_id: uuid.UUID | None) -> str:
+    return str(run_id)[:8] if run_id else "-"
+
+
+def _outcome_line(outcome: Outcome, phase: RunPhase | None, ecode: str | None) -> str:
+    return f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip()
+
+
 def _is_harness_frame(tb: Any) -> bool:
     """True if the innermost frame of ours or the engine's that the error passed is ours.
 
@@ -358,6 +368,8 @@ class _Simulation:
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
         self.process = _Process()
         self.resolver = _FaultyResolver(self.base_resolver, self.process)
+        # Wrapped once, at setup: every incarnation's process runs this same plan object.
+        self.plan = self.resolver.wrap(instance.plan)
         self.inner_transports = instance.transports(world) if instance.transports else None
         self.run_id: uuid.UUID | None = None
         self.final: RunResult | None = None
@@ -409,10 +421,11 @@ class _Simulation:
         if not faults:
             injector.paused = True
         start_ns, first_step = world.clock.now_ns, injector.step
-        world.trace.add(number, call, str(self.run_id)[:8] if self.run_id else "-")
+        first_batch = len(world.appends)  # incarnations run one after another
+        world.trace.later(number, call, _call_line, self.run_id)
         if call == "start":
             inst = self.instance
-            plan = self.resolver.wrap(inst.plan)
+            plan = self.plan
             manifest = inst.manifest()
             coro = engine.start(
                 stores,
@@ -457,11 +470,7 @@ class _Simulation:
             handle.alive = False
             self.dead_tasks.extend(loop.kill())
             injector.paused = paused_before
-        world.trace.add(
-            number,
-            "outcome",
-            f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip(),
-        )
+        world.trace.later(number, "outcome", _outcome_line, outcome, phase, ecode)
         return Incarnation(
             number=number,
             call=call,
@@ -475,7 +484,7 @@ class _Simulation:
             first_step=first_step,
             last_step=injector.step,
             bad_reads=tuple(handle.bad_reads),
-            appended=tuple(appended_events(handle.appends)),
+            appends=tuple(world.appends[first_batch:]),
         )
 
     def _find_run(self) -> uuid.UUID | None:

@@ -17,7 +17,7 @@ from engine.errors import StorageErrorKind, storage
 from engine.events import EventEnvelope
 from engine.hashing import artifact_id_for_bytes
 from engine.stores import ArtifactKind, ArtifactStore, EventStore
-from mfm_sim.appends import Batch, appended_events
+from mfm_sim.appends import appended_events
 from mfm_sim.observation import BadRead, Fault, FaultKind
 
 if TYPE_CHECKING:
@@ -85,12 +85,11 @@ class IncarnationHandle:
         self.alive = True
         self.volatile: dict[str, bytes] = {}
         self.bad_reads: list[BadRead] = []
-        self.appends: list[Batch] = []  # this incarnation's durable append calls
 
     @property
     def appended(self) -> list[tuple[uuid.UUID, int]]:
         """(run, seq) of every event this incarnation made durable, in order."""
-        return appended_events(self.appends)
+        return appended_events([b for b in self.world.appends if b[0] == self.number])
 
     def check_alive(self) -> None:
         if not self.alive:
@@ -275,7 +274,6 @@ class FaultyEventStore:
         envelopes = tuple(envelopes)
         task = _task_of(_running_loop())
         batch = (h.number, step, task.get_name() if task is not None else "", run_id, envelopes)
-        h.appends.append(batch)
         h.world.appends.append(batch)
         h.world.trace.events(h.number, envelopes)
         if fault is not None:
@@ -290,6 +288,5 @@ class FaultyEventStore:
         h = self._h
         task = _task_of(_running_loop())
         batch = (h.number, step, task.get_name() if task is not None else "", run_id, envelopes)
-        h.appends.append(batch)
         h.world.appends.append(batch)
         h.world.trace.events(h.number, envelopes)

@@ -65,13 +65,18 @@ def describe_event(env: EventEnvelope) -> str:
     return describe(e)
 
 
-# A record is (ns, incarnation, kind, detail): detail is the text, or the envelope, fault or
-# (site, artifact id) it describes, formatted only when a line is needed.
+# A record is (ns, incarnation, kind, detail): detail is the text, or what it is made from,
+# formatted only when a line is needed: an append call's envelopes (kind "event", one line
+# each) or (line function, *args).
 _Record = tuple[int, int, str, object]
 
 # Beyond this many pending records they are formatted and hashed, so a very long schedule
 # holds a bounded backlog (a typical one has a few dozen and never formats them at all).
 _BACKLOG = 4096
+
+
+def _artifact_line(site: str, artifact_id: str) -> str:
+    return f"{site} {artifact_id[:12]}"
 
 
 def _fault_detail(fault: Fault) -> str:
@@ -117,13 +122,21 @@ class Trace:
         if len(pending) >= _BACKLOG:
             self._settle()
 
+    def later(self, incarnation: int, kind: str, line: Callable[..., str], *args: object) -> None:
+        """A line `line(*args)` builds when the trace is settled (args must not change)."""
+        pending = self._pending
+        pending.append((self._clock._now_ns, incarnation, kind, (line, *args)))
+        if len(pending) >= _BACKLOG:
+            self._settle()
+
     def store(self, incarnation: int, site: str, detail: str) -> None:
         self.add(incarnation, "store", f"{site} {detail}")
 
     def artifact(self, incarnation: int, site: str, artifact_id: str) -> None:
         """A store line naming an artifact: `store("artifacts.get", id[:12])`, built lazily."""
         pending = self._pending
-        pending.append((self._clock._now_ns, incarnation, "store", (site, artifact_id)))
+        line = (_artifact_line, site, artifact_id)
+        pending.append((self._clock._now_ns, incarnation, "store", line))
         if len(pending) >= _BACKLOG:
             self._settle()
 
@@ -143,7 +156,7 @@ class Trace:
 
     def fault(self, fault: Fault) -> None:
         pending = self._pending
-        pending.append((self._clock._now_ns, fault.incarnation, "fault", fault))
+        pending.append((self._clock._now_ns, fault.incarnation, "fault", (_fault_detail, fault)))
         if len(pending) >= _BACKLOG:
             self._settle()
 
@@ -178,11 +191,7 @@ class Trace:
                         if kept is not None:
                             kept.append((now, incarnation, kind, text))
                     continue
-                if isinstance(detail, Fault):
-                    detail = _fault_detail(detail)
-                else:
-                    site, artifact_id = detail  # type: ignore[misc]
-                    detail = f"{site} {artifact_id[:12]}"
+                detail = detail[0](*detail[1:])  # type: ignore[index]  # (line, *args)
             lines.append(f"{now}|{incarnation}|{kind}|{detail}\n")
             if kept is not None:
                 kept.append((now, incarnation, kind, detail))

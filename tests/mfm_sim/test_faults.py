@@ -399,3 +399,34 @@ def test_setup_rate_is_respected() -> None:
         for seed in range(400)
     )
     assert 15 <= fired <= 70
+
+
+def test_quiet_exactly_when_a_point_can_only_count_its_step() -> None:
+    # The store wrappers trust `quiet` to skip `decide`: it must be True only when `decide`
+    # would count the step and return None without drawing or recording anything.
+    assert Injector(NoRng(), None).quiet  # type: ignore[arg-type]
+    inj = Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=2))
+    assert not inj.quiet
+    inj.paused = True
+    assert inj.quiet
+    inj.paused = False
+    assert not inj.quiet
+    inj.decide("events.head_seq")
+    assert not inj.quiet  # one fault of the budget left
+    inj.decide("events.head_seq")
+    assert inj.budget == 0 and inj.quiet  # spent: the liveness phase
+    inj.sites = []
+    assert not inj.quiet  # every step's site must be recorded
+    inj.decide("events.head_seq")
+    assert inj.sites == ["events.head_seq"]
+    inj.sites = None
+    assert inj.quiet
+    assert not Injector(NoRng(), None, schedule=[]).quiet  # type: ignore[arg-type]
+    assert not Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=None)).quiet
+
+
+def test_a_quiet_decide_counts_the_step_and_draws_nothing() -> None:
+    inj = Injector(NoRng(), _config((K.TRANSIENT_ERROR, 1.0), budget=0))  # type: ignore[arg-type]
+    assert inj.quiet
+    assert [inj.decide("artifacts.get") for _ in range(3)] == [None] * 3
+    assert inj.step == 3 and inj.fired == []

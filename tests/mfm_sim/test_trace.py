@@ -187,3 +187,42 @@ def test_a_pickled_trace_keeps_its_digest_and_entries() -> None:
     assert copy.digest == trace.digest
     assert copy.entries == trace.entries
     assert copy.count == trace.count
+
+
+def test_one_append_call_is_one_record_and_a_line_per_event() -> None:
+    clock = VirtualClock()
+    batch, one = Trace(clock), Trace(clock)
+    envs = tuple(
+        EventEnvelope(RUN, seq, StateEntered("m.s.a", seq, A), None) for seq in range(1, 4)
+    )
+    clock.advance_by(5)
+    batch.events(1, envs)
+    for env in envs:
+        one.event(1, env)
+    assert len(batch._pending) == 1 and batch.count == 3
+    assert (
+        batch.entries
+        == one.entries
+        == [
+            (5, 1, "event", f"12345678#{seq} StateEntered m.s.a attempt={seq} base={A[:8]}")
+            for seq in range(1, 4)
+        ]
+    )
+    assert batch.digest == one.digest
+    assert batch.count == 3  # settled lines count too
+
+
+def test_later_lines_are_built_from_their_arguments_when_read() -> None:
+    clock = VirtualClock()
+    calls: list[tuple[object, ...]] = []
+
+    def line(*args: object) -> str:
+        calls.append(args)
+        return "-".join(map(str, args))
+
+    trace = Trace(clock)
+    trace.later(2, "outcome", line, "crash", 7)
+    assert calls == [] and trace.count == 1
+    assert trace.entries == [(0, 2, "outcome", "crash-7")]
+    assert calls == [("crash", 7)]
+    assert Trace(clock).digest != trace.digest
