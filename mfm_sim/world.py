@@ -8,7 +8,7 @@ from mfm_sim.appends import Batch, SeqIndex
 from mfm_sim.clock import VirtualClock
 from mfm_sim.faults import FaultConfig, Injector
 from mfm_sim.observation import Fault
-from mfm_sim.rng import Rng, Streams
+from mfm_sim.rng import Streams
 from mfm_sim.trace import Trace
 
 
@@ -22,22 +22,26 @@ class SimClock:
 
 
 class SimEntropy:
-    def __init__(self, rng: Rng) -> None:
-        self._rng = rng
+    """Seeded entropy; its stream is derived on first use (most schedules never draw)."""
+
+    def __init__(self, streams: Streams, name: str = "entropy") -> None:
+        self._streams = streams
+        self._name = name
 
     def random_bytes(self, n: int) -> bytes:
-        return self._rng.sample_bytes(n)
+        return self._streams.stream(self._name).sample_bytes(n)
 
 
 class SimIds:
     """Seeded run ids; remembers what it issued so the runner can find the run after a crash."""
 
-    def __init__(self, rng: Rng) -> None:
-        self._rng = rng
+    def __init__(self, streams: Streams, name: str = "ids") -> None:
+        self._streams = streams  # the stream is derived on first use
+        self._name = name
         self.issued: list[uuid.UUID] = []
 
     def new_run_id(self) -> uuid.UUID:
-        run_id = self._rng.uuid()
+        run_id = self._streams.stream(self._name).uuid()
         self.issued.append(run_id)
         return run_id
 
@@ -65,8 +69,8 @@ class World:
         self.seq_task = SeqIndex(self.appends, "task")
         self.effects: dict[str, int] = {}
         self.engine_clock = SimClock(self.clock)
-        self.entropy = SimEntropy(self.streams.stream("entropy"))
-        self.ids = SimIds(self.streams.stream("ids"))
+        self.entropy = SimEntropy(self.streams)
+        self.ids = SimIds(self.streams)
         self.services: dict[str, object] = {}
         self.incarnation = 0
 

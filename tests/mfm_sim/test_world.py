@@ -9,7 +9,7 @@ import pytest
 from mfm_sim.clock import VirtualClock
 from mfm_sim.faults import FaultConfig
 from mfm_sim.observation import FaultKind
-from mfm_sim.rng import Rng, Streams
+from mfm_sim.rng import Streams
 from mfm_sim.world import SimClock, SimEntropy, SimIds, World
 
 
@@ -27,7 +27,7 @@ def test_sim_ids_come_from_the_ids_stream_and_are_remembered() -> None:
 
 
 def test_sim_ids_issued_list_is_per_instance() -> None:
-    a, b = SimIds(Rng(1)), SimIds(Rng(1))
+    a, b = SimIds(Streams(1)), SimIds(Streams(1))
     a.new_run_id()
     assert len(a.issued) == 1
     assert b.issued == []
@@ -48,7 +48,7 @@ def test_sim_entropy_comes_from_the_entropy_stream() -> None:
     got = world.entropy.random_bytes(20)
     assert len(got) == 20
     assert got == Streams(7).stream("entropy").sample_bytes(20)
-    assert SimEntropy(Rng(5)).random_bytes(0) == b""
+    assert SimEntropy(Streams(5)).random_bytes(0) == b""
     # Drawing ids does not shift entropy: the streams are independent.
     other = World(7, None)
     other.ids.new_run_id()
