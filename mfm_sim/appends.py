@@ -26,51 +26,60 @@ def appended_events(batches: Sequence[Batch]) -> list[SeqKey]:
 
 class SeqIndex(Mapping[SeqKey, Any]):
     """`(run, seq) -> (incarnation, step)` (``"step"``) or `-> task` (``"task"``) over a list
-    of batches that may still grow; (re)built when read after a new batch arrived."""
+    of batches that may still grow; (re)built when read after a new batch arrived.
 
-    __slots__ = ("_batches", "_built_at", "_data", "_what")
+    Held as run -> seq -> value: a run id is hashed once per batch, not once per event.
+    """
+
+    __slots__ = ("_batches", "_built_at", "_by_run", "_what")
 
     def __init__(self, batches: list[Batch], what: str) -> None:
         if what not in ("step", "task"):
             raise ValueError(f"unknown index {what!r}; use 'step' or 'task'")
         self._batches = batches
         self._what = what
-        self._data: dict[SeqKey, Any] = {}
+        self._by_run: dict[uuid.UUID, dict[int, Any]] = {}
         self._built_at = 0
 
-    def _built(self) -> dict[SeqKey, Any]:
+    def _built(self) -> dict[uuid.UUID, dict[int, Any]]:
         batches = self._batches
         if self._built_at != len(batches):
-            if self._what == "step":
-                self._data = {
-                    (run_id, env.seq): (number, step)
-                    for number, step, _, run_id, envs in batches
-                    for env in envs
-                }
-            else:
-                self._data = {
-                    (run_id, env.seq): task for _, _, task, run_id, envs in batches for env in envs
-                }
+            by_run: dict[uuid.UUID, dict[int, Any]] = {}
+            step = self._what == "step"
+            for number, at, task, run_id, envs in batches:
+                seqs = by_run.get(run_id)
+                if seqs is None:
+                    seqs = by_run[run_id] = {}
+                value = (number, at) if step else task
+                for env in envs:
+                    seqs[env.seq] = value
+            self._by_run = by_run
             self._built_at = len(batches)
-        return self._data
+        return self._by_run
 
     def __getitem__(self, key: SeqKey) -> Any:
-        return self._built()[key]
+        return self._built()[key[0]][key[1]]
 
     def get(self, key: SeqKey, default: Any = None) -> Any:
-        return self._built().get(key, default)
+        seqs = self._built().get(key[0])
+        return default if seqs is None else seqs.get(key[1], default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._built()
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        seqs = self._built().get(key[0])
+        return seqs is not None and key[1] in seqs
 
     def __iter__(self) -> Iterator[SeqKey]:
-        return iter(self._built())
+        for run_id, seqs in self._built().items():
+            for seq in seqs:
+                yield run_id, seq
 
     def __len__(self) -> int:
-        return len(self._built())
+        return sum(len(seqs) for seqs in self._built().values())
 
     def __repr__(self) -> str:
-        return f"SeqIndex({self._what}, {self._built()!r})"
+        return f"SeqIndex({self._what}, {dict(self)!r})"
 
 
 __all__ = ["Batch", "SeqIndex", "SeqKey", "appended_events"]

@@ -543,7 +543,7 @@ class _ArtifactJudge:
             data = obs.pristine.get(artifact_id)
             if data is None:
                 verdict = "does not exist"
-            else:
+            elif not obs.content_addressed:
                 actual = hashlib.sha256(data).hexdigest()
                 if actual != artifact_id:
                     verdict = f"holds bytes hashing to {actual[:12]}"

@@ -163,6 +163,10 @@ class Observation:
     seq_task: Mapping[tuple[uuid.UUID, int], str] = attrs.field(factory=dict)  # who appended it
     # Manifest ids whose bytes the harness itself encoded canonically (the operator's manifest).
     operator_manifests: frozenset[str] = frozenset()
+    # True when `pristine` is keyed by the hash of its bytes by construction (the store
+    # computed every key it holds), so an id present there needs no re-hashing. Synthetic
+    # logs leave it False and are verified byte by byte.
+    content_addressed: bool = False
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -635,6 +635,9 @@ class _Simulation:
             recoverable=self.recoverable,
             effects=world.effects,
             operator_manifests=frozenset((self.manifest_id,)),
+            # The durable InMemoryArtifactStore keys every put by the bytes' own hash, and
+            # the operator's manifest is stored under `artifact_id_for_bytes(data)`.
+            content_addressed=True,
         )
 
 

@@ -865,3 +865,29 @@ def test_every_invariant_passes_the_clean_log(name):
 def test_checks_take_the_seed_from_the_observation():
     obs = clean_observation(effects={"k": 3}, seed=SEED + 1)
     assert {v.seed for v in check(obs)} == {SEED + 1}
+
+
+def test_a_content_addressed_store_is_trusted_for_hashes_but_not_for_existence() -> None:
+    # The runner's durable store keys every put by the bytes' own hash, so its observation
+    # skips re-hashing; an id missing from it is still reported, and a synthetic log that
+    # does not claim content addressing is still verified byte by byte.
+    from mfm_sim.invariants import _ArtifactJudge
+
+    good, bad = b'{"a":1}', b'{"b":2}'
+    good_id = hashlib.sha256(good).hexdigest()
+    wrong_id = "f" * 64
+    pristine = {good_id: good, wrong_id: bad}
+
+    def judge(content_addressed: bool) -> _ArtifactJudge:
+        obs = attrs.evolve(
+            clean_observation(), pristine=pristine, content_addressed=content_addressed
+        )
+        return _ArtifactJudge(obs)
+
+    checked, trusted = judge(False), judge(True)
+    assert checked.problem(good_id) is None and trusted.problem(good_id) is None
+    assert checked.problem(wrong_id) == (
+        f"holds bytes hashing to {hashlib.sha256(bad).hexdigest()[:12]}"
+    )
+    assert trusted.problem(wrong_id) is None
+    assert checked.problem("0" * 64) == trusted.problem("0" * 64) == "does not exist"
