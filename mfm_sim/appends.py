@@ -58,17 +58,24 @@ class SeqIndex(Mapping[SeqKey, Any]):
         return self._by_run
 
     def __getitem__(self, key: SeqKey) -> Any:
+        if type(key) is not tuple or len(key) != 2:
+            raise KeyError(key)
         return self._built()[key[0]][key[1]]
 
     def get(self, key: SeqKey, default: Any = None) -> Any:
+        if type(key) is not tuple or len(key) != 2:
+            return default
         seqs = self._built().get(key[0])
         return default if seqs is None else seqs.get(key[1], default)
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, tuple) or len(key) != 2:
+        if type(key) is not tuple or len(key) != 2:
             return False
         seqs = self._built().get(key[0])
         return seqs is not None and key[1] in seqs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SeqIndex, (list(self._batches), self._what))
 
     def __iter__(self) -> Iterator[SeqKey]:
         for run_id, seqs in self._built().items():

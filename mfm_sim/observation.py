@@ -106,18 +106,23 @@ class Incarnation:
     bad_reads: tuple[BadRead, ...] = ()
     # The append calls that made events durable; `appended` lists their events.
     appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
-    # Given (synthetic logs) or derived from `appends` on first read: most schedules never
-    # read it, and every event of every schedule would pay for it. Not compared: it is
-    # either derived from `appends` or, in a synthetic log, the only record of them.
-    _appended: tuple[SeqKey, ...] | None = attrs.field(default=None, alias="appended", eq=False)
+    # Given by synthetic logs, which record no append calls; None: derived from `appends`.
+    _appended: tuple[SeqKey, ...] | None = attrs.field(default=None, alias="appended")
+    # The derived list, made on first read: most schedules never read it, and every event
+    # of every schedule would pay for it. Not an init field, so `evolve` starts afresh.
+    _derived: tuple[SeqKey, ...] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
 
     @property
     def appended(self) -> tuple[SeqKey, ...]:
         """(run_id, seq) of every event this incarnation made durable, in order."""
-        got = self._appended
+        if self._appended is not None:
+            return self._appended
+        got = self._derived
         if got is None:
             got = tuple(appended_events(self.appends))
-            object.__setattr__(self, "_appended", got)
+            object.__setattr__(self, "_derived", got)
         return got
 
 

@@ -188,7 +188,12 @@ class _FaultyState:
         self._inner = inner
         self._process = process
         self._state_id = state_id
-        self.meta = inner.meta
+        meta = getattr(inner, "meta", None)
+        if meta is not None:
+            self.meta = meta  # one call less per attempt; the method below is the fallback
+
+    def meta(self) -> Any:
+        return self._inner.meta()  # raises as the state itself would
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
         h = self._process.handle

@@ -40,10 +40,15 @@ def _run_started(e: RunStarted) -> str:
     return f"RunStarted {e.op_id} manifest={e.manifest_id[:8]} initial={e.initial_snapshot_id[:8]}"
 
 
-def _domain(e: DomainEvent) -> str:
+def _payload_key(e: DomainEvent) -> str:
+    """What a domain event's line shows after its name: " <payload key>", or nothing."""
     if isinstance(e.payload, dict) and "key" in e.payload:
-        return f"{e.name} {e.payload['key']}"
-    return e.name
+        return f" {e.payload['key']}"
+    return ""
+
+
+def _domain(e: DomainEvent) -> str:
+    return f"{e.name}{_payload_key(e)}"
 
 
 # Dispatch on the exact type: this runs for every appended event of every schedule.
@@ -144,11 +149,23 @@ class Trace:
         self.events(incarnation, (env,))
 
     def events(self, incarnation: int, envelopes: tuple[EventEnvelope, ...]) -> None:
-        """One append call's events: a single record, one line per event when formatted.
-
-        Described when settled, like every record. A domain payload is a handler's dict; one
-        changed after its append is described as changed, the same way on every replay.
-        """
+        """One append call's events: a single record, one line per event when formatted."""
+        for env in envelopes:
+            if type(env.event) is DomainEvent:
+                # A domain payload is a handler's dict, which it could still change: the one
+                # thing its line shows, the payload's key, is taken now, so a line never
+                # depends on when the trace is read.
+                detail: list[object] = []
+                for each in envelopes:
+                    ev = each.event
+                    if type(ev) is DomainEvent:
+                        payload = ev.payload  # `_payload_key`, inlined: hot for such events
+                        has_key = isinstance(payload, dict) and "key" in payload
+                        detail.append((each, f" {payload['key']}" if has_key else ""))
+                    else:
+                        detail.append(each)
+                envelopes = tuple(detail)  # type: ignore[assignment]
+                break
         pending = self._pending
         pending.append((self._clock._now_ns, incarnation, "event", envelopes))
         if len(pending) >= _BACKLOG:
@@ -168,12 +185,15 @@ class Trace:
             lines += len(detail) if kind == "event" and type(detail) is not str else 1  # type: ignore[arg-type]
         return lines
 
-    def _describe(self, env: EventEnvelope) -> str:
+    def _prefix(self, env: EventEnvelope) -> str:
         run_id = env.run_id
         prefix = self._run_prefix.get(run_id)
         if prefix is None:
             prefix = self._run_prefix[run_id] = str(run_id)[:8]
-        return f"{prefix}#{env.seq} {describe_event(env)}"
+        return f"{prefix}#{env.seq}"
+
+    def _describe(self, env: EventEnvelope) -> str:
+        return f"{self._prefix(env)} {describe_event(env)}"
 
     def _settle(self) -> None:
         """Format the pending records, hash their lines, and keep them if asked."""
@@ -186,7 +206,11 @@ class Trace:
             if type(detail) is not str:
                 if kind == "event":  # one append call's events
                     for env in detail:  # type: ignore[attr-defined]
-                        text = self._describe(env)
+                        if type(env) is tuple:  # a domain event and its payload key as appended
+                            env, key = env
+                            text = f"{self._prefix(env)} {env.event.name}{key}"
+                        else:
+                            text = self._describe(env)
                         lines.append(f"{now}|{incarnation}|event|{text}\n")
                         if kept is not None:
                             kept.append((now, incarnation, kind, text))

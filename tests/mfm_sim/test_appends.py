@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import uuid
 
+import attrs
 import pytest
 
 from engine.events import EventEnvelope, StateEntered
@@ -54,9 +55,19 @@ def test_an_index_read_early_sees_later_calls() -> None:
     assert steps.get((RUN, 2)) == (3, 8) and len(steps) == 2
 
 
-def test_an_index_pickles_with_its_contents() -> None:
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_an_index_pickles_with_its_contents(protocol: int) -> None:
     steps = SeqIndex([(0, 1, "Task-1", RUN, _envs(RUN, 1, 1))], "step")
-    assert pickle.loads(pickle.dumps(steps)) == {(RUN, 1): (0, 1)}
+    assert pickle.loads(pickle.dumps(steps, protocol)) == {(RUN, 1): (0, 1)}
+
+
+def test_an_index_answers_odd_keys_as_a_dict_would() -> None:
+    steps = SeqIndex([(0, 1, "Task-1", RUN, _envs(RUN, 1, 1))], "step")
+    for key in (None, (RUN,), (RUN, 1, 2), RUN, "x"):
+        assert steps.get(key, "d") == "d"  # type: ignore[arg-type]
+        assert key not in steps
+        with pytest.raises(KeyError):
+            steps[key]  # type: ignore[index]
 
 
 def test_an_unknown_index_is_refused() -> None:
@@ -75,3 +86,7 @@ def test_an_incarnation_derives_appended_from_its_calls_or_takes_it_given() -> N
     # Reading `appended` changes nothing that equality sees.
     twin = Incarnation(0, "start", Outcome.CRASH, appends=calls)
     assert derived == twin
+    # A given list is compared; a derived one is made afresh by `evolve`.
+    assert given != Incarnation(0, "start", Outcome.CRASH, appended=((RUN, 6),))
+    later: tuple[Batch, ...] = ((1, 9, "Task-1", RUN, _envs(RUN, 3, 1)),)
+    assert attrs.evolve(derived, appends=later).appended == ((RUN, 3),)

@@ -226,3 +226,20 @@ def test_later_lines_are_built_from_their_arguments_when_read() -> None:
     assert trace.entries == [(0, 2, "outcome", "crash-7")]
     assert calls == [("crash", 7)]
     assert Trace(clock).digest != trace.digest
+
+
+def test_a_domain_payload_changed_after_its_append_keeps_its_line() -> None:
+    # A handler's payload dict is stored as it is; the line must show it as appended, however
+    # late the trace is read, or a digest would depend on when it was read.
+    def run(read_early: bool) -> str:
+        clock = VirtualClock()
+        trace = Trace(clock)
+        payload = {"key": "before"}
+        trace.events(0, (EventEnvelope(RUN, 1, DomainEvent("note", payload, None), None),))
+        if read_early:
+            assert trace.digest
+        payload["key"] = "after"
+        assert trace.entries[-1][3] == "12345678#1 note before"
+        return trace.digest
+
+    assert run(read_early=True) == run(read_early=False)
