@@ -156,7 +156,7 @@ class handler_scope:
         if token is None:
             return
         with contextlib.suppress(ValueError):  # a token of another context: see leave_handler
-            _HANDLER.reset(token)
+            leave_handler(token)
 
 
 def current_handler() -> str | None:

@@ -158,12 +158,7 @@ class Trace:
                 detail: list[object] = []
                 for each in envelopes:
                     ev = each.event
-                    if type(ev) is DomainEvent:
-                        payload = ev.payload  # `_payload_key`, inlined: hot for such events
-                        has_key = isinstance(payload, dict) and "key" in payload
-                        detail.append((each, f" {payload['key']}" if has_key else ""))
-                    else:
-                        detail.append(each)
+                    detail.append((each, _payload_key(ev)) if type(ev) is DomainEvent else each)
                 envelopes = tuple(detail)  # type: ignore[assignment]
                 break
         pending = self._pending
