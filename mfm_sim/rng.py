@@ -2,42 +2,40 @@
 
 A recorded seed must replay the same run on every Python version and platform, so nothing
 here touches the `random` module (its algorithms and seeding have changed between releases)
-or `hash()` (salted per process for str/bytes). Everything is plain 64-bit integer
-arithmetic: xoshiro256** for the stream, splitmix64 to expand a seed into its state, and
-SHA-256 to derive named sub-streams.
+or `hash()` (salted per process for str/bytes). The generator is counter-based, as Random123
+and JAX's threefry are: block i of the stream named `name` under `seed` is
+BLAKE2b-512(seed as 8 bytes big-endian + name in UTF-8 + i as 8 bytes big-endian), read as
+eight little-endian 64-bit words. Each word's low 52 bits are one draw, m / 2**52.
+
+Counter mode is what makes it fast in Python. A stream starts with no arithmetic (the key is
+its name), and one C call makes eight draws, which a `chain` iterator then hands out. Each
+named stream depends only on the root seed and its own name, so adding, removing or
+reordering consumers never shifts the numbers any other consumer sees.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import operator
 import re
+import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 __all__ = [
     "MASK64",
     "Rng",
     "Streams",
-    "derive_seed",
     "parse_seed",
-    "splitmix64",
 ]
 
 T = TypeVar("T")
 
 MASK64 = (1 << 64) - 1
-_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
-_TWO_POW_MINUS_53 = 1.0 / (1 << 53)
-
-
-def splitmix64(x: int) -> int:
-    """Return the splitmix64 output for state `x` (the state is advanced by the golden gamma
-    before mixing, as in Vigna's reference, so ``splitmix64(0) == 0xE220A8397B1DCDAF``)."""
-    z = (x + _GOLDEN_GAMMA) & MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
+_TWO_POW_32 = float(1 << 32)
+_TWO_POW_52 = float(1 << 52)
 
 
 def _check_seed(seed: int) -> int:
@@ -49,88 +47,79 @@ def _check_seed(seed: int) -> int:
     return seed
 
 
-def derive_seed(seed: int, name: str) -> int:
-    """Seed of the stream called `name` under `seed`.
+# A word's low 52 bits become the mantissa of a double with the exponent of 1.0, a value in
+# [1, 2) that is exactly 1 + m / 2**52; subtracting 1.0 is exact. Done for all eight words
+# with two big-int operations and one unpack, not eight shifts.
+_MANTISSAS = int.from_bytes(b"\xff\xff\xff\xff\xff\xff\x0f\x00" * 8, "little")
+_EXPONENTS = int.from_bytes(b"\x00\x00\x00\x00\x00\x00\xf0\x3f" * 8, "little")
+_DOUBLES = struct.Struct("<8d")
+_ONES = (1.0,) * 8
 
-    Hashing (rather than drawing from a parent generator) makes each named stream depend only
-    on the root seed and its own name, so adding, removing or reordering consumers never
-    shifts the numbers any other consumer sees.
-    """
-    _check_seed(seed)
-    digest = hashlib.sha256(seed.to_bytes(8, "big") + name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")
+
+def _draws(key: bytes) -> Iterator[Iterator[float]]:
+    """The stream keyed `key`, one block of eight draws at a time."""
+    blake2b, unpack, sub = hashlib.blake2b, _DOUBLES.unpack, operator.sub
+    for index in itertools.count():
+        words = int.from_bytes(blake2b(key + index.to_bytes(8, "big")).digest(), "little")
+        yield map(sub, unpack((words & _MANTISSAS | _EXPONENTS).to_bytes(64, "little")), _ONES)
 
 
 class Rng:
-    """xoshiro256** generator seeded with a 64-bit integer.
+    """The stream named `name` under a 64-bit `seed` (see the module docstring).
 
-    Every method's consumption of the underlying stream is part of the replay contract:
-    changing how many words a method draws changes every later value for existing seeds,
-    which the golden-value tests are there to catch.
+    Every method's consumption of draws is part of the replay contract: changing how many
+    draws a method takes changes every later value for existing seeds, which the golden-value
+    tests are there to catch.
     """
 
-    __slots__ = ("_s0", "_s1", "_s2", "_s3", "seed")
+    __slots__ = ("name", "random", "seed")
 
-    def __init__(self, seed: int) -> None:
+    random: Callable[[], float]
+    """Uniform float in [0, 1): m / 2**52 for a uniform 52-bit m (one draw)."""
+
+    def __init__(self, seed: int, name: str = "") -> None:
         self.seed = _check_seed(seed)
-        # Expanding through splitmix64 is the seeding the xoshiro authors recommend: it never
-        # yields the all-zero state (a fixed point of xoshiro) and decorrelates nearby seeds.
-        self._s0 = splitmix64(seed)
-        self._s1 = splitmix64((seed + _GOLDEN_GAMMA) & MASK64)
-        self._s2 = splitmix64((seed + 2 * _GOLDEN_GAMMA) & MASK64)
-        self._s3 = splitmix64((seed + 3 * _GOLDEN_GAMMA) & MASK64)
+        self.name = name
+        key = seed.to_bytes(8, "big") + name.encode("utf-8")
+        # The C iterator's own `__next__` is the draw: no Python frame per call.
+        self.random = itertools.chain.from_iterable(_draws(key)).__next__
 
     def __repr__(self) -> str:
-        return f"Rng(seed={self.seed:#018x})"
-
-    def next_u64(self) -> int:
-        """Next raw 64-bit output, uniform on [0, 2**64)."""
-        # Masks are applied only where bits above 64 would reach a later step: the rotation
-        # before `* 9` needs none, because its overflow is a multiple of 2**64.
-        s0, s1, s2, s3 = self._s0, self._s1, self._s2, self._s3
-        x = (s1 * 5) & MASK64
-        s2 ^= s0
-        s3 ^= s1
-        self._s1 = s1 ^ s2
-        self._s0 = s0 ^ s3
-        self._s2 = (s2 ^ (s1 << 17)) & MASK64
-        self._s3 = ((s3 << 45) | (s3 >> 19)) & MASK64
-        return (((x << 7) | (x >> 57)) * 9) & MASK64
-
-    def random(self) -> float:
-        """Uniform float in [0, 1) with 53 bits of precision (every value is exact)."""
-        # `next_u64` inlined: this is the draw behind every fault point.
-        s0, s1, s2, s3 = self._s0, self._s1, self._s2, self._s3
-        x = (s1 * 5) & MASK64
-        s2 ^= s0
-        s3 ^= s1
-        self._s1 = s1 ^ s2
-        self._s0 = s0 ^ s3
-        self._s2 = (s2 ^ (s1 << 17)) & MASK64
-        self._s3 = ((s3 << 45) | (s3 >> 19)) & MASK64
-        return (((((x << 7) | (x >> 57)) * 9) & MASK64) >> 11) * _TWO_POW_MINUS_53
+        suffix = f", name={self.name!r}" if self.name else ""
+        return f"Rng(seed={self.seed:#018x}{suffix})"
 
     def _bits(self, k: int) -> int:
-        # Top bits are used because they are the strongest in xoshiro-family outputs.
-        if k <= 64:
-            return self.next_u64() >> (64 - k)
+        # Scaling a draw by 2**k is exact, so int() keeps the top k of its 52 bits.
+        if k <= 52:
+            return int(self.random() * (1 << k))
         value = 0
         while k > 0:
-            take = min(k, 64)
-            value = (value << take) | (self.next_u64() >> (64 - take))
+            take = min(k, 32)
+            value = (value << take) | int(self.random() * (1 << take))
             k -= take
         return value
+
+    def next_u64(self) -> int:
+        """Uniform integer in [0, 2**64), from two draws (the high 32 bits first)."""
+        random = self.random
+        return int(random() * _TWO_POW_32) << 32 | int(random() * _TWO_POW_32)
 
     def below(self, n: int) -> int:
         """Uniform integer in [0, n), for n >= 1.
 
-        Draws just enough bits for n-1 and rejects values >= n, so there is no modulo bias and
-        powers of two never reject. Always consumes at least one word, even for n == 1, so the
+        Takes just enough bits for n-1 and rejects values >= n, so there is no modulo bias and
+        powers of two never reject. Always consumes at least one draw, even for n == 1, so the
         number of draws does not depend on special cases.
         """
         if n < 1:
             raise ValueError(f"below() needs n >= 1, got {n}")
         k = (n - 1).bit_length()
+        if k <= 52:  # one draw per try: `_bits` inlined, as nearly every call is small
+            scale, random = 1 << k, self.random
+            while True:
+                r = int(random() * scale)
+                if r < n:
+                    return r
         while True:
             r = self._bits(k)
             if r < n:
@@ -143,7 +132,7 @@ class Rng:
         return lo + self.below(hi - lo + 1)
 
     def chance(self, p: float) -> bool:
-        """True with probability `p`; always consumes exactly one word, even for p of 0 or 1."""
+        """True with probability `p`; always consumes exactly one draw, even for p of 0 or 1."""
         # `not 0 <= p <= 1` also rejects NaN, which would otherwise silently mean "never".
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"chance() needs 0 <= p <= 1, got {p!r}")
@@ -162,7 +151,7 @@ class Rng:
             items[i], items[j] = items[j], items[i]
 
     def sample_bytes(self, n: int) -> bytes:
-        """`n` random bytes, built from ceil(n/8) words in little-endian order."""
+        """`n` random bytes: ceil(n/8) `next_u64` values, each little-endian."""
         if n < 0:
             raise ValueError(f"sample_bytes() needs n >= 0, got {n}")
         words = (n + 7) // 8
@@ -178,21 +167,21 @@ class Rng:
     def fork(self, name: str) -> Rng:
         """A child generator, independent of this one's future output.
 
-        The fork consumes one word of this stream, so it behaves like any other draw: two
-        forks with the same name at different points differ, and the parent's sequence after
-        a fork is still reproducible. `name` keeps siblings forked from the same position
-        apart and documents intent. For streams that must not shift when other code changes,
-        use `Streams` instead.
+        The fork takes its seed from this stream (`next_u64`), so it behaves like any other
+        draw: two forks with the same name at different points differ, and the parent's
+        sequence after a fork is still reproducible. `name` keeps siblings forked from the
+        same position apart and documents intent. For streams that must not shift when other
+        code changes, use `Streams` instead.
         """
-        return Rng(derive_seed(self.next_u64(), name))
+        return Rng(self.next_u64(), name)
 
 
 class Streams:
     """Named, independent generators under one root seed.
 
-    Each name maps to ``Rng(derive_seed(seed, name))`` and is created once, so every consumer
-    asking for the same name shares one stream, and a new consumer under a new name leaves
-    existing streams untouched.
+    Each name maps to ``Rng(seed, name)`` and is created once, so every consumer asking for
+    the same name shares one stream, and a new consumer under a new name leaves existing
+    streams untouched.
     """
 
     __slots__ = ("_streams", "seed")
@@ -208,7 +197,7 @@ class Streams:
         """The generator for `name`; repeated calls return the same object."""
         rng = self._streams.get(name)
         if rng is None:
-            rng = self._streams[name] = Rng(derive_seed(self.seed, name))
+            rng = self._streams[name] = Rng(self.seed, name)
         return rng
 
 

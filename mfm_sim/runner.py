@@ -707,13 +707,11 @@ def simulate(
         interleave = schedule.interleave
     elif schedule is not None:
         scripted = list(schedule)
-    streams_probe = Streams(seed)  # the swarm draws come before the world exists
+    swarm_rng = Streams(seed).stream("swarm")  # the swarm draws come before the world exists
     allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
-    config = FaultConfig.draw(
-        streams_probe.stream("swarm"), allowed, swarm=swarm, recoverable=recoverable
-    )
+    config = FaultConfig.draw(swarm_rng, allowed, swarm=swarm, recoverable=recoverable)
     if interleave is None:
-        interleave = streams_probe.stream("swarm-loop").random() < 0.5
+        interleave = swarm_rng.random() < 0.5  # drawn last: a given mode shifts nothing
     world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
     if record_sites:
         world.injector.sites = []

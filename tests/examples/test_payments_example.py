@@ -47,7 +47,7 @@ def test_the_users_test_file_runs_as_written(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(
         str(EXAMPLES / "test_payments.py"),
         "--mfm-seeds",
-        "30",
+        "60",
         "-p",
         "no:cacheprovider",
         "--rootdir",

@@ -265,18 +265,18 @@ def test_replay_timeline_html_and_emit_test(tmp_path: Path) -> None:
     html = tmp_path / "t.html"
     test_file = tmp_path / "test_regression.py"
     res = invoke(
-        ["replay", "0", "--scenario", "linear", "--engine-variant", VARIANT, "--timeline",
+        ["replay", "3", "--scenario", "linear", "--engine-variant", VARIANT, "--timeline",
          "--html", str(html), "--emit-test", str(test_file)]
     )  # fmt: skip
     assert res.exit_code == 1
     assert "FAIL" in res.stdout and "digest: " in res.stdout
-    assert "timeline of linear seed 0" in res.stdout and "StateEntered" in res.stdout
+    assert "timeline of linear seed 3" in res.stdout and "StateEntered" in res.stdout
     assert html.read_text().startswith("<!DOCTYPE html>")
     source = test_file.read_text()
     compile(source, str(test_file), "exec")
     assert "assert not result.violations" in source
 
-    passing = invoke(["replay", "0", "--scenario", "linear"])
+    passing = invoke(["replay", "3", "--scenario", "linear"])
     assert passing.exit_code == 0 and "PASS" in passing.stdout
 
 
@@ -285,11 +285,11 @@ def test_replay_shrink_writes_the_minimal_schedule(tmp_path: Path) -> None:
     pytest.importorskip("mfm_sim.shrink")
     test_file = tmp_path / "test_min.py"
     res = invoke(
-        ["replay", "0", "--scenario", "linear", "--engine-variant", VARIANT, "--shrink",
+        ["replay", "3", "--scenario", "linear", "--engine-variant", VARIANT, "--shrink",
          "--out-dir", str(tmp_path), "--emit-test", str(test_file)]
     )  # fmt: skip
     assert res.exit_code == 1, res.output
-    path = tmp_path / "linear-0.min.json"
+    path = tmp_path / "linear-3.min.json"
     assert path.exists() and str(path) in res.stdout
     cmd = re.search(r"replay it with: (.*)$", res.stdout, flags=re.M)
     assert cmd is not None

@@ -30,6 +30,7 @@ from mfm_sim.timeline import render, render_html, rows
 from mfm_sim.variants import VARIANTS, variant_context
 
 VARIANT = "unfixed_orphan"
+SEED = 3  # a linear seed the variant fails with attempt_envelopes
 needs_variant = pytest.mark.skipif(VARIANT not in VARIANTS, reason="variant not registered")
 
 
@@ -37,7 +38,7 @@ needs_variant = pytest.mark.skipif(VARIANT not in VARIANTS, reason="variant not 
 def failing() -> SimResult:
     if VARIANT not in VARIANTS:
         pytest.skip("variant not registered")
-    return simulate(get_scenario("linear"), 0, variant=VARIANT)
+    return simulate(get_scenario("linear"), SEED, variant=VARIANT)
 
 
 # ------------------------------------------------------------------------------ faildb
@@ -48,8 +49,8 @@ def test_faildb_round_trip(tmp_path: Path, failing: SimResult) -> None:
     db = FailureDB(tmp_path / "db")
     assert db.load_all() == [] and db.errors == []
     path = db.save(failing, variant=VARIANT)
-    assert path.name == "linear-0.json"
-    other = simulate(get_scenario("linear"), 3, variant=VARIANT)
+    assert path.name == f"linear-{SEED}.json"
+    other = simulate(get_scenario("linear"), 8, variant=VARIANT)
     db.save(other)
     (tmp_path / "db" / "broken-1.json").write_text("{not json")
     (tmp_path / "db" / "alien-2.json").write_text(json.dumps({"format": "nope"}))
@@ -62,17 +63,17 @@ def test_faildb_round_trip(tmp_path: Path, failing: SimResult) -> None:
     ]
     assert sorted(p.name for p, _ in db.errors) == ["alien-2.json", "broken-1.json"]
     entries = {e.path.name: e for e in db.entries()}
-    assert entries["linear-0.json"].variant == VARIANT
-    assert entries["linear-0.json"].digest == failing.digest
-    assert entries["linear-3.json"].variant is None
+    assert entries[f"linear-{SEED}.json"].variant == VARIANT
+    assert entries[f"linear-{SEED}.json"].digest == failing.digest
+    assert entries["linear-8.json"].variant is None
     assert entries["broken-1.json"].schedule is None and entries["broken-1.json"].error
 
     # The saved file is a plain schedule: it replays bit for bit.
-    again = simulate(get_scenario("linear"), 0, schedule=Schedule.load(path), variant=VARIANT)
+    again = simulate(get_scenario("linear"), SEED, schedule=Schedule.load(path), variant=VARIANT)
     assert again.digest == failing.digest
 
-    assert db.remove([entries["linear-3.json"]]) == 1
-    assert [s.seed for s in faildb_mod.load_all(tmp_path / "db")] == [0]
+    assert db.remove([entries["linear-8.json"]]) == 1
+    assert [s.seed for s in faildb_mod.load_all(tmp_path / "db")] == [SEED]
 
 
 def test_faildb_missing_directory_is_empty(tmp_path: Path) -> None:
@@ -150,11 +151,12 @@ def test_human_ns_and_replay_key() -> None:
 
 @needs_variant
 def test_failure_lines_name_invariant_events_and_command(failing: SimResult) -> None:
-    f = Failure("sweep", failing, "mfm-sim replay 0 --scenario linear", None)
+    f = Failure("sweep", failing, f"mfm-sim replay {SEED} --scenario linear", None)
     lines = failure_lines(f)
-    assert lines[0].startswith("FAIL linear seed 0") and "replay key: seed=0" in lines[0]
+    assert lines[0].startswith(f"FAIL linear seed {SEED}")
+    assert f"replay key: seed={SEED}" in lines[0]
     assert any("invariant attempt_envelopes" in ln and "seq" in ln for ln in lines)
-    assert lines[-1] == "  replay: mfm-sim replay 0 --scenario linear"
+    assert lines[-1] == f"  replay: mfm-sim replay {SEED} --scenario linear"
 
 
 # ------------------------------------------------------------------------------ timeline
