@@ -171,6 +171,28 @@ def checked_manifest(scenario: str, instance: ScenarioRun) -> bytes:
     return data
 
 
+# The canonical encoding (engine.hashing) without its checks: no secrets scan, no float or
+# key checks. For a valid manifest the bytes are the same; an invalid one either fails here or
+# is refused by the engine, and only then does `checked_manifest` run.
+_UNCHECKED = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
+)
+
+
+def manifest_bytes(scenario: str, instance: ScenarioRun) -> bytes:
+    """The bytes the operator stores for the run's manifest, before the first start.
+
+    The engine checks the manifest, the plan and the initial context itself before it writes
+    anything, so the harness checks them again (`checked_manifest`) only when the engine did
+    not start the run: it then tells bad input (`InvalidScenario`) from an engine that
+    refused valid input.
+    """
+    try:
+        return _UNCHECKED.encode(instance.manifest().to_json()).encode("utf-8")
+    except Exception:  # not JSON at all: let the checked path name the problem
+        return checked_manifest(scenario, instance)
+
+
 class _Process:
     """Which simulated process is running now: the wrapped states and resolver of a
     simulation are built once and find the live incarnation's handle through this."""
@@ -500,8 +522,14 @@ class _Simulation:
         return None
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._bury()  # also when the input turns out to be bad halfway
+
+    def _run(self) -> None:
         world = self.world
-        data = checked_manifest(self.scenario.name, self.instance)
+        data = manifest_bytes(self.scenario.name, self.instance)
         # Users' fault points (`buggify`) and strict mode find the world through this.
         enter_simulation(world)
         # The operator stored the manifest before the first start; that write is not under test.
@@ -529,6 +557,8 @@ class _Simulation:
             number += 1
             if self.run_id is None:
                 self.run_id = self._find_run()
+                if inc.outcome is Outcome.ERROR and self.run_id is None:
+                    checked_manifest(self.scenario.name, self.instance)  # bad input raises
             if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
                 break
             if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
@@ -562,9 +592,10 @@ class _Simulation:
             if quiet >= quiet_bound:
                 break
             world.clock.advance_by(RESTART_DELAY_NS)
+        if self.run_id is None:
+            checked_manifest(self.scenario.name, self.instance)  # never started: bad input?
         if self.final is not None and self.check_idempotent:
             self.incarnations.append(self._one(number, "idempotent_resume", faults=False))
-        self._bury()
 
     def _bury(self) -> None:
         """Close crashed incarnations' coroutines now, at a fixed point, not whenever GC runs.

@@ -38,8 +38,10 @@ from engine import (
     StateGraph,
     StateNode,
 )
+from engine.config import FanOutJoin
 from engine.errors import ErrorCategory, IoError, IoErrorKind, StorageErrorKind, storage
 from engine.events import DomainEvent, EventEnvelope, RunPhase, StateFailed
+from engine.hashing import CanonicalJsonError, canonical_json_bytes
 from engine.live_io import io_error
 from engine.stores import InMemoryEventStore
 from mfm_sim import simulate
@@ -699,6 +701,61 @@ def test_cyclic_plan_is_invalid_scenario() -> None:
     assert "circular dependency" in msg and "runner_cyclic" in msg
     assert "refused" in msg and "\n" not in msg
     assert CALLS == []
+
+
+class _NotJson:
+    pass
+
+
+BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("float param", {"input_params": {"rate": 0.5}}, "float_not_allowed"),
+    ("secret param", {"input_params": {"api_key": "k"}}, "secrets_not_allowed"),
+    ("object param", {"input_params": {"x": _NotJson()}}, "not_json"),
+    ("int key", {"input_params": {1: "one"}}, "not_json"),
+    ("float context", {"initial_context": {"x": 1.5}}, "snapshot_not_canonical"),
+    (
+        "fan-out mode",
+        {"run_config": attrs.evolve(CONFIG, execution_mode=FanOutJoin(2))},
+        "unsupported_execution_mode",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "kw", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_invalid_scenario_not_an_engine_violation(
+    label: str, kw: dict[str, Any], code: str
+) -> None:
+    # The harness checks the input only once the engine has refused it (or never started the
+    # run); either way the user hears about their input, and no handler ran.
+    CALLS.clear()
+    scenario = _scenario(f"runner_bad_{code}_{len(label)}", **kw)
+    with pytest.raises(runner.InvalidScenario) as exc:
+        simulate(scenario, 0)
+    assert exc.value.code == code, str(exc.value)
+    assert "\n" not in str(exc.value)
+    assert CALLS == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(params=json_values)
+@settings(max_examples=200, deadline=None)
+def test_manifest_bytes_are_the_canonical_bytes(params: Any) -> None:
+    # The harness stores these bytes unchecked; the engine recomputes the canonical hash and
+    # refuses a mismatch, which would be a harness bug blamed on the engine.
+    instance = _scenario("runner_bytes", input_params=params).build(Streams(0).stream("scenario"))
+    try:
+        want = canonical_json_bytes(instance.manifest().to_json())
+    except CanonicalJsonError:
+        return  # a secret-looking string: the engine refuses it, and so does the harness
+    assert runner.manifest_bytes("runner_bytes", instance) == want
 
 
 def test_harness_bug_is_a_harness_error(monkeypatch: pytest.MonkeyPatch) -> None:
