@@ -586,6 +586,9 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
         if problem is not None:
             out.add(rid, (env.seq,), f"{what} {artifact_id[:12]} cited by {_kind(env)} {problem}")
 
+    # When the store is content-addressed, an id present in it is sound (see _ArtifactJudge);
+    # only ids missing from it need the judge.
+    sound: Mapping[str, bytes] = obs.pristine if obs.content_addressed else {}
     for view in _runs(obs):
         rid = view.run_id
         checkpoint: str | None = None
@@ -601,22 +604,27 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
                 if checkpoint is None:
                     checkpoint, checkpoint_seq = ev.initial_snapshot_id, env.seq
             elif isinstance(ev, StateEntered):
-                cite(rid, env, "base snapshot", ev.base_snapshot_id)
-                if checkpoint is not None and ev.base_snapshot_id != checkpoint:
+                base = ev.base_snapshot_id
+                if base not in sound:
+                    cite(rid, env, "base snapshot", base)
+                if checkpoint is not None and base != checkpoint:
                     out.add(
                         rid,
                         (checkpoint_seq, env.seq),
                         f"{ev.state_id} attempt {ev.attempt} starts from "
-                        f"{ev.base_snapshot_id[:12]}, "
+                        f"{base[:12]}, "
                         f"not the last checkpoint {checkpoint[:12]} (seq {checkpoint_seq})",
                     )
             elif isinstance(ev, StateCompleted):
-                cite(rid, env, "snapshot", ev.context_snapshot_id)
                 checkpoint, checkpoint_seq = ev.context_snapshot_id, env.seq
+                if checkpoint not in sound:
+                    cite(rid, env, "snapshot", checkpoint)
             elif isinstance(ev, StateFailed):
-                cite(rid, env, "failure snapshot", ev.failure_snapshot_id)
+                if ev.failure_snapshot_id not in sound:
+                    cite(rid, env, "failure snapshot", ev.failure_snapshot_id)
             elif isinstance(ev, RunCompleted):
-                cite(rid, env, "final snapshot", ev.final_snapshot_id)
+                if ev.final_snapshot_id not in sound:
+                    cite(rid, env, "final snapshot", ev.final_snapshot_id)
                 if checkpoint is not None and ev.final_snapshot_id != checkpoint:
                     final = (ev.final_snapshot_id or "None")[:12]
                     out.add(
@@ -630,7 +638,7 @@ def check_hash_integrity(obs: Observation) -> list[Violation]:
                 payload_id = payload.get("payload_id") if isinstance(payload, Mapping) else None
                 if not isinstance(payload_id, str):
                     out.add(rid, (env.seq,), "fact_recorded without a payload_id")
-                else:
+                elif payload_id not in sound:
                     cite(rid, env, f"fact payload ({payload.get('key')})", payload_id)
     return out.items
 

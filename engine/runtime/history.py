@@ -60,7 +60,7 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
     seen: dict[str, None] = {}
 
     for env in stream:
-        if env.run_id != run_id:
+        if env.run_id is not run_id and env.run_id != run_id:  # `is` first: UUID eq is slow
             raise invalid_plan("run_id_mismatch", "event stream run_id mismatch")
         event = env.event
         if isinstance(event, RunStarted):
