@@ -121,11 +121,10 @@ class TimerQueue(Generic[T]):
         # (now_ns + 1,) sorts before every (now_ns + 1, seq, item): the cut lands right
         # after the last entry due at now_ns.
         cut = entries.bisect_left((now_ns + 1,))
-        if cut == 0:
-            return []
-        due = [item for _, _, item in entries.islice(0, cut)]
-        del entries[:cut]
-        return due
+        # Popping the head one by one: usually one or two timers are due, and a pop is
+        # several times cheaper than `islice` plus a slice deletion.
+        pop = entries.pop
+        return [pop(0)[2] for _ in range(cut)]
 
     def compact(self, keep: Callable[[T], bool]) -> int:
         """Drop entries whose item fails `keep`; returns how many were dropped."""

@@ -240,12 +240,14 @@ class Injector:
 
     def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
         """BUGGIFY: on first reach, each of the site's enabled kinds is switched on or off."""
-        assert self._config is not None
-        activation = self._config.activation
+        config = self._config
+        assert config is not None
+        activation, applicable, random = config.activation, SITE_KINDS[site], self._rng.random
         total = 0.0
         thresholds = []
-        for kind, rate in self._candidates(site):
-            if self._rng.random() < activation:
+        # The site's candidates (`_candidates`) in the same order, without building them.
+        for kind, rate in config.rates:
+            if kind in applicable and random() < activation:
                 total += rate
                 thresholds.append((total, kind))
         return total, tuple(thresholds)
