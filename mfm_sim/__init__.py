@@ -5,7 +5,7 @@ from mfm_sim.runner import HarnessError, InvalidScenario, SimResult, Stats, simu
 from mfm_sim.scenario import Scenario, ScenarioRun, all_scenarios, get_scenario, register
 from mfm_sim.schedule import Schedule, ScheduleError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Fault",
