@@ -119,3 +119,47 @@ def test_bad_arguments_are_refused() -> None:
         sweep([get_scenario("linear")], range(3), time_budget=0)
     with pytest.raises(UnknownVariant):
         sweep([get_scenario("linear")], range(3), variant="no_such_variant")
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_freeze_heap_collects_then_freezes_what_is_alive() -> None:
+    import gc
+    import weakref
+
+    garbage = _Cycle()
+    dead = weakref.ref(garbage)
+    del garbage  # cyclic garbage: only the collector frees it
+    alive = _Cycle()
+    try:
+        sweep_mod.freeze_heap()
+        assert dead() is None  # collected first, so no garbage is frozen for good
+        assert gc.get_freeze_count() > 0
+        assert gc.is_tracked(alive)
+    finally:
+        gc.unfreeze()  # this is the test runner's heap, not a sweep worker's
+
+
+def test_workers_freeze_their_heap_and_results_do_not_move(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    calls: list[bool] = []
+    monkeypatch.setattr(sweep_mod, "freeze_heap", lambda: calls.append(True))
+    monkeypatch.setattr(sweep_mod, "_OPTIONS", None)
+    options = object()
+    sweep_mod._init_worker(options)  # type: ignore[arg-type]
+    assert calls == [True] and sweep_mod._OPTIONS is options
+    # A frozen heap changes no schedule: the same seeds give the same digests either way.
+    scenario = get_scenario("crash_loop")
+    plain = [sweep_mod.simulate(scenario, s, keep_trace=False).digest for s in range(6)]
+    gc.freeze()
+    try:
+        frozen = [sweep_mod.simulate(scenario, s, keep_trace=False).digest for s in range(6)]
+    finally:
+        gc.unfreeze()
+    assert plain == frozen
