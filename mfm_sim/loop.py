@@ -205,6 +205,11 @@ class SimLoop(asyncio.AbstractEventLoop):
             raise
         fut = asyncio.ensure_future(future, loop=self)
         self._run_guarded(fut)
+        # Finished tasks leave the list: a task refers to its loop, so a loop still listing
+        # it would be a reference cycle that only the collector could free.
+        tasks = self._tasks
+        if tasks:
+            tasks[:] = [t for t in tasks if not t.done()]
         if self._dead:
             raise LoopKilled("loop was killed before the awaited future completed")
         if not fut.done():
@@ -421,6 +426,7 @@ class SimLoop(asyncio.AbstractEventLoop):
             task._log_destroy_pending = False  # type: ignore[attr-defined]
             _close_if_unstarted(task.get_coro())
         self._entombed.extend(tasks)
+        self._tasks.clear()  # the pending ones are entombed; the finished ones are done with
         return tasks
 
     def is_dead(self) -> bool:

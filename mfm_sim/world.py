@@ -59,7 +59,10 @@ class World:
         self.streams = Streams(seed)
         self.clock = VirtualClock()
         self.injector = Injector(self.streams.stream("faults"), config, schedule)
-        self.injector.now_ns = lambda: self.clock.now_ns
+        clock = self.clock
+        # Closing over the clock, not the world: a world in a reference cycle would outlive
+        # its schedule until the collector ran, and the collector would then walk all of it.
+        self.injector.now_ns = lambda: clock.now_ns
         self.trace = Trace(self.clock, keep=keep_trace)
         self.corrupted: dict[str, bytes] = {}
         self.lost: set[str] = set()

@@ -667,3 +667,42 @@ def test_collecting_a_killed_loop_is_silent(
     assert "destroyed but it is pending" not in captured.err
     assert "never awaited" not in captured.err
     assert "never retrieved" not in captured.err
+
+
+def test_a_finished_loop_and_its_tasks_hold_no_reference_cycle() -> None:
+    import weakref
+
+    async def child() -> int:
+        return 1
+
+    async def main() -> int:
+        return await asyncio.get_running_loop().create_task(child()) + 1
+
+    loop = SimLoop(VirtualClock())
+    assert loop.run_until_complete(main()) == 2
+    assert loop._pending_tasks() == []
+    gone = weakref.ref(loop)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del loop
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_a_killed_loop_forgets_its_finished_tasks_and_entombs_the_pending() -> None:
+    async def blocked() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    loop = SimLoop(VirtualClock())
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(blocked())
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    pending = loop.kill()
+    assert [t.done() for t in pending] == [False]
+    assert loop._tasks == [] and loop._entombed == pending

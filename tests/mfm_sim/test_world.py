@@ -100,3 +100,23 @@ def test_worlds_of_one_seed_are_identical(seed: int) -> None:
     assert a.ids.new_run_id() == b.ids.new_run_id()
     assert a.entropy.random_bytes(9) == b.entropy.random_bytes(9)
     assert a.streams.stream("faults").random() == b.streams.stream("faults").random()
+
+
+def test_a_world_is_freed_by_reference_counting_alone() -> None:
+    # No reference cycle through the world: a finished schedule's world (its trace, appends
+    # and streams) goes when its last reference does, not when the collector next runs.
+    import gc
+    import weakref
+
+    world = World(3, FaultConfig(((FaultKind.LATENCY, 0.5),), 2), keep_trace=False)
+    world.injector.decide("events.append")  # the injector reads the clock through `now_ns`
+    assert world.injector.now_ns() == world.clock.now_ns
+    gone = weakref.ref(world)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del world
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
