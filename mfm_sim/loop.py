@@ -214,7 +214,12 @@ class SimLoop(asyncio.AbstractEventLoop):
             raise LoopKilled("loop was killed before the awaited future completed")
         if not fut.done():
             raise RuntimeError("Event loop stopped before Future completed.")
-        return fut.result()
+        try:
+            return fut.result()
+        finally:
+            # A raised result's traceback holds this frame; without `fut` in it there is no
+            # cycle (task -> exception -> traceback -> frame -> task) left for the collector.
+            del fut
 
     def run_forever(self) -> None:
         """Run until `stop()`; raises `Deadlock` if the loop goes idle before that."""

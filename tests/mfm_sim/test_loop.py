@@ -706,3 +706,30 @@ def test_a_killed_loop_forgets_its_finished_tasks_and_entombs_the_pending() -> N
     pending = loop.kill()
     assert [t.done() for t in pending] == [False]
     assert loop._tasks == [] and loop._entombed == pending
+
+
+def test_a_raised_result_leaves_no_cycle_through_the_task() -> None:
+    import weakref
+
+    class Boom(Exception):
+        pass
+
+    async def fails() -> None:
+        raise Boom
+
+    def run() -> weakref.ref[BaseException]:
+        loop = SimLoop(VirtualClock())
+        try:
+            loop.run_until_complete(fails())
+        except Boom as exc:
+            return weakref.ref(exc)
+        raise AssertionError("no exception")
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gone = run()  # every frame that saw the exception has returned
+        assert gone() is None  # freed by reference counting alone
+    finally:
+        if was_enabled:
+            gc.enable()
