@@ -32,7 +32,7 @@ from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 from mfm_sim.loop import SimLoop
 from mfm_sim.runner import simulate
 from mfm_sim.scenario import Scenario, default_mix, get_scenario
-from mfm_sim.sweep import freeze_heap
+from mfm_sim.sweep import tune_collector
 from mfm_sim.world import World
 
 
@@ -63,7 +63,7 @@ def throughput(scenarios: list[Scenario], seeds: int, rounds: int = 3) -> tuple[
     """
     for i in range(min(100, seeds)):
         simulate(scenarios[i % len(scenarios)], 10_000_000 + i, keep_trace=False)
-    freeze_heap()  # as a sweep worker does before its first schedule
+    tune_collector()  # as a sweep worker does before its first schedule
     per_round = max(1, seeds // rounds)
     best: tuple[float, float] = (0.0, 0.0)
     for r in range(rounds):

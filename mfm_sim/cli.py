@@ -397,7 +397,7 @@ def run(
         summary_table,
         to_json,
     )
-    from mfm_sim.sweep import MAX_FAILURES, freeze_heap, parse_shard
+    from mfm_sim.sweep import MAX_FAILURES, parse_shard, tune_collector
     from mfm_sim.sweep import shard as take_shard
     from mfm_sim.sweep import sweep as run_sweep
 
@@ -458,7 +458,7 @@ def run(
     pruned = db.remove(fixed) if prune else 0
 
     # 2. The sweep.
-    freeze_heap()  # this process is the harness's own (workers freeze theirs too)
+    tune_collector()  # this process is the harness's own (workers tune theirs too)
     total = len(seed_seq) * len(scs)
     with _Progress(total, "sweep") as progress:
         result_sw = run_sweep(

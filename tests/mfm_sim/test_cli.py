@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shlex
@@ -19,6 +20,15 @@ from mfm_sim.variants import VARIANTS
 
 VARIANT = "unfixed_orphan"
 needs_variant = pytest.mark.skipif(VARIANT not in VARIANTS, reason="variant not registered")
+
+
+@pytest.fixture(autouse=True)
+def _restore_collector() -> object:
+    # `mfm-sim run` tunes the collector of its own process, here the test runner's.
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def invoke(args: list[str]) -> Result:
@@ -338,3 +348,13 @@ def test_main_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
         cli_mod.main(["run", "--jobs", "0"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.startswith("mfm-sim: error: ")
+
+
+def test_run_tunes_the_collector_of_its_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(sweep_mod, "tune_collector", lambda: calls.append(True))
+    res = CliRunner().invoke(cli, ["run", "--seeds", "1", "--scenario", "linear", *_db(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert calls == [True]

@@ -126,7 +126,7 @@ class _Cycle:
         self.me = self
 
 
-def test_freeze_heap_collects_then_freezes_what_is_alive() -> None:
+def test_tune_collector_collects_freezes_and_raises_the_young_threshold() -> None:
     import gc
     import weakref
 
@@ -134,22 +134,25 @@ def test_freeze_heap_collects_then_freezes_what_is_alive() -> None:
     dead = weakref.ref(garbage)
     del garbage  # cyclic garbage: only the collector frees it
     alive = _Cycle()
+    threshold = gc.get_threshold()
     try:
-        sweep_mod.freeze_heap()
+        sweep_mod.tune_collector()
         assert dead() is None  # collected first, so no garbage is frozen for good
         assert gc.get_freeze_count() > 0
         assert gc.is_tracked(alive)
+        assert gc.get_threshold() == (sweep_mod.YOUNG_THRESHOLD, *threshold[1:])
     finally:
         gc.unfreeze()  # this is the test runner's heap, not a sweep worker's
+        gc.set_threshold(*threshold)
 
 
-def test_workers_freeze_their_heap_and_results_do_not_move(
+def test_workers_tune_their_collector_and_results_do_not_move(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import gc
 
     calls: list[bool] = []
-    monkeypatch.setattr(sweep_mod, "freeze_heap", lambda: calls.append(True))
+    monkeypatch.setattr(sweep_mod, "tune_collector", lambda: calls.append(True))
     monkeypatch.setattr(sweep_mod, "_OPTIONS", None)
     options = object()
     sweep_mod._init_worker(options)  # type: ignore[arg-type]
