@@ -146,5 +146,8 @@ async def _execute(a: AttemptCtx) -> AttemptExec:
     if error.state_id is None:
         error.state_id = a.state_id
     failure: ErrorInfo = redact_error_info(error.info)
+    # The handler's exception may be `error` itself, and its traceback holds this frame:
+    # dropping the name breaks that cycle, so the attempt is freed without the collector.
+    del error
     await a.writer.append([*recorder.events, StateFailed(a.state_id, failure)])
     return Failed(failure.retryable)
