@@ -317,6 +317,8 @@ def _run_states_copy(bugs: _Bugs) -> Callable[..., Any]:
         status = RunStatus.FAILED if failed else RunStatus.COMPLETED
         try:
             await writer.append([RunCompleted(status, current_snapshot_id)])
+        except RunError:
+            raise  # already the caller's error, its typed cause chained
         except EngineError as exc:
             raise as_run_error(exc) from exc
         return RunResult(run_id, PHASE_FOR_STATUS[status], current_snapshot_id)

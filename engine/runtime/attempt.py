@@ -96,6 +96,8 @@ def _handler_error(exc: Exception) -> StateError | None:
 async def execute_attempt(a: AttemptCtx) -> AttemptExec:
     try:
         return await _execute(a)
+    except RunError:
+        raise  # already the caller's error, its typed cause chained
     except EngineError as exc:
         raise as_run_error(exc) from exc
 

@@ -187,12 +187,16 @@ class DefaultExecutionEngine:
         """Start a run; `run_id` None takes a fresh id (child runs pass their derived id)."""
         try:
             return await self._start(stores, run, run_id)
+        except RunError:
+            raise  # already the caller's error, its typed cause chained
         except EngineError as exc:
             raise as_run_error(exc) from exc
 
     async def resume(self, stores: Stores, run_id: uuid.UUID) -> RunResult:
         try:
             return await self._resume(stores, run_id)
+        except RunError:
+            raise  # already the caller's error, its typed cause chained
         except EngineError as exc:
             raise as_run_error(exc) from exc
 
@@ -373,6 +377,8 @@ class DefaultExecutionEngine:
         status = RunStatus.FAILED if failed else RunStatus.COMPLETED
         try:
             await writer.append([RunCompleted(status, current_snapshot_id)])
+        except RunError:
+            raise  # already the caller's error, its typed cause chained
         except EngineError as exc:
             raise as_run_error(exc) from exc
         return RunResult(run_id, PHASE_FOR_STATUS[status], current_snapshot_id)

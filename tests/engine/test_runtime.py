@@ -721,3 +721,35 @@ def test_domain_event_name_or_payload_with_secret_is_refused(name: str, payload:
         await assert_nothing_secret(stores)
 
     run(main())
+
+
+def test_a_storage_error_inside_an_attempt_keeps_its_typed_cause() -> None:
+    # The RunError an attempt's storage failure becomes passes through `start` as it is:
+    # its `__cause__` is the typed StorageError (not the RunError itself), so a caller can
+    # still tell a missing artifact from a corrupt one.
+    from engine.errors import RunError, RunErrorKind, StorageError, StorageErrorKind, storage
+    from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+
+    class LosesSnapshots(InMemoryArtifactStore):
+        async def get(self, artifact_id: str) -> bytes:
+            data = await super().get(artifact_id)
+            if not data.startswith(b'{"build"'):  # anything but the manifest
+                raise storage(StorageErrorKind.NOT_FOUND, "artifact_not_found", "gone")
+            return data
+
+    async def _noop(ctx: Any, io: Any, events: Any) -> None:
+        return None
+
+    async def main() -> RunError:
+        stores = Stores(LosesSnapshots(), InMemoryEventStore())
+        try:
+            await start(stores, plan(("rt.s.a", _noop)))
+        except RunError as exc:
+            return exc
+        raise AssertionError("the run did not fail")
+
+    err = run(main())
+    assert err.kind is RunErrorKind.STORAGE and err.info.code == "artifact_not_found"
+    assert err.__cause__ is not err
+    assert isinstance(err.__cause__, StorageError)
+    assert err.__cause__.kind is StorageErrorKind.NOT_FOUND
