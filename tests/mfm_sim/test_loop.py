@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mfm_sim.clock import NS_PER_SEC, VirtualClock
 from mfm_sim.loop import Deadlock, LoopKilled, Runaway, SimLoop
 from mfm_sim.rng import Rng
+from tests.mfm_sim.collector import collector_off
 
 T = TypeVar("T")
 
@@ -682,14 +683,9 @@ def test_a_finished_loop_and_its_tasks_hold_no_reference_cycle() -> None:
     assert loop.run_until_complete(main()) == 2
     assert loop._pending_tasks() == []
     gone = weakref.ref(loop)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         del loop
         assert gone() is None
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def test_a_killed_loop_forgets_its_finished_tasks_and_entombs_the_pending() -> None:
@@ -725,11 +721,6 @@ def test_a_raised_result_leaves_no_cycle_through_the_task() -> None:
             return weakref.ref(exc)
         raise AssertionError("no exception")
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         gone = run()  # every frame that saw the exception has returned
         assert gone() is None  # freed by reference counting alone
-    finally:
-        if was_enabled:
-            gc.enable()

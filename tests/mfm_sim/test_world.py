@@ -11,6 +11,7 @@ from mfm_sim.faults import FaultConfig
 from mfm_sim.observation import FaultKind
 from mfm_sim.rng import Streams
 from mfm_sim.world import SimClock, SimEntropy, SimIds, World
+from tests.mfm_sim.collector import collector_off
 
 
 def test_sim_ids_come_from_the_ids_stream_and_are_remembered() -> None:
@@ -105,18 +106,12 @@ def test_worlds_of_one_seed_are_identical(seed: int) -> None:
 def test_a_world_is_freed_by_reference_counting_alone() -> None:
     # No reference cycle through the world: a finished schedule's world (its trace, appends
     # and streams) goes when its last reference does, not when the collector next runs.
-    import gc
     import weakref
 
     world = World(3, FaultConfig(((FaultKind.LATENCY, 0.5),), 2), keep_trace=False)
     world.injector.decide("events.append")  # the injector reads the clock through `now_ns`
     assert world.injector.now_ns() == world.clock.now_ns
     gone = weakref.ref(world)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         del world
         assert gone() is None
-    finally:
-        if was_enabled:
-            gc.enable()
