@@ -199,6 +199,12 @@ def canonical_json_bytes(value: Any) -> bytes:
         raise NotJson(f"string is not valid unicode: {exc.reason}") from None
 
 
+def json_bytes_unchecked(value: Any) -> bytes:
+    """`canonical_json_bytes` without its checks (secrets, floats, keys, types): the same
+    bytes for a value that passes them, for a caller whose reader checks them anyway."""
+    return _encode(value).encode("utf-8")
+
+
 def artifact_id_for_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

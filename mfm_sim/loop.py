@@ -302,9 +302,8 @@ class SimLoop(asyncio.AbstractEventLoop):
         # A lone candidate needs no draw: forced steps cost neither time nor randomness.
         if n == 1:
             return ready.pop()
-        # Unbiased rejection sampling on k-bit chunks of a buffered 64-bit word: ready queues
-        # are small, so one word usually serves several steps, and drawing a word per step
-        # would roughly double the cost of an exploring step.
+        # Unbiased rejection sampling on k-bit chunks of a buffered 64-bit word (`next_u64`,
+        # two draws): ready queues are small, so one word usually serves several steps.
         k = (n - 1).bit_length()
         mask = (1 << k) - 1
         while True:

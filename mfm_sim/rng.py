@@ -22,7 +22,7 @@ import re
 import struct
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "MASK64",
@@ -35,7 +35,6 @@ T = TypeVar("T")
 
 MASK64 = (1 << 64) - 1
 _TWO_POW_32 = float(1 << 32)
-_TWO_POW_52 = float(1 << 52)
 
 
 def _check_seed(seed: int) -> int:
@@ -87,6 +86,19 @@ class Rng:
     def __repr__(self) -> str:
         suffix = f", name={self.name!r}" if self.name else ""
         return f"Rng(seed={self.seed:#018x}{suffix})"
+
+    def __reduce__(self) -> Any:
+        # The position in the stream lives in a C iterator, which cannot be copied; a shallow
+        # copy would silently share it. Say so instead.
+        raise TypeError(
+            "an Rng cannot be copied or pickled: fork() it, or make a new Rng(seed, name)"
+        )
+
+    def __copy__(self) -> Rng:
+        return self.__reduce__()  # type: ignore[no-any-return]  # raises
+
+    def __deepcopy__(self, memo: Any) -> Rng:
+        return self.__reduce__()  # type: ignore[no-any-return]  # raises
 
     def _bits(self, k: int) -> int:
         # Scaling a draw by 2**k is exact, so int() keeps the top k of its 52 bits.

@@ -31,6 +31,7 @@ from engine.hashing import (
     artifact_id_for_bytes,
     artifact_id_for_json,
     canonical_json_bytes,
+    json_bytes_unchecked,
 )
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
 from engine.plan import (
@@ -171,24 +172,17 @@ def checked_manifest(scenario: str, instance: ScenarioRun) -> bytes:
     return data
 
 
-# The canonical encoding (engine.hashing) without its checks: no secrets scan, no float or
-# key checks. For a valid manifest the bytes are the same; an invalid one either fails here or
-# is refused by the engine, and only then does `checked_manifest` run.
-_UNCHECKED = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, check_circular=False
-)
-
-
 def manifest_bytes(scenario: str, instance: ScenarioRun) -> bytes:
     """The bytes the operator stores for the run's manifest, before the first start.
 
     The engine checks the manifest, the plan and the initial context itself before it writes
     anything, so the harness checks them again (`checked_manifest`) only when the engine did
     not start the run: it then tells bad input (`InvalidScenario`) from an engine that
-    refused valid input.
+    refused valid input. An engine that wrongly accepts invalid input is not caught here (the
+    harness never ran an engine on input it had refused up front either).
     """
     try:
-        return _UNCHECKED.encode(instance.manifest().to_json()).encode("utf-8")
+        return json_bytes_unchecked(instance.manifest().to_json())
     except Exception:  # not JSON at all: let the checked path name the problem
         return checked_manifest(scenario, instance)
 
@@ -689,12 +683,17 @@ def _reference(
     Cached by what decides it: the scenario, the engine variant, the manifest (plan shape and
     knobs are in it) and the initial context, so seeds that draw the same knobs share it.
     """
-    key = (
-        scenario.name,
-        variant,
-        artifact_id_for_json(instance.manifest().to_json()),
-        artifact_id_for_json(dict(instance.initial_context)),
-    )
+    try:
+        key = (
+            scenario.name,
+            variant,
+            artifact_id_for_json(instance.manifest().to_json()),
+            artifact_id_for_json(dict(instance.initial_context)),
+        )
+    except CanonicalJsonError:
+        # Only an engine that accepted invalid input gets here: name the input, clearly.
+        checked_manifest(scenario.name, instance)
+        raise
     if key in _REFERENCE_CACHE:
         _REFERENCE_CACHE.move_to_end(key)
         return _REFERENCE_CACHE[key]

@@ -376,6 +376,7 @@ def _execute_copy(bugs: _Bugs) -> Callable[[AttemptCtx], Any]:
         if error.state_id is None:
             error.state_id = a.state_id
         failure = redact_error_info(error.info)
+        del error  # as the engine does: no cycle through the traceback
         if bugs.drop_state_failed:
             # The redaction's error path swallowed the append: the attempt stays open.
             return Failed(failure.retryable)

@@ -22,6 +22,7 @@ from engine.hashing import (
     artifact_id_for_json,
     canonical_json_bytes,
     contains_secrets,
+    json_bytes_unchecked,
     redact_error_info,
     string_has_secret,
 )
@@ -384,3 +385,16 @@ def test_a_wide_value_is_scanned_again_with_cycle_tracking(
     wide = {"k": [[1], [2], [3], [4], {"password": 1}]}
     assert contains_secrets(wide)  # found by the careful pass too
     assert canonical_json_bytes({"k": [[1], [2], [3], [4]]}) == b'{"k":[[1],[2],[3],[4]]}'
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=safe_json)
+def test_unchecked_bytes_are_the_canonical_bytes_of_a_valid_value(value: object) -> None:
+    assert json_bytes_unchecked(value) == canonical_json_bytes(value)
+
+
+def test_unchecked_bytes_skip_the_checks() -> None:
+    # What the checked encoding refuses, the unchecked one writes: its reader must check.
+    assert json_bytes_unchecked({"password": "x", "rate": 0.5}) == b'{"password":"x","rate":0.5}'
+    with pytest.raises(CanonicalJsonError):
+        canonical_json_bytes({"rate": 0.5})

@@ -724,3 +724,21 @@ def test_a_raised_result_leaves_no_cycle_through_the_task() -> None:
     with collector_off():
         gone = run()  # every frame that saw the exception has returned
         assert gone() is None  # freed by reference counting alone
+
+
+def test_a_task_left_pending_by_one_run_survives_the_next_and_is_entombed() -> None:
+    async def blocked() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    async def spawn() -> None:
+        asyncio.get_running_loop().create_task(blocked(), name="left")
+        await asyncio.sleep(0)
+
+    async def later() -> int:
+        return 7
+
+    loop = SimLoop(VirtualClock())
+    loop.run_until_complete(spawn())
+    assert loop.run_until_complete(later()) == 7  # prunes only finished tasks
+    assert [t.get_name() for t in loop._pending_tasks()] == ["left"]
+    assert [t.get_name() for t in loop.kill()] == ["left"]

@@ -342,3 +342,13 @@ def test_parse_seed_round_trips(seed: int) -> None:
     assert parse_seed(str(seed)) == seed
     assert parse_seed(hex(seed)) == seed
     assert parse_seed(f"{seed:#018x}") == seed
+
+
+def test_an_rng_refuses_to_be_copied_or_pickled() -> None:
+    import copy
+    import pickle
+
+    r = Rng(4, "x")
+    for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="fork"):
+            attempt(r)

@@ -736,6 +736,28 @@ def test_bad_input_is_invalid_scenario_not_an_engine_violation(
     assert CALLS == []
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_bad_input_is_invalid_scenario_under_faults_too(seed: int) -> None:
+    # With faults on, the engine may crash or fail on a store call before it checks the
+    # initial context; the input is still named once the run does not start.
+    CALLS.clear()
+    scenario = _scenario(f"runner_bad_faulty_{seed}", faults=None, initial_context={"x": 0.5})
+    with pytest.raises(runner.InvalidScenario) as exc:
+        simulate(scenario, seed)
+    assert exc.value.code == "snapshot_not_canonical"
+    assert CALLS == []
+
+
+def test_the_reference_run_names_bad_input_even_if_the_engine_took_it() -> None:
+    # An engine that accepts an invalid manifest reaches the reference run with it; that is
+    # reported as the scenario's invalid input, not as a raw encoding error.
+    scenario = _scenario("runner_bad_reference", input_params={"rate": 0.5})
+    instance = scenario.build(Streams(0).stream("scenario"))
+    with pytest.raises(runner.InvalidScenario) as exc:
+        runner._reference(scenario, 0, None, instance)
+    assert exc.value.code == "float_not_allowed"
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
     lambda inner: (
