@@ -138,7 +138,6 @@ class Injector:
         self._paused = False
         # None: unrestricted mode, where faults never stop.
         self.budget: int | None = config.budget if config is not None else 0
-        self._site_kinds: dict[str, tuple[tuple[FaultKind, float], ...]] = {}
         self._active: dict[str, tuple[float, tuple[tuple[float, FaultKind], ...]]] = {}
         self.incarnation = 0
         self.now_ns = lambda: 0
@@ -182,14 +181,14 @@ class Injector:
             return not any(step > self.step for step in self._scripted)
         return self._config is None or (self.budget is not None and self.budget <= 0)
 
-    def _candidates(self, site: str) -> tuple[tuple[FaultKind, float], ...]:
-        cached = self._site_kinds.get(site)
-        if cached is None:
-            assert self._config is not None
-            applicable = SITE_KINDS[site]
-            cached = tuple((k, r) for k, r in self._config.rates if k in applicable)
-            self._site_kinds[site] = cached
-        return cached
+    def _candidates(self, site: str) -> list[tuple[FaultKind, float]]:
+        """The swarm's (kind, rate) pairs a site can suffer, in the order of the draws.
+
+        Each site asks once per schedule (`_activate` caches its outcome), so it is not kept.
+        """
+        assert self._config is not None
+        applicable = SITE_KINDS[site]
+        return [(k, r) for k, r in self._config.rates if k in applicable]
 
     def _count(self, site: str) -> tuple[bool, Fault | None]:
         """Count a fault point. (settled, scripted fault): settled when paused or replaying a
@@ -240,14 +239,12 @@ class Injector:
 
     def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
         """BUGGIFY: on first reach, each of the site's enabled kinds is switched on or off."""
-        config = self._config
-        assert config is not None
-        activation, applicable, random = config.activation, SITE_KINDS[site], self._rng.random
+        assert self._config is not None
+        activation, random = self._config.activation, self._rng.random
         total = 0.0
         thresholds = []
-        # The site's candidates (`_candidates`) in the same order, without building them.
-        for kind, rate in config.rates:
-            if kind in applicable and random() < activation:
+        for kind, rate in self._candidates(site):
+            if random() < activation:
                 total += rate
                 thresholds.append((total, kind))
         return total, tuple(thresholds)
