@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -23,6 +25,28 @@ class EventProfile(enum.Enum):
 
 def _millis(d: timedelta) -> int:
     return d // timedelta(milliseconds=1)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _by_value(cls: type[E]) -> Callable[[Any], E]:
+    """`cls(value)` through a plain dict: a manifest is decoded on every resume, and an enum
+    call costs several Python frames. Anything the table lacks gets `cls(value)`'s own error."""
+    table = {member.value: member for member in cls}
+
+    def lookup(value: Any) -> E:
+        try:
+            return table[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return lookup
+
+
+@functools.lru_cache(maxsize=256)
+def _ms(millis: int) -> timedelta:
+    return timedelta(milliseconds=millis)  # few distinct values: one object each
 
 
 @attrs.frozen
@@ -52,12 +76,9 @@ Backoff = Fixed | Exponential
 def backoff_from_json(value: Any) -> Backoff:
     kind = value["kind"]
     if kind == "fixed":
-        return Fixed(timedelta(milliseconds=int(value["delay_ms"])))
+        return Fixed(_ms(int(value["delay_ms"])))
     if kind == "exponential":
-        return Exponential(
-            timedelta(milliseconds=int(value["base_delay_ms"])),
-            timedelta(milliseconds=int(value["max_delay_ms"])),
-        )
+        return Exponential(_ms(int(value["base_delay_ms"])), _ms(int(value["max_delay_ms"])))
     raise ValueError(f"unknown backoff kind {kind!r}")
 
 
@@ -85,6 +106,11 @@ class ExecutionMode(enum.Enum):
     SEQUENTIAL = "sequential"
 
 
+_io_mode = _by_value(IoMode)
+_event_profile = _by_value(EventProfile)
+_execution_mode = _by_value(ExecutionMode)
+
+
 @attrs.frozen
 class FanOutJoin:
     """Accepted as configuration; refused at run time with `unsupported_execution_mode`."""
@@ -104,7 +130,7 @@ def _mode_to_json(mode: ExecutionMode | FanOutJoin) -> Any:
 def _mode_from_json(value: Any) -> ExecutionMode | FanOutJoin:
     if value["kind"] == "fan_out_join":
         return FanOutJoin(int(value["max_concurrency"]))
-    return ExecutionMode(value["kind"])
+    return _execution_mode(value["kind"])
 
 
 @attrs.frozen
@@ -130,9 +156,9 @@ class RunConfig:
     def from_json(cls, value: Any) -> RunConfig:
         rp = value["retry_policy"]
         return cls(
-            io_mode=IoMode(value["io_mode"]),
+            io_mode=_io_mode(value["io_mode"]),
             retry_policy=RetryPolicy(int(rp["max_attempts"]), backoff_from_json(rp["backoff"])),
-            event_profile=EventProfile(value["event_profile"]),
+            event_profile=_event_profile(value["event_profile"]),
             execution_mode=_mode_from_json(value["execution_mode"]),
             skip_tags=tuple(value.get("skip_tags", ())),
             replay_missing_fact_retryable=bool(value.get("replay_missing_fact_retryable", False)),

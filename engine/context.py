@@ -12,6 +12,7 @@ from engine.hashing import (
     SecretsNotAllowed,
     artifact_id_for_bytes,
     canonical_json_bytes,
+    decode_json,
 )
 from engine.stores import ArtifactKind, ArtifactStore
 
@@ -135,7 +136,7 @@ async def write_full_snapshot_value(artifacts: ArtifactStore, value: Any) -> str
 async def read_snapshot(artifacts: ArtifactStore, snapshot_id: str) -> dict[str, Any]:
     data = await get_verified(artifacts, snapshot_id)
     try:
-        value = json.loads(data)
+        value = decode_json(data)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise context(
             ContextErrorKind.SERIALIZATION, "snapshot_decode_failed", "snapshot is not JSON"

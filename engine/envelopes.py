@@ -52,7 +52,9 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
     """Walk the stream once; domain events are ignored; raise `EnvelopeError` at the first break."""
     run_id: uuid.UUID | None = None
     last_seq = 0
-    open_attempt: OrphanAttempt | None = None
+    # The open attempt's envelope: its OrphanAttempt record is made only if it stays open.
+    open_env: EventEnvelope | None = None
+    open_attempt: StateEntered | None = None
     closed = 0
     for env in stream:
         if run_id is None:
@@ -72,9 +74,7 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
                     env.seq,
                     f"{event.state_id} entered while {open_attempt.state_id} is open",
                 )
-            open_attempt = OrphanAttempt(
-                event.state_id, event.attempt, event.base_snapshot_id, env.seq
-            )
+            open_env, open_attempt = env, event
         elif isinstance(event, (StateCompleted, StateFailed)):
             if open_attempt is None:
                 raise EnvelopeError(
@@ -88,7 +88,7 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
                     env.seq,
                     f"{event.state_id} closes an attempt of {open_attempt.state_id}",
                 )
-            open_attempt = None
+            open_env = open_attempt = None
             closed += 1
         elif isinstance(event, (RunStarted, RunCompleted)) and open_attempt is not None:
             raise EnvelopeError(
@@ -96,4 +96,9 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
                 env.seq,
                 f"{type(event).__name__} inside an open attempt of {open_attempt.state_id}",
             )
-    return EnvelopeAnalysis(open_attempt, closed)
+    if open_env is None or open_attempt is None:
+        return EnvelopeAnalysis(None, closed)
+    orphan = OrphanAttempt(
+        open_attempt.state_id, open_attempt.attempt, open_attempt.base_snapshot_id, open_env.seq
+    )
+    return EnvelopeAnalysis(orphan, closed)

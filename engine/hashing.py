@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -91,10 +90,24 @@ def _looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_MNEMONIC_WORD.match(w) for w in words)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+def _check_secret(text: str) -> bool:
+    found = _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
+    # Remembered: the same keys and values are scanned again in every snapshot of a run. A
+    # plain dict, emptied when full, is a cheaper hit than an LRU's bookkeeping.
+    if len(_secret_verdicts) >= _SECRET_VERDICTS_KEPT:
+        _secret_verdicts.clear()
+    _secret_verdicts[text] = found
+    return found
+
+
+_secret_verdicts: dict[str, bool] = {}
+_SECRET_VERDICTS_KEPT = 1 << 16
+_known_secret = _secret_verdicts.get
+
+
 def string_has_secret(text: str) -> bool:
-    # Cached: the same keys and values are scanned again in every snapshot of a run.
-    return _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
+    found = _known_secret(text)
+    return _check_secret(text) if found is None else found
 
 
 class _Leave:
@@ -116,7 +129,7 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
     problem: Exception | None = None
     stack = [value]
     pop, push = stack.pop, stack.append
-    secret = string_has_secret
+    known, check = _known_secret, _check_secret
     containers = 0
     active: set[int] = set()  # ids of the containers on the current path (careful mode)
     while stack:
@@ -125,7 +138,8 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
         if kind is dict or kind is list or kind is tuple:
             pass
         elif kind is str:
-            if secret(item):
+            found = known(item)
+            if found or (found is None and check(item)):
                 return True, problem
             continue
         elif item is None or kind is int or kind is bool:
@@ -137,7 +151,7 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
             problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")
             continue
         elif isinstance(item, str):
-            if secret(str(item)):
+            if string_has_secret(str(item)):
                 return True, problem
             continue
         elif isinstance(item, int):
@@ -159,7 +173,8 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
         if isinstance(item, dict):
             for k in item:
                 if type(k) is str:
-                    if secret(k):
+                    found = known(k)
+                    if found or (found is None and check(k)):
                         return True, problem
                 elif problem is None:
                     problem = NotJson(f"object key {k!r} is not a string")
@@ -171,7 +186,8 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
         for v in members:
             t = type(v)
             if t is str:
-                if secret(v):
+                found = known(v)
+                if found or (found is None and check(v)):
                     return True, problem
             elif not (t is int or t is bool or v is None):
                 push(v)
@@ -203,6 +219,27 @@ def json_bytes_unchecked(value: Any) -> bytes:
     """`canonical_json_bytes` without its checks (secrets, floats, keys, types): the same
     bytes for a value that passes them, for a caller whose reader checks them anyway."""
     return _encode(value).encode("utf-8")
+
+
+_scan_once: Any = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def decode_json(data: bytes) -> Any:
+    """`json.loads` of UTF-8 bytes, as `serde_json::from_slice` reads them (no BOM, no other
+    encoding).
+
+    Bytes with nothing around the value (canonical bytes) go straight to the C scanner:
+    `json.loads` spends most of a small value's time in its Python layers (encoding
+    detection, whitespace skipping). Anything else gets `json.loads` itself, with its errors.
+    """
+    text = data.decode("utf-8")
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        return json.loads(text)  # raises the decoder's own error
+    if end != len(text):
+        return json.loads(text)  # trailing whitespace is fine, anything else an error
+    return value
 
 
 def artifact_id_for_bytes(data: bytes) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -20,7 +19,13 @@ from engine.errors import (
     info,
 )
 from engine.events import FACT_RECORDED, DomainEvent, EventEnvelope
-from engine.hashing import FloatNotAllowed, NotJson, SecretsNotAllowed, canonical_json_bytes
+from engine.hashing import (
+    FloatNotAllowed,
+    NotJson,
+    SecretsNotAllowed,
+    canonical_json_bytes,
+    decode_json,
+)
 from engine.sources import Clock, Entropy
 from engine.stores import ArtifactKind, Stores
 
@@ -209,7 +214,7 @@ class _IoBase:
         if payload_id is None:
             return NOT_RECORDED
         data = await get_verified(self._stores.artifacts, payload_id)
-        return json.loads(data)
+        return decode_json(data)
 
     def _next_key(self, kind: str) -> str:
         key = derived_fact_key(kind, self._run_id, self._state_id, self._attempt, self._ordinal)

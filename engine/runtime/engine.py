@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Collection
 from typing import Any
@@ -39,6 +38,7 @@ from engine.hashing import (
     SecretsNotAllowed,
     artifact_id_for_bytes,
     artifact_id_for_json,
+    decode_json,
 )
 from engine.live_io import FactIndex, LiveIoTransportFactory, UnimplementedLiveIoTransportFactory
 from engine.plan import (
@@ -145,7 +145,7 @@ async def read_manifest(stores: Stores, manifest_id: str) -> RunManifest:
             "manifest artifact content hash mismatch",
         )
     try:
-        return RunManifest.from_json(json.loads(data))
+        return RunManifest.from_json(decode_json(data))
     except (ValueError, KeyError, TypeError, AttributeError):
         raise context(
             ContextErrorKind.SERIALIZATION, "manifest_decode_failed", "failed to decode manifest"

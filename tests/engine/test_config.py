@@ -181,3 +181,25 @@ def test_manifest_canonical_form_and_id_are_pinned() -> None:
         "swap", "1.0.0", {"amount": 5, "to": "x"}, RunConfig(event_profile=EventProfile.MINIMAL)
     )
     assert artifact_id_for_json(minimal.to_json()) != MANIFEST_ID
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("io_mode", "sometimes"), ("event_profile", ["verbose"]), ("io_mode", None)],
+)
+def test_an_unknown_enum_value_gets_the_enums_own_error(field: str, bad: object) -> None:
+    value = RunConfig().to_json()
+    value[field] = bad
+    enum_type = IoMode if field == "io_mode" else EventProfile
+    with pytest.raises(ValueError) as got:
+        RunConfig.from_json(value)
+    with pytest.raises(ValueError) as want:
+        enum_type(bad)
+    assert str(got.value) == str(want.value)
+
+
+def test_unknown_execution_mode_kind_is_refused() -> None:
+    value = RunConfig().to_json()
+    value["execution_mode"] = {"kind": "parallel"}
+    with pytest.raises(ValueError, match="is not a valid ExecutionMode"):
+        RunConfig.from_json(value)

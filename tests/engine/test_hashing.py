@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import hashing
 from engine.context import snapshot_bytes
 from engine.errors import ContextError, ErrorCategory, ErrorInfo
 from engine.hashing import (
@@ -22,6 +23,7 @@ from engine.hashing import (
     artifact_id_for_json,
     canonical_json_bytes,
     contains_secrets,
+    decode_json,
     json_bytes_unchecked,
     redact_error_info,
     string_has_secret,
@@ -398,3 +400,57 @@ def test_unchecked_bytes_skip_the_checks() -> None:
     assert json_bytes_unchecked({"password": "x", "rate": 0.5}) == b'{"password":"x","rate":0.5}'
     with pytest.raises(CanonicalJsonError):
         canonical_json_bytes({"rate": 0.5})
+
+
+# ---------------------------------------------------------------------------- decoding
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=safe_json)
+def test_decode_json_reads_canonical_bytes_as_json_loads_does(value: object) -> None:
+    data = canonical_json_bytes(value)
+    assert decode_json(data) == json.loads(data) == value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b" 1", b"1 ", b"\n{}\t", b"", b" ", b"1 2", b'{"a":', b"[1,2", b"nul", b'{"a":1}x', b"NaN"],
+)
+def test_decode_json_around_the_value_is_json_loads(data: bytes) -> None:
+    # Whitespace around the value, trailing data, truncation: json.loads's answer or error.
+    def outcome(load: object) -> object:
+        try:
+            return ("value", load(data))  # type: ignore[operator]
+        except json.JSONDecodeError as exc:
+            return ("error", exc.msg, exc.pos)
+
+    assert outcome(decode_json) == outcome(lambda d: json.loads(d.decode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xff", b'"\xc3"', "\ufeff{}".encode(), '{"a":1}'.encode("utf-16")]
+)
+def test_decode_json_reads_utf8_only_like_serde(data: bytes) -> None:
+    # json.loads(bytes) would sniff UTF-16/32 and skip a BOM; the Rust reader accepts neither.
+    with pytest.raises(ValueError):
+        decode_json(data)
+
+
+# ---------------------------------------------------------------------------- verdict cache
+
+
+def test_secret_verdicts_are_remembered_and_the_cache_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hashing, "_SECRET_VERDICTS_KEPT", 3)
+    hashing._secret_verdicts.clear()
+    assert [string_has_secret(t) for t in ("a", "my password", "b")] == [False, True, False]
+    assert hashing._secret_verdicts == {"a": False, "my password": True, "b": False}
+    assert string_has_secret("my password")  # answered from the cache
+    assert not string_has_secret("c")  # full: emptied, then remembered afresh
+    assert hashing._secret_verdicts == {"c": False}
+    # A scan consults the same verdicts: a string cached as a secret is one in any value.
+    monkeypatch.setattr(hashing, "_SECRET_VERDICTS_KEPT", 1 << 16)
+    hashing._secret_verdicts["innocent"] = True
+    assert contains_secrets({"k": ["x", "innocent"]})
+    hashing._secret_verdicts.clear()
