@@ -31,6 +31,7 @@ from engine.hashing import (
     artifact_id_for_bytes,
     artifact_id_for_json,
     canonical_json_bytes,
+    decode_json,
     json_bytes_unchecked,
 )
 from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
@@ -616,7 +617,7 @@ class _Simulation:
         if final.phase is not model.phase or final.final_snapshot_id is None:
             return False
         data = self.durable.artifacts.data.get(final.final_snapshot_id)  # type: ignore[attr-defined]
-        return data is not None and json.loads(data) == model.final_snapshot
+        return data is not None and decode_json(data) == model.final_snapshot
 
     def observation(self) -> Observation:
         """What the schedule left behind; the reference run, if one is needed, comes after."""

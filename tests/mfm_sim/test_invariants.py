@@ -891,3 +891,38 @@ def test_a_content_addressed_store_is_trusted_for_hashes_but_not_for_existence()
     )
     assert trusted.problem(wrong_id) is None
     assert checked.problem("0" * 64) == trusted.problem("0" * 64) == "does not exist"
+
+
+# ------------------------------------------------------------------- event classification
+
+
+@attrs.frozen
+class _LoudCompleted(StateCompleted):
+    """A subclass of an engine event: the checks classify by type, and must not miss it."""
+
+
+def test_an_event_subclass_is_checked_like_its_base():
+    b = clean_builder()
+    first = next(i for i, e in enumerate(b.entries) if isinstance(e.event, StateCompleted))
+    b.entries.insert(first + 1, b.entries[first])
+    base = check(b.observation())
+    ev = b.entries[first + 1].event
+    b.entries[first + 1] = attrs.evolve(
+        b.entries[first + 1], event=_LoudCompleted(ev.state_id, ev.context_snapshot_id)
+    )
+    loud = check(b.observation())
+    assert [v.invariant for v in loud] == [v.invariant for v in base]
+    assert "exactly_once" in {v.invariant for v in loud}
+
+
+def test_the_checks_agree_however_the_observation_is_asked_for():
+    # The classified runs are cached per observation: asking about an evolved copy (a new
+    # object) must classify afresh, not reuse the first one's streams.
+    obs = clean_observation()
+    assert check(obs) == []
+    b = clean_builder()
+    first = next(i for i, e in enumerate(b.entries) if isinstance(e.event, StateCompleted))
+    b.entries.insert(first + 1, b.entries[first])
+    broken = b.observation()
+    assert fired(broken, "exactly_once")
+    assert check(obs) == []
