@@ -7,7 +7,9 @@ failure fails every later call too. The call counter lives on the step object, w
 belongs to one scenario instance (one simulation): nothing leaks between simulations.
 
 `predict` walks a plan in Kahn order the way a correct engine runs it without faults and
-returns the final phase and context: the model a scenario hands to invariant 13.
+returns the final phase and context: the model a scenario hands to invariant 13. It orders
+the plan itself (`kahn_order`), from the documented rule, not with the engine's own function:
+a model that shared the engine's ordering would share its bugs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from engine.errors import ErrorCategory, StateError, info
 from engine.events import RunPhase
 from engine.meta import StateMeta
-from engine.plan import ExecutionPlan, topological_order
+from engine.plan import ExecutionPlan, StateNode
 from mfm_sim.observation import Reference
 from mfm_sim.stores import SimCrash
 
@@ -43,9 +45,10 @@ class ScriptedStep:
         self.script = tuple(script)
         self.tags = tuple(tags)
         self.calls = 0
+        self._meta = StateMeta(tags=self.tags)  # immutable; the engine asks every attempt
 
     def meta(self) -> StateMeta:
-        return StateMeta(tags=self.tags)
+        return self._meta
 
     def next_action(self) -> str:
         call = self.calls
@@ -102,6 +105,26 @@ def attempts_outcome(script: Sequence[str], max_attempts: int) -> bool:
     return False
 
 
+def kahn_order(plan: ExecutionPlan) -> list[StateNode]:
+    """The order a correct engine runs a valid plan in: Kahn's algorithm, where states that
+    become ready leave in plan order (FIFO) and a state's successors in edge order."""
+    nodes = {node.id: node for node in plan.graph.states}
+    waiting = dict.fromkeys(nodes, 0)
+    successors: dict[str, list[str]] = {sid: [] for sid in nodes}
+    for edge in plan.graph.edges:
+        successors[edge.from_].append(edge.to)
+        waiting[edge.to] += 1
+    ready = [sid for sid, n in waiting.items() if n == 0]
+    for sid in ready:  # the list grows as states become ready: a FIFO queue
+        for to in successors[sid]:
+            waiting[to] -= 1
+            if waiting[to] == 0:
+                ready.append(to)
+    if len(ready) != len(nodes):
+        raise ValueError(f"plan {plan.op_id} has a cycle: no order to predict")
+    return [nodes[sid] for sid in ready]
+
+
 def predict(
     plan: ExecutionPlan,
     max_attempts: int,
@@ -112,7 +135,7 @@ def predict(
     """The fault-free outcome of a plan of `ScriptedStep`s: Kahn order, up to the first failure."""
     ctx: dict[str, Any] = dict(initial or {})
     skip = set(skip_tags)
-    for node in topological_order(plan):
+    for node in kahn_order(plan):
         step = node.state
         assert isinstance(step, ScriptedStep), (
             f"predict() needs ScriptedSteps, got {type(step).__name__}"

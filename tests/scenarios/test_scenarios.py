@@ -5,13 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.events import RunPhase, StateCompleted, StateEntered, StateFailed
-from engine.plan import topological_order
+from engine.plan import DependencyEdge, ExecutionPlan, StateGraph, StateNode, topological_order
 from mfm_sim import get_scenario, simulate
 from mfm_sim.scenario import all_scenarios, default_mix
 from mfm_sim.world import World
-from scenarios.steps import CRASH, FATAL, RETRY, ScriptedStep, attempts_outcome, predict
+from scenarios.steps import (
+    CRASH,
+    FATAL,
+    RETRY,
+    ScriptedStep,
+    attempts_outcome,
+    kahn_order,
+    predict,
+)
 
 SEEDS = range(100)
 ALL = [s.name for s in all_scenarios()]
@@ -273,3 +283,38 @@ def test_model_helper_uses_initial_context() -> None:
     inst = instance("random_dag", 1)
     model = predict(inst.plan, 10, initial=inst.initial_context)
     assert model.final_snapshot["seeded"] == inst.initial_context["seeded"]
+
+
+@st.composite
+def _dags(draw: st.DrawFn) -> ExecutionPlan:
+    n = draw(st.integers(1, 8))
+    rank = draw(st.permutations(range(n)))  # edges only go up in rank: acyclic
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20))
+    ids = [f"op.s{i}.run" for i in range(n)]
+    edges = [DependencyEdge(ids[a], ids[b]) for a, b in pairs if rank[a] < rank[b]]
+    return ExecutionPlan("op", StateGraph([StateNode(i, None) for i in ids], edges))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_dags())
+def test_the_models_kahn_order_is_the_engines(plan: ExecutionPlan) -> None:
+    # The model orders plans itself, from the rule; the two must agree on every valid plan,
+    # duplicate edges included.
+    assert [n.id for n in kahn_order(plan)] == [n.id for n in topological_order(plan)]
+
+
+def test_the_models_kahn_order_refuses_a_cycle() -> None:
+    a, b = "op.a.run", "op.b.run"
+    plan = ExecutionPlan(
+        "op",
+        StateGraph(
+            [StateNode(a, None), StateNode(b, None)], [DependencyEdge(a, b), DependencyEdge(b, a)]
+        ),
+    )
+    with pytest.raises(ValueError, match="cycle"):
+        kahn_order(plan)
+
+
+def test_a_scripted_step_hands_out_one_meta() -> None:
+    step = ScriptedStep("a.b.c", 1, tags=("slow",))
+    assert step.meta() is step.meta() and step.meta().tags == ("slow",)
