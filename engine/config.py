@@ -23,8 +23,11 @@ class EventProfile(enum.Enum):
     CUSTOM = "custom"
 
 
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def _millis(d: timedelta) -> int:
-    return d // timedelta(milliseconds=1)
+    return d // _ONE_MS
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -124,7 +127,7 @@ class FanOutJoin:
 def _mode_to_json(mode: ExecutionMode | FanOutJoin) -> Any:
     if isinstance(mode, FanOutJoin):
         return mode.to_json()
-    return {"kind": mode.value}
+    return {"kind": mode._value_}
 
 
 def _mode_from_json(value: Any) -> ExecutionMode | FanOutJoin:
@@ -143,10 +146,12 @@ class RunConfig:
     replay_missing_fact_retryable: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        # `_value_`, the member's own attribute: `.value` is a Python-level descriptor, and a
+        # run config is encoded into every manifest the engine checks.
         return {
-            "io_mode": self.io_mode.value,
+            "io_mode": self.io_mode._value_,
             "retry_policy": self.retry_policy.to_json(),
-            "event_profile": self.event_profile.value,
+            "event_profile": self.event_profile._value_,
             "execution_mode": _mode_to_json(self.execution_mode),
             "skip_tags": list(self.skip_tags),
             "replay_missing_fact_retryable": self.replay_missing_fact_retryable,

@@ -71,6 +71,9 @@ class VirtualClock:
         self._now_ns += delta_ns
 
 
+_NO_ENTRIES: SortedList = SortedList()  # never added to: `push` replaces it first
+
+
 class TimerQueue(Generic[T]):
     """Timers in a `SortedList` keyed by (when_ns, seq).
 
@@ -83,7 +86,9 @@ class TimerQueue(Generic[T]):
     __slots__ = ("_entries", "_seq")
 
     def __init__(self) -> None:
-        self._entries: SortedList = SortedList()
+        # Shared and empty until the first push: most loops never set a timer, and a new
+        # SortedList costs more than the rest of a loop's setup.
+        self._entries: SortedList = _NO_ENTRIES
         self._seq = 0
 
     def __len__(self) -> int:
@@ -96,7 +101,10 @@ class TimerQueue(Generic[T]):
         """Schedule `item` at `when_ns`; returns the tie-breaking sequence number."""
         seq = self._seq
         self._seq = seq + 1
-        self._entries.add((when_ns, seq, item))
+        entries = self._entries
+        if entries is _NO_ENTRIES:
+            entries = self._entries = SortedList()
+        entries.add((when_ns, seq, item))
         return seq
 
     def peek(self) -> tuple[int, T] | None:
@@ -137,9 +145,9 @@ class TimerQueue(Generic[T]):
         if not self._entries:
             return []
         items = [item for _, _, item in self._entries]
-        self._entries = SortedList()
+        self._entries = _NO_ENTRIES
         return items
 
     def clear(self) -> None:
         """Drop every entry (the sequence counter keeps counting)."""
-        self._entries.clear()
+        self._entries = _NO_ENTRIES

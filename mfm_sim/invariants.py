@@ -64,7 +64,8 @@ __all__ = [
 
 ORPHAN_CODE = "orphan_attempt_recovered"  # engine.runtime.engine.ORPHAN_ATTEMPT_RECOVERED
 INJECTED_PREFIX = "sim_"  # codes of failures the simulator injected
-TERMINAL_PHASES = frozenset({RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED})
+# A tuple, not a set: membership by identity, without Enum's Python-level __hash__.
+TERMINAL_PHASES = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
 # What an incarnation that read dropped or corrupted bytes may end with.
 STORAGE_ERROR_CODES = frozenset(
     {
@@ -179,11 +180,19 @@ class _Log:
         self.plan = view.plan
         self.run_config = view.run_config
         self.is_child = view.is_child
-        self.rows = tuple((_code(env.event), env, env.event) for env in view.stream)
-        # The first RunCompleted, which several invariants compare against.
-        self.finish: EventEnvelope | None = next(
-            (env for code, env, _ in self.rows if code == FINISHED), None
-        )
+        rows = []
+        finish: EventEnvelope | None = None  # the first RunCompleted, which several compare
+        codes = _CODES
+        for env in view.stream:
+            ev = env.event
+            code = codes.get(type(ev))
+            if code is None or code == DOMAIN:
+                code = _code(ev)
+            if code == FINISHED and finish is None:
+                finish = env
+            rows.append((code, env, ev))
+        self.rows = tuple(rows)
+        self.finish = finish
 
 
 _last_logs: tuple[Observation, tuple[_Log, ...]] | None = None
@@ -338,7 +347,7 @@ def check_exactly_once(obs: Observation) -> list[Violation]:
                     f"run completed but plan state(s) never completed: {', '.join(missing)}",
                 )
         if rid == obs.main_run_id and obs.final_phase in TERMINAL_PHASES:
-            phase = obs.final_phase.value  # type: ignore[union-attr]
+            phase = obs.final_phase._value_  # type: ignore[union-attr]
             if not finishes:
                 out.add(
                     rid,
@@ -987,7 +996,7 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
     """Within one incarnation, a retryable StateFailed and the next StateEntered of that state
     are the policy's backoff apart: never less, and exactly that without latency in between."""
     out = _Out("retry_timing", obs)
-    latency = sorted(f.step for f in obs.faults if f.kind is FaultKind.LATENCY)
+    latency: list[int] | None = None  # steps of latency faults, sorted; made when needed
     seq_step = obs.seq_step
     for log in _runs(obs):
         if log.run_config is None:
@@ -1027,6 +1036,8 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
                     )
                 elif gap > high:
                     lo_step, hi_step = min(a[1], b[1]), max(a[1], b[1])
+                    if latency is None:
+                        latency = sorted(f.step for f in obs.faults if f.kind is FaultKind.LATENCY)
                     i = bisect.bisect_left(latency, lo_step)
                     if i >= len(latency) or latency[i] > hi_step:
                         out.add(

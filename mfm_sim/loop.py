@@ -30,6 +30,7 @@ from asyncio import events
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from contextvars import Context
+from types import CoroutineType
 from typing import Any, TypeVar
 
 from mfm_sim.clock import NS_PER_SEC, TimerQueue, VirtualClock
@@ -203,7 +204,12 @@ class SimLoop(asyncio.AbstractEventLoop):
             # pointing away from the real error.
             _close_if_unstarted(future)
             raise
-        fut = asyncio.ensure_future(future, loop=self)
+        # A coroutine (the usual case) becomes a task directly: `ensure_future` would only
+        # find that out through two Python-level calls.
+        if type(future) is CoroutineType:
+            fut: asyncio.Future[Any] = self.create_task(future)
+        else:
+            fut = asyncio.ensure_future(future, loop=self)
         self._run_guarded(fut)
         # Finished tasks leave the list: a task refers to its loop, so a loop still listing
         # it would be a reference cycle that only the collector could free.

@@ -45,6 +45,10 @@ HONEST_KINDS = CRASH_KINDS | {
 }
 # Faults where the store lied: the engine may fail, but must detect it.
 LYING_KINDS = frozenset({FaultKind.DROPPED_WRITE, FaultKind.CORRUPTED_ARTIFACT})
+# The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
+# __hash__ for every fault of every observation.
+_HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)
+_LYING = tuple(k for k in FaultKind if k in LYING_KINDS)
 
 
 @attrs.frozen
@@ -179,8 +183,8 @@ class Observation:
 
     @property
     def honest(self) -> bool:
-        return all(f.kind in HONEST_KINDS for f in self.faults)
+        return all(f.kind in _HONEST for f in self.faults)
 
     @property
     def store_lied(self) -> bool:
-        return any(f.kind in LYING_KINDS for f in self.faults)
+        return any(f.kind in _LYING for f in self.faults)

@@ -77,7 +77,8 @@ class Rng:
     """Uniform float in [0, 1): m / 2**52 for a uniform 52-bit m (one draw)."""
 
     def __init__(self, seed: int, name: str = "") -> None:
-        self.seed = _check_seed(seed)
+        # The common case inline (a plain int in range); anything else gets the full check.
+        self.seed = seed if type(seed) is int and 0 <= seed <= MASK64 else _check_seed(seed)
         self.name = name
         key = seed.to_bytes(8, "big") + name.encode("utf-8")
         # The C iterator's own `__next__` is the draw: no Python frame per call.

@@ -756,7 +756,8 @@ def simulate(
     violations = tuple(sim.extra) + tuple(check(obs))
     kinds: dict[str, int] = {}
     for f in world.injector.fired:
-        kinds[f.kind.value] = kinds.get(f.kind.value, 0) + 1
+        kind = f.kind._value_  # not `.value`, a Python-level descriptor
+        kinds[kind] = kinds.get(kind, 0) + 1
     crashes = sum(1 for i in sim.incarnations if i.outcome is Outcome.CRASH)
     resumes = sum(1 for i in sim.incarnations if i.call == "resume")
     stats = Stats(

@@ -30,8 +30,12 @@ class SimCrash(BaseException):
     """The simulated process died: a BaseException, so no `except Exception` can swallow it."""
 
     def __init__(self, fault: Fault | None = None) -> None:
-        super().__init__(f"simulated crash at {fault}" if fault else "dead incarnation")
+        super().__init__(fault)
         self.fault = fault
+
+    def __str__(self) -> str:
+        # Formatted when shown, not when raised: nearly every crash is caught unread.
+        return f"simulated crash at {self.fault}" if self.fault else "dead incarnation"
 
 
 def corrupt_bytes(data: bytes) -> bytes:
