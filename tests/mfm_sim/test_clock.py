@@ -115,3 +115,20 @@ def test_pop_due_takes_exactly_the_due_prefix(whens: list[int], now: int) -> Non
     assert due == sorted((i for i, w in enumerate(whens) if w <= now), key=lambda i: whens[i])
     rest = q.peek_time()
     assert rest is None or rest > now
+
+
+def test_empty_queues_share_nothing_once_used() -> None:
+    # A new queue starts on a shared empty list (most loops never set a timer); every way of
+    # emptying or filling one must leave the others empty.
+    queues = [TimerQueue[str]() for _ in range(4)]
+    queues[0].push(5, "a")
+    queues[1].push(7, "b")
+    assert queues[1].drain() == ["b"]
+    queues[2].clear()
+    assert queues[3].pop_due(10) == []
+    with pytest.raises(IndexError):
+        queues[3].pop()
+    assert [len(q) for q in queues] == [1, 0, 0, 0]
+    assert queues[0].peek() == (5, "a")
+    queues[1].push(1, "c")  # a drained queue takes timers again
+    assert (queues[1].peek(), len(TimerQueue())) == ((1, "c"), 0)
