@@ -30,15 +30,15 @@ def _millis(d: timedelta) -> int:
     return d // _ONE_MS
 
 
-E = TypeVar("E", bound=enum.Enum)
+_E = TypeVar("_E", bound=enum.Enum)
 
 
-def _by_value(cls: type[E]) -> Callable[[Any], E]:
+def _by_value(cls: type[_E]) -> Callable[[Any], _E]:
     """`cls(value)` through a plain dict: a manifest is decoded on every resume, and an enum
     call costs several Python frames. Anything the table lacks gets `cls(value)`'s own error."""
     table = {member.value: member for member in cls}
 
-    def lookup(value: Any) -> E:
+    def lookup(value: Any) -> _E:
         try:
             return table[value]
         except (KeyError, TypeError):
