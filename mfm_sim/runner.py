@@ -635,14 +635,15 @@ class _Simulation:
                 manifest = (
                     self.instance.manifest()
                     if manifest_id == self.manifest_id
-                    else RunManifest.from_json(json.loads(raw))
+                    else RunManifest.from_json(decode_json(raw))
                 )
                 cfg = manifest.run_config
                 try:
                     plan = resolver.resolve(manifest)
                 except Exception:
                     plan = None
-            runs[run_id] = RunView(run_id, stream, plan, cfg, run_id != self.run_id)
+            is_child = run_id is not self.run_id and run_id != self.run_id  # UUID eq is slow
+            runs[run_id] = RunView(run_id, stream, plan, cfg, is_child)
         pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
         visible = {**pristine, **world.corrupted} if world.corrupted else pristine
         final = self.final
