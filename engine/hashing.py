@@ -90,10 +90,15 @@ def _looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_MNEMONIC_WORD.match(w) for w in words)
 
 
+def _is_secret(text: str) -> bool:
+    return _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
+
+
 def _check_secret(text: str) -> bool:
-    found = _MARKER_RE.search(text.lower()) is not None or _looks_like_mnemonic(text)
-    # Remembered: the same keys and values are scanned again in every snapshot of a run. A
-    # plain dict, emptied when full, is a cheaper hit than an LRU's bookkeeping.
+    """The verdict for an exact `str`, remembered: the same keys and values are scanned again
+    in every snapshot of a run. A plain dict, emptied when full, is a cheaper hit than an
+    LRU's bookkeeping."""
+    found = _is_secret(text)
     if len(_secret_verdicts) >= _SECRET_VERDICTS_KEPT:
         _secret_verdicts.clear()
     _secret_verdicts[text] = found
@@ -106,6 +111,10 @@ _known_secret = _secret_verdicts.get
 
 
 def string_has_secret(text: str) -> bool:
+    if type(text) is not str:
+        # A subclass may hash, compare or lower itself its own way: it must never answer
+        # for (or be answered by) the plain string it equals.
+        return _is_secret(text)
     found = _known_secret(text)
     return _check_secret(text) if found is None else found
 

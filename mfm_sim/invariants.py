@@ -7,6 +7,11 @@ stream once; artifact hashes are computed once per id per call.
 
 Every check applies to every run the observation holds (the main run and child runs); a run
 whose plan or run config is unknown (None) skips the parts that need them.
+
+An observation is read as the immutable record it is: what the checks derive from it (each
+run's classified stream, whether faults used up attempts) is remembered for that object, so
+the 13 checks of one observation derive it once. Change one with `attrs.evolve`, which makes
+a new object, never by editing its mappings in place.
 """
 
 from __future__ import annotations
@@ -195,30 +200,37 @@ class _Log:
         self.finish = finish
 
 
-_last_logs: tuple[Observation, tuple[_Log, ...]] | None = None
+# (observation, its runs classified, whether the first of them is the main run)
+_last_logs: tuple[Observation, tuple[_Log, ...], bool] | None = None
 
 
-def _runs(obs: Observation) -> tuple[_Log, ...]:
-    """The main run first, then the others ordered by id (never by mapping order)."""
+def _classified(obs: Observation) -> tuple[Observation, tuple[_Log, ...], bool]:
+    """Every run classified: the main run (the one under `main_run_id`) first, then the
+    others ordered by id (never by mapping order)."""
     global _last_logs
     # Every invariant asks for the same observation in turn: classify its runs once.
     last = _last_logs
     if last is not None and last[0] is obs:
-        return last[1]
+        return last
     main = obs.runs.get(obs.main_run_id) if obs.main_run_id is not None else None
     others = sorted(
         (v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id)
     )
     views = ((main,) if main is not None else ()) + tuple(others)
     logs = tuple(_Log(v) for v in views)
-    _last_logs = (obs, logs)
-    return logs
+    _last_logs = (obs, logs, main is not None)
+    return _last_logs
+
+
+def _runs(obs: Observation) -> tuple[_Log, ...]:
+    """The main run first, then the others ordered by id (never by mapping order)."""
+    return _classified(obs)[1]
 
 
 def _main_log(obs: Observation) -> _Log | None:
-    logs = _runs(obs)
-    main_id = obs.main_run_id
-    return logs[0] if logs and main_id is not None and logs[0].run_id == main_id else None
+    """The run `obs.runs` holds under the main run's id, if any."""
+    _, logs, has_main = _classified(obs)
+    return logs[0] if has_main else None
 
 
 def _kind(env: EventEnvelope) -> str:
@@ -1080,17 +1092,10 @@ CHECKS: Mapping[str, Callable[[Observation], list[Violation]]] = {
 assert tuple(CHECKS) == invariant_names()
 
 
-_ALL = tuple(CHECKS[name] for name, _, _ in INVARIANTS)
-
-
 def check(obs: Observation, only: Sequence[str] | None = None) -> list[Violation]:
     """Every invariant (or those named in `only`) on one observation, in INVARIANTS order."""
     out: list[Violation] = []
-    if only is None:
-        for fn in _ALL:
-            out += fn(obs)
-        return out
     for name, _, _ in INVARIANTS:
-        if name in only:
+        if only is None or name in only:
             out.extend(CHECKS[name](obs))
     return out

@@ -206,10 +206,14 @@ class SimLoop(asyncio.AbstractEventLoop):
             raise
         # A coroutine (the usual case) becomes a task directly: `ensure_future` would only
         # find that out through two Python-level calls.
-        if type(future) is CoroutineType:
-            fut: asyncio.Future[Any] = self.create_task(future)
-        else:
-            fut = asyncio.ensure_future(future, loop=self)
+        try:
+            if type(future) is CoroutineType:
+                fut: asyncio.Future[Any] = self.create_task(future)
+            else:
+                fut = asyncio.ensure_future(future, loop=self)
+        except BaseException:
+            _close_if_unstarted(future)  # as above: a task factory may refuse it
+            raise
         self._run_guarded(fut)
         # Finished tasks leave the list: a task refers to its loop, so a loop still listing
         # it would be a reference cycle that only the collector could free.

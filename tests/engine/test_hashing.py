@@ -454,3 +454,26 @@ def test_secret_verdicts_are_remembered_and_the_cache_stays_bounded(
     hashing._secret_verdicts["innocent"] = True
     assert contains_secrets({"k": ["x", "innocent"]})
     hashing._secret_verdicts.clear()
+
+
+class _Quiet(str):
+    def lower(self) -> str:  # type: ignore[override]
+        return ""
+
+
+class _Loud(str):
+    def lower(self) -> str:  # type: ignore[override]
+        return "password"
+
+
+def test_a_str_subclass_never_answers_for_the_plain_string() -> None:
+    # A subclass may lower (or hash, or compare) itself its own way; its verdict must not be
+    # remembered for the plain string it equals, nor the plain string's for it.
+    hashing._secret_verdicts.clear()
+    assert not string_has_secret(_Quiet("my password"))
+    assert string_has_secret("my password")
+    assert contains_secrets({"k": "my password"})
+    assert string_has_secret(_Loud("hello"))
+    assert not string_has_secret("hello")
+    assert all(type(k) is str for k in hashing._secret_verdicts)
+    hashing._secret_verdicts.clear()

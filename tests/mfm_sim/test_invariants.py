@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 
 import attrs
@@ -926,3 +927,15 @@ def test_the_checks_agree_however_the_observation_is_asked_for():
     broken = b.observation()
     assert fired(broken, "exactly_once")
     assert check(obs) == []
+
+
+def test_the_main_run_is_the_one_under_the_main_id():
+    # The main run is found by its key in `runs`, as the runner files it, even if the view
+    # itself names another id: the model check still cites the log's RunCompleted.
+    obs = clean_observation(reference=None)
+    rc = stream(obs)[-1].seq
+    wrong = Reference(RunPhase.COMPLETED, {"path": [S1, S2, S3], "extra": 1})
+    runs = dict(obs.runs)
+    runs[RUN_ID] = attrs.evolve(runs[RUN_ID], run_id=uuid.UUID(int=7))
+    found = fired(attrs.evolve(obs, model=wrong, runs=runs), "model_agreement")
+    assert seqs_of(found) == [(rc,)]
