@@ -138,6 +138,7 @@ def _scan(value: Any, careful: bool = False) -> tuple[bool, Exception | None]:
     problem: Exception | None = None
     stack = [value]
     pop, push = stack.pop, stack.append
+    # `string_has_secret`, inlined for exact `str`s: a cached verdict, else check and cache.
     known, check = _known_secret, _check_secret
     containers = 0
     active: set[int] = set()  # ids of the containers on the current path (careful mode)

@@ -200,37 +200,45 @@ class _Log:
         self.finish = finish
 
 
-# (observation, its runs classified, whether the first of them is the main run)
-_last_logs: tuple[Observation, tuple[_Log, ...], bool] | None = None
+class _Derived:
+    """What the checks derive from one observation, once: every run classified (the main
+    run, the one under `main_run_id`, first; the others ordered by id, never by mapping
+    order), and whether faults used up attempts (computed when first asked)."""
+
+    __slots__ = ("consumed", "logs", "main", "obs")
+
+    def __init__(self, obs: Observation) -> None:
+        self.obs = obs
+        main = obs.runs.get(obs.main_run_id) if obs.main_run_id is not None else None
+        others = sorted(
+            (v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id)
+        )
+        views = ((main,) if main is not None else ()) + tuple(others)
+        self.logs = tuple(_Log(v) for v in views)
+        self.main = self.logs[0] if main is not None else None
+        self.consumed: bool | None = None
 
 
-def _classified(obs: Observation) -> tuple[Observation, tuple[_Log, ...], bool]:
-    """Every run classified: the main run (the one under `main_run_id`) first, then the
-    others ordered by id (never by mapping order)."""
-    global _last_logs
-    # Every invariant asks for the same observation in turn: classify its runs once.
-    last = _last_logs
-    if last is not None and last[0] is obs:
-        return last
-    main = obs.runs.get(obs.main_run_id) if obs.main_run_id is not None else None
-    others = sorted(
-        (v for k, v in obs.runs.items() if k != obs.main_run_id), key=lambda v: str(v.run_id)
-    )
-    views = ((main,) if main is not None else ()) + tuple(others)
-    logs = tuple(_Log(v) for v in views)
-    _last_logs = (obs, logs, main is not None)
-    return _last_logs
+_last: _Derived | None = None
+
+
+def _derived(obs: Observation) -> _Derived:
+    global _last
+    # Every invariant asks about the same observation in turn: derive it once.
+    last = _last
+    if last is None or last.obs is not obs:
+        last = _last = _Derived(obs)
+    return last
 
 
 def _runs(obs: Observation) -> tuple[_Log, ...]:
     """The main run first, then the others ordered by id (never by mapping order)."""
-    return _classified(obs)[1]
+    return _derived(obs).logs
 
 
 def _main_log(obs: Observation) -> _Log | None:
     """The run `obs.runs` holds under the main run's id, if any."""
-    _, logs, has_main = _classified(obs)
-    return logs[0] if has_main else None
+    return _derived(obs).main
 
 
 def _kind(env: EventEnvelope) -> str:
@@ -726,24 +734,18 @@ def _failing_state_excusable(obs: Observation, log: _Log) -> bool:
     return False
 
 
-_last_consumed: tuple[Observation, bool] | None = None
-
-
 def _faults_consumed_attempts(obs: Observation) -> bool:
     """Crashes or injected failures used up a state's attempts: the main run (or a child it
     awaited) ended FAILED because of them, so its outcome may differ from a fault-free one."""
-    global _last_consumed
-    last = _last_consumed
-    if last is not None and last[0] is obs:  # asked by invariants 7 and 13 in turn
-        return last[1]
-    main = _main_log(obs)
-    consumed = (
-        obs.final_phase is RunPhase.FAILED
-        and main is not None
-        and _failing_state_excusable(obs, main)
-    ) or any(log.is_child and _failing_state_excusable(obs, log) for log in _runs(obs))
-    _last_consumed = (obs, consumed)
-    return consumed
+    derived = _derived(obs)
+    if derived.consumed is None:  # asked by invariants 7 and 13 and the runner in turn
+        main = derived.main
+        derived.consumed = (
+            obs.final_phase is RunPhase.FAILED
+            and main is not None
+            and _failing_state_excusable(obs, main)
+        ) or any(log.is_child and _failing_state_excusable(obs, log) for log in derived.logs)
+    return derived.consumed
 
 
 def _final_snapshot(obs: Observation) -> tuple[bool, Any]:
