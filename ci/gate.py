@@ -21,7 +21,7 @@ Outputs: a summary on stdout; `--junit FILE` (JUnit XML); on failure, `--issue-b
 (a ready issue: seed, commit, Python, invariant, replay command, shrunk schedule JSON) and
 `--save-failures DIR` (the shrunk schedules as files, ready to be committed to the corpus).
 `--require-coverage` fails the gate if a recovery path the swept scenarios can fire
-(`mfm_sim.coverage.expected_paths`) never fired.
+(`mfm_sim.explore.coverage.expected_paths`) never fired.
 
 Exit status: 0 all passed; 1 a test, corpus schedule, sweep or coverage requirement failed;
 2 bad input (unknown scenario, malformed corpus file); 3 the harness itself crashed
@@ -60,7 +60,7 @@ MAX_SAVED = 100  # failing schedules written by --save-failures
 
 
 def variant_available(name: str) -> bool:
-    from mfm_sim.variants import VARIANTS
+    from mfm_sim.selfcheck.variants import VARIANTS
 
     return name in VARIANTS
 
@@ -216,7 +216,7 @@ def run_tests(gate: Gate, args: argparse.Namespace) -> None:
 
 
 def load_corpus(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
-    from mfm_sim.schedule import Schedule, ScheduleError
+    from mfm_sim.run.schedule import Schedule, ScheduleError
 
     out = []
     for path in sorted(directory.glob("*.json")):
@@ -231,7 +231,7 @@ def load_corpus(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def replay_corpus(gate: Gate, directory: Path) -> None:
     from mfm_sim import get_scenario, simulate
-    from mfm_sim.schedule import Schedule
+    from mfm_sim.run.schedule import Schedule
 
     entries = load_corpus(directory)
     for path, raw in entries:
@@ -286,8 +286,8 @@ def _sweep_chunk(
 ) -> list[dict[str, Any]]:
     """Worker: every (seed, scenario) of a chunk; only what the parent needs comes back."""
     from mfm_sim import get_scenario, simulate
-    from mfm_sim.coverage import coverage_of
-    from mfm_sim.runner import HarnessError
+    from mfm_sim.explore.coverage import coverage_of
+    from mfm_sim.run.simulate import HarnessError
 
     out = []
     for seed in seeds:
@@ -431,7 +431,7 @@ def sweep(gate: Gate, args: argparse.Namespace, names: list[str]) -> tuple[int, 
 
 def check_coverage(gate: Gate, counts: dict[str, int], names: list[str], required: bool) -> None:
     from mfm_sim import get_scenario
-    from mfm_sim.coverage import expected_paths
+    from mfm_sim.explore.coverage import expected_paths
 
     expected = expected_paths([get_scenario(n) for n in names])
     missing = [p for p in expected if not counts.get(p)]
@@ -454,8 +454,8 @@ def check_coverage(gate: Gate, counts: dict[str, int], names: list[str], require
 def shrink_failure(f: Failure, variant: str | None = None) -> tuple[dict[str, Any], str]:
     """The shrunk schedule (JSON) and a note on how shrinking went."""
     from mfm_sim import get_scenario
-    from mfm_sim.schedule import Schedule
-    from mfm_sim.shrink import shrink
+    from mfm_sim.explore.shrink import shrink
+    from mfm_sim.run.schedule import Schedule
 
     schedule = Schedule.from_json(f.schedule)
     try:
@@ -572,9 +572,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from mfm_sim.runner import HarnessError
-    from mfm_sim.scenario import UnknownScenario, resolve_names
-    from mfm_sim.schedule import ScheduleError
+    from mfm_sim.run.scenario import UnknownScenario, resolve_names
+    from mfm_sim.run.schedule import ScheduleError
+    from mfm_sim.run.simulate import HarnessError
 
     commit = git_commit()
     if args.seed_start is None:
@@ -586,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     if args.variant is not None:
-        from mfm_sim.variants import VARIANTS
+        from mfm_sim.selfcheck.variants import VARIANTS
 
         if args.variant not in VARIANTS:
             known = ", ".join(sorted(VARIANTS)) or "none"

@@ -1,7 +1,7 @@
 """mfm_machine v4 execution engine, ported to asyncio. Knows nothing of any simulator."""
 
-from engine import hashing
-from engine.config import (
+from mfm_engine import hashing
+from mfm_engine.config import (
     BuildProvenance,
     EventProfile,
     ExecutionMode,
@@ -14,8 +14,8 @@ from engine.config import (
     RunManifest,
     compute_backoff,
 )
-from engine.context import JsonContext, StagedContext
-from engine.errors import (
+from mfm_engine.context import JsonContext, StagedContext
+from mfm_engine.errors import (
     ContextError,
     ErrorCategory,
     ErrorInfo,
@@ -25,7 +25,7 @@ from engine.errors import (
     StateError,
     StorageError,
 )
-from engine.events import (
+from mfm_engine.events import (
     DomainEvent,
     EventEnvelope,
     RunCompleted,
@@ -36,9 +36,9 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
-from engine.live_io import IoCall, LiveIoEnv, NamespaceRouter, RouterTransportFactory
-from engine.meta import Idempotency, SideEffectKind, StateMeta
-from engine.plan import (
+from mfm_engine.live_io import IoCall, LiveIoEnv, NamespaceRouter, RouterTransportFactory
+from mfm_engine.meta import Idempotency, SideEffectKind, StateMeta
+from mfm_engine.plan import (
     DependencyEdge,
     ExecutionPlan,
     PlanResolver,
@@ -47,15 +47,15 @@ from engine.plan import (
     StateNode,
     StaticPlanResolver,
 )
-from engine.runtime import (
+from mfm_engine.runtime import (
     ChildRunLiveIoTransportFactory,
     DefaultExecutionEngine,
     EngineFailpoints,
     RunResult,
     StartRun,
 )
-from engine.state import FnState, State, StateOutcome
-from engine.stores import (
+from mfm_engine.state import FnState, State, StateOutcome
+from mfm_engine.stores import (
     ArtifactKind,
     ArtifactStore,
     EventStore,

@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from engine.errors import ErrorCategory, ErrorInfo, StorageError, StorageErrorKind
-from engine.events import (
+from mfm_engine.errors import ErrorCategory, ErrorInfo, StorageError, StorageErrorKind
+from mfm_engine.events import (
     DomainEvent,
     EventEnvelope,
     RunCompleted,
@@ -33,7 +33,7 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
-from engine.stores import ArtifactKind, ArtifactStore, EventStore
+from mfm_engine.stores import ArtifactKind, ArtifactStore, EventStore
 
 __all__ = [
     "ARTIFACT_CHECKS",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.errors import ContextErrorKind, StorageErrorKind, context, storage
-from engine.hashing import (
+from mfm_engine.errors import ContextErrorKind, StorageErrorKind, context, storage
+from mfm_engine.hashing import (
     FloatNotAllowed,
     NotJson,
     SecretsNotAllowed,
@@ -14,7 +14,7 @@ from engine.hashing import (
     canonical_json_bytes,
     decode_json,
 )
-from engine.stores import ArtifactKind, ArtifactStore
+from mfm_engine.stores import ArtifactKind, ArtifactStore
 
 _MISSING = object()
 

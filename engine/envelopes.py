@@ -7,8 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 import attrs
-
-from engine.events import (
+from mfm_engine.events import (
     EventEnvelope,
     RunCompleted,
     RunStarted,

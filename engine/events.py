@@ -8,8 +8,7 @@ import uuid
 from typing import Any
 
 import attrs
-
-from engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind, info
+from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind, info
 
 
 class RunStatus(enum.Enum):

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from engine.errors import ErrorInfo
+from mfm_engine.errors import ErrorInfo
 
 
 class CanonicalJsonError(ValueError):

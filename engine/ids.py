@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
+from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
 
 RunId = uuid.UUID
 OpId = str

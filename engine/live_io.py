@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
-
-from engine.config import RunConfig
-from engine.context import get_verified, put_verified
-from engine.errors import (
+from mfm_engine.config import RunConfig
+from mfm_engine.context import get_verified, put_verified
+from mfm_engine.errors import (
     ErrorCategory,
     IoError,
     IoErrorKind,
@@ -18,16 +17,16 @@ from engine.errors import (
     RunErrorKind,
     info,
 )
-from engine.events import FACT_RECORDED, DomainEvent, EventEnvelope
-from engine.hashing import (
+from mfm_engine.events import FACT_RECORDED, DomainEvent, EventEnvelope
+from mfm_engine.hashing import (
     FloatNotAllowed,
     NotJson,
     SecretsNotAllowed,
     canonical_json_bytes,
     decode_json,
 )
-from engine.sources import Clock, Entropy
-from engine.stores import ArtifactKind, Stores
+from mfm_engine.sources import Clock, Entropy
+from mfm_engine.stores import ArtifactKind, Stores
 
 
 @attrs.frozen

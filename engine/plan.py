@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
-
-from engine.config import RunManifest
-from engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
-from engine.ids import OP_ID_RE, STATE_ID_RE
+from mfm_engine.config import RunManifest
+from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
+from mfm_engine.ids import OP_ID_RE, STATE_ID_RE
 
 
 class PlanErrorKind(enum.Enum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.config import EventProfile
-from engine.errors import ErrorCategory, StateError, info
-from engine.events import FACT_RECORDED, DomainEvent
-from engine.hashing import contains_secrets, string_has_secret
+from mfm_engine.config import EventProfile
+from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.events import FACT_RECORDED, DomainEvent
+from mfm_engine.hashing import contains_secrets, string_has_secret
 
 
 class EventRecorder:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.config import RunConfig
-from engine.errors import ErrorCategory, IoErrorKind
-from engine.live_io import NOT_RECORDED, FactIndex, IoCall, _IoBase, io_error
-from engine.stores import Stores
+from mfm_engine.config import RunConfig
+from mfm_engine.errors import ErrorCategory, IoErrorKind
+from mfm_engine.live_io import NOT_RECORDED, FactIndex, IoCall, _IoBase, io_error
+from mfm_engine.stores import Stores
 
 
 class ReplayIo(_IoBase):

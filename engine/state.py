@@ -6,8 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import attrs
-
-from engine.meta import StateMeta
+from mfm_engine.meta import StateMeta
 
 
 @attrs.frozen

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
-
-from engine.errors import StorageErrorKind, storage
-from engine.events import EventEnvelope
-from engine.hashing import artifact_id_for_bytes
+from mfm_engine.errors import StorageErrorKind, storage
+from mfm_engine.events import EventEnvelope
+from mfm_engine.hashing import artifact_id_for_bytes
 
 
 class ArtifactKind(enum.Enum):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import (
+from mfm_engine import (
     DependencyEdge,
     ExecutionPlan,
     Idempotency,

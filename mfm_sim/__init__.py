@@ -1,9 +1,9 @@
 """mfm-sim: deterministic simulation testing for the mfm engine."""
 
-from mfm_sim.observation import Fault, FaultKind
-from mfm_sim.runner import HarnessError, InvalidScenario, SimResult, Stats, simulate
-from mfm_sim.scenario import Scenario, ScenarioRun, all_scenarios, get_scenario, register
-from mfm_sim.schedule import Schedule, ScheduleError
+from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.run.scenario import Scenario, ScenarioRun, all_scenarios, get_scenario, register
+from mfm_sim.run.schedule import Schedule, ScheduleError
+from mfm_sim.run.simulate import HarnessError, InvalidScenario, SimResult, Stats, simulate
 
 __version__ = "0.2.0"
 

@@ -1,6 +1,6 @@
-"""Built-in scenarios: each module registers one with `mfm_sim.scenario.register`."""
+"""Built-in scenarios: each module registers one with `mfm_sim.run.scenario.register`."""
 
-from scenarios import (
+from mfm_scenarios import (
     child_runs,
     corruption,
     crash_loop,

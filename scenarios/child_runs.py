@@ -6,17 +6,17 @@ import itertools
 from typing import Any
 
 import attrs
+from mfm_engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
+from mfm_engine.config import RunConfig, RunManifest
+from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.events import RunPhase
+from mfm_engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.steps import CRASH, RETRY, ScriptedStep, attempts_outcome, plan_shape, predict
 
-from engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
-from engine.config import RunConfig, RunManifest
-from engine.errors import ErrorCategory, StateError, info
-from engine.events import RunPhase
-from engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
-from mfm_sim.observation import FaultKind, Reference
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from scenarios.knobs import draw_run_config
-from scenarios.steps import CRASH, RETRY, ScriptedStep, attempts_outcome, plan_shape, predict
+from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.world.rng import Rng
 
 
 @attrs.frozen

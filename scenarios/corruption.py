@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import itertools
 
-from engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
-from engine.events import RunPhase
-from mfm_sim.observation import FaultKind, Reference
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from mfm_sim.services import ledger_factory
-from scenarios.diamond_io import Charge
-from scenarios.knobs import draw_run_config
-from scenarios.steps import ScriptedStep
+from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
+from mfm_engine.events import RunPhase
+from mfm_scenarios.diamond_io import Charge
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.steps import ScriptedStep
+
+from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.testing.services import ledger_factory
+from mfm_sim.world.rng import Rng
 
 K = FaultKind
 FAULTS = (

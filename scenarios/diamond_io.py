@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
-from engine.events import RunPhase
-from engine.meta import Idempotency, SideEffectKind
-from mfm_sim.observation import Reference
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from mfm_sim.services import ledger_factory
-from scenarios.knobs import draw_run_config
+from mfm_engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
+from mfm_engine.events import RunPhase
+from mfm_engine.meta import Idempotency, SideEffectKind
+from mfm_scenarios.knobs import draw_run_config
+
+from mfm_sim.run.observation import Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.testing.services import ledger_factory
+from mfm_sim.world.rng import Rng
 
 
 class Prepare:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from scenarios.knobs import draw_run_config
-from scenarios.steps import CRASH, FATAL, OK, RETRY, ScriptedStep, plan_shape, predict
+from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.steps import CRASH, FATAL, OK, RETRY, ScriptedStep, plan_shape, predict
+
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.world.rng import Rng
 
 _EXCEPTIONS: tuple[type[Exception], ...] = (ValueError, KeyError, ZeroDivisionError, RuntimeError)
 

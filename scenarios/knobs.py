@@ -1,5 +1,5 @@
 """The built-in scenarios draw their run-config knobs with the harness's drawer."""
 
-from mfm_sim.knobs import PROFILES, draw_run_config
+from mfm_sim.run.knobs import PROFILES, draw_run_config
 
 __all__ = ["PROFILES", "draw_run_config"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from engine import DependencyEdge, ExecutionPlan, StateGraph, StateMeta, StateNode
-from engine.errors import ErrorCategory, StateError, info
-from engine.events import RunPhase
-from mfm_sim.observation import Reference
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from scenarios.knobs import draw_run_config
+from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateMeta, StateNode
+from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.events import RunPhase
+from mfm_scenarios.knobs import draw_run_config
+
+from mfm_sim.run.observation import Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.world.rng import Rng
 
 
 class AddStep:

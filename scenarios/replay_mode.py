@@ -6,16 +6,16 @@ import itertools
 from typing import Any
 
 import attrs
+from mfm_engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
+from mfm_engine.config import IoMode
+from mfm_engine.errors import IoError
+from mfm_engine.events import RunPhase
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.steps import apply_step
 
-from engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
-from engine.config import IoMode
-from engine.errors import IoError
-from engine.events import RunPhase
-from mfm_sim.observation import Reference
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from scenarios.knobs import draw_run_config
-from scenarios.steps import apply_step
+from mfm_sim.run.observation import Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.world.rng import Rng
 
 PURE = "pure"  # no IO: runs the same in replay
 KEYED = "keyed"  # io.call with a fact key: missing_fact (retryable as the run config says)

@@ -6,13 +6,13 @@ import itertools
 from datetime import timedelta
 
 import attrs
+from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
+from mfm_engine.config import Exponential
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.steps import FATAL, RETRY, ScriptedStep, plan_shape, predict
 
-from engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
-from engine.config import Exponential
-from mfm_sim.rng import Rng
-from mfm_sim.scenario import Scenario, ScenarioRun, register
-from scenarios.knobs import draw_run_config
-from scenarios.steps import FATAL, RETRY, ScriptedStep, plan_shape, predict
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.world.rng import Rng
 
 
 def build(rng: Rng) -> ScenarioRun:

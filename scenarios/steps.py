@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.errors import ErrorCategory, StateError, info
-from engine.events import RunPhase
-from engine.meta import StateMeta
-from engine.plan import ExecutionPlan, StateNode
-from mfm_sim.observation import Reference
-from mfm_sim.stores import SimCrash
+from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.events import RunPhase
+from mfm_engine.meta import StateMeta
+from mfm_engine.plan import ExecutionPlan, StateNode
+
+from mfm_sim.faults.stores import SimCrash
+from mfm_sim.run.observation import Reference
 
 OK = "ok"
 RETRY = "retry"  # a retryable failure

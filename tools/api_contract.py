@@ -36,8 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
-
-from engine.config import (
+from mfm_engine.config import (
     Backoff,
     EventProfile,
     ExecutionMode,
@@ -49,7 +48,7 @@ from engine.config import (
     RunConfig,
     RunManifest,
 )
-from engine.errors import (
+from mfm_engine.errors import (
     ContextError,
     ContextErrorKind,
     ErrorCategory,
@@ -60,7 +59,7 @@ from engine.errors import (
     StorageErrorKind,
     info,
 )
-from engine.events import (
+from mfm_engine.events import (
     FACT_RECORDED,
     DomainEvent,
     Event,
@@ -73,20 +72,21 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
-from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
-from engine.live_io import IoCall, LiveIoEnv
-from engine.meta import StateMeta
-from engine.plan import ExecutionPlan, StateGraph, StateNode, topological_order
-from engine.runtime import DefaultExecutionEngine, EngineFailpoints, RunResult, StartRun
-from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
-from mfm_sim.clock import VirtualClock
-from mfm_sim.loop import SimLoop
-from mfm_sim.rng import Streams
-from mfm_sim.scenario import ScenarioRun, get_scenario
+from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+from mfm_engine.live_io import IoCall, LiveIoEnv
+from mfm_engine.meta import StateMeta
+from mfm_engine.plan import ExecutionPlan, StateGraph, StateNode, topological_order
+from mfm_engine.runtime import DefaultExecutionEngine, EngineFailpoints, RunResult, StartRun
+from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+
+from mfm_sim.run.scenario import ScenarioRun, get_scenario
+from mfm_sim.world.clock import VirtualClock
+from mfm_sim.world.loop import SimLoop
+from mfm_sim.world.rng import Streams
 
 # The runtime module whose plan-order memo is checked; looked up by name so that mutmut's
 # copy (`mutants/engine/...`) is the one patched when the sweep runs there.
-_ENGINE_MODULE = "engine.runtime.engine"
+_ENGINE_MODULE = "mfm_engine.runtime.engine"
 
 RUN_ID = uuid.UUID("00000000-0000-4000-8000-0000000a9100")
 OTHER_RUN_ID = uuid.UUID("00000000-0000-4000-8000-0000000a9101")

@@ -43,9 +43,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.config import EventProfile
-from engine.errors import ErrorCategory
-from engine.events import (
+from mfm_engine.config import EventProfile
+from mfm_engine.errors import ErrorCategory
+from mfm_engine.events import (
     FACT_RECORDED,
     DomainEvent,
     EventEnvelope,
@@ -53,7 +53,8 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
-from mfm_sim.observation import Outcome
+
+from mfm_sim.run.observation import Outcome
 
 API_SEEDS = 2  # seeds per scenario that also get the engine-API oracle (a few ms each)
 DETERMINISM_SEEDS = 1  # seeds per scenario simulated twice

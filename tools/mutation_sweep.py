@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def sweep(seeds: int, stop_first: bool = True, verbose: bool = False) -> int:
     from mfm_sim import simulate
-    from mfm_sim.scenario import all_scenarios
+    from mfm_sim.run.scenario import all_scenarios
     from tools.mutation_checks import sweep_violations
 
     failures = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from mfm_sim import simulate
-from mfm_sim.scenario import all_scenarios
+from mfm_sim.run.scenario import all_scenarios
 from tools.mutation_checks import sweep_violations
 
 SEEDS = 60

@@ -1,8 +1,8 @@
 """The runtime: engine, attempts, the sequence-numbering writer, history and child runs."""
 
-from engine.runtime.attempt import EngineFailpoints
-from engine.runtime.child_runs import ChildRunLiveIoTransportFactory
-from engine.runtime.engine import (
+from mfm_engine.runtime.attempt import EngineFailpoints
+from mfm_engine.runtime.child_runs import ChildRunLiveIoTransportFactory
+from mfm_engine.runtime.engine import (
     ORPHAN_ATTEMPT_RECOVERED,
     DefaultExecutionEngine,
     RunResult,

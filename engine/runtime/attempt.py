@@ -6,10 +6,9 @@ import uuid
 from typing import Any
 
 import attrs
-
-from engine.config import IoMode, RunConfig
-from engine.context import StagedContext, read_snapshot, write_full_snapshot_value
-from engine.errors import (
+from mfm_engine.config import IoMode, RunConfig
+from mfm_engine.context import StagedContext, read_snapshot, write_full_snapshot_value
+from mfm_engine.errors import (
     ContextError,
     EngineError,
     ErrorCategory,
@@ -21,15 +20,15 @@ from engine.errors import (
     as_run_error,
     info,
 )
-from engine.events import StateCompleted, StateEntered, StateFailed
-from engine.hashing import redact_error_info
-from engine.live_io import FactIndex, LiveIo, LiveIoEnv, LiveIoTransportFactory
-from engine.meta import StateMeta
-from engine.recorder import EventRecorder
-from engine.replay_io import ReplayIo
-from engine.runtime.writer import EventWriter
-from engine.sources import Clock, Entropy
-from engine.stores import Stores
+from mfm_engine.events import StateCompleted, StateEntered, StateFailed
+from mfm_engine.hashing import redact_error_info
+from mfm_engine.live_io import FactIndex, LiveIo, LiveIoEnv, LiveIoTransportFactory
+from mfm_engine.meta import StateMeta
+from mfm_engine.recorder import EventRecorder
+from mfm_engine.replay_io import ReplayIo
+from mfm_engine.runtime.writer import EventWriter
+from mfm_engine.sources import Clock, Entropy
+from mfm_engine.stores import Stores
 
 
 @attrs.frozen

@@ -6,14 +6,14 @@ import asyncio
 import uuid
 from typing import Any
 
-from engine.config import RunConfig, RunManifest
-from engine.context import JsonContext, put_verified, read_snapshot
-from engine.errors import ErrorCategory, IoErrorKind, RunError, RunErrorKind
-from engine.events import RunPhase, RunStarted
-from engine.hashing import canonical_json_bytes
-from engine.ids import child_run_id
-from engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
-from engine.stores import ArtifactKind, Stores
+from mfm_engine.config import RunConfig, RunManifest
+from mfm_engine.context import JsonContext, put_verified, read_snapshot
+from mfm_engine.errors import ErrorCategory, IoErrorKind, RunError, RunErrorKind
+from mfm_engine.events import RunPhase, RunStarted
+from mfm_engine.hashing import canonical_json_bytes
+from mfm_engine.ids import child_run_id
+from mfm_engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
+from mfm_engine.stores import ArtifactKind, Stores
 
 SPAWN_NAMESPACE = "machine.child_run.spawn"
 AWAIT_NAMESPACE = "machine.child_run.await"
@@ -144,7 +144,7 @@ class _ChildRunTransport:
         async def run() -> Any:
             if exists:
                 return await engine.resume(stores, child_id)
-            from engine.runtime.engine import StartRun
+            from mfm_engine.runtime.engine import StartRun
 
             plan = engine.resolver.resolve(manifest)
             start = StartRun(manifest, manifest_id, plan, manifest.run_config, JsonContext(initial))

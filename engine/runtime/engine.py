@@ -8,10 +8,9 @@ from collections.abc import Collection
 from typing import Any
 
 import attrs
-
-from engine.config import ExecutionMode, RunConfig, RunManifest, compute_backoff
-from engine.context import JsonContext, write_full_snapshot_value
-from engine.errors import (
+from mfm_engine.config import ExecutionMode, RunConfig, RunManifest, compute_backoff
+from mfm_engine.context import JsonContext, write_full_snapshot_value
+from mfm_engine.errors import (
     ContextErrorKind,
     EngineError,
     ErrorCategory,
@@ -24,7 +23,7 @@ from engine.errors import (
     invalid_plan,
     storage,
 )
-from engine.events import (
+from mfm_engine.events import (
     PHASE_FOR_STATUS,
     RunCompleted,
     RunPhase,
@@ -32,7 +31,7 @@ from engine.events import (
     RunStatus,
     StateFailed,
 )
-from engine.hashing import (
+from mfm_engine.hashing import (
     FloatNotAllowed,
     NotJson,
     SecretsNotAllowed,
@@ -40,15 +39,19 @@ from engine.hashing import (
     artifact_id_for_json,
     decode_json,
 )
-from engine.live_io import FactIndex, LiveIoTransportFactory, UnimplementedLiveIoTransportFactory
-from engine.plan import (
+from mfm_engine.live_io import (
+    FactIndex,
+    LiveIoTransportFactory,
+    UnimplementedLiveIoTransportFactory,
+)
+from mfm_engine.plan import (
     ExecutionPlan,
     PlanResolver,
     PlanValidationError,
     StateNode,
     topological_order,
 )
-from engine.runtime.attempt import (
+from mfm_engine.runtime.attempt import (
     AttemptCtx,
     Completed,
     EngineFailpoints,
@@ -56,10 +59,10 @@ from engine.runtime.attempt import (
     StopAfterHandler,
     execute_attempt,
 )
-from engine.runtime.history import FailureRecord, read_run_history
-from engine.runtime.writer import EventWriter
-from engine.sources import Clock, Entropy, IdSource, SystemClock, SystemEntropy, Uuid4Ids
-from engine.stores import Stores
+from mfm_engine.runtime.history import FailureRecord, read_run_history
+from mfm_engine.runtime.writer import EventWriter
+from mfm_engine.sources import Clock, Entropy, IdSource, SystemClock, SystemEntropy, Uuid4Ids
+from mfm_engine.stores import Stores
 
 ORPHAN_ATTEMPT_RECOVERED = "orphan_attempt_recovered"
 

@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Sequence
 
 import attrs
-
-from engine.envelopes import EnvelopeError, OrphanAttempt, analyze_kernel_events
-from engine.errors import invalid_plan
-from engine.events import (
+from mfm_engine.envelopes import EnvelopeError, OrphanAttempt, analyze_kernel_events
+from mfm_engine.errors import invalid_plan
+from mfm_engine.events import (
     EventEnvelope,
     RunCompleted,
     RunStarted,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from engine.events import Event, EventEnvelope
-from engine.sources import Clock
-from engine.stores import EventStore
+from mfm_engine.events import Event, EventEnvelope
+from mfm_engine.sources import Clock
+from mfm_engine.stores import EventStore
 
 
 class EventWriter:

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from mfm_sim import Schedule, get_scenario, simulate
-from mfm_sim.variants import VARIANTS
+from mfm_sim.selfcheck.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[2]
 GATE = ROOT / "ci" / "gate.py"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from engine import (
+from mfm_engine import (
     ArtifactKind,
     DefaultExecutionEngine,
     DependencyEdge,
@@ -41,9 +41,9 @@ from engine import (
     StaticPlanResolver,
     Stores,
 )
-from engine.events import KERNEL_TYPES, envelope_to_json_line
-from engine.hashing import canonical_json_bytes, contains_secrets
-from engine.live_io import LiveIoEnv
+from mfm_engine.events import KERNEL_TYPES, envelope_to_json_line
+from mfm_engine.hashing import canonical_json_bytes, contains_secrets
+from mfm_engine.live_io import LiveIoEnv
 
 T = TypeVar("T")
 

@@ -10,8 +10,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import (
+from mfm_engine import (
     ArtifactKind,
     ContextError,
     DomainEvent,
@@ -26,12 +25,13 @@ from engine import (
     StateEntered,
     StorageError,
 )
-from engine.context import read_snapshot
-from engine.errors import ContextErrorKind, ErrorCategory, StorageErrorKind
-from engine.events import envelope_from_json_line, envelope_to_json_line, event_from_json
-from engine.hashing import canonical_json_bytes
-from engine.ids import artifact_id, child_run_id, op_id, run_id, state_id
-from engine.plan import PlanErrorKind, topological_order
+from mfm_engine.context import read_snapshot
+from mfm_engine.errors import ContextErrorKind, ErrorCategory, StorageErrorKind
+from mfm_engine.events import envelope_from_json_line, envelope_to_json_line, event_from_json
+from mfm_engine.hashing import canonical_json_bytes
+from mfm_engine.ids import artifact_id, child_run_id, op_id, run_id, state_id
+from mfm_engine.plan import PlanErrorKind, topological_order
+
 from tests.engine.helpers import (
     BASE_CONFIG,
     OP,
@@ -204,7 +204,7 @@ def test_start_contract_refusals() -> None:
             assert err.value.info.code == code
         # A manifest that was never stored.
         other = manifest(input_params={"n": 2})
-        from engine.hashing import artifact_id_for_json
+        from mfm_engine.hashing import artifact_id_for_json
 
         with pytest.raises(RunError) as err:
             await eng.start(
@@ -524,7 +524,7 @@ def test_manifest_round_trips_canonically() -> None:
 def test_replay_without_fact_is_a_failed_run_not_an_exception() -> None:
     # A replay-mode run without its fact ends FAILED (a typed outcome, not an exception).
     async def main() -> None:
-        from engine import IoCall, IoMode
+        from mfm_engine import IoCall, IoMode
 
         async def call(ctx: Any, io: Any, ev: Any) -> None:
             await io.call(IoCall("g", {}, "k"))

@@ -10,8 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-
-from engine import (
+from mfm_engine import (
     ChildRunLiveIoTransportFactory,
     DefaultExecutionEngine,
     EngineFailpoints,
@@ -28,8 +27,9 @@ from engine import (
     StateEntered,
     Stores,
 )
-from engine.hashing import canonical_json_bytes
-from engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
+from mfm_engine.hashing import canonical_json_bytes
+from mfm_engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
+
 from tests.engine.helpers import (
     BASE_CONFIG,
     CountingFactory,
@@ -404,7 +404,7 @@ def test_child_left_running_by_failpoint_is_reported_failed() -> None:
 
 
 def test_spawn_of_an_unfinished_child_with_the_same_manifest_resumes_it() -> None:
-    from engine.runtime.child_runs import _spawn_manifest
+    from mfm_engine.runtime.child_runs import _spawn_manifest
 
     w = World()
     plans = plans_for(w)
@@ -505,7 +505,7 @@ def test_await_starts_an_unstarted_child_from_its_spawn_request() -> None:
 def test_spawn_errors_are_io_errors() -> None:
     w = World()
     _engine, factory = stack(w)
-    from engine.live_io import LiveIoEnv
+    from mfm_engine.live_io import LiveIoEnv
 
     env = LiveIoEnv(PARENT, P1, 0, w.stores, BASE_CONFIG)
     transport = factory.make(env)

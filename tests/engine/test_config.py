@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.config import (
+from mfm_engine.config import (
     BuildProvenance,
     EventProfile,
     ExecutionMode,
@@ -23,7 +22,7 @@ from engine.config import (
     backoff_from_json,
     compute_backoff,
 )
-from engine.hashing import artifact_id_for_json, canonical_json_bytes
+from mfm_engine.hashing import artifact_id_for_json, canonical_json_bytes
 
 ms = timedelta(milliseconds=1)
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.context import (
+from mfm_engine.context import (
     JsonContext,
     StagedContext,
     get_verified,
@@ -21,15 +20,15 @@ from engine.context import (
     snapshot_bytes,
     write_full_snapshot_value,
 )
-from engine.errors import (
+from mfm_engine.errors import (
     ContextError,
     ContextErrorKind,
     ErrorCategory,
     StorageError,
     StorageErrorKind,
 )
-from engine.hashing import artifact_id_for_bytes, artifact_id_for_json
-from engine.stores import ArtifactKind, InMemoryArtifactStore
+from mfm_engine.hashing import artifact_id_for_bytes, artifact_id_for_json
+from mfm_engine.stores import ArtifactKind, InMemoryArtifactStore
 
 BASE = {"a": 1, "b": {"nested": [1, 2]}, "c": "three"}
 

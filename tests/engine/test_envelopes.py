@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import (
+from mfm_engine import (
     DomainEvent,
     EventEnvelope,
     RunCompleted,
@@ -19,14 +18,14 @@ from engine import (
     StateEntered,
     StateFailed,
 )
-from engine.envelopes import (
+from mfm_engine.envelopes import (
     EnvelopeAnalysis,
     EnvelopeError,
     EnvelopeErrorKind,
     OrphanAttempt,
     analyze_kernel_events,
 )
-from engine.errors import ErrorCategory, info
+from mfm_engine.errors import ErrorCategory, info
 
 RID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 OTHER = uuid.UUID("00000000-0000-4000-8000-000000000002")

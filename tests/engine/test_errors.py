@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from engine.errors import (
+from mfm_engine.errors import (
     ContextError,
     ContextErrorKind,
     EngineError,

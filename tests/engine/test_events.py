@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
-from engine.events import (
+from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
+from mfm_engine.events import (
     KERNEL_TYPES,
     PHASE_FOR_STATUS,
     DomainEvent,

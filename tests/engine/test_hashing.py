@@ -8,11 +8,10 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import hashing
-from engine.context import snapshot_bytes
-from engine.errors import ContextError, ErrorCategory, ErrorInfo
-from engine.hashing import (
+from mfm_engine import hashing
+from mfm_engine.context import snapshot_bytes
+from mfm_engine.errors import ContextError, ErrorCategory, ErrorInfo
+from mfm_engine.hashing import (
     REDACTED_MESSAGE,
     SECRET_MARKERS,
     CanonicalJsonError,
@@ -346,7 +345,7 @@ def test_secrets_refused_at_any_depth(
 @given(safe_json)
 def test_the_prebuilt_encoder_writes_what_the_stdlib_encoder_writes(value: object) -> None:
     # canonical_json_bytes reuses one C encoder instead of building one per call.
-    from engine.hashing import _ENCODER, _encode
+    from mfm_engine.hashing import _ENCODER, _encode
 
     assert _encode(value) == _ENCODER.encode(value)
 
@@ -381,7 +380,7 @@ def test_a_value_shared_twice_is_not_a_cycle() -> None:
 def test_a_wide_value_is_scanned_again_with_cycle_tracking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import engine.hashing as hashing
+    import mfm_engine.hashing as hashing
 
     monkeypatch.setattr(hashing, "_CAREFUL_AFTER", 3)
     wide = {"k": [[1], [2], [3], [4], {"password": 1}]}

@@ -7,9 +7,8 @@ import uuid
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.errors import RunError, RunErrorKind
-from engine.ids import (
+from mfm_engine.errors import RunError, RunErrorKind
+from mfm_engine.ids import (
     OP_ID_RE,
     STATE_ID_RE,
     artifact_id,

@@ -8,8 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-
-from engine import (
+from mfm_engine import (
     ArtifactKind,
     DomainEvent,
     EventEnvelope,
@@ -24,11 +23,12 @@ from engine import (
     RunPhase,
     Stores,
 )
-from engine.errors import ErrorCategory, IoErrorKind, StorageError, StorageErrorKind, storage
-from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
-from engine.live_io import FactIndex, LiveIo, LiveIoEnv, derived_fact_key
-from engine.replay_io import ReplayIo
-from engine.runtime.writer import EventWriter
+from mfm_engine.errors import ErrorCategory, IoErrorKind, StorageError, StorageErrorKind, storage
+from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+from mfm_engine.live_io import FactIndex, LiveIo, LiveIoEnv, derived_fact_key
+from mfm_engine.replay_io import ReplayIo
+from mfm_engine.runtime.writer import EventWriter
+
 from tests.engine.helpers import (
     S1,
     CountingFactory,
@@ -196,7 +196,7 @@ def test_resume_over_conflicting_fact_records_is_refused() -> None:
 
 
 def _fp() -> Any:
-    from engine import EngineFailpoints
+    from mfm_engine import EngineFailpoints
 
     return EngineFailpoints(True)
 
@@ -374,8 +374,8 @@ def test_null_payload_through_the_engine_survives_retry() -> None:
         calls.append(1)
         ctx.write("v", await io.call(IoCall("g", {}, "k")))
         if len(calls) == 1:
-            from engine import StateError
-            from engine.errors import info
+            from mfm_engine import StateError
+            from mfm_engine.errors import info
 
             raise StateError(info("again", ErrorCategory.UNKNOWN, "again", retryable=True))
 
@@ -481,7 +481,8 @@ def test_replay_missing_fact_retry_follows_config(retryable: bool) -> None:
         cfg = config(io_mode=IoMode.REPLAY, replay_missing_fact_retryable=retryable)
         factory = CountingFactory()
         # Replay has nothing recorded: the state fails (and is retried only if configured).
-        from engine import RunStarted
+        from mfm_engine import RunStarted
+
         from tests.engine.helpers import manifest, store_manifest
 
         mid = await store_manifest(stores, manifest(cfg))
@@ -529,7 +530,7 @@ def test_transport_error_fails_the_state_with_its_info() -> None:
 
 
 def _info(code: str, retryable: bool = False) -> Any:
-    from engine.errors import info
+    from mfm_engine.errors import info
 
     return info(code, ErrorCategory.RPC, code, retryable=retryable)
 

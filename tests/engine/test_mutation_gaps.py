@@ -15,11 +15,11 @@ import uuid
 from typing import Any
 
 import pytest
+from mfm_engine import InMemoryEventStore, RunPhase, Stores
+from mfm_engine.errors import ErrorCategory, StateError, info
 
-from engine import InMemoryEventStore, RunPhase, Stores
-from engine.errors import ErrorCategory, StateError, info
 from mfm_sim import get_scenario, simulate
-from mfm_sim.scenario import all_scenarios
+from mfm_sim.run.scenario import all_scenarios
 from tests.engine.helpers import (
     failpoint,
     failures,

@@ -7,10 +7,9 @@ from collections import deque
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.config import RunConfig, RunManifest
-from engine.errors import RunError, RunErrorKind
-from engine.plan import (
+from mfm_engine.config import RunConfig, RunManifest
+from mfm_engine.errors import RunError, RunErrorKind
+from mfm_engine.plan import (
     DependencyEdge,
     ExecutionPlan,
     PlanErrorKind,

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import (
+from mfm_engine import (
     ArtifactKind,
     ErrorCategory,
     InMemoryEventStore,
@@ -27,9 +26,10 @@ from engine import (
     StateFailed,
     Stores,
 )
-from engine.envelopes import analyze_kernel_events
-from engine.hashing import artifact_id_for_json
-from engine.runtime import ORPHAN_ATTEMPT_RECOVERED
+from mfm_engine.envelopes import analyze_kernel_events
+from mfm_engine.hashing import artifact_id_for_json
+from mfm_engine.runtime import ORPHAN_ATTEMPT_RECOVERED
+
 from tests.engine.helpers import (
     S1,
     S2,
@@ -282,7 +282,8 @@ def test_resume_with_corrupted_snapshot() -> None:
 
 
 def test_corrupted_fact_payload_is_refused() -> None:
-    from engine import IoCall
+    from mfm_engine import IoCall
+
     from tests.engine.helpers import CountingFactory, facts
 
     async def call(ctx: Any, io: Any, ev: Any) -> None:
@@ -404,14 +405,14 @@ def test_manifest_run_config_is_the_one_used_on_resume() -> None:
 
 
 def _retryable() -> Exception:
-    from engine import StateError
-    from engine.errors import info
+    from mfm_engine import StateError
+    from mfm_engine.errors import info
 
     return StateError(info("flaky", ErrorCategory.UNKNOWN, "flaky", retryable=True))
 
 
 def test_stream_with_only_domain_events_is_missing_run_started() -> None:
-    from engine import DomainEvent, EventEnvelope
+    from mfm_engine import DomainEvent, EventEnvelope
 
     async def main() -> None:
         stores = new_stores()
@@ -446,7 +447,7 @@ def test_orphan_retry_waits_the_backoff_of_the_orphaned_attempt() -> None:
     from datetime import timedelta
     from unittest import mock
 
-    from engine import Exponential
+    from mfm_engine import Exponential
 
     calls: list[int] = []
 

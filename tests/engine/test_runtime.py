@@ -11,8 +11,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import (
+from mfm_engine import (
     ArtifactKind,
     ContextError,
     DomainEvent,
@@ -35,8 +34,9 @@ from engine import (
     StateFailed,
     compute_backoff,
 )
-from engine.errors import ErrorCategory, info
-from engine.hashing import canonical_json_bytes
+from mfm_engine.errors import ErrorCategory, info
+from mfm_engine.hashing import canonical_json_bytes
+
 from tests.engine.helpers import (
     BASE_CONFIG,
     OP,
@@ -727,8 +727,8 @@ def test_a_storage_error_inside_an_attempt_keeps_its_typed_cause() -> None:
     # The RunError an attempt's storage failure becomes passes through `start` as it is:
     # its `__cause__` is the typed StorageError (not the RunError itself), so a caller can
     # still tell a missing artifact from a corrupt one.
-    from engine.errors import RunError, RunErrorKind, StorageError, StorageErrorKind, storage
-    from engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+    from mfm_engine.errors import RunError, RunErrorKind, StorageError, StorageErrorKind, storage
+    from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 
     class LosesSnapshots(InMemoryArtifactStore):
         async def get(self, artifact_id: str) -> bytes:

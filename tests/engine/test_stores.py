@@ -9,18 +9,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-
-from engine import conformance
-from engine.conformance import (
+from mfm_engine import conformance
+from mfm_engine.conformance import (
     ARTIFACT_CHECKS,
     EVENT_CHECKS,
     check_artifact_store,
     check_event_store,
     run_check,
 )
-from engine.errors import StorageError, StorageErrorKind, storage
-from engine.events import EventEnvelope, envelope_from_json_line, envelope_to_json_line
-from engine.stores import (
+from mfm_engine.errors import StorageError, StorageErrorKind, storage
+from mfm_engine.events import EventEnvelope, envelope_from_json_line, envelope_to_json_line
+from mfm_engine.stores import (
     ArtifactKind,
     ArtifactStore,
     EventStore,

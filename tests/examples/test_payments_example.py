@@ -9,7 +9,7 @@ import hypothesis  # noqa: F401  (imported once here, not again by the in-proces
 import pytest
 
 from examples.payments import ORDER, buggy_plan, fixed_plan
-from mfm_sim.pytest_plugin import CheckFailure, CheckResult, MfmSim
+from mfm_sim.testing.pytest_plugin import CheckFailure, CheckResult, MfmSim
 
 pytest_plugins = ["pytester"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

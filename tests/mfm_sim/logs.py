@@ -15,8 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
-
-from engine import (
+from mfm_engine import (
     DependencyEdge,
     EventProfile,
     ExecutionPlan,
@@ -28,9 +27,9 @@ from engine import (
     StateGraph,
     StateNode,
 )
-from engine.config import Backoff, compute_backoff
-from engine.errors import ErrorCategory, ErrorInfo
-from engine.events import (
+from mfm_engine.config import Backoff, compute_backoff
+from mfm_engine.errors import ErrorCategory, ErrorInfo
+from mfm_engine.events import (
     FACT_RECORDED,
     PHASE_FOR_STATUS,
     DomainEvent,
@@ -44,9 +43,10 @@ from engine.events import (
     StateEntered,
     StateFailed,
 )
-from engine.hashing import artifact_id_for_bytes, canonical_json_bytes
-from mfm_sim.invariants import ORPHAN_CODE
-from mfm_sim.observation import (
+from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
+
+from mfm_sim.invariants.checks import ORPHAN_CODE
+from mfm_sim.run.observation import (
     BadRead,
     Fault,
     FaultKind,

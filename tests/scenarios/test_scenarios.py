@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.events import RunPhase, StateCompleted, StateEntered, StateFailed
-from engine.plan import DependencyEdge, ExecutionPlan, StateGraph, StateNode, topological_order
-from mfm_sim import get_scenario, simulate
-from mfm_sim.scenario import all_scenarios, default_mix
-from mfm_sim.world import World
-from scenarios.steps import (
+from mfm_engine.events import RunPhase, StateCompleted, StateEntered, StateFailed
+from mfm_engine.plan import DependencyEdge, ExecutionPlan, StateGraph, StateNode, topological_order
+from mfm_scenarios.steps import (
     CRASH,
     FATAL,
     RETRY,
@@ -22,6 +18,10 @@ from scenarios.steps import (
     kahn_order,
     predict,
 )
+
+from mfm_sim import get_scenario, simulate
+from mfm_sim.run.scenario import all_scenarios, default_mix
+from mfm_sim.world.world import World
 
 SEEDS = range(100)
 ALL = [s.name for s in all_scenarios()]

@@ -12,8 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-from engine.errors import (
+from mfm_engine.errors import (
     ContextError,
     ContextErrorKind,
     ErrorCategory,
@@ -24,18 +23,19 @@ from engine.errors import (
     StorageErrorKind,
     info,
 )
-from engine.live_io import LiveIo, LiveIoEnv
-from engine.recorder import EventRecorder
-from engine.replay_io import ReplayIo
-from engine.runtime import DefaultExecutionEngine, EngineFailpoints, RunResult
-from engine.sources import SystemEntropy
-from mfm_sim.rng import Streams
-from mfm_sim.scenario import all_scenarios, get_scenario
+from mfm_engine.live_io import LiveIo, LiveIoEnv
+from mfm_engine.recorder import EventRecorder
+from mfm_engine.replay_io import ReplayIo
+from mfm_engine.runtime import DefaultExecutionEngine, EngineFailpoints, RunResult
+from mfm_engine.sources import SystemEntropy
+
+from mfm_sim.run.scenario import all_scenarios, get_scenario
+from mfm_sim.world.rng import Streams
 from tools.api_contract import OTHER_RUN_ID, _Checks, api_violations, first_backoff_ms
 
-ENGINE: ModuleType = importlib.import_module("engine.runtime.engine")
-ATTEMPT: ModuleType = importlib.import_module("engine.runtime.attempt")
-HISTORY: ModuleType = importlib.import_module("engine.runtime.history")
+ENGINE: ModuleType = importlib.import_module("mfm_engine.runtime.engine")
+ATTEMPT: ModuleType = importlib.import_module("mfm_engine.runtime.attempt")
+HISTORY: ModuleType = importlib.import_module("mfm_engine.runtime.history")
 
 
 def _seed_where(scenario: str, wanted: Callable[[_Checks], bool]) -> int:

@@ -8,11 +8,11 @@ from typing import Any
 
 import attrs
 import pytest
+from mfm_engine.config import EventProfile
+from mfm_engine.events import FACT_RECORDED, DomainEvent, EventEnvelope, StateEntered
 
-from engine.config import EventProfile
-from engine.events import FACT_RECORDED, DomainEvent, EventEnvelope, StateEntered
 from mfm_sim import get_scenario, simulate
-from mfm_sim.scenario import all_scenarios
+from mfm_sim.run.scenario import all_scenarios
 from tools.mutation_checks import (
     determinism_violations,
     extra_violations,

@@ -1,0 +1,304 @@
+"""Which faults fire where: swarm configuration, BUGGIFY-style sites, budgets and replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import attrs
+
+from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.world.rng import Rng
+
+K = FaultKind
+
+# The faults each fault point can suffer. Order matters: it is the order of the draws.
+SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
+    "artifacts.put": (
+        K.CRASH_BEFORE_EFFECT,
+        K.CRASH_AFTER_EFFECT,
+        K.TRANSIENT_ERROR,
+        K.AMBIGUOUS_ERROR,
+        K.DROPPED_WRITE,
+        K.CORRUPTED_ARTIFACT,
+        K.LATENCY,
+    ),
+    "artifacts.get": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "artifacts.exists": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "events.append": (
+        K.CRASH_BEFORE_EFFECT,
+        K.CRASH_AFTER_EFFECT,
+        K.CRASH_MID_APPEND,
+        K.TRANSIENT_ERROR,
+        K.AMBIGUOUS_ERROR,
+        K.LATENCY,
+    ),
+    "events.head_seq": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
+    "handler": (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE),
+    "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
+    # Before the first start: the operator's stored manifest rots on disk. Step 0.
+    "manifest.put": (K.CORRUPTED_ARTIFACT,),
+    # Users' own fault points; each `buggify:<name>` site decides with its own stream.
+    "buggify": (K.BUGGIFY,),
+}
+SETUP_STEP = 0
+ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
+# The kinds whose rates a seed's swarm draws. Buggify decides with its own per-site streams,
+# so it takes no draw here, and its arrival shifted no existing seed.
+DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BUGGIFY)
+
+# BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
+SITE_ACTIVATION = 0.25
+MAX_RATE = 0.10
+MAX_LATENCY_MS = 800
+
+
+def parse_kinds(text: str) -> tuple[FaultKind, ...]:
+    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
+    text = text.strip()
+    if text in ("all", ""):
+        return ALL_KINDS
+    if text == "none":
+        return ()
+    out = []
+    for part in text.split(","):
+        name = part.strip()
+        try:
+            out.append(FaultKind(name))
+        except ValueError:
+            known = ", ".join(k.value for k in FaultKind)
+            raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
+    return tuple(k for k in ALL_KINDS if k in out)
+
+
+@attrs.frozen
+class FaultConfig:
+    """One seed's swarm: which kinds are on, at which per-call rate, and the fault budget."""
+
+    rates: tuple[tuple[FaultKind, float], ...]
+    budget: int | None  # None: unrestricted mode, faults never stop
+    activation: float = SITE_ACTIVATION
+
+    @property
+    def kinds(self) -> tuple[FaultKind, ...]:
+        return tuple(k for k, _ in self.rates)
+
+    @classmethod
+    def draw(
+        cls,
+        rng: Rng,
+        allowed: Sequence[FaultKind],
+        *,
+        swarm: bool = True,
+        recoverable: bool = True,
+    ) -> FaultConfig:
+        rates = []
+        for kind in DRAWN_KINDS:
+            # Draw for every kind even when it is not allowed, so filtering kinds
+            # does not shift the draws of the others.
+            on = rng.random() < 0.5
+            rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
+            if kind in allowed and (on or not swarm):
+                rates.append((kind, rate if swarm else 0.05))
+        drawn_budget = 1 + rng.below(8)  # drawn in both modes, so the mode shifts nothing
+        budget = drawn_budget if recoverable else None
+        # Drawn last, so adding it shifted none of the draws above.
+        if K.BUGGIFY in allowed and (rng.random() < 0.5 or not swarm):
+            rates.append((K.BUGGIFY, 0.0))  # users' sites set their own odds
+        activation = SITE_ACTIVATION if swarm else 1.0
+        return cls(tuple(rates), budget, activation)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rates": {k.value: round(r, 6) for k, r in self.rates},
+            "budget": self.budget,
+            "activation": self.activation,
+        }
+
+
+class Injector:
+    """Decides, at each fault point, whether a fault fires. Every decision is counted as a step.
+
+    With `schedule` it replays exactly those faults at those steps and draws nothing.
+    """
+
+    def __init__(
+        self,
+        rng: Rng,
+        config: FaultConfig | None,
+        schedule: Iterable[Fault] | None = None,
+    ) -> None:
+        self._rng = rng
+        self._config = config
+        self._scripted: dict[int, Fault] | None = None
+        if schedule is not None:
+            self._scripted = {f.step: f for f in schedule}
+        self.step = 0
+        self.fired: list[Fault] = []
+        self._paused = False
+        # None: unrestricted mode, where faults never stop.
+        self.budget: int | None = config.budget if config is not None else 0
+        self._active: dict[str, tuple[float, tuple[tuple[float, FaultKind], ...]]] = {}
+        self.incarnation = 0
+        self.now_ns = lambda: 0
+        self._sites: list[str] | None = None
+        # True while a fault point can only count its step: nothing can fire and nothing is
+        # recorded. The store wrappers test it inline, so such a call costs no call here.
+        self.quiet = self._is_quiet()
+
+    def _is_quiet(self) -> bool:
+        if self._scripted is not None or self._sites is not None:
+            return False
+        exhausted = self.budget is not None and self.budget <= 0
+        return self._paused or self._config is None or exhausted
+
+    @property
+    def paused(self) -> bool:
+        """While paused (a fault-free incarnation) steps are counted and nothing fires."""
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._paused = value
+        self.quiet = self._is_quiet()
+
+    @property
+    def sites(self) -> list[str] | None:
+        """When set, the site of every step (crash-point enumeration)."""
+        return self._sites
+
+    @sites.setter
+    def sites(self, value: list[str] | None) -> None:
+        self._sites = value
+        self.quiet = self._is_quiet()
+
+    @property
+    def exhausted(self) -> bool:
+        """True once no more faults can fire: the liveness phase has begun."""
+        if self._paused:
+            return True
+        if self._scripted is not None:
+            return not any(step > self.step for step in self._scripted)
+        return self._config is None or (self.budget is not None and self.budget <= 0)
+
+    def _candidates(self, site: str) -> list[tuple[FaultKind, float]]:
+        """The swarm's (kind, rate) pairs a site can suffer, in the order of the draws.
+
+        Each site asks once per schedule (`_activate` caches its outcome), so it is not kept.
+        """
+        assert self._config is not None
+        applicable = SITE_KINDS[site]
+        return [(k, r) for k, r in self._config.rates if k in applicable]
+
+    def _count(self, site: str) -> tuple[bool, Fault | None]:
+        """Count a fault point. (settled, scripted fault): settled when paused or replaying a
+        schedule, where nothing is drawn; then the fault is the schedule's for this step."""
+        self.step += 1
+        if self._sites is not None:
+            self._sites.append(site)
+        if self._paused:
+            return True, None
+        if self._scripted is not None:
+            fault = self._scripted.get(self.step)
+            return True, fault if fault is not None and fault.site == site else None
+        return False, None
+
+    def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
+        if self.quiet:
+            self.step += 1
+            return None
+        # The hot path of every store call: a random run with nothing to record skips `_count`.
+        if self._paused or self._scripted is not None or self._sites is not None:
+            settled, scripted = self._count(site)
+            if settled:
+                if scripted is None:
+                    return None
+                return self._fire(scripted.kind, site, scripted.arg, target)
+        else:
+            self.step += 1
+        config = self._config
+        if config is None or (self.budget is not None and self.budget <= 0):
+            return None
+        rng = self._rng
+        active = self._active.get(site)
+        if active is None:
+            active = self._active[site] = self._activate(site)
+        total, thresholds = active
+        if not thresholds:
+            return None
+        # One draw per fault point: the kinds' rates are disjoint slices of [0, total).
+        u = rng.random()
+        if u >= total:
+            return None
+        for threshold, kind in thresholds:
+            if u < threshold:
+                if kind is K.CRASH_MID_APPEND and size < 2:
+                    return None
+                return self._fire(kind, site, self._draw_arg(kind, size), target)
+        return None
+
+    def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
+        """BUGGIFY: on first reach, each of the site's enabled kinds is switched on or off."""
+        assert self._config is not None
+        activation, random = self._config.activation, self._rng.random
+        total = 0.0
+        thresholds = []
+        for kind, rate in self._candidates(site):
+            if random() < activation:
+                total += rate
+                thresholds.append((total, kind))
+        return total, tuple(thresholds)
+
+    def decide_user(self, site: str, draw: Callable[[], bool]) -> Fault | None:
+        """A user's fault point (`buggify`): a counted step like any other, so a schedule
+        holds its firings and replays them; `draw` decides only in a random run."""
+        settled, scripted = self._count(site)
+        if settled:
+            return None if scripted is None else self._fire(scripted.kind, site, 0, None)
+        config = self._config
+        if config is None or K.BUGGIFY not in config.kinds:
+            return None
+        if self.budget is not None and self.budget <= 0:
+            return None
+        if not draw():
+            return None
+        return self._fire(K.BUGGIFY, site, 0, None)
+
+    def decide_setup(self, site: str, rng: Rng) -> Fault | None:
+        """A fault at setup, before any step: drawn from its own stream so no step shifts."""
+        if self._scripted is not None:
+            fault = self._scripted.get(SETUP_STEP)
+            if fault is None or fault.site != site:
+                return None
+            return self._fire_at(SETUP_STEP, fault.kind, site, fault.arg, None)
+        config = self._config
+        if config is None or self._paused:
+            return None
+        for kind, rate in self._candidates(site):
+            if rng.random() < config.activation and rng.random() < rate:
+                return self._fire_at(SETUP_STEP, kind, site, 0, None)
+        return None
+
+    def _draw_arg(self, kind: FaultKind, size: int) -> int:
+        rng = self._rng
+        if kind is K.CRASH_MID_APPEND:
+            return 1 + rng.below(size - 1)  # a strict, non-empty prefix
+        if kind is K.LATENCY:
+            return 1 + rng.below(MAX_LATENCY_MS)
+        if kind in (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE):
+            return rng.below(2)  # crash: before/after the handler; failure: fatal/retryable
+        return 0
+
+    def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
+        return self._fire_at(self.step, kind, site, arg, target)
+
+    def _fire_at(
+        self, step: int, kind: FaultKind, site: str, arg: int, target: str | None
+    ) -> Fault:
+        fault = Fault(step, kind, site, arg, self.incarnation, self.now_ns(), target)
+        self.fired.append(fault)
+        if self.budget is not None and self.budget > 0:
+            self.budget -= 1
+            if self.budget == 0:
+                self.quiet = self._is_quiet()
+        return fault

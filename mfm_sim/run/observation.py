@@ -1,0 +1,190 @@
+"""What a finished schedule leaves behind for the invariant checker: pure data, no behaviour."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from mfm_engine.config import RunConfig
+from mfm_engine.events import EventEnvelope, RunPhase
+from mfm_engine.plan import ExecutionPlan
+
+from mfm_sim.faults.appends import Batch, SeqKey, appended_events
+
+
+class FaultKind(enum.Enum):
+    CRASH_BEFORE_EFFECT = "crash_before_effect"
+    CRASH_AFTER_EFFECT = "crash_after_effect"
+    CRASH_MID_APPEND = "crash_mid_append"
+    CRASH_IN_HANDLER = "crash_in_handler"
+    TRANSIENT_ERROR = "transient_error"
+    AMBIGUOUS_ERROR = "ambiguous_error"
+    DROPPED_WRITE = "dropped_write"
+    CORRUPTED_ARTIFACT = "corrupted_artifact"
+    LATENCY = "latency"
+    HANDLER_FAILURE = "handler_failure"
+    BUGGIFY = "buggify"  # a user's own fault point (mfm_sim.testing.buggify) fired
+
+
+CRASH_KINDS = frozenset(
+    {
+        FaultKind.CRASH_BEFORE_EFFECT,
+        FaultKind.CRASH_AFTER_EFFECT,
+        FaultKind.CRASH_MID_APPEND,
+        FaultKind.CRASH_IN_HANDLER,
+    }
+)
+# Faults after which the store told the truth: the fault-free outcome must be reproduced.
+HONEST_KINDS = CRASH_KINDS | {
+    FaultKind.TRANSIENT_ERROR,
+    FaultKind.AMBIGUOUS_ERROR,
+    FaultKind.LATENCY,
+}
+# Faults where the store lied: the engine may fail, but must detect it.
+LYING_KINDS = frozenset({FaultKind.DROPPED_WRITE, FaultKind.CORRUPTED_ARTIFACT})
+# The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
+# __hash__ for every fault of every observation.
+_HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)
+_LYING = tuple(k for k in FaultKind if k in LYING_KINDS)
+
+
+@attrs.frozen
+class Fault:
+    """One fault that fired. `step` numbers every fault point (store call or handler entry)."""
+
+    step: int
+    kind: FaultKind
+    site: str
+    arg: int = 0
+    incarnation: int = 0
+    vt_ns: int = 0
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "kind": self.kind.value, "site": self.site, "arg": self.arg}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Fault:
+        return cls(
+            int(value["step"]),
+            FaultKind(value["kind"]),
+            str(value["site"]),
+            int(value.get("arg", 0)),
+        )
+
+
+class Outcome(enum.Enum):
+    RESULT = "result"  # start/resume returned a RunResult
+    ERROR = "error"  # start/resume raised a RunError
+    CRASH = "crash"  # the simulated process died
+    DEADLOCK = "deadlock"  # nothing ready, no timer, call unfinished
+    RUNAWAY = "runaway"  # step or virtual-time bound exceeded
+
+
+@attrs.frozen
+class BadRead:
+    """A read the store answered with bytes that were dropped or corrupted."""
+
+    step: int
+    artifact_id: str
+    kind: FaultKind
+    task: str = ""  # the simulated task that read it (runs of one process share incarnations)
+
+
+@attrs.frozen
+class Incarnation:
+    number: int
+    call: str  # "start" | "resume" | "idempotent_resume"
+    outcome: Outcome
+    phase: RunPhase | None = None
+    final_snapshot_id: str | None = None
+    error_kind: str | None = None
+    error_code: str | None = None
+    start_ns: int = 0
+    end_ns: int = 0
+    first_step: int = 0
+    last_step: int = 0
+    bad_reads: tuple[BadRead, ...] = ()
+    # The append calls that made events durable; `appended` lists their events.
+    appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
+    # Given by synthetic logs, which record no append calls; None: derived from `appends`.
+    _appended: tuple[SeqKey, ...] | None = attrs.field(default=None, alias="appended")
+    # The derived list, made on first read: most schedules never read it, and every event
+    # of every schedule would pay for it. Not an init field, so `evolve` starts afresh.
+    _derived: tuple[SeqKey, ...] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
+
+    @property
+    def appended(self) -> tuple[SeqKey, ...]:
+        """(run_id, seq) of every event this incarnation made durable, in order."""
+        if self._appended is not None:
+            return self._appended
+        got = self._derived
+        if got is None:
+            got = tuple(appended_events(self.appends))
+            object.__setattr__(self, "_derived", got)
+        return got
+
+
+@attrs.frozen
+class RunView:
+    run_id: uuid.UUID
+    stream: tuple[EventEnvelope, ...]
+    plan: ExecutionPlan | None
+    run_config: RunConfig | None
+    is_child: bool = False
+
+
+@attrs.frozen
+class Reference:
+    """The fault-free outcome of the same scenario and knobs."""
+
+    phase: RunPhase
+    final_snapshot: Mapping[str, Any] | None
+
+
+@attrs.frozen
+class Observation:
+    seed: int
+    scenario: str
+    main_run_id: uuid.UUID | None
+    runs: Mapping[uuid.UUID, RunView]
+    artifacts: Mapping[str, bytes]  # what a reader of the durable store sees now
+    pristine: Mapping[str, bytes]  # the bytes as written (before corruption)
+    lost_artifacts: frozenset[str]
+    corrupted_artifacts: frozenset[str]
+    faults: tuple[Fault, ...]
+    incarnations: tuple[Incarnation, ...]
+    # (run, seq) -> (incarnation, step of the append call that made it durable)
+    seq_step: Mapping[tuple[uuid.UUID, int], tuple[int, int]]
+    final_phase: RunPhase | None
+    final_snapshot_id: str | None
+    reference: Reference | None = None
+    model: Reference | None = None
+    transparent: bool = True  # the scenario's handlers are deterministic
+    recoverable: bool = True  # faults were budgeted, so liveness is judged
+    effects: Mapping[str, int] = attrs.field(factory=dict)  # external effects per idempotency key
+    effect_limit: int = 1
+    seq_task: Mapping[tuple[uuid.UUID, int], str] = attrs.field(factory=dict)  # who appended it
+    # Manifest ids whose bytes the harness itself encoded canonically (the operator's manifest).
+    operator_manifests: frozenset[str] = frozenset()
+    # True when `pristine` is keyed by the hash of its bytes by construction (the store
+    # computed every key it holds), so an id present there needs no re-hashing. Synthetic
+    # logs leave it False and are verified byte by byte.
+    content_addressed: bool = False
+
+    @property
+    def fault_kinds(self) -> frozenset[FaultKind]:
+        return frozenset(f.kind for f in self.faults)
+
+    @property
+    def honest(self) -> bool:
+        return all(f.kind in _HONEST for f in self.faults)
+
+    @property
+    def store_lied(self) -> bool:
+        return any(f.kind in _LYING for f in self.faults)

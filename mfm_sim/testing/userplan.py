@@ -1,0 +1,298 @@
+"""Turn a user's plan and handlers into a `Scenario` the simulator runs under fault schedules.
+
+    from mfm_sim import simulate
+    from mfm_sim.testing.userplan import user_scenario
+
+    scenario = user_scenario("payments", build_plan, initial_context={"order": {...}})
+    result = simulate(scenario, seed=7)
+
+`plan_or_builder` is an `ExecutionPlan`, or a callable returning one (or a whole
+`ScenarioRun`) that takes either nothing or the scenario's seeded `Rng` (the project's own
+generator, see `mfm_sim.world.rng`). Prefer a builder when handlers keep state (call counters,
+caches): it is called once per simulation, so nothing leaks from one seed to the next.
+States of a plan passed as an object are shared by every simulation.
+
+What the scenario adds around the user's plan:
+- **Knobs from the seed**: without `run_config`, each seed draws max attempts (2..5), the
+  backoff (fixed or exponential, 0 ms to 2 s) and the event profile (SPEC §5).
+- **Services**: `services` names the simulated services handlers reach through live IO
+  (`"ledger"`, `"kv"`, or a mapping namespace -> maker such as `flaky("ledger")`, see
+  `mfm_sim.testing.services`); each simulation gets fresh ones, which record their callers.
+- **Handler scope**: every state is wrapped so the running handler's state id is known to
+  `mfm_sim.world.strict` (naming the handler that read the clock) and to the services.
+- **The simulation scope** for `mfm_sim.testing.buggify`: the runner calls the scenario's
+  `transports` hook with each simulation's world; the hook makes that world current.
+- **Diagnostics**: the hook also remembers the last worlds (`captured_worlds`), so a report
+  can read the services' call records after `simulate` returns.
+
+The fault-free reference run the crash-transparency invariant compares against is cached
+by scenario name, manifest and initial context, so two different plans must not share a
+name: `user_scenario` makes each name it returns unique within the process (`payments`,
+`payments~2`, ...). A builder that takes the `Rng` may draw a different plan per seed, so
+its manifest gets `input_params={"plan_instance": <drawn>}` unless `input_params` is given.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from mfm_engine.config import RunConfig
+from mfm_engine.events import RunPhase
+from mfm_engine.meta import StateMeta
+from mfm_engine.plan import ExecutionPlan, PlanResolver, StateGraph, StateNode
+
+from mfm_sim.faults.injector import parse_kinds
+from mfm_sim.run.knobs import draw_run_config as draw_knobs
+from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.testing.buggify import enter_simulation, handler_scope
+from mfm_sim.testing.services import ServiceSpec, make_services
+from mfm_sim.world.rng import Rng
+
+__all__ = [
+    "HandlerScoped",
+    "captured_worlds",
+    "draw_run_config",
+    "scoped_plan",
+    "unwrap_state",
+    "user_scenario",
+]
+
+MIN_ATTEMPTS = 2
+MAX_ATTEMPTS = 5
+
+
+def draw_run_config(rng: Rng) -> RunConfig:
+    """The seed's knobs, with at least two attempts: a user's handler is meant to be retried
+    after a crash, and a retry is where a handler that is not crash-safe shows itself."""
+    return draw_knobs(rng, min_attempts=MIN_ATTEMPTS, max_attempts=MAX_ATTEMPTS)
+
+
+class HandlerScoped:
+    """A user's state, unchanged, except that its handler runs inside `handler_scope`."""
+
+    __slots__ = ("inner", "state_id")
+
+    def __init__(self, inner: Any, state_id: str) -> None:
+        self.inner = inner
+        self.state_id = state_id
+
+    def meta(self) -> StateMeta:
+        return self.inner.meta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
+        with handler_scope(self.state_id):
+            return await self.inner.handle(ctx, io, events)
+
+    def __repr__(self) -> str:
+        return f"HandlerScoped({self.state_id}, {self.inner!r})"
+
+
+def unwrap_state(state: Any) -> Any:
+    while isinstance(state, HandlerScoped):
+        state = state.inner
+    return state
+
+
+def scoped_plan(plan: ExecutionPlan) -> ExecutionPlan:
+    states = tuple(
+        StateNode(
+            n.id, n.state if isinstance(n.state, HandlerScoped) else HandlerScoped(n.state, n.id)
+        )
+        for n in plan.graph.states
+    )
+    return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
+
+
+class _ScopedResolver:
+    def __init__(self, inner: PlanResolver) -> None:
+        self._inner = inner
+
+    def resolve(self, manifest: Any) -> ExecutionPlan:
+        return scoped_plan(self._inner.resolve(manifest))
+
+
+class _Capture:
+    """The worlds of the last simulations of one scenario (the main run's first)."""
+
+    def __init__(self) -> None:
+        self.worlds: collections.deque[Any] = collections.deque(maxlen=4)
+
+
+# Weak: a capture lives as long as its scenario (whose build closure holds it).
+_CAPTURES: weakref.WeakValueDictionary[str, _Capture] = weakref.WeakValueDictionary()
+_NAMES: dict[str, int] = {}
+
+
+def captured_worlds(scenario: Scenario | str) -> list[Any]:
+    """The worlds the scenario's last simulations ran in, oldest first (at most four).
+
+    `simulate` builds the main run's world before the fault-free reference run's, so after
+    `clear_captured(scenario)` and one `simulate`, the first world is the main one."""
+    name = scenario if isinstance(scenario, str) else scenario.name
+    capture = _CAPTURES.get(name)
+    return list(capture.worlds) if capture is not None else []
+
+
+def clear_captured(scenario: Scenario | str) -> None:
+    name = scenario if isinstance(scenario, str) else scenario.name
+    capture = _CAPTURES.get(name)
+    if capture is not None:
+        capture.worlds.clear()
+
+
+def _unique(name: str) -> str:
+    n = _NAMES.get(name, 0) + 1
+    _NAMES[name] = n
+    return name if n == 1 else f"{name}~{n}"
+
+
+def _takes_rng(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.kind
+        in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.VAR_POSITIONAL,
+        )
+        for p in sig.parameters.values()
+    )
+
+
+def _call_builder(fn: Callable[..., Any], rng: Rng) -> Any:
+    return fn(rng) if _takes_rng(fn) else fn()
+
+
+def _as_reference(model: Any, plan: ExecutionPlan, initial: Mapping[str, Any]) -> Reference | None:
+    if model is None or isinstance(model, Reference):
+        return model
+    if callable(model):
+        return _as_reference(model(plan, dict(initial)), plan, initial)
+    if isinstance(model, Mapping):
+        return Reference(RunPhase.COMPLETED, dict(model))
+    if isinstance(model, tuple) and len(model) == 2:
+        phase, snapshot = model
+        return Reference(RunPhase(phase) if isinstance(phase, str) else phase, snapshot)
+    raise TypeError(
+        "model is a Reference, a final context (dict), a (phase, context) pair or a "
+        f"callable(plan, initial_context) returning one; got {type(model).__name__}"
+    )
+
+
+def _kinds(faults: Iterable[FaultKind] | str | None) -> tuple[FaultKind, ...]:
+    if faults is None:
+        return tuple(FaultKind)
+    if isinstance(faults, str):
+        return parse_kinds(faults)
+    return tuple(k if isinstance(k, FaultKind) else FaultKind(k) for k in faults)
+
+
+def user_scenario(
+    name: str,
+    plan_or_builder: ExecutionPlan | Callable[..., Any],
+    *,
+    run_config: RunConfig | Callable[[Rng], RunConfig] | None = None,
+    initial_context: Mapping[str, Any] | Callable[[Rng], Mapping[str, Any]] | None = None,
+    services: ServiceSpec = ("ledger",),
+    model: Any = None,
+    transparent: bool = True,
+    faults: Iterable[FaultKind] | str | None = None,
+    resolver: PlanResolver | None = None,
+    input_params: Any = None,
+    child_runs: bool = False,
+    description: str | None = None,
+) -> Scenario:
+    """A scenario that runs the user's plan; see the module docstring for what it adds.
+
+    `model` (invariant 13) is a `Reference`, the expected final context (a dict: status
+    COMPLETED), a `(phase, context)` pair, or `callable(plan, initial_context)` returning
+    one. `transparent=False` says the handlers are not deterministic, which switches off the
+    crash-transparency check. `faults` limits the fault kinds (`"crash_in_handler,latency"`
+    or FaultKinds). `resolver` resolves child runs' plans (with `child_runs=True`).
+    """
+    if not isinstance(plan_or_builder, ExecutionPlan) and not callable(plan_or_builder):
+        raise TypeError(
+            f"plan_or_builder is an ExecutionPlan or a callable returning one, "
+            f"got {type(plan_or_builder).__name__}"
+        )
+    uses_rng = not isinstance(plan_or_builder, ExecutionPlan) and _takes_rng(plan_or_builder)
+    unique = _unique(name)
+    capture = _CAPTURES[unique] = _Capture()
+    service_transports = make_services(services, trace=True)
+    scoped_resolver = _ScopedResolver(resolver) if resolver is not None else None
+
+    def transports(world: Any) -> Any:
+        enter_simulation(world)
+        capture.worlds.append(world)
+        return service_transports(world)
+
+    def build(rng: Rng) -> ScenarioRun:
+        made = (
+            plan_or_builder
+            if isinstance(plan_or_builder, ExecutionPlan)
+            else _call_builder(plan_or_builder, rng)
+        )
+        if isinstance(made, ScenarioRun):
+            inner = made.transports
+
+            def both(world: Any) -> Any:
+                factory = transports(world)
+                return inner(world) if inner is not None else factory
+
+            return ScenarioRun(
+                plan=scoped_plan(made.plan),
+                run_config=made.run_config,
+                initial_context=made.initial_context,
+                resolver=_ScopedResolver(made.resolver) if made.resolver is not None else None,
+                input_params=made.input_params,
+                transports=both,
+                child_runs=made.child_runs,
+                transparent=made.transparent,
+                model=made.model,
+            )
+        if not isinstance(made, ExecutionPlan):
+            raise TypeError(
+                f"the plan builder of {name!r} returned {type(made).__name__}, "
+                f"not an ExecutionPlan or ScenarioRun"
+            )
+        if run_config is None:
+            cfg = draw_run_config(rng)
+        elif isinstance(run_config, RunConfig):
+            cfg = run_config
+        else:
+            cfg = run_config(rng)
+        initial = initial_context(rng) if callable(initial_context) else dict(initial_context or {})
+        params = input_params
+        if params is None:
+            params = {}
+            if uses_rng:
+                # The fault-free reference is cached by manifest: a plan drawn from the seed
+                # must not share another seed's reference just because the knobs match.
+                params = {"plan_instance": format(rng.next_u64(), "016x")}
+        return ScenarioRun(
+            plan=scoped_plan(made),
+            run_config=cfg,
+            initial_context=dict(initial),
+            resolver=scoped_resolver,
+            input_params=params,
+            transports=transports,
+            child_runs=child_runs,
+            transparent=transparent,
+            model=_as_reference(model, made, initial),
+        )
+
+    return Scenario(
+        unique,
+        description or f"user plan {name}",
+        build,
+        faults=_kinds(faults),
+        in_default=False,
+    )

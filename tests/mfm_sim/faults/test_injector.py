@@ -1,0 +1,432 @@
+"""mfm_sim.faults.injector: swarm configuration, BUGGIFY-style sites, one draw per fault
+point, budgets, pausing, scripted replay by (step, site), setup faults and `parse_kinds`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from mfm_sim.faults.injector import (
+    ALL_KINDS,
+    MAX_LATENCY_MS,
+    MAX_RATE,
+    SETUP_STEP,
+    SITE_ACTIVATION,
+    SITE_KINDS,
+    FaultConfig,
+    Injector,
+    parse_kinds,
+)
+from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.world.rng import Rng, Streams
+
+K = FaultKind
+
+
+class CountingRng:
+    """An Rng that counts its draws (every method here goes through next_u64)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = Rng(seed)
+        self.draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return self._rng.random()
+
+    def below(self, n: int) -> int:
+        self.draws += 1
+        return self._rng.below(n)
+
+
+class ScriptedRng:
+    """Returns the given floats from `random()`; `below(n)` returns n - 1."""
+
+    def __init__(self, values: Iterable[float]) -> None:
+        self.values = list(values)
+
+    def random(self) -> float:
+        return self.values.pop(0)
+
+    def below(self, n: int) -> int:
+        return n - 1
+
+
+class NoRng:
+    def random(self) -> float:
+        raise AssertionError("drew from the faults stream")
+
+    def below(self, n: int) -> int:
+        raise AssertionError("drew from the faults stream")
+
+
+def _swarm(seed: int, allowed: Iterable[FaultKind] = ALL_KINDS, **kw: bool) -> FaultConfig:
+    return FaultConfig.draw(Streams(seed).stream("swarm"), tuple(allowed), **kw)
+
+
+# ----------------------------------------------------------------------------- parse_kinds
+
+
+def test_parse_kinds() -> None:
+    assert parse_kinds("all") == ALL_KINDS
+    assert parse_kinds("") == ALL_KINDS
+    assert parse_kinds("  all ") == ALL_KINDS
+    assert parse_kinds("none") == ()
+    # Canonical order and no duplicates, whatever order they were given in.
+    assert parse_kinds("latency, crash_before_effect,latency") == (
+        K.CRASH_BEFORE_EFFECT,
+        K.LATENCY,
+    )
+
+
+@pytest.mark.parametrize("text", ["meteor", "latency,meteor", "latency,,crash_in_handler"])
+def test_parse_kinds_names_the_bad_kind(text: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        parse_kinds(text)
+    msg = str(exc.value)
+    assert msg.startswith("unknown fault kind")
+    assert "known kinds: crash_before_effect" in msg
+    assert "\n" not in msg
+
+
+def test_site_kinds_are_known_kinds() -> None:
+    for site, kinds in SITE_KINDS.items():
+        assert kinds, site
+        assert set(kinds) <= set(ALL_KINDS)
+        assert len(set(kinds)) == len(kinds)
+    assert SITE_KINDS["manifest.put"] == (K.CORRUPTED_ARTIFACT,)
+    # Only multi-event appends can be torn; only writes can be dropped or corrupted.
+    assert [s for s, ks in SITE_KINDS.items() if K.CRASH_MID_APPEND in ks] == ["events.append"]
+    assert {s for s, ks in SITE_KINDS.items() if K.DROPPED_WRITE in ks} == {"artifacts.put"}
+    # Every kind can fire somewhere.
+    assert set().union(*SITE_KINDS.values()) == set(ALL_KINDS)
+
+
+# ------------------------------------------------------------------------ FaultConfig.draw
+
+
+def test_draw_is_deterministic() -> None:
+    for seed in range(10):
+        assert _swarm(seed) == _swarm(seed)
+
+
+def test_swarm_subsets_differ_across_seeds() -> None:
+    subsets = {_swarm(seed).kinds for seed in range(60)}
+    assert len(subsets) > 20
+    # Not everything on at once: most seeds enable a strict subset.
+    assert sum(1 for s in subsets if len(s) < len(ALL_KINDS)) >= len(subsets) - 1
+    for seed in range(60):
+        cfg = _swarm(seed)
+        assert cfg.activation == SITE_ACTIVATION
+        for kind, rate in cfg.rates:
+            if kind is K.BUGGIFY:  # on or off only: users' own sites set their odds
+                assert rate == 0.0
+                continue
+            assert 0.01 <= rate < MAX_RATE, (kind, rate)
+        assert list(cfg.kinds) == [k for k in ALL_KINDS if k in cfg.kinds]  # canonical order
+
+
+def test_every_kind_is_switched_on_by_some_seed_and_off_by_another() -> None:
+    on = [set(_swarm(seed).kinds) for seed in range(60)]
+    for kind in ALL_KINDS:
+        assert any(kind in s for s in on), kind
+        assert any(kind not in s for s in on), kind
+
+
+def test_filtering_allowed_kinds_does_not_shift_other_draws() -> None:
+    allowed = (K.CRASH_AFTER_EFFECT, K.LATENCY, K.HANDLER_FAILURE)
+    for seed in range(60):
+        full = _swarm(seed)
+        some = _swarm(seed, allowed)
+        assert some.rates == tuple((k, r) for k, r in full.rates if k in allowed)
+        assert some.budget == full.budget
+        none = _swarm(seed, ())
+        assert none.rates == () and none.budget == full.budget
+
+
+def test_budget_one_to_eight_in_recoverable_mode_none_in_unrestricted() -> None:
+    budgets = {_swarm(seed).budget for seed in range(300)}
+    assert budgets == set(range(1, 9))
+    for seed in range(30):
+        free = _swarm(seed, recoverable=False)
+        assert free.budget is None
+        assert free.rates == _swarm(seed).rates  # the mode changes only the budget
+
+
+def test_no_swarm_enables_every_allowed_kind_at_a_fixed_rate() -> None:
+    allowed = (K.TRANSIENT_ERROR, K.LATENCY)
+    cfg = _swarm(5, allowed, swarm=False)
+    assert cfg.rates == ((K.TRANSIENT_ERROR, 0.05), (K.LATENCY, 0.05))
+    assert cfg.activation == 1.0
+    assert cfg.budget == _swarm(5).budget
+
+
+def test_config_to_json() -> None:
+    cfg = FaultConfig(((K.LATENCY, 0.0123456789), (K.TRANSIENT_ERROR, 0.05)), None, 0.5)
+    assert cfg.to_json() == {
+        "rates": {"latency": 0.012346, "transient_error": 0.05},
+        "budget": None,
+        "activation": 0.5,
+    }
+
+
+# ------------------------------------------------------------------------------- Injector
+
+
+def _config(
+    *rates: tuple[FaultKind, float], budget: int | None = None, activation: float = 1.0
+) -> FaultConfig:
+    return FaultConfig(tuple(rates), budget, activation)
+
+
+def test_without_config_nothing_fires_but_every_point_is_counted() -> None:
+    inj = Injector(NoRng(), None)  # type: ignore[arg-type]
+    assert inj.budget == 0
+    assert inj.exhausted
+    for n in range(1, 6):
+        assert inj.decide("events.append", size=3) is None
+        assert inj.step == n
+    assert inj.fired == []
+
+
+def test_budget_stops_faults() -> None:
+    inj = Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=3))
+    got = [inj.decide("events.head_seq") for _ in range(10)]
+    assert [f is not None for f in got] == [True] * 3 + [False] * 7
+    assert inj.budget == 0 and inj.exhausted
+    assert inj.step == 10
+    assert [f.step for f in inj.fired] == [1, 2, 3]
+
+
+def test_unrestricted_mode_never_runs_out() -> None:
+    inj = Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=None))
+    assert all(inj.decide("events.head_seq") is not None for _ in range(50))
+    assert inj.budget is None and not inj.exhausted
+
+
+def test_fired_fault_records_where_and_when() -> None:
+    inj = Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=5))
+    inj.incarnation = 4
+    inj.now_ns = lambda: 777
+    inj.decide("events.read_range")
+    fault = inj.decide("service", target="ledger")
+    assert fault == Fault(2, K.TRANSIENT_ERROR, "service", 0, 4, 777, "ledger")
+    assert inj.fired[-1] is fault
+    assert inj.budget == 3
+
+
+def test_paused_counts_steps_draws_nothing_and_spends_no_budget() -> None:
+    inj = Injector(NoRng(), _config((K.TRANSIENT_ERROR, 1.0), budget=2))  # type: ignore[arg-type]
+    inj.paused = True
+    assert inj.exhausted
+    assert [inj.decide("events.append") for _ in range(4)] == [None] * 4
+    assert inj.step == 4 and inj.budget == 2
+    assert inj.decide_setup("manifest.put", NoRng()) is None  # type: ignore[arg-type]
+
+
+def test_site_without_applicable_kinds_never_fires() -> None:
+    # Handler faults do not apply to store calls, and vice versa.
+    inj = Injector(Rng(0), _config((K.HANDLER_FAILURE, 1.0), budget=None))
+    assert all(inj.decide("events.append") is None for _ in range(20))
+    assert inj.decide("handler") is not None
+
+
+def test_buggify_activation_is_decided_once_per_site() -> None:
+    """With a rate of 1 a switched-on site fires at every call and a switched-off one never."""
+    outcomes = set()
+    for seed in range(40):
+        inj = Injector(Rng(seed), _config((K.TRANSIENT_ERROR, 1.0), budget=None, activation=0.5))
+        for site in ("events.head_seq", "artifacts.get"):
+            fired = [inj.decide(site) is not None for _ in range(15)]
+            assert len(set(fired)) == 1, (seed, site, fired)
+            outcomes.add(fired[0])
+    assert outcomes == {True, False}
+
+
+def test_activation_zero_never_fires_activation_one_always_switches_on() -> None:
+    off = Injector(Rng(3), _config((K.LATENCY, 1.0), budget=None, activation=0.0))
+    assert all(off.decide("artifacts.put") is None for _ in range(20))
+    on = Injector(Rng(3), _config((K.LATENCY, 1.0), budget=None, activation=1.0))
+    assert all(on.decide("artifacts.put") is not None for _ in range(20))
+
+
+def test_one_draw_per_fault_point_after_one_activation_draw_per_kind() -> None:
+    rng = CountingRng()
+    kinds = ((K.CRASH_BEFORE_EFFECT, 1e-12), (K.TRANSIENT_ERROR, 1e-12), (K.LATENCY, 1e-12))
+    inj = Injector(rng, _config(*kinds, budget=None))  # type: ignore[arg-type]
+    inj.decide("events.head_seq")
+    assert rng.draws == 3 + 1  # three activations, then the call's one draw
+    for n in range(2, 12):
+        inj.decide("events.head_seq")
+        assert rng.draws == 3 + n
+    inj.decide("handler")  # no applicable kind switched on: no draw at all
+    assert rng.draws == 3 + 11
+
+
+def test_kinds_rates_are_disjoint_slices_of_one_draw() -> None:
+    cfg = _config((K.TRANSIENT_ERROR, 0.3), (K.LATENCY, 0.2), budget=None)
+
+    def pick(u: float) -> FaultKind | None:
+        inj = Injector(ScriptedRng([0.0, 0.0, u]), cfg)  # type: ignore[arg-type]
+        fault = inj.decide("events.head_seq")
+        return fault.kind if fault else None
+
+    assert pick(0.0) is K.TRANSIENT_ERROR
+    assert pick(0.2999) is K.TRANSIENT_ERROR
+    assert pick(0.3) is K.LATENCY
+    assert pick(0.4999) is K.LATENCY
+    assert pick(0.5) is None
+    assert pick(0.99) is None
+
+
+def test_fault_arguments() -> None:
+    # below(n) returns n - 1 in ScriptedRng: the largest argument each kind can get.
+    def arg(kind: FaultKind, site: str, size: int = 1) -> int:
+        inj = Injector(ScriptedRng([0.0, 0.0]), _config((kind, 1.0), budget=None))  # type: ignore[arg-type]
+        fault = inj.decide(site, size=size)
+        assert fault is not None
+        return fault.arg
+
+    assert arg(K.CRASH_MID_APPEND, "events.append", size=5) == 4  # a strict prefix
+    assert arg(K.LATENCY, "artifacts.get") == MAX_LATENCY_MS
+    assert arg(K.CRASH_IN_HANDLER, "handler") == 1
+    assert arg(K.HANDLER_FAILURE, "handler") == 1
+    assert arg(K.TRANSIENT_ERROR, "events.append") == 0
+    for seed in range(30):
+        inj = Injector(Rng(seed), _config((K.CRASH_MID_APPEND, 1.0), budget=None))
+        f = inj.decide("events.append", size=3)
+        assert f is not None and 1 <= f.arg <= 2
+
+
+def test_mid_append_needs_two_events() -> None:
+    inj = Injector(Rng(0), _config((K.CRASH_MID_APPEND, 1.0), budget=4))
+    assert inj.decide("events.append", size=1) is None
+    assert inj.decide("events.append", size=0) is None
+    assert inj.budget == 4 and inj.fired == []
+    assert inj.decide("events.append", size=2) is not None
+
+
+# ------------------------------------------------------------------------- scripted replay
+
+
+def test_scripted_replay_fires_by_step_and_site_and_draws_nothing() -> None:
+    script = [
+        Fault(2, K.TRANSIENT_ERROR, "events.head_seq"),
+        Fault(4, K.CRASH_MID_APPEND, "events.append", 1),
+    ]
+    inj = Injector(NoRng(), None, script)  # type: ignore[arg-type]
+    inj.incarnation = 1
+    assert inj.decide("events.head_seq") is None  # step 1: nothing scripted
+    assert not inj.exhausted
+    f2 = inj.decide("events.head_seq")  # step 2
+    assert f2 is not None and (f2.step, f2.kind, f2.incarnation) == (2, K.TRANSIENT_ERROR, 1)
+    assert inj.decide("events.read_range") is None  # step 3
+    # The scripted argument is replayed as given, even for a one-event append.
+    f4 = inj.decide("events.append", size=1)
+    assert f4 is not None and (f4.kind, f4.arg) == (K.CRASH_MID_APPEND, 1)
+    assert inj.exhausted
+    assert inj.decide("events.append") is None
+    assert [f.step for f in inj.fired] == [2, 4]
+
+
+def test_scripted_fault_on_another_site_is_skipped() -> None:
+    inj = Injector(NoRng(), None, [Fault(1, K.TRANSIENT_ERROR, "events.append")])  # type: ignore[arg-type]
+    assert inj.decide("events.head_seq") is None
+    assert inj.fired == []
+    assert inj.exhausted
+
+
+def test_scripted_replay_ignores_budget_and_config() -> None:
+    cfg = _config((K.LATENCY, 1.0), budget=1)
+    script = [Fault(s, K.TRANSIENT_ERROR, "events.head_seq") for s in (1, 2, 3)]
+    inj = Injector(NoRng(), cfg, script)  # type: ignore[arg-type]
+    got = [inj.decide("events.head_seq") for _ in range(4)]
+    assert [f.kind if f else None for f in got] == [K.TRANSIENT_ERROR] * 3 + [None]
+
+
+def test_empty_script_is_fault_free() -> None:
+    inj = Injector(NoRng(), _config((K.LATENCY, 1.0), budget=8), [])  # type: ignore[arg-type]
+    assert inj.exhausted
+    assert all(inj.decide("artifacts.get") is None for _ in range(5))
+
+
+# --------------------------------------------------------------------------- decide_setup
+
+
+def test_setup_fault_at_step_zero_from_its_own_stream() -> None:
+    inj = Injector(NoRng(), _config((K.CORRUPTED_ARTIFACT, 1.0), budget=2))  # type: ignore[arg-type]
+    fault = inj.decide_setup("manifest.put", Rng(0))
+    assert fault is not None
+    assert (fault.step, fault.kind, fault.site) == (
+        SETUP_STEP,
+        K.CORRUPTED_ARTIFACT,
+        "manifest.put",
+    )
+    assert inj.step == 0  # not a step
+    assert inj.budget == 1
+    assert inj.fired == [fault]
+
+
+def test_setup_fault_needs_the_kind_and_activation() -> None:
+    assert Injector(NoRng(), None).decide_setup("manifest.put", Rng(0)) is None  # type: ignore[arg-type]
+    no_kind = Injector(NoRng(), _config((K.LATENCY, 1.0), budget=2))  # type: ignore[arg-type]
+    assert no_kind.decide_setup("manifest.put", Rng(0)) is None
+    off = Injector(NoRng(), _config((K.CORRUPTED_ARTIFACT, 1.0), budget=2, activation=0.0))  # type: ignore[arg-type]
+    assert off.decide_setup("manifest.put", Rng(0)) is None
+
+
+def test_setup_fault_replays_from_the_script() -> None:
+    script = [Fault(0, K.CORRUPTED_ARTIFACT, "manifest.put"), Fault(1, K.LATENCY, "handler")]
+    inj = Injector(NoRng(), None, script)  # type: ignore[arg-type]
+    got = inj.decide_setup("manifest.put", NoRng())  # type: ignore[arg-type]
+    assert got is not None and got.step == 0
+    assert (
+        Injector(NoRng(), None, script[1:]).decide_setup(  # type: ignore[arg-type]
+            "manifest.put",
+            NoRng(),  # type: ignore[arg-type]
+        )
+        is None
+    )
+
+
+def test_setup_rate_is_respected() -> None:
+    fired = sum(
+        Injector(NoRng(), _config((K.CORRUPTED_ARTIFACT, 0.1), budget=2)).decide_setup(  # type: ignore[arg-type]
+            "manifest.put", Rng(seed)
+        )
+        is not None
+        for seed in range(400)
+    )
+    assert 15 <= fired <= 70
+
+
+def test_quiet_exactly_when_a_point_can_only_count_its_step() -> None:
+    # The store wrappers trust `quiet` to skip `decide`: it must be True only when `decide`
+    # would count the step and return None without drawing or recording anything.
+    assert Injector(NoRng(), None).quiet  # type: ignore[arg-type]
+    inj = Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=2))
+    assert not inj.quiet
+    inj.paused = True
+    assert inj.quiet
+    inj.paused = False
+    assert not inj.quiet
+    inj.decide("events.head_seq")
+    assert not inj.quiet  # one fault of the budget left
+    inj.decide("events.head_seq")
+    assert inj.budget == 0 and inj.quiet  # spent: the liveness phase
+    inj.sites = []
+    assert not inj.quiet  # every step's site must be recorded
+    inj.decide("events.head_seq")
+    assert inj.sites == ["events.head_seq"]
+    inj.sites = None
+    assert inj.quiet
+    assert not Injector(NoRng(), None, schedule=[]).quiet  # type: ignore[arg-type]
+    assert not Injector(Rng(1), _config((K.TRANSIENT_ERROR, 1.0), budget=None)).quiet
+
+
+def test_a_quiet_decide_counts_the_step_and_draws_nothing() -> None:
+    inj = Injector(NoRng(), _config((K.TRANSIENT_ERROR, 1.0), budget=0))  # type: ignore[arg-type]
+    assert inj.quiet
+    assert [inj.decide("artifacts.get") for _ in range(3)] == [None] * 3
+    assert inj.step == 3 and inj.fired == []
