@@ -391,11 +391,11 @@ def run(
     from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, tune_collector
     from mfm_sim.explore.sweep import shard as take_shard
     from mfm_sim.explore.sweep import sweep as run_sweep
+    from mfm_sim.report.junit import junit_xml
     from mfm_sim.report.summary import (
         Failure,
         ReplayOptions,
         RunReport,
-        junit_xml,
         print_failures,
         summary_table,
         to_json,
