@@ -1002,3 +1002,8 @@ def bench(
     if json_path:
         _write(json_path, json.dumps([f.to_json() for f in figures], indent=2), "--json")
     return 0
+
+
+from mfm_sim.cli.gate import gate  # noqa: E402  (gate.py imports this module's helpers lazily)
+
+cli.add_command(gate)
