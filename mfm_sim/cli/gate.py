@@ -26,8 +26,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, overload
 
 import attrs
 import click
@@ -45,6 +45,8 @@ __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_comm
 DEFAULT_BUDGET = 60.0  # seconds of sweep when `--seeds` is not given
 SEED_SPACE = 2**64
 TEST_TAIL = 40  # lines of pytest output kept in the report
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def git_commit() -> str | None:
@@ -281,6 +283,12 @@ def _triage(
 # ------------------------------------------------------------------------------ command
 
 
+def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
+    return click.option(
+        name, type=click.IntRange(min=1), default=default, show_default=True, help=help_text
+    )
+
+
 @click.command("gate")
 @click.option(
     "--time-budget",
@@ -289,9 +297,14 @@ def _triage(
     metavar="S",
     help=f"Seconds for the sweep [default: {DEFAULT_BUDGET:g} without --seeds].",
 )
-@click.option("--seeds", type=click.IntRange(min=0), default=None, help="Sweep exactly N seeds.")
 @click.option(
-    "--seed-start", default=None, help="First seed [default: derived from the git commit]."
+    "--seeds", type=click.IntRange(min=0), default=None, metavar="N", help="Sweep exactly N seeds."
+)
+@click.option(
+    "--seed-start",
+    default=None,
+    metavar="N",
+    help="First seed, decimal or 0x hex [default: derived from the git commit].",
 )
 @click.option(
     "--scenario",
@@ -299,20 +312,8 @@ def _triage(
     show_default=True,
     help="A scenario name, a comma-separated list, `default` or `all`.",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes for the sweep.",
-)
-@click.option(
-    "--test-jobs",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="pytest -n for the test suite.",
-)
+@_processes("--jobs", 1, "Worker processes for the sweep.")
+@_processes("--test-jobs", 2, "pytest -n for the test suite.")
 @click.option(
     "--require-coverage", is_flag=True, help="Fail if an expected recovery path never fired."
 )
@@ -328,6 +329,7 @@ def _triage(
     "--save-failures",
     type=click.Path(file_okay=False),
     default=None,
+    metavar="DIR",
     help="On failure, write the failing schedules (the first shrunk) to DIR.",
 )
 @click.option("--skip-tests", is_flag=True, help="Do not run the test suite.")

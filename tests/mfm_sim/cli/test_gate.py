@@ -38,21 +38,8 @@ def _suites(junit: Path) -> dict[str | None, ET.Element]:
 def test_gate_passes_on_a_tiny_budget_and_writes_junit(tmp_path: Path) -> None:
     junit = tmp_path / "gate.xml"
     issue = tmp_path / "issue.md"
-    res = _gate(
-        "--skip-tests",
-        "--seeds",
-        "4",
-        "--seed-start",
-        "0",
-        "--time-budget",
-        "30",
-        "--scenario",
-        "linear,diamond_io",
-        "--junit",
-        str(junit),
-        "--issue-body",
-        str(issue),
-    )
+    args = "--skip-tests --seeds 4 --seed-start 0 --time-budget 30 --scenario linear,diamond_io"
+    res = _gate(*args.split(), "--junit", str(junit), "--issue-body", str(issue))
     assert res.exit_code == 0, res.output
     assert "gate: ok" in res.stdout
     assert "seeds 0..3" in res.stdout
@@ -236,21 +223,8 @@ def test_replay_commands_of_a_variant_failure_reproduce(tmp_path: Path) -> None:
     the failure under the same engine variant: same digest, same violation."""
     junit = tmp_path / "gate.xml"
     issue = tmp_path / "issue.md"
-    res = _gate(
-        "--skip-tests",
-        "--seeds",
-        "4",
-        "--seed-start",
-        "0",
-        "--scenario",
-        "linear",
-        "--engine-variant",
-        VARIANT,
-        "--junit",
-        str(junit),
-        "--issue-body",
-        str(issue),
-    )
+    args = f"--skip-tests --seeds 4 --seed-start 0 --scenario linear --engine-variant {VARIANT}"
+    res = _gate(*args.split(), "--junit", str(junit), "--issue-body", str(issue))
     assert res.exit_code == 1, res.output
     seed = 3  # the first seed of 0..3 the variant breaks in linear
     expected = simulate(get_scenario("linear"), seed, variant=VARIANT, keep_trace=False)
