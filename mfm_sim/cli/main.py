@@ -391,11 +391,11 @@ def run(
     from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, tune_collector
     from mfm_sim.explore.sweep import shard as take_shard
     from mfm_sim.explore.sweep import sweep as run_sweep
+    from mfm_sim.report.junit import junit_xml
     from mfm_sim.report.summary import (
         Failure,
         ReplayOptions,
         RunReport,
-        junit_xml,
         print_failures,
         summary_table,
         to_json,
@@ -1002,3 +1002,8 @@ def bench(
     if json_path:
         _write(json_path, json.dumps([f.to_json() for f in figures], indent=2), "--json")
     return 0
+
+
+from mfm_sim.cli.gate import gate  # noqa: E402  (gate.py imports this module's helpers lazily)
+
+cli.add_command(gate)

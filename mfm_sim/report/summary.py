@@ -1,12 +1,11 @@
-"""What a sweep reports: failure lines with replay commands, the summary table, JSON, JUnit XML."""
+"""What a sweep reports: failure lines with replay commands, the summary table, JSON."""
 
 from __future__ import annotations
 
+import json
 import platform
 import shlex
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -26,7 +25,6 @@ __all__ = [
     "RunReport",
     "failure_lines",
     "human_ns",
-    "junit_xml",
     "package_version",
     "replay_key",
     "summary_table",
@@ -80,6 +78,29 @@ class ReplayOptions:
         else:
             argv = ["mfm-sim", "replay", str(seed), "--scenario", scenario, *self.args()]
         return shlex.join(argv)
+
+    def python_command(self, scenario: str, seed: int, schedule_file: str | None = None) -> str:
+        """The same replay as `command`, as a `python -c` line that needs only the package's
+        API; it prints the digest, then the violations. (JSON strings are Python literals.)"""
+        kwargs = [str(seed)]
+        if schedule_file is not None:
+            kwargs.append(f"schedule=Schedule.load({json.dumps(schedule_file)})")
+        else:
+            if self.faults is not None:
+                kinds = json.dumps([k.value for k in self.faults])
+                kwargs.append(f"faults=[FaultKind(k) for k in {kinds}]")
+            if not self.swarm:
+                kwargs.append("swarm=False")
+            if not self.recoverable:
+                kwargs.append("recoverable=False")
+        if self.variant is not None:
+            kwargs.append(f"variant={json.dumps(self.variant)}")
+        code = (
+            "from mfm_sim import FaultKind, Schedule, get_scenario, simulate; "
+            f"r = simulate(get_scenario({json.dumps(scenario)}), {', '.join(kwargs)}); "
+            'print(r.digest, *(v.describe() for v in r.violations), sep="\\n")'
+        )
+        return shlex.join(["python", "-c", code])
 
 
 @attrs.frozen
@@ -310,95 +331,6 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "schedules_per_s": round(sw.schedules_per_s, 1),
         },
     }
-
-
-# ------------------------------------------------------------------------------ JUnit
-
-
-def junit_xml(report: RunReport) -> bytes:
-    """JUnit XML: suite `failure-db` (one case per replayed file) and suite `sweep` (one case
-    per scenario; its failure lists the failing seeds with their replay commands)."""
-    sw = report.sweep
-    root = ET.Element("testsuites", name="mfm-sim")
-    props_common = {
-        "mfm-sim": package_version(),
-        "python": platform.python_version(),
-        "seeds": report.seeds,
-        "engine-variant": report.options.variant or "",
-    }
-
-    def suite(name: str, cases: int, failures: int, time_s: float) -> ET.Element:
-        el = ET.SubElement(
-            root,
-            "testsuite",
-            name=name,
-            tests=str(cases),
-            failures=str(failures),
-            errors="0",
-            skipped="0",
-            time=f"{time_s:.3f}",
-        )
-        props = ET.SubElement(el, "properties")
-        for k, v in props_common.items():
-            ET.SubElement(props, "property", name=k, value=v)
-        return el
-
-    by_file = {f.schedule_file: f for f in report.failures if f.source == "failure-db"}
-    if report.db_replayed or report.db_errors:
-        db = suite(
-            "mfm-sim.failure-db",
-            len(report.db_replayed) + len(report.db_errors),
-            report.db_failing,
-            0.0,
-        )
-        for entry, result in report.db_replayed:
-            case = ET.SubElement(
-                db, "testcase", classname="mfm-sim.failure-db", name=entry.path.name, time="0"
-            )
-            if result.violations:
-                f = by_file.get(str(entry.path))
-                text = "\n".join(failure_lines(f)) if f else ""
-                first = result.violations[0]
-                ET.SubElement(
-                    case, "failure", message=first.describe(), type=first.invariant
-                ).text = text
-        for path, why in report.db_errors:
-            case = ET.SubElement(
-                db, "testcase", classname="mfm-sim.failure-db", name=Path(path).name, time="0"
-            )
-            ET.SubElement(case, "skipped", message=f"unreadable schedule file: {why}")
-    failing_scenarios = sum(1 for t in sw.per_scenario.values() if t.failing)
-    sweep_el = suite("mfm-sim.sweep", len(sw.per_scenario), failing_scenarios, sw.wall_s)
-    kept: dict[str, list[Failure]] = {}
-    for f in report.failures:
-        if f.source == "sweep":
-            kept.setdefault(f.result.scenario, []).append(f)
-    for name, tally in sw.per_scenario.items():
-        case = ET.SubElement(
-            sweep_el,
-            "testcase",
-            classname="mfm-sim.sweep",
-            name=f"{name} ({tally.schedules} schedules)",
-            time="0",
-        )
-        if tally.failing:
-            fails = kept.get(name, [])
-            invs = sorted({v.invariant for f in fails for v in f.result.violations})
-            message = f"{tally.failing} of {tally.schedules} schedules failed: " + ", ".join(invs)
-            lines: list[str] = []
-            for f in fails:
-                lines += failure_lines(f)
-            if tally.failing > len(fails):
-                lines.append(f"... and {tally.failing - len(fails)} more failing schedules")
-            ET.SubElement(case, "failure", message=message, type="invariant").text = "\n".join(
-                lines
-            )
-    total = sum(int(s.get("tests", "0")) for s in root)
-    fails_total = sum(int(s.get("failures", "0")) for s in root)
-    root.set("tests", str(total))
-    root.set("failures", str(fails_total))
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
 def print_failures(failures: Sequence[Failure], total: int, echo: Any) -> None:

@@ -14,6 +14,7 @@ from mfm_sim import Schedule, SimResult, get_scenario, simulate
 from mfm_sim.explore import faildb as faildb_mod
 from mfm_sim.explore.faildb import FailureDB
 from mfm_sim.explore.sweep import sweep
+from mfm_sim.report.junit import junit_xml
 from mfm_sim.report.regression import regression_test
 from mfm_sim.report.summary import (
     Failure,
@@ -21,7 +22,6 @@ from mfm_sim.report.summary import (
     RunReport,
     failure_lines,
     human_ns,
-    junit_xml,
     replay_key,
     summary_table,
     to_json,

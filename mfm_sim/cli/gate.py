@@ -1,0 +1,453 @@
+"""`mfm-sim gate`: the CI gate. Tests, the regression corpus, then a seed sweep; exit 0 only
+if all pass.
+
+1. The test suite (`python -m pytest -n 2 -q` in the current directory), unless
+   `--skip-tests`.
+2. Every schedule in the corpus (`ci/corpus/*.json`) replays on the engine with no violation.
+   A corpus file may name the `variant` (a deliberately broken engine) and `invariant` it was
+   found with; if that variant exists, the schedule must still break that invariant under
+   it (a canary: the checks can still fail).
+3. A sweep (`mfm_sim.explore.sweep`) of seeds `S, S+1, ...` over the scenario mix. `S`
+   (`--seed-start`) defaults to a number derived from the git commit, so the same commit
+   sweeps the same seeds, never from the date or the wall clock. `--seeds N` runs exactly N
+   seeds (bounded by `--time-budget` as a safety net); without it the sweep runs seeds until
+   the time budget is spent (the seeds run are then a prefix of the same sequence).
+4. Coverage of recovery paths; `--require-coverage` fails the gate if one never fired.
+
+Exit status: 0 all passed; 1 a test, corpus schedule, swept seed or required coverage failed;
+2 bad input; 3 the harness itself crashed (never reported as an engine violation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, overload
+
+import attrs
+import click
+
+from mfm_sim.explore.faildb import Entry, FailureDB
+from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
+from mfm_sim.report.junit import Case, Suite
+from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
+from mfm_sim.run.scenario import Scenario
+from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.simulate import HarnessError, SimResult
+
+__all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_commit"]
+
+DEFAULT_BUDGET = 60.0  # seconds of sweep when `--seeds` is not given
+SEED_SPACE = 2**64
+TEST_TAIL = 40  # lines of pytest output kept in the report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def git_commit() -> str | None:
+    """`git rev-parse HEAD` in the current directory; None without git or a repository."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = out.stdout.strip()
+    return text if out.returncode == 0 and text else None
+
+
+def default_seed_start(commit: str | None) -> int:
+    """A deterministic start for the sweep: the commit's first 64 bits (0 without git)."""
+    if commit is None:
+        return 0
+    try:
+        return int(commit[:16], 16)
+    except ValueError:
+        return int.from_bytes(hashlib.sha256(commit.encode()).digest()[:8], "big")
+
+
+@attrs.frozen
+class SeedRing(Sequence[int]):
+    """`count` consecutive seeds from `start`, wrapping at 2**64; lazy, because a sweep bounded
+    only by its time budget plans more seeds than it can ever run."""
+
+    start: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [(self.start + i) % SEED_SPACE for i in range(self.count)[index]]
+        return (self.start + range(self.count)[index]) % SEED_SPACE
+
+    def __iter__(self) -> Iterator[int]:
+        return (self[i] for i in range(self.count))
+
+
+@attrs.frozen
+class _Found:
+    """A failure and the engine variant it ran under (the corpus runs the real engine)."""
+
+    failure: Failure
+    variant: str | None
+
+
+# ------------------------------------------------------------------------------ steps
+
+
+def _run_tests(test_jobs: int) -> Case:
+    cmd = [sys.executable, "-m", "pytest", "-n", str(test_jobs), "-q", "-p", "no:cacheprovider"]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-TEST_TAIL:])
+    case = Case("mfm-sim.tests", "pytest", time.monotonic() - t0, out=tail)
+    last = tail.rsplit("\n", 1)[-1]
+    click.echo(f"tests: {'ok' if proc.returncode == 0 else 'FAILED'}  {last}")
+    if proc.returncode == 0:
+        return case
+    return attrs.evolve(case, failure=f"test suite failed (exit {proc.returncode})", detail=tail)
+
+
+def _load_corpus(directory: str) -> list[Entry]:
+    from mfm_sim.cli.main import BadInput
+    from mfm_sim.run.scenario import all_scenarios
+
+    known = {sc.name for sc in all_scenarios()}
+    db = FailureDB(directory)
+    entries = db.entries()
+    if db.errors:
+        path, why = db.errors[0]
+        raise BadInput(f"--corpus: corpus file {path}: {why}")
+    for e in entries:
+        if e.schedule is not None and e.schedule.scenario not in known:
+            raise BadInput(
+                f"--corpus: corpus file {e.path}: unknown scenario {e.schedule.scenario!r}"
+            )
+    return entries
+
+
+def _replay_corpus(entries: Sequence[Entry], found: list[_Found]) -> list[Case]:
+    from mfm_sim.report.summary import failure_lines
+    from mfm_sim.run.scenario import get_scenario
+    from mfm_sim.run.simulate import simulate
+    from mfm_sim.selfcheck.variants import VARIANTS
+
+    cases: list[Case] = []
+    for entry in entries:
+        schedule = entry.schedule
+        assert schedule is not None  # _load_corpus refused unreadable files
+        sc = get_scenario(schedule.scenario)
+        name = entry.path.name
+        t0 = time.monotonic()
+        result = simulate(sc, schedule.seed, schedule=schedule, keep_trace=False)
+        case = Case("mfm-sim.corpus", name, time.monotonic() - t0)
+        if result.violations:
+            replay = ReplayOptions().command(sc.name, schedule.seed, str(entry.path))
+            f = Failure("corpus", result, replay, str(entry.path))
+            found.append(_Found(f, None))
+            first = result.violations[0]
+            case = attrs.evolve(
+                case,
+                failure=f"{first.invariant}: {first.message}",
+                failure_type=first.invariant,
+                detail="\n".join(failure_lines(f)),
+            )
+        cases.append(case)
+        click.echo(f"corpus {name}: {'FAILED ' + case.failure if case.failure else 'ok'}")
+        if entry.variant:
+            cases.append(_canary(entry, sc, schedule, entry.variant in VARIANTS))
+    if not entries:
+        click.echo("corpus: no schedules")
+    return cases
+
+
+def _canary(entry: Entry, sc: Scenario, schedule: Schedule, available: bool) -> Case:
+    """The corpus schedule under the variant it was found with must still break its invariant."""
+    from mfm_sim.run.simulate import simulate
+
+    variant, invariant = entry.variant, entry.invariant
+    case = Case("mfm-sim.corpus", f"{entry.path.name}[{variant}]")
+    if not available:
+        return attrs.evolve(case, skipped=f"variant {variant!r} is not available")
+    t0 = time.monotonic()
+    broken = simulate(sc, schedule.seed, schedule=schedule, variant=variant, keep_trace=False)
+    case = attrs.evolve(case, seconds=time.monotonic() - t0)
+    if any(v.invariant == invariant for v in broken.violations):
+        return case
+    got = ", ".join(sorted({v.invariant for v in broken.violations})) or "none"
+    return attrs.evolve(
+        case,
+        failure=f"under variant {variant} the schedule no longer breaks {invariant} "
+        f"(violations: {got}); a check may have gone blind, or the scenario changed so the "
+        "schedule's steps moved",
+    )
+
+
+def _seeds(start: int, seeds: int | None, budget: float | None) -> SeedRing:
+    if budget == 0:
+        return SeedRing(start, 0)
+    return SeedRing(start, sys.maxsize if seeds is None else seeds)
+
+
+def _seed_span(sw: SweepResult, start: int) -> str:
+    return f"{start}..{sw.last_seed if sw.last_seed is not None else start}"
+
+
+def _sweep_line(sw: SweepResult, start: int) -> str:
+    return (
+        f"sweep: seeds {_seed_span(sw, start)} ({sw.seeds_run} seeds x {len(sw.scenarios)} "
+        f"scenarios = {sw.schedules} schedules) in {sw.wall_s:.1f}s; {sw.failing} failing"
+    )
+
+
+def _coverage_case(report: RunReport, required: bool) -> Case:
+    cov = report.sweep.coverage or {}
+    expected = report.expected_paths or ()
+    missing = report.coverage_missing or []
+    rows = "\n".join(f"{p:50} {cov.get(p, 0)}" for p in expected)
+    case = Case("mfm-sim.coverage", "recovery-paths", out=rows)
+    if not missing:
+        click.echo(f"coverage: all {len(expected)} expected recovery paths fired")
+        return case
+    msg = f"{len(missing)} recovery path(s) never fired: {', '.join(missing)}"
+    click.echo(f"coverage: {msg}{'' if required else ' (not required)'}")
+    return attrs.evolve(case, failure=msg, detail=rows) if required else case
+
+
+# ------------------------------------------------------------------------------ triage
+
+
+def _shrink(found: _Found) -> tuple[SimResult, str]:
+    """The shrunk failure and a note on how shrinking went (the failure itself if it failed)."""
+    from mfm_sim.explore.shrink import shrink
+    from mfm_sim.run.scenario import get_scenario
+
+    r = found.failure.result
+    try:
+        res = shrink(
+            get_scenario(r.scenario), r.schedule, r.violations[0].invariant, variant=found.variant
+        )
+    except Exception as exc:  # a triage aid: its failure must not hide the gate's verdict
+        return r, f"shrinking failed: {type(exc).__name__}: {exc}"
+    if not res.reproduced:
+        return r, "the scripted replay did not reproduce the violation; unshrunk"
+    return attrs.evolve(res.result, schedule=res.schedule), res.describe()
+
+
+def _triage(
+    found: Sequence[_Found],
+    total: int,
+    *,
+    no_shrink: bool,
+    issue_path: str | None,
+    save_dir: str | None,
+    commit: str | None,
+    start: int,
+) -> None:
+    from mfm_sim.cli.main import _write
+    from mfm_sim.report.issue import IssueContext, issue_body
+    from mfm_sim.report.summary import failure_lines
+
+    first = found[0]
+    for line in failure_lines(first.failure):
+        click.echo(line)
+    if total > 1:
+        click.echo(f"  ... and {total - 1} more failing schedules (see --junit, --issue-body)")
+    shrunk, note = (first.failure.result, "not shrunk") if no_shrink else _shrink(first)
+    click.echo(f"  shrunk: {note}")
+    if issue_path:
+        context = IssueContext(commit, start, first.variant)
+        body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
+        _write(issue_path, body, "--issue-body")
+        click.echo(f"  issue body: {issue_path}")
+    if save_dir:
+        db = FailureDB(save_dir)
+        kept = found[:MAX_FAILURES]
+        for i, f in enumerate(kept):
+            r = shrunk if i == 0 else f.failure.result
+            db.save(r, variant=f.variant, suffix=f.failure.result.violations[0].invariant)
+        click.echo(f"  schedules: {save_dir} ({len(kept)} files; the first shrunk)")
+
+
+# ------------------------------------------------------------------------------ command
+
+
+def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
+    return click.option(
+        name, type=click.IntRange(min=1), default=default, show_default=True, help=help_text
+    )
+
+
+@click.command("gate")
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="S",
+    help=f"Seconds for the sweep [default: {DEFAULT_BUDGET:g} without --seeds].",
+)
+@click.option(
+    "--seeds", type=click.IntRange(min=0), default=None, metavar="N", help="Sweep exactly N seeds."
+)
+@click.option(
+    "--seed-start",
+    default=None,
+    metavar="N",
+    help="First seed, decimal or 0x hex [default: derived from the git commit].",
+)
+@click.option(
+    "--scenario",
+    default="all",
+    show_default=True,
+    help="A scenario name, a comma-separated list, `default` or `all`.",
+)
+@_processes("--jobs", 1, "Worker processes for the sweep.")
+@_processes("--test-jobs", 2, "pytest -n for the test suite.")
+@click.option(
+    "--require-coverage", is_flag=True, help="Fail if an expected recovery path never fired."
+)
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML.")
+@click.option(
+    "--issue-body",
+    "issue_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="On failure, write a ready issue body (markdown) to FILE.",
+)
+@click.option(
+    "--save-failures",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="On failure, write the failing schedules (the first shrunk) to DIR.",
+)
+@click.option("--skip-tests", is_flag=True, help="Do not run the test suite.")
+@click.option("--no-shrink", is_flag=True, help="Do not shrink the first failure.")
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False),
+    default=os.path.join("ci", "corpus"),
+    show_default=True,
+    help="Directory of regression schedules.",
+)
+@click.option(
+    "--engine-variant",
+    "--variant",
+    "variant",
+    default=None,
+    help="Sweep a deliberately broken engine (to see the gate fail; see `mfm-sim list`).",
+)
+def gate(
+    time_budget: float | None,
+    seeds: int | None,
+    seed_start: str | None,
+    scenario: str,
+    jobs: int,
+    test_jobs: int,
+    require_coverage: bool,
+    junit: str | None,
+    issue_path: str | None,
+    save_failures: str | None,
+    skip_tests: bool,
+    no_shrink: bool,
+    corpus: str,
+    variant: str | None,
+) -> int:
+    """The CI gate: tests, the regression corpus, a seed sweep; exit 0 only if all pass."""
+    # Imported here: main.py imports this module to register the command.
+    from mfm_sim.cli.main import (
+        EXIT_HARNESS,
+        EXIT_VIOLATION,
+        _scenarios,
+        _seed,
+        _variant,
+        _writable,
+        _write,
+    )
+    from mfm_sim.explore.coverage import expected_paths
+    from mfm_sim.explore.sweep import sweep
+    from mfm_sim.report.junit import report_suites, to_xml
+
+    scs = _scenarios(scenario)
+    variant = _variant(variant)
+    _writable(junit, "--junit")
+    _writable(issue_path, "--issue-body")
+    entries = _load_corpus(corpus)
+    commit = git_commit()
+    start = default_seed_start(commit) if seed_start is None else _seed(seed_start, "--seed-start")
+    budget = DEFAULT_BUDGET if seeds is None and time_budget is None else time_budget
+    click.echo(
+        f"mfm-sim gate: commit {commit or 'unknown'}, Python {platform.python_version()}, "
+        f"scenarios {', '.join(sc.name for sc in scs)}"
+    )
+
+    suites: list[Suite] = []
+    if not skip_tests:
+        suites.append(Suite("mfm-sim.tests", (_run_tests(test_jobs),)))
+    found: list[_Found] = []
+    harness_error: str | None = None
+    failing = 0  # every failing schedule, kept or not
+    options = ReplayOptions(variant)
+    try:
+        suites.append(Suite("mfm-sim.corpus", tuple(_replay_corpus(entries, found))))
+        sw = sweep(
+            scs,
+            _seeds(start, seeds, budget),
+            jobs=jobs,
+            variant=variant,
+            time_budget=budget or None,  # 0: no seeds at all (_seeds), not "no budget"
+        )
+    except HarnessError as exc:
+        harness_error = str(exc)
+        error = Case("mfm-sim.harness", "error", error="harness error (not an engine violation)")
+        suites.append(Suite("mfm-sim.harness", (attrs.evolve(error, detail=harness_error),)))
+    else:
+        click.echo(_sweep_line(sw, start))
+        sweep_found = [
+            Failure("sweep", r, options.command(r.scenario, r.seed)) for r in sw.failures
+        ]
+        corpus_failing = len(found)
+        found += [_Found(f, variant) for f in sweep_found]
+        failing = corpus_failing + sw.failing
+        report = RunReport(
+            sw,
+            options,
+            tuple(sweep_found),
+            _seed_span(sw, start),
+            expected_paths=tuple(expected_paths(scs)),
+        )
+        suites += report_suites(report)
+        suites.append(Suite("mfm-sim.coverage", (_coverage_case(report, require_coverage),)))
+
+    if found:
+        _triage(
+            found,
+            max(len(found), failing),
+            no_shrink=no_shrink,
+            issue_path=issue_path,
+            save_dir=save_failures,
+            commit=commit,
+            start=start,
+        )
+    if junit:
+        _write(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
+        click.echo(f"junit: {junit}")
+    if harness_error is not None:
+        click.echo(f"HARNESS ERROR (not an engine violation): {harness_error}")
+        return EXIT_HARNESS
+    if any(c.failed for s in suites for c in s.cases):
+        click.echo("gate: FAILED")
+        return EXIT_VIOLATION
+    click.echo("gate: ok")
+    return 0
