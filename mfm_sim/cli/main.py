@@ -871,7 +871,7 @@ def check_determinism_cmd(
 @cli.command("list")
 def list_cmd() -> int:
     """Scenarios, fault kinds, invariants and engine variants."""
-    from mfm_sim.invariants.checks import INVARIANTS
+    from mfm_sim.invariants import INVARIANTS
     from mfm_sim.run.scenario import all_scenarios
 
     console = _stdout()

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from mfm_sim.faults.injector import SITE_KINDS
-from mfm_sim.invariants.checks import Violation
+from mfm_sim.invariants import Violation
 from mfm_sim.run.observation import Fault, FaultKind
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from mfm_sim.invariants.checks import invariant_names
+from mfm_sim.invariants import invariant_names
 from mfm_sim.run.observation import FaultKind
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import HarnessError, SimResult, simulate

@@ -18,7 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from mfm_sim.invariants.checks import Violation
+from mfm_sim.invariants import Violation
 from mfm_sim.run.simulate import SimResult
 
 __all__ = ["Row", "render", "render_html", "rows"]

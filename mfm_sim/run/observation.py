@@ -130,6 +130,27 @@ class Incarnation:
         return got
 
 
+class Breach(enum.Enum):
+    """How the engine broke its API contract, as the simulation saw it while it ran."""
+
+    UNTYPED = "untyped"  # an exception that is not a RunError escaped the engine
+    OWN_FAILURE = "own_failure"  # a call failed on its own, not because of a fault
+    REFUSED_VALID_RUN = "refused_valid_run"  # input its own validators accept was refused
+
+
+@attrs.frozen
+class ContractBreach:
+    """One breach of the engine's API contract, in the order the simulation saw them."""
+
+    kind: Breach
+    run_id: uuid.UUID | None
+    incarnation: int
+    call: str  # "start" | "resume" | "idempotent_resume"
+    error_kind: str | None
+    error_code: str | None  # for an untyped exception, its type's name
+    detail: str = ""  # for an untyped exception, its text
+
+
 @attrs.frozen
 class RunView:
     run_id: uuid.UUID
@@ -176,6 +197,8 @@ class Observation:
     # computed every key it holds), so an id present there needs no re-hashing. Synthetic
     # logs leave it False and are verified byte by byte.
     content_addressed: bool = False
+    # Breaches of the engine's API contract the simulation saw while it ran, in that order.
+    contract_breaches: tuple[ContractBreach, ...] = ()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -56,8 +56,10 @@ from mfm_sim.faults.stores import (
     SimCrash,
     corrupt_bytes,
 )
-from mfm_sim.invariants.checks import Violation, check, needs_reference
+from mfm_sim.invariants import Violation, check, needs_reference
 from mfm_sim.run.observation import (
+    Breach,
+    ContractBreach,
     Fault,
     FaultKind,
     Incarnation,
@@ -395,7 +397,7 @@ class _Simulation:
         self.inner_transports = instance.transports(world) if instance.transports else None
         self.run_id: uuid.UUID | None = None
         self.final: RunResult | None = None
-        self.extra: list[Violation] = []
+        self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
@@ -479,14 +481,8 @@ class _Simulation:
                 ) from exc
             outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
             run_id = self.run_id or self._find_run()
-            self.extra.append(
-                Violation(
-                    "engine_contract",
-                    str(run_id) if run_id else None,
-                    (),
-                    f"the engine raised an untyped {type(exc).__name__}: {exc}",
-                    world.seed,
-                )
+            self.breaches.append(
+                ContractBreach(Breach.UNTYPED, run_id, number, call, ekind, ecode, str(exc))
             )
         finally:
             handle.alive = False
@@ -561,25 +557,26 @@ class _Simulation:
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
             if inc.outcome is Outcome.ERROR and inc.error_kind in ENGINE_OWN_ERRORS and self.run_id:
-                self.extra.append(
-                    Violation(
-                        "engine_contract",
-                        str(self.run_id),
-                        (),
-                        f"incarnation {inc.number} ({call}) failed on its own, not because of a "
-                        f"fault: {inc.error_kind} {inc.error_code}",
-                        world.seed,
+                self.breaches.append(
+                    ContractBreach(
+                        Breach.OWN_FAILURE,
+                        self.run_id,
+                        inc.number,
+                        call,
+                        inc.error_kind,
+                        inc.error_code,
                     )
                 )
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
                 # The input passed validation above, so refusing it is the engine's fault.
-                self.extra.append(
-                    Violation(
-                        "engine_contract",
+                self.breaches.append(
+                    ContractBreach(
+                        Breach.REFUSED_VALID_RUN,
                         None,
-                        (),
-                        f"the engine refused a valid run: {inc.error_kind} {inc.error_code}",
-                        world.seed,
+                        inc.number,
+                        call,
+                        inc.error_kind,
+                        inc.error_code,
                     )
                 )
                 break
@@ -667,6 +664,7 @@ class _Simulation:
             recoverable=self.recoverable,
             effects=world.effects,
             operator_manifests=frozenset((self.manifest_id,)),
+            contract_breaches=tuple(self.breaches),
             # The durable InMemoryArtifactStore keys every put by the bytes' own hash, and
             # the operator's manifest is stored under `artifact_id_for_bytes(data)`.
             content_addressed=True,
@@ -754,7 +752,7 @@ def simulate(
         obs = sim.observation()
         if world.injector.fired and needs_reference(obs) and not sim.agrees_with_model():
             obs = attrs.evolve(obs, reference=_reference(scenario, seed, variant, instance))
-    violations = tuple(sim.extra) + tuple(check(obs))
+    violations = tuple(check(obs))
     kinds: dict[str, int] = {}
     for f in world.injector.fired:
         kind = f.kind._value_  # not `.value`, a Python-level descriptor

@@ -53,7 +53,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
-from mfm_sim.invariants.checks import Violation
+from mfm_sim.invariants import Violation
 from mfm_sim.run.observation import Observation
 from mfm_sim.run.trace import format_entry
 from mfm_sim.testing.buggify import current_handler

@@ -1,0 +1,81 @@
+"""Invariant 11, detected, never silent: reads of lost or corrupt bytes end in a storage
+error, never a result, and the task that read them appends nothing more."""
+
+from __future__ import annotations
+
+import uuid
+
+from mfm_sim.invariants.derive import INJECTED_PREFIX, Out
+from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.violation import Violation
+from mfm_sim.run.observation import Observation, Outcome
+
+__all__ = ["INVARIANT", "STORAGE_ERROR_CODES", "check_detected_not_silent"]
+
+
+STORAGE_ERROR_CODES = frozenset(
+    {
+        "not_found",
+        "artifact_not_found",
+        "manifest_not_found",
+        "artifact_content_address_mismatch",
+        "manifest_corrupt",
+    }
+)
+
+
+def check_detected_not_silent(obs: Observation) -> list[Violation]:
+    """An incarnation that read dropped or corrupted bytes ends in a storage error (or crashed),
+    never in a result, and appends nothing after that read. Deadlock and runaway are liveness's."""
+    out = Out(INVARIANT.name, obs)
+    rid = obs.main_run_id
+    for inc in obs.incarnations:
+        if not inc.bad_reads:
+            continue
+        first = min(inc.bad_reads, key=lambda b: (b.step, b.artifact_id))
+        what = f"{first.kind.value} artifact {first.artifact_id[:12]} read at step {first.step}"
+        if inc.outcome is Outcome.RESULT:
+            phase = inc.phase.value if inc.phase else None
+            out.add(
+                rid,
+                (),
+                f"incarnation {inc.number} returned {phase} after reading bad bytes ({what})",
+            )
+        elif inc.outcome is Outcome.ERROR:
+            code = inc.error_code or ""
+            if code not in STORAGE_ERROR_CODES and not code.startswith(INJECTED_PREFIX):
+                out.add(
+                    rid,
+                    (),
+                    f"incarnation {inc.number} failed with {code or 'no code'!s}, "
+                    f"not a storage error, after reading bad bytes ({what})",
+                )
+        # Runs of one process (a parent and its children) run in separate tasks; a task that
+        # read bad bytes must stop, but another task may go on until the error reaches it.
+        late: dict[uuid.UUID, list[int]] = {}
+        for run_id, seq in inc.appended:
+            where = obs.seq_step.get((run_id, seq))
+            if where is None or where[0] != inc.number:
+                continue
+            task = obs.seq_task.get((run_id, seq), "")
+            if any(
+                where[1] > b.step and (not b.task or not task or b.task == task)
+                for b in inc.bad_reads
+            ):
+                late.setdefault(run_id, []).append(seq)
+        for run_id in sorted(late, key=str):
+            out.add(
+                run_id,
+                late[run_id],
+                f"incarnation {inc.number} appended {len(late[run_id])} event(s) "
+                f"after reading bad bytes ({what})",
+            )
+    return out.items
+
+
+INVARIANT = Invariant(
+    "detected_not_silent",
+    11,
+    "reads of lost or corrupt bytes end in a storage error, never a result",
+    check_detected_not_silent,
+)

@@ -1,0 +1,76 @@
+"""The registry: every invariant, in the order `check` runs them and reports their violations.
+
+`check(obs)` is pure and deterministic: it reads an `Observation` (see `run/observation.py`),
+never the world, and returns violations in a fixed order (registry order, then run: the
+main run first and the others by id, then stream order). The engine contract comes first,
+then the thirteen invariants of SPEC §6 by number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from mfm_sim.invariants import (
+    attempt_envelopes,
+    crash_transparency,
+    detected_not_silent,
+    effects_at_most_once,
+    engine_contract,
+    exactly_once,
+    hash_integrity,
+    idempotent_resume,
+    liveness,
+    log_well_formed,
+    model_agreement,
+    monotone_attempts,
+    order,
+    retry_timing,
+)
+from mfm_sim.invariants.crash_transparency import needs_reference
+from mfm_sim.invariants.invariant import Check, Invariant
+from mfm_sim.invariants.violation import Violation
+from mfm_sim.run.observation import Observation
+
+__all__ = ["CHECKS", "INVARIANTS", "REGISTRY", "check", "invariant_names", "needs_reference"]
+
+REGISTRY: tuple[Invariant, ...] = (
+    engine_contract.INVARIANT,
+    log_well_formed.INVARIANT,
+    exactly_once.INVARIANT,
+    monotone_attempts.INVARIANT,
+    attempt_envelopes.INVARIANT,
+    order.INVARIANT,
+    hash_integrity.INVARIANT,
+    crash_transparency.INVARIANT,
+    idempotent_resume.INVARIANT,
+    effects_at_most_once.INVARIANT,
+    liveness.INVARIANT,
+    detected_not_silent.INVARIANT,
+    retry_timing.INVARIANT,
+    model_agreement.INVARIANT,
+)
+
+# (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.
+INVARIANTS: tuple[tuple[str, int, str], ...] = tuple(
+    (inv.name, inv.number, inv.summary) for inv in REGISTRY if inv.number is not None
+)
+
+# Looked up by name when `check` runs, so a check replaced here (a mutant, a test) is the one
+# that runs.
+CHECKS: Mapping[str, Check] = {inv.name: inv.check for inv in REGISTRY}
+
+_NAMES = tuple(inv.name for inv in REGISTRY)
+
+
+def invariant_names() -> tuple[str, ...]:
+    """Every registered invariant's name, in registry order."""
+    return _NAMES
+
+
+def check(obs: Observation, only: Sequence[str] | None = None) -> list[Violation]:
+    """Every invariant (or those named in `only`) on one observation, in registry order."""
+    out: list[Violation] = []
+    for name in _NAMES:
+        if only is None or name in only:
+            out.extend(CHECKS[name](obs))
+    return out

@@ -1,0 +1,69 @@
+"""What the checks derive once per observation: event classification, the cache, the main run."""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+from mfm_engine.events import (
+    RunPhase,
+    StateCompleted,
+)
+
+from mfm_sim.invariants.registry import check
+from mfm_sim.run.observation import Reference
+from tests.mfm_sim.invariants.support import fired, seqs_of, stream
+from tests.mfm_sim.logs import (
+    RUN_ID,
+    S1,
+    S2,
+    S3,
+    clean_builder,
+    clean_observation,
+)
+
+# ------------------------------------------------------------------- event classification
+
+
+@attrs.frozen
+class _LoudCompleted(StateCompleted):
+    """A subclass of an engine event: the checks classify by type, and must not miss it."""
+
+
+def test_an_event_subclass_is_checked_like_its_base():
+    b = clean_builder()
+    first = next(i for i, e in enumerate(b.entries) if isinstance(e.event, StateCompleted))
+    b.entries.insert(first + 1, b.entries[first])
+    base = check(b.observation())
+    ev = b.entries[first + 1].event
+    b.entries[first + 1] = attrs.evolve(
+        b.entries[first + 1], event=_LoudCompleted(ev.state_id, ev.context_snapshot_id)
+    )
+    loud = check(b.observation())
+    assert [v.invariant for v in loud] == [v.invariant for v in base]
+    assert "exactly_once" in {v.invariant for v in loud}
+
+
+def test_the_checks_agree_however_the_observation_is_asked_for():
+    # The classified runs are cached per observation: asking about an evolved copy (a new
+    # object) must classify afresh, not reuse the first one's streams.
+    obs = clean_observation()
+    assert check(obs) == []
+    b = clean_builder()
+    first = next(i for i, e in enumerate(b.entries) if isinstance(e.event, StateCompleted))
+    b.entries.insert(first + 1, b.entries[first])
+    broken = b.observation()
+    assert fired(broken, "exactly_once")
+    assert check(obs) == []
+
+
+def test_the_main_run_is_the_one_under_the_main_id():
+    # The main run is found by its key in `runs`, as the runner files it, even if the view
+    # itself names another id: the model check still cites the log's RunCompleted.
+    obs = clean_observation(reference=None)
+    rc = stream(obs)[-1].seq
+    wrong = Reference(RunPhase.COMPLETED, {"path": [S1, S2, S3], "extra": 1})
+    runs = dict(obs.runs)
+    runs[RUN_ID] = attrs.evolve(runs[RUN_ID], run_id=uuid.UUID(int=7))
+    found = fired(attrs.evolve(obs, model=wrong, runs=runs), "model_agreement")
+    assert seqs_of(found) == [(rc,)]

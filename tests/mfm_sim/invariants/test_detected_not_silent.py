@@ -1,0 +1,50 @@
+"""Invariant 11, detected, never silent: a bad read ends in a storage error, appends nothing."""
+
+from __future__ import annotations
+
+from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
+from mfm_sim.run.observation import BadRead, FaultKind, Outcome
+from tests.mfm_sim.invariants.support import fired
+from tests.mfm_sim.logs import (
+    S1,
+    S2,
+    S3,
+    LogBuilder,
+)
+
+# ------------------------------------------------------------------- 11 detected_not_silent
+
+
+def _bad_read_builder() -> tuple[LogBuilder, int]:
+    """S1 completes; S2's base is read corrupted (a fault point), then the engine goes on."""
+    b = LogBuilder()
+    b.start()
+    b.run_state(S1)
+    b.enter(S2)
+    b.step += 1
+    bad = BadRead(b.step, b.checkpoint, FaultKind.CORRUPTED_ARTIFACT)
+    b.incs[0].bad_reads = (bad,)
+    return b, bad.step
+
+
+def test_detected_not_silent_no_result_and_no_append_after_a_bad_read():
+    b, _ = _bad_read_builder()
+    late = b.complete()
+    b.run_state(S3)
+    rc = b.finish()
+    found = fired(b.observation(), "detected_not_silent")
+    assert len(found) == 2
+    assert "returned completed" in found[0].message
+    assert found[1].seqs == tuple(range(late, rc + 1))
+
+
+def test_detected_not_silent_error_must_be_a_storage_error():
+    b, _ = _bad_read_builder()
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, "snapshot_decode_failed"
+    found = fired(b.observation(), "detected_not_silent")
+    assert len(found) == 1
+    assert "snapshot_decode_failed" in found[0].message
+    b.incs[0].error_code = "artifact_content_address_mismatch"
+    assert check_detected_not_silent(b.observation()) == []
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.CRASH, None
+    assert check_detected_not_silent(b.observation()) == []
