@@ -14,8 +14,8 @@ qualname) and the `Edit`s that put the bug in it. Applying it:
    closure variables, never as module globals, so the module itself is left as it was;
 4. swaps it in wherever the engine looks the original up: the class attribute for a method
    (subclasses that inherit it see it; the engine keeps no bound methods); for a module-level
-   function, every global of a loaded `mfm_engine` module bound to the original, so a
-   `from module import function` copy is patched as well as the definition;
+   function, every global bound to the original in its own module and in any loaded
+   `mfm_engine` module, so a `from module import function` copy is patched as well;
 5. restores every swapped binding when `patched(...)` exits, also when its body raises.
 
 An edit that no longer matches raises `StalePatch`, naming the variant and the function: an
@@ -170,7 +170,7 @@ def _bindings(owner: Any, original: FunctionType) -> list[tuple[Any, str]]:
         return [(owner, original.__name__)]
     found = []
     for name, module in list(sys.modules.items()):
-        if name == ENGINE or name.startswith(ENGINE + "."):
+        if module is owner or name == ENGINE or name.startswith(ENGINE + "."):
             found.extend((module, attr) for attr, v in vars(module).items() if v is original)
     return found
 
