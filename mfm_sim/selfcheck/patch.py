@@ -20,8 +20,9 @@ qualname) and the `Edit`s that put the bug in it. Applying it:
 
 An edit that no longer matches raises `StalePatch`, naming the variant and the function: an
 engine change that moves a variant's snippet fails loudly instead of leaving the variant
-silently running the correct engine. Only plain functions without decorators, closures or
-name-mangled (`__x`) names are patchable; anything else is refused the same way.
+silently running the correct engine. A variant holds one `FunctionPatch` per function it
+breaks (one patch may hold several edits). Only plain functions without decorators, closures
+or name-mangled (`__x`) names are patchable; anything else is refused the same way.
 """
 
 from __future__ import annotations
@@ -184,6 +185,10 @@ def apply(variant: str, patch: FunctionPatch) -> tuple[FunctionType, FunctionTyp
 @contextlib.contextmanager
 def patched(variant: str, patches: Sequence[FunctionPatch]) -> Iterator[None]:
     """The engine with `patches` swapped in for the block, restored after it however it ends."""
+    targets = [patch.target for patch in patches]
+    if len(set(targets)) != len(targets):
+        # A second patch of one function would be built from the original and undo the first.
+        raise StalePatch(f"engine variant {variant!r} patches one function twice: {targets}")
     swaps = []
     for patch in patches:  # every patch is built before any is swapped in
         owner, original = _owner_and_original(variant, patch)

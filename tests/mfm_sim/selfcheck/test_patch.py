@@ -140,6 +140,17 @@ def test_nothing_is_swapped_when_any_patch_is_stale(probe: ModuleType) -> None:
     assert vars(probe.Box)["get"] is original
 
 
+def test_two_patches_of_one_function_are_refused(probe: ModuleType) -> None:
+    first = _one("scaled", "if x > 0:", "if x < 0:")
+    second = _one("total", "return acc", "return 0")
+    with (
+        pytest.raises(StalePatch, match="patches one function twice"),
+        patched("probe", [first, second, first]),
+    ):
+        pass
+    assert probe.scaled(1) == 2
+
+
 def test_a_closure_or_a_non_function_is_refused(probe: ModuleType) -> None:
     with pytest.raises(StalePatch, match="is a closure"):
         apply("probe", _one("inner", "return y", "return 2"))
