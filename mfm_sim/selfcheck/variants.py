@@ -30,6 +30,8 @@ PatchFactory = Callable[[], AbstractContextManager[None]]
 
 @attrs.frozen
 class Variant:
+    """A named broken engine: `patch()` is the context in which the engine has the bug."""
+
     name: str
     description: str
     patch: PatchFactory
