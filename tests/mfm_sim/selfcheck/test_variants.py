@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import attrs
 import pytest
 from mfm_engine.live_io import LiveIo
 from mfm_engine.runtime import attempt as attempt_mod
@@ -14,13 +16,8 @@ from mfm_engine.runtime.writer import EventWriter
 
 from mfm_sim import get_scenario, simulate
 from mfm_sim.run.scenario import default_mix
-from mfm_sim.selfcheck.variants import (
-    VARIANTS,
-    UnknownVariant,
-    _Bugs,
-    _patch_engine,
-    variant_context,
-)
+from mfm_sim.selfcheck.patch import Edit, FunctionPatch, StalePatch, apply, patched
+from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant, Variant, variant_context
 
 REQUIRED = {
     "unfixed_orphan",
@@ -157,13 +154,52 @@ def test_bounded_sweep_catches_variant(name: str) -> None:
     assert found is not None, f"{name}: no violation in {SWEEP_BOUND} seeds of its mix"
 
 
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_patch_applies_to_the_engine(name: str) -> None:
+    """An engine change that moves a variant's snippet fails here, naming the variant."""
+    variant = VARIANTS[name]
+    assert variant.patches, f"{name} is not built from patches of the engine"
+    for patch in variant.patches:
+        original, made = apply(name, patch)
+        assert made is not original
+        assert made.__module__ == original.__module__  # engine globals: its frames are engine's
+        assert made.__qualname__ == original.__qualname__
+
+
+def _identity(patch: FunctionPatch) -> FunctionPatch:
+    return attrs.evolve(patch, edits=tuple(Edit(e.old, e.old) for e in patch.edits))
+
+
 @pytest.mark.parametrize("scenario_name", ["linear", "retry_heavy", "child_runs", "skip_tags"])
-def test_bug_free_copies_match_the_engine(scenario_name: str) -> None:
-    """The variants patch in copies of engine functions; with no bug switched on the copies must
-    run exactly like the engine (same trace digest), or the engine has drifted from them."""
+def test_the_seam_alone_changes_no_schedule(scenario_name: str) -> None:
+    """Every function a variant patches, recompiled through the seam with no edit made, runs
+    exactly like the engine (same trace digest): a variant's behaviour is its edits alone."""
+    identities = {
+        (p.module, p.qualname): _identity(p) for v in VARIANTS.values() for p in v.patches
+    }
     scenario = get_scenario(scenario_name)
     for seed in range(15):
         want = simulate(scenario, seed).digest
-        with _patch_engine(_Bugs(), resume=True, run_states=True, execute=True):
+        with patched("identity", list(identities.values())):
             got = simulate(scenario, seed).digest
-        assert got == want, f"{scenario_name} seed {seed}: the variants' copies drifted"
+        assert got == want, f"{scenario_name} seed {seed}: the seam changed the schedule"
+
+
+def test_a_stale_snippet_names_the_variant_and_the_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stale = FunctionPatch(
+        "mfm_engine.runtime.engine",
+        "DefaultExecutionEngine._resume",
+        (Edit("if orphan is not None and False:", "pass"),),
+    )
+    factory = functools.partial(patched, "stale", (stale,))
+    monkeypatch.setitem(VARIANTS, "stale", Variant("stale", "no longer applies", factory, (stale,)))
+    before = engine_attributes()
+    with pytest.raises(StalePatch) as err, variant_context("stale"):
+        pass
+    message = str(err.value)
+    assert "'stale'" in message
+    assert "mfm_engine.runtime.engine.DefaultExecutionEngine._resume" in message
+    assert "0 occurrences" in message
+    assert engine_attributes() == before
