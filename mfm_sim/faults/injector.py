@@ -6,43 +6,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, ArgRange, FaultKind
+from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng
 
 K = FaultKind
 
-# The faults each fault point can suffer. Order matters: it is the order of the draws.
-SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
-    "artifacts.put": (
-        K.CRASH_BEFORE_EFFECT,
-        K.CRASH_AFTER_EFFECT,
-        K.TRANSIENT_ERROR,
-        K.AMBIGUOUS_ERROR,
-        K.DROPPED_WRITE,
-        K.CORRUPTED_ARTIFACT,
-        K.LATENCY,
-    ),
-    "artifacts.get": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "artifacts.exists": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "events.append": (
-        K.CRASH_BEFORE_EFFECT,
-        K.CRASH_AFTER_EFFECT,
-        K.CRASH_MID_APPEND,
-        K.TRANSIENT_ERROR,
-        K.AMBIGUOUS_ERROR,
-        K.LATENCY,
-    ),
-    "events.head_seq": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "handler": (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE),
-    "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
-    # Before the first start: the operator's stored manifest rots on disk. Step 0.
-    "manifest.put": (K.CORRUPTED_ARTIFACT,),
-    # Users' own fault points; each `buggify:<name>` site decides with its own stream.
-    "buggify": (K.BUGGIFY,),
-}
 SETUP_STEP = 0
-ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
 # The kinds whose rates a seed's swarm draws. Buggify decides with its own per-site streams,
 # so it takes no draw here, and its arrival shifted no existing seed.
 DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BUGGIFY)
@@ -50,25 +20,6 @@ DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BU
 # BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
 SITE_ACTIVATION = 0.25
 MAX_RATE = 0.10
-MAX_LATENCY_MS = 800
-
-
-def parse_kinds(text: str) -> tuple[FaultKind, ...]:
-    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
-    text = text.strip()
-    if text in ("all", ""):
-        return ALL_KINDS
-    if text == "none":
-        return ()
-    out = []
-    for part in text.split(","):
-        name = part.strip()
-        try:
-            out.append(FaultKind(name))
-        except ValueError:
-            known = ", ".join(k.value for k in FaultKind)
-            raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
-    return tuple(k for k in ALL_KINDS if k in out)
 
 
 @attrs.frozen
@@ -232,9 +183,10 @@ class Injector:
             return None
         for threshold, kind in thresholds:
             if u < threshold:
-                if kind is K.CRASH_MID_APPEND and size < 2:
-                    return None
-                return self._fire(kind, site, self._draw_arg(kind, size), target)
+                args = FAULTS[kind].args
+                if args.high_for(size) < args.low:
+                    return None  # no argument fits this call (a prefix of a 1-event append)
+                return self._fire(kind, site, self._draw_arg(args, size), target)
         return None
 
     def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
@@ -279,15 +231,10 @@ class Injector:
                 return self._fire_at(SETUP_STEP, kind, site, 0, None)
         return None
 
-    def _draw_arg(self, kind: FaultKind, size: int) -> int:
-        rng = self._rng
-        if kind is K.CRASH_MID_APPEND:
-            return 1 + rng.below(size - 1)  # a strict, non-empty prefix
-        if kind is K.LATENCY:
-            return 1 + rng.below(MAX_LATENCY_MS)
-        if kind in (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE):
-            return rng.below(2)  # crash: before/after the handler; failure: fatal/retryable
-        return 0
+    def _draw_arg(self, args: ArgRange, size: int) -> int:
+        if args.fixed:
+            return args.low
+        return args.low + self._rng.below(args.high_for(size) - args.low + 1)
 
     def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
         return self._fire_at(self.step, kind, site, arg, target)

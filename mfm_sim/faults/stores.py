@@ -19,7 +19,8 @@ from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, ArtifactStore, EventStore
 
 from mfm_sim.faults.appends import appended_events
-from mfm_sim.run.observation import BadRead, Fault, FaultKind
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import BadRead, Fault
 
 if TYPE_CHECKING:
     from mfm_sim.world.world import World

@@ -42,7 +42,8 @@ from mfm_engine.events import (
 from mfm_engine.hashing import CanonicalJsonError, artifact_id_for_json, decode_json
 from mfm_engine.plan import predecessors
 
-from mfm_sim.run.observation import FaultKind, Observation, Outcome, RunView
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Observation, Outcome, RunView
 
 __all__ = [
     "CHECKS",

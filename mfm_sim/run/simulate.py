@@ -49,6 +49,7 @@ from mfm_engine.runtime.engine import validate_execution_mode
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 
 from mfm_sim.faults.injector import FaultConfig
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import (
     FaultyArtifactStore,
     FaultyEventStore,
@@ -57,15 +58,7 @@ from mfm_sim.faults.stores import (
     corrupt_bytes,
 )
 from mfm_sim.invariants.checks import Violation, check, needs_reference
-from mfm_sim.run.observation import (
-    Fault,
-    FaultKind,
-    Incarnation,
-    Observation,
-    Outcome,
-    Reference,
-    RunView,
-)
+from mfm_sim.run.observation import Fault, Incarnation, Observation, Outcome, Reference, RunView
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.trace import Trace

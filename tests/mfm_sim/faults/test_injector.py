@@ -7,18 +7,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from mfm_sim.faults.injector import (
-    ALL_KINDS,
-    MAX_LATENCY_MS,
-    MAX_RATE,
-    SETUP_STEP,
-    SITE_ACTIVATION,
-    SITE_KINDS,
-    FaultConfig,
-    Injector,
-    parse_kinds,
-)
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.injector import MAX_RATE, SETUP_STEP, SITE_ACTIVATION, FaultConfig, Injector
+from mfm_sim.faults.kinds import ALL_KINDS, MAX_LATENCY_MS, SITE_KINDS, FaultKind, parse_kinds
+from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng, Streams
 
 K = FaultKind

@@ -22,6 +22,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.checks import (
     CHECKS,
     INVARIANTS,
@@ -41,7 +42,7 @@ from mfm_sim.invariants.checks import (
     check_order,
     check_retry_timing,
 )
-from mfm_sim.run.observation import BadRead, FaultKind, Outcome, Reference
+from mfm_sim.run.observation import BadRead, Outcome, Reference
 from tests.mfm_sim.logs import (
     CHILD_ID,
     RUN_ID,

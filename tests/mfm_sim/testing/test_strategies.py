@@ -14,7 +14,7 @@ from mfm_engine.plan import topological_order
 
 from examples.payments import ORDER, buggy_plan, fixed_plan
 from mfm_sim import simulate
-from mfm_sim.faults.injector import SITE_KINDS
+from mfm_sim.faults.kinds import SITE_KINDS
 from mfm_sim.testing.strategies import fault_schedules, plans, run_configs, seeds, site_map
 from mfm_sim.testing.userplan import user_scenario
 from mfm_sim.world.rng import MASK64

@@ -25,7 +25,7 @@ from mfm_engine import (
 )
 
 from mfm_sim import simulate
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.testing.userplan import captured_worlds, clear_captured, user_scenario
 from mfm_sim.world.strict import NondeterminismError, diagnose, strict_mode
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from mfm_sim.faults.injector import FaultConfig
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.rng import Streams
 from mfm_sim.world.world import SimClock, SimEntropy, SimIds, World
