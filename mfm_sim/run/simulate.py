@@ -48,7 +48,6 @@ from mfm_engine.runtime import (
 from mfm_engine.runtime.engine import validate_execution_mode
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 
-from mfm_sim.faults.injector import FaultConfig
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import (
     FaultyArtifactStore,
@@ -57,6 +56,7 @@ from mfm_sim.faults.stores import (
     SimCrash,
     corrupt_bytes,
 )
+from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.invariants.checks import Violation, check, needs_reference
 from mfm_sim.run.observation import Fault, Incarnation, Observation, Outcome, Reference, RunView
 from mfm_sim.run.scenario import Scenario, ScenarioRun
@@ -205,8 +205,8 @@ class _FaultyState:
         h = self._process.handle
         assert h is not None
         injector = h.injector
-        if injector.quiet and h.alive:  # nothing can fire: count the step inline
-            injector.step += 1
+        if injector.quiet and h.alive:  # nothing can fire: count the step directly
+            injector.advance()
             fault = None
         else:
             fault = h.point("handler", target=self._state_id)

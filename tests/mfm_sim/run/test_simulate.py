@@ -45,9 +45,9 @@ from mfm_engine.stores import InMemoryEventStore
 import mfm_sim.faults.stores as sim_stores
 import mfm_sim.run.simulate as runner
 from mfm_sim import simulate
-from mfm_sim.faults.injector import FaultConfig
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import IncarnationHandle, SimCrash
+from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.run.observation import Fault, Outcome
 from mfm_sim.run.scenario import Scenario, get_scenario
 from mfm_sim.run.schedule import Schedule
