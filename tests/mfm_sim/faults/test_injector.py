@@ -7,9 +7,11 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 import mfm_sim
 from mfm_sim.faults.injector import SETUP_STEP, Injector
-from mfm_sim.faults.kinds import MAX_LATENCY_MS, FaultKind
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, MAX_LATENCY_MS, FaultKind
 from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng
@@ -214,6 +216,23 @@ def test_fault_arguments() -> None:
         inj = Injector(Rng(seed), _config((K.CRASH_MID_APPEND, 1.0), budget=None))
         f = inj.decide("events.append", size=3)
         assert f is not None and 1 <= f.arg <= 2
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.value)
+def test_fault_arguments_span_the_tables_range(kind: FaultKind) -> None:
+    class LowRng(ScriptedRng):
+        def below(self, n: int) -> int:
+            return 0
+
+    args, size = FAULTS[kind].args, 5
+    for site in set(FAULTS[kind].sites) - {"manifest.put", "buggify"}:  # decided elsewhere
+        drawn = []
+        for rng in (LowRng([0.0, 0.0]), ScriptedRng([0.0, 0.0])):
+            inj = Injector(rng, _config((kind, 1.0), budget=None))  # type: ignore[arg-type]
+            fault = inj.decide(site, size=size)
+            assert fault is not None and fault.kind is kind
+            drawn.append(fault.arg)
+        assert drawn == [args.values(size)[0], args.values(size)[-1]], (site, drawn)
 
 
 def test_mid_append_needs_two_events() -> None:
