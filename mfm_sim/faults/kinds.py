@@ -33,7 +33,9 @@ __all__ = [
 
 
 class FaultKind(enum.Enum):
-    # The order is the order of the swarm's draws: a new kind goes last.
+    # The order is the order of the swarm's draws: a new kind goes last. Even last, its rate
+    # is drawn before the budget, re-keying every seed, unless `swarm.py` draws it after
+    # everything else, as it does for BUGGIFY.
     CRASH_BEFORE_EFFECT = "crash_before_effect"
     CRASH_AFTER_EFFECT = "crash_after_effect"
     CRASH_MID_APPEND = "crash_mid_append"
