@@ -1,6 +1,7 @@
 """mfm-sim: deterministic simulation testing for the mfm engine."""
 
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Fault
 from mfm_sim.run.scenario import Scenario, ScenarioRun, all_scenarios, get_scenario, register
 from mfm_sim.run.schedule import Schedule, ScheduleError
 from mfm_sim.run.simulate import HarnessError, InvalidScenario, SimResult, Stats, simulate

@@ -14,7 +14,8 @@ from mfm_engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIN
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.steps import CRASH, RETRY, ScriptedStep, attempts_outcome, plan_shape, predict
 
-from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.world.rng import Rng
 

@@ -10,7 +10,8 @@ from mfm_scenarios.diamond_io import Charge
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.steps import ScriptedStep
 
-from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.testing.services import ledger_factory
 from mfm_sim.world.rng import Rng

@@ -19,8 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mfm_sim.faults.injector import parse_kinds
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind, parse_kinds
 from mfm_sim.run.scenario import Scenario, UnknownScenario, get_scenario, resolve_names
 from mfm_sim.run.schedule import Schedule, ScheduleError
 from mfm_sim.run.simulate import InvalidScenario, SimResult, simulate
@@ -33,22 +32,6 @@ EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
 EXIT_HARNESS = 3
 DEFAULT_SEEDS = 1000
-
-FAULT_MEANINGS: dict[FaultKind, str] = {
-    FaultKind.CRASH_BEFORE_EFFECT: "the process dies at a store call; the call had no effect",
-    FaultKind.CRASH_AFTER_EFFECT: "the call took effect durably; the process dies before the ack",
-    FaultKind.CRASH_MID_APPEND: "an append persists only a prefix of its events, then the "
-    "process dies",
-    FaultKind.CRASH_IN_HANDLER: "the process dies while a handler runs (before or after its "
-    "side effects)",
-    FaultKind.TRANSIENT_ERROR: "a store call raises a retryable storage error with no effect",
-    FaultKind.AMBIGUOUS_ERROR: "a store call takes effect but raises a retryable error",
-    FaultKind.DROPPED_WRITE: "a write is acknowledged but never becomes durable",
-    FaultKind.CORRUPTED_ARTIFACT: "stored bytes change after the write",
-    FaultKind.LATENCY: "a store call takes virtual time",
-    FaultKind.HANDLER_FAILURE: "a handler raises a retryable or non-retryable error",
-    FaultKind.BUGGIFY: "a user's own fault point (mfm_sim.testing.buggify) fires",
-}
 
 
 class BadInput(click.UsageError):
@@ -176,7 +159,7 @@ def _faults(text: str | None) -> tuple[FaultKind, ...] | None:
     except ValueError as exc:
         _bad("--faults", str(exc))
     # Every kind is the default: keep replay commands short.
-    return None if kinds == tuple(FaultKind) else kinds
+    return None if kinds == ALL_KINDS else kinds
 
 
 def _writable(path: str | None, param: str) -> None:
@@ -887,7 +870,7 @@ def list_cmd() -> int:
     t.add_column("kind", no_wrap=True)
     t.add_column("meaning")
     for kind in FaultKind:
-        t.add_row(kind.value, FAULT_MEANINGS.get(kind, ""))
+        t.add_row(kind.value, FAULTS[kind].meaning)
     console.print(t)
     t = Table(title="invariants", title_justify="left")
     t.add_column("#", justify="right")

@@ -48,8 +48,8 @@ from mfm_engine.events import (
     StateFailed,
 )
 
-from mfm_sim.faults.injector import SITE_KINDS
-from mfm_sim.run.observation import FaultKind, Observation, Outcome, RunView
+from mfm_sim.faults.kinds import SITE_KINDS, FaultKind
+from mfm_sim.run.observation import Observation, Outcome, RunView
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.world.rng import Streams
 

@@ -6,10 +6,11 @@ place, once each:
 1. Run the fault-free schedule of (scenario, seed) with `record_sites=True`: the site of
    every fault point (store call, handler entry, service call) in order.
 2. **Single crashes**: for every step whose site can crash, one scripted schedule holding
-   exactly that crash: `crash_before_effect` and `crash_after_effect` where the site has
-   them (`faults.SITE_KINDS`), `crash_in_handler` before (arg 0) and after (arg 1) the
-   handler, and (with `torn=True`) every torn prefix `crash_mid_append` 1..n-1 of an append
-   of n >= 2 events (n is read from the fault-free run's log).
+   exactly that crash: each kind the fault table marks for enumeration (`faults.kinds`), at
+   every value of its argument: `crash_before_effect` and `crash_after_effect` where the site
+   has them, `crash_in_handler` before (arg 0) and after (arg 1) the handler, and (with
+   `torn=True`) every torn prefix `crash_mid_append` 1..n-1 of an append of n >= 2 events
+   (n is read from the fault-free run's log).
 3. **Double crashes** (`double=True`): for every single-crash schedule, run it with
    `record_sites=True` and crash again at every crash point of the first recovery
    incarnation (every step after the first crash, up to the end of the incarnation that
@@ -32,13 +33,12 @@ from collections.abc import Iterator
 
 import attrs
 
-from mfm_sim.faults.injector import SITE_KINDS
-from mfm_sim.run.observation import Fault, FaultKind, Observation
+from mfm_sim.faults.kinds import ENUMERATED_KINDS, FAULTS
+from mfm_sim.run.observation import Fault, Observation
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.simulate import SimResult, simulate
 
-K = FaultKind
 MAX_DOUBLE = 5_000
 
 
@@ -80,18 +80,14 @@ class ExploreResult:
 
 
 def crash_faults(step: int, site: str, *, append_size: int = 1, torn: bool = True) -> list[Fault]:
-    """Every crash that can be injected at this fault point, in a fixed order."""
-    kinds = SITE_KINDS.get(site, ())
+    """Every crash that can be injected at this fault point, in a fixed order: each kind the
+    table enumerates, at every value of its argument (`torn=False`: none bounded by the call's
+    size, the torn prefixes of an append)."""
     out: list[Fault] = []
-    if K.CRASH_BEFORE_EFFECT in kinds:
-        out.append(Fault(step, K.CRASH_BEFORE_EFFECT, site))
-    if K.CRASH_AFTER_EFFECT in kinds:
-        out.append(Fault(step, K.CRASH_AFTER_EFFECT, site))
-    if K.CRASH_IN_HANDLER in kinds:
-        out.append(Fault(step, K.CRASH_IN_HANDLER, site, 0))
-        out.append(Fault(step, K.CRASH_IN_HANDLER, site, 1))
-    if torn and K.CRASH_MID_APPEND in kinds:
-        out.extend(Fault(step, K.CRASH_MID_APPEND, site, n) for n in range(1, append_size))
+    for kind in ENUMERATED_KINDS:
+        spec = FAULTS[kind]
+        if site in spec.sites and (torn or not spec.args.sized):
+            out.extend(Fault(step, kind, site, arg) for arg in spec.args.values(append_size))
     return out
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.run.scenario import Scenario, get_scenario
 from mfm_sim.run.simulate import simulate
 from mfm_sim.run.trace import format_entry

@@ -30,14 +30,13 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from mfm_sim.faults.injector import SITE_KINDS
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS
 from mfm_sim.invariants import Violation
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.run.observation import Fault
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.simulate import SimResult, simulate
 
-K = FaultKind
 MAX_RUNS = 500
 _Key = tuple[tuple[int, str, str, int], ...]
 
@@ -84,27 +83,13 @@ def _bare(f: Fault) -> Fault:
 
 
 def cheaper(fault: Fault) -> list[Fault]:
-    """Simpler faults at the same step and site, simplest first."""
+    """Simpler faults at the same step and site, simplest first (the table's `simpler`)."""
     kinds = SITE_KINDS.get(fault.site, ())
-    out: list[Fault] = []
-
-    def add(kind: FaultKind, arg: int) -> None:
-        if kind in kinds and (kind, arg) != (fault.kind, fault.arg):
-            out.append(Fault(fault.step, kind, fault.site, arg))
-
-    if fault.kind is K.CRASH_AFTER_EFFECT:
-        add(K.CRASH_BEFORE_EFFECT, 0)
-    elif fault.kind is K.CRASH_MID_APPEND:
-        add(K.CRASH_BEFORE_EFFECT, 0)
-        if fault.arg > 1:
-            add(K.CRASH_MID_APPEND, 1)
-    elif fault.kind is K.CRASH_IN_HANDLER and fault.arg != 0:
-        add(K.CRASH_IN_HANDLER, 0)
-    elif fault.kind is K.AMBIGUOUS_ERROR:
-        add(K.TRANSIENT_ERROR, 0)
-    elif fault.kind is K.LATENCY and fault.arg > 1:
-        add(K.LATENCY, 1)
-    return out
+    return [
+        Fault(fault.step, kind, fault.site, arg)
+        for kind, arg in FAULTS[fault.kind].simpler
+        if kind in kinds and (kind is not fault.kind or arg < fault.arg)
+    ]
 
 
 class _Shrinker:

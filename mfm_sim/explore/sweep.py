@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import invariant_names
-from mfm_sim.run.observation import FaultKind
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import HarnessError, SimResult, simulate
 from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant

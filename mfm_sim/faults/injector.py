@@ -1,119 +1,20 @@
-"""Which faults fire where: swarm configuration, BUGGIFY-style sites, budgets and replay."""
+"""Which faults fire where: BUGGIFY-style sites, budgets and replay. The injector numbers every
+fault point (the step that replay and schedules name), and `Injector.advance` is the only
+place that number moves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
-import attrs
-
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, ArgRange, FaultKind
+from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng
 
+__all__ = ["SETUP_STEP", "Injector"]
+
 K = FaultKind
-
-# The faults each fault point can suffer. Order matters: it is the order of the draws.
-SITE_KINDS: dict[str, tuple[FaultKind, ...]] = {
-    "artifacts.put": (
-        K.CRASH_BEFORE_EFFECT,
-        K.CRASH_AFTER_EFFECT,
-        K.TRANSIENT_ERROR,
-        K.AMBIGUOUS_ERROR,
-        K.DROPPED_WRITE,
-        K.CORRUPTED_ARTIFACT,
-        K.LATENCY,
-    ),
-    "artifacts.get": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "artifacts.exists": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "events.append": (
-        K.CRASH_BEFORE_EFFECT,
-        K.CRASH_AFTER_EFFECT,
-        K.CRASH_MID_APPEND,
-        K.TRANSIENT_ERROR,
-        K.AMBIGUOUS_ERROR,
-        K.LATENCY,
-    ),
-    "events.head_seq": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "events.read_range": (K.CRASH_BEFORE_EFFECT, K.TRANSIENT_ERROR, K.LATENCY),
-    "handler": (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE),
-    "service": (K.CRASH_AFTER_EFFECT, K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY),
-    # Before the first start: the operator's stored manifest rots on disk. Step 0.
-    "manifest.put": (K.CORRUPTED_ARTIFACT,),
-    # Users' own fault points; each `buggify:<name>` site decides with its own stream.
-    "buggify": (K.BUGGIFY,),
-}
-SETUP_STEP = 0
-ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
-# The kinds whose rates a seed's swarm draws. Buggify decides with its own per-site streams,
-# so it takes no draw here, and its arrival shifted no existing seed.
-DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BUGGIFY)
-
-# BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
-SITE_ACTIVATION = 0.25
-MAX_RATE = 0.10
-MAX_LATENCY_MS = 800
-
-
-def parse_kinds(text: str) -> tuple[FaultKind, ...]:
-    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
-    text = text.strip()
-    if text in ("all", ""):
-        return ALL_KINDS
-    if text == "none":
-        return ()
-    out = []
-    for part in text.split(","):
-        name = part.strip()
-        try:
-            out.append(FaultKind(name))
-        except ValueError:
-            known = ", ".join(k.value for k in FaultKind)
-            raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
-    return tuple(k for k in ALL_KINDS if k in out)
-
-
-@attrs.frozen
-class FaultConfig:
-    """One seed's swarm: which kinds are on, at which per-call rate, and the fault budget."""
-
-    rates: tuple[tuple[FaultKind, float], ...]
-    budget: int | None  # None: unrestricted mode, faults never stop
-    activation: float = SITE_ACTIVATION
-
-    @property
-    def kinds(self) -> tuple[FaultKind, ...]:
-        return tuple(k for k, _ in self.rates)
-
-    @classmethod
-    def draw(
-        cls,
-        rng: Rng,
-        allowed: Sequence[FaultKind],
-        *,
-        swarm: bool = True,
-        recoverable: bool = True,
-    ) -> FaultConfig:
-        rates = []
-        for kind in DRAWN_KINDS:
-            # Draw for every kind even when it is not allowed, so filtering kinds
-            # does not shift the draws of the others.
-            on = rng.random() < 0.5
-            rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
-            if kind in allowed and (on or not swarm):
-                rates.append((kind, rate if swarm else 0.05))
-        drawn_budget = 1 + rng.below(8)  # drawn in both modes, so the mode shifts nothing
-        budget = drawn_budget if recoverable else None
-        # Drawn last, so adding it shifted none of the draws above.
-        if K.BUGGIFY in allowed and (rng.random() < 0.5 or not swarm):
-            rates.append((K.BUGGIFY, 0.0))  # users' sites set their own odds
-        activation = SITE_ACTIVATION if swarm else 1.0
-        return cls(tuple(rates), budget, activation)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "rates": {k.value: round(r, 6) for k, r in self.rates},
-            "budget": self.budget,
-            "activation": self.activation,
-        }
+SETUP_STEP = 0  # faults at setup, before the first fault point, are numbered 0
 
 
 class Injector:
@@ -190,10 +91,16 @@ class Injector:
         applicable = SITE_KINDS[site]
         return [(k, r) for k, r in self._config.rates if k in applicable]
 
+    def advance(self) -> int:
+        """Count one fault point and return its step: the one place the step moves, so a
+        schedule's steps (which replay keys on) mean the same in every run."""
+        self.step += 1
+        return self.step
+
     def _count(self, site: str) -> tuple[bool, Fault | None]:
         """Count a fault point. (settled, scripted fault): settled when paused or replaying a
         schedule, where nothing is drawn; then the fault is the schedule's for this step."""
-        self.step += 1
+        self.advance()
         if self._sites is not None:
             self._sites.append(site)
         if self._paused:
@@ -205,7 +112,7 @@ class Injector:
 
     def decide(self, site: str, *, target: str | None = None, size: int = 1) -> Fault | None:
         if self.quiet:
-            self.step += 1
+            self.advance()
             return None
         # The hot path of every store call: a random run with nothing to record skips `_count`.
         if self._paused or self._scripted is not None or self._sites is not None:
@@ -215,7 +122,7 @@ class Injector:
                     return None
                 return self._fire(scripted.kind, site, scripted.arg, target)
         else:
-            self.step += 1
+            self.advance()
         config = self._config
         if config is None or (self.budget is not None and self.budget <= 0):
             return None
@@ -232,9 +139,10 @@ class Injector:
             return None
         for threshold, kind in thresholds:
             if u < threshold:
-                if kind is K.CRASH_MID_APPEND and size < 2:
-                    return None
-                return self._fire(kind, site, self._draw_arg(kind, size), target)
+                args = FAULTS[kind].args
+                if args.high_for(size) < args.low:
+                    return None  # no argument fits this call (a prefix of a 1-event append)
+                return self._fire(kind, site, self._draw_arg(args, size), target)
         return None
 
     def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
@@ -279,15 +187,10 @@ class Injector:
                 return self._fire_at(SETUP_STEP, kind, site, 0, None)
         return None
 
-    def _draw_arg(self, kind: FaultKind, size: int) -> int:
-        rng = self._rng
-        if kind is K.CRASH_MID_APPEND:
-            return 1 + rng.below(size - 1)  # a strict, non-empty prefix
-        if kind is K.LATENCY:
-            return 1 + rng.below(MAX_LATENCY_MS)
-        if kind in (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE):
-            return rng.below(2)  # crash: before/after the handler; failure: fatal/retryable
-        return 0
+    def _draw_arg(self, args: ArgRange, size: int) -> int:
+        if args.fixed:
+            return args.low
+        return args.low + self._rng.below(args.high_for(size) - args.low + 1)
 
     def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
         return self._fire_at(self.step, kind, site, arg, target)

@@ -19,7 +19,8 @@ from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, ArtifactStore, EventStore
 
 from mfm_sim.faults.appends import appended_events
-from mfm_sim.run.observation import BadRead, Fault, FaultKind
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import BadRead, Fault
 
 if TYPE_CHECKING:
     from mfm_sim.world.world import World
@@ -110,7 +111,7 @@ class IncarnationHandle:
             raise SimCrash()
         injector = self.injector
         if injector.quiet:
-            injector.step += 1
+            injector.advance()
             return None
         fault = injector.decide(site, target=target, size=size)
         if fault is None:
@@ -144,7 +145,7 @@ class IncarnationHandle:
 
 class FaultyArtifactStore:
     # Each call first takes its fault point. On the busiest calls (put, get, append) a quiet
-    # injector's step is counted inline, saving the call to `point` on every store call.
+    # injector's step is counted directly, saving the call to `point` on every store call.
 
     def __init__(self, inner: ArtifactStore, handle: IncarnationHandle) -> None:
         self._inner = inner
@@ -154,7 +155,7 @@ class FaultyArtifactStore:
         h = self._h
         injector = h.injector
         if injector.quiet and h.alive:
-            injector.step += 1
+            injector.advance()
             fault = None
         else:
             fault = h.point("artifacts.put")
@@ -187,11 +188,11 @@ class FaultyArtifactStore:
         h = self._h
         world = h.world
         injector = h.injector
-        step = injector.step + 1  # the step of this call's fault point
         if injector.quiet and h.alive:
-            injector.step = step
+            step = injector.advance()
         else:
             fault = h.point("artifacts.get")
+            step = injector.step  # the step of this call's fault point, counted by `point`
             if fault is not None:
                 await h.settle(fault)
         world.trace.artifact(h.number, "artifacts.get", artifact_id)
@@ -249,12 +250,12 @@ class FaultyEventStore:
         injector = h.injector
         # The step of the call, not of its completion: latency on this very append (and
         # other tasks' calls while it sleeps) then falls after it, where retry timing looks.
-        step = injector.step + 1
         if injector.quiet and h.alive:
-            injector.step = step
+            step = injector.advance()
             fault = None
         else:
             fault = h.point("events.append", size=len(envelopes))
+            step = injector.step
             if fault is not None:
                 fault = await h.settle(fault)
             if fault is not None and fault.kind is K.CRASH_MID_APPEND:

@@ -9,10 +9,11 @@ from datetime import timedelta
 from mfm_engine.config import compute_backoff
 from mfm_engine.events import EventEnvelope
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import COMPLETED, ENTERED, FAILED, Out, each_run
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
-from mfm_sim.run.observation import FaultKind, Observation
+from mfm_sim.run.observation import Observation
 
 __all__ = ["INVARIANT", "check_retry_timing"]
 

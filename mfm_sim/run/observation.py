@@ -13,38 +13,8 @@ from mfm_engine.events import EventEnvelope, RunPhase
 from mfm_engine.plan import ExecutionPlan
 
 from mfm_sim.faults.appends import Batch, SeqKey, appended_events
+from mfm_sim.faults.kinds import HONEST_KINDS, LYING_KINDS, FaultKind
 
-
-class FaultKind(enum.Enum):
-    CRASH_BEFORE_EFFECT = "crash_before_effect"
-    CRASH_AFTER_EFFECT = "crash_after_effect"
-    CRASH_MID_APPEND = "crash_mid_append"
-    CRASH_IN_HANDLER = "crash_in_handler"
-    TRANSIENT_ERROR = "transient_error"
-    AMBIGUOUS_ERROR = "ambiguous_error"
-    DROPPED_WRITE = "dropped_write"
-    CORRUPTED_ARTIFACT = "corrupted_artifact"
-    LATENCY = "latency"
-    HANDLER_FAILURE = "handler_failure"
-    BUGGIFY = "buggify"  # a user's own fault point (mfm_sim.testing.buggify) fired
-
-
-CRASH_KINDS = frozenset(
-    {
-        FaultKind.CRASH_BEFORE_EFFECT,
-        FaultKind.CRASH_AFTER_EFFECT,
-        FaultKind.CRASH_MID_APPEND,
-        FaultKind.CRASH_IN_HANDLER,
-    }
-)
-# Faults after which the store told the truth: the fault-free outcome must be reproduced.
-HONEST_KINDS = CRASH_KINDS | {
-    FaultKind.TRANSIENT_ERROR,
-    FaultKind.AMBIGUOUS_ERROR,
-    FaultKind.LATENCY,
-}
-# Faults where the store lied: the engine may fail, but must detect it.
-LYING_KINDS = frozenset({FaultKind.DROPPED_WRITE, FaultKind.CORRUPTED_ARTIFACT})
 # The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
 # __hash__ for every fault of every observation.
 _HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)

@@ -11,7 +11,8 @@ from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.live_io import LiveIoTransportFactory
 from mfm_engine.plan import ExecutionPlan, PlanResolver
 
-from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Reference
 from mfm_sim.world.rng import Rng
 
 

@@ -14,12 +14,7 @@ from mfm_engine.config import RunManifest
 from mfm_engine.context import snapshot_bytes
 from mfm_engine.errors import (
     EngineError,
-    ErrorCategory,
-    IoErrorKind,
     RunError,
-    StateError,
-    StorageError,
-    info,
 )
 from mfm_engine.events import RunPhase
 from mfm_engine.hashing import (
@@ -30,12 +25,9 @@ from mfm_engine.hashing import (
     decode_json,
     json_bytes_unchecked,
 )
-from mfm_engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
+from mfm_engine.live_io import LiveIoTransportFactory
 from mfm_engine.plan import (
-    ExecutionPlan,
     PlanValidationError,
-    StateGraph,
-    StateNode,
     StaticPlanResolver,
     topological_order,
 )
@@ -48,7 +40,8 @@ from mfm_engine.runtime import (
 from mfm_engine.runtime.engine import validate_execution_mode
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 
-from mfm_sim.faults.injector import FaultConfig
+from mfm_sim.faults.handlers import FaultyResolver, Process
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import (
     FaultyArtifactStore,
     FaultyEventStore,
@@ -56,12 +49,13 @@ from mfm_sim.faults.stores import (
     SimCrash,
     corrupt_bytes,
 )
+from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.faults.transports import FaultyTransportFactory
 from mfm_sim.invariants import Violation, check, needs_reference
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
     Fault,
-    FaultKind,
     Incarnation,
     Observation,
     Outcome,
@@ -72,13 +66,12 @@ from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.trace import Trace
 from mfm_sim.selfcheck.variants import variant_context
-from mfm_sim.testing.buggify import enter_handler, enter_simulation, leave_handler
+from mfm_sim.testing.buggify import enter_simulation
 from mfm_sim.world.frames import ENGINE, HARNESS, package_of
 from mfm_sim.world.loop import Deadlock, Runaway, SimLoop
 from mfm_sim.world.rng import Streams
 from mfm_sim.world.world import World
 
-K = FaultKind
 TERMINAL = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
 LIVENESS_SLACK = 3  # fault-free incarnations allowed beyond one per (state, attempt)
 MAX_INCARNATIONS = 256
@@ -186,163 +179,6 @@ def manifest_bytes(scenario: str, instance: ScenarioRun) -> bytes:
         return checked_manifest(scenario, instance)
 
 
-class _Process:
-    """Which simulated process is running now: the wrapped states and resolver of a
-    simulation are built once and find the live incarnation's handle through this."""
-
-    __slots__ = ("handle",)
-
-    def __init__(self) -> None:
-        self.handle: IncarnationHandle | None = None
-
-
-class _FaultyState:
-    """A scenario's state as the simulated process runs it: it may crash or fail around it."""
-
-    def __init__(self, inner: Any, process: _Process, state_id: str) -> None:
-        self._inner = inner
-        self._process = process
-        self._state_id = state_id
-        meta = getattr(inner, "meta", None)
-        if meta is not None:
-            self.meta = meta  # one call less per attempt; the method below is the fallback
-
-    def meta(self) -> Any:
-        return self._inner.meta()  # raises as the state itself would
-
-    async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
-        h = self._process.handle
-        assert h is not None
-        injector = h.injector
-        if injector.quiet and h.alive:  # nothing can fire: count the step inline
-            injector.step += 1
-            fault = None
-        else:
-            fault = h.point("handler", target=self._state_id)
-            if fault is not None:
-                fault = await h.settle(fault)
-            if fault is not None:
-                if fault.kind is K.HANDLER_FAILURE:
-                    raise StateError(
-                        info(
-                            "sim_handler_failure",
-                            ErrorCategory.UNKNOWN,
-                            "injected handler failure",
-                            retryable=bool(fault.arg),
-                        )
-                    )
-                if fault.arg == 0:
-                    h.crash(fault)
-        token = enter_handler(self._state_id)
-        try:
-            result = await self._inner.handle(ctx, io, events)
-        finally:
-            # Not contextlib.suppress: that is three more calls on every handler call.
-            try:  # noqa: SIM105
-                leave_handler(token)
-            except ValueError:
-                pass  # closed later from another context, after a crash
-        if fault is not None and fault.kind is K.CRASH_IN_HANDLER:
-            h.crash(fault)
-        return result
-
-
-class _FaultyResolver:
-    """Wraps each resolved plan's states once per simulation (the same plan object every
-    incarnation, as a real process would resolve it)."""
-
-    def __init__(self, inner: Any, process: _Process) -> None:
-        self._inner = inner
-        self._process = process
-        # Keyed by the inner plan's id; the inner plan is kept so the id stays its own.
-        self._wrapped: dict[int, tuple[ExecutionPlan, ExecutionPlan]] = {}
-
-    def wrap(self, plan: ExecutionPlan) -> ExecutionPlan:
-        known = self._wrapped.get(id(plan))
-        if known is not None:
-            return known[1]
-        states = tuple(
-            StateNode(n.id, _FaultyState(n.state, self._process, n.id)) for n in plan.graph.states
-        )
-        wrapped = ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
-        self._wrapped[id(plan)] = (plan, wrapped)
-        return wrapped
-
-    def resolve(self, manifest: Any) -> ExecutionPlan:
-        return self.wrap(self._inner.resolve(manifest))
-
-
-class _FaultyTransport:
-    def __init__(
-        self,
-        inner: LiveIoTransport,
-        handle: IncarnationHandle,
-        env: LiveIoEnv,
-        durable: InMemoryEventStore,
-    ) -> None:
-        self._inner = inner
-        self._h = handle
-        self._env = env
-        self._durable = durable
-
-    async def call(self, call: IoCall) -> Any:
-        h = self._h
-        try:
-            fault = await h.before("service", target=call.namespace)
-        except StorageError:
-            raise io_error(
-                IoErrorKind.TRANSPORT,
-                "sim_transport_error",
-                ErrorCategory.RPC,
-                "injected transient transport error",
-                retryable=True,
-            ) from None
-        if call.fact_key is not None and _durably_bound(
-            self._durable, self._env.run_id, call.fact_key
-        ):
-            # The engine performed live IO for a fact it had already recorded.
-            # Counted as a second effect, so invariant 9 names it.
-            key = f"recorded fact re-performed: {call.fact_key}"
-            h.world.effects[key] = 2  # type: ignore[attr-defined]
-        result = await self._inner.call(call)
-        if fault is not None:
-            if fault.kind is K.CRASH_AFTER_EFFECT:
-                h.crash(fault)
-            if fault.kind is K.AMBIGUOUS_ERROR:
-                raise io_error(
-                    IoErrorKind.TRANSPORT,
-                    "sim_transport_ambiguous",
-                    ErrorCategory.RPC,
-                    "injected ambiguous transport error (the call took effect)",
-                    retryable=True,
-                )
-        return result
-
-
-def _durably_bound(events: InMemoryEventStore, run_id: uuid.UUID, key: str) -> bool:
-    for env in events.streams.get(run_id, ()):
-        payload = getattr(env.event, "payload", None)
-        if (
-            isinstance(payload, dict)
-            and payload.get("key") == key
-            and env.event.name == "fact_recorded"
-        ):  # type: ignore[union-attr]
-            return True
-    return False
-
-
-class _FaultyTransportFactory:
-    def __init__(
-        self, inner: LiveIoTransportFactory, handle: IncarnationHandle, durable: InMemoryEventStore
-    ) -> None:
-        self._inner = inner
-        self._h = handle
-        self._durable = durable
-
-    def make(self, env: LiveIoEnv) -> LiveIoTransport:
-        return _FaultyTransport(self._inner.make(env), self._h, env, self._durable)
-
-
 def _call_line(run_id: uuid.UUID | None) -> str:
     return str(run_id)[:8] if run_id else "-"
 
@@ -390,8 +226,8 @@ class _Simulation:
         self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
         self.incarnations: list[Incarnation] = []
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
-        self.process = _Process()
-        self.resolver = _FaultyResolver(self.base_resolver, self.process)
+        self.process = Process()
+        self.resolver = FaultyResolver(self.base_resolver, self.process)
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
         self.plan = self.resolver.wrap(instance.plan)
         self.inner_transports = instance.transports(world) if instance.transports else None
@@ -405,7 +241,7 @@ class _Simulation:
         resolver = self.resolver
         inner = self.inner_transports
         factory: LiveIoTransportFactory | None = (
-            _FaultyTransportFactory(inner, handle, self.durable.events)
+            FaultyTransportFactory(inner, handle, self.durable.events)
             if inner is not None
             else None  # type: ignore[arg-type]
         )

@@ -38,7 +38,7 @@ import contextvars
 import weakref
 from typing import Any
 
-from mfm_sim.faults.injector import SITE_ACTIVATION
+from mfm_sim.faults.swarm import SITE_ACTIVATION
 from mfm_sim.world.loop import SimLoop
 
 __all__ = [

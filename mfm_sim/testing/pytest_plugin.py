@@ -27,7 +27,8 @@ import pytest
 from mfm_engine.config import RunConfig
 from mfm_engine.plan import ExecutionPlan
 
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.run.observation import Fault
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import HarnessError, InvalidScenario, SimResult, simulate
 from mfm_sim.testing.services import ServiceSpec
@@ -324,7 +325,7 @@ def _kinds(faults: Sequence[FaultKind] | str | None) -> tuple[FaultKind, ...] | 
     if faults is None:
         return None
     if isinstance(faults, str):
-        from mfm_sim.faults.injector import parse_kinds
+        from mfm_sim.faults.kinds import parse_kinds
 
         return parse_kinds(faults)
     return tuple(k if isinstance(k, FaultKind) else FaultKind(k) for k in faults)

@@ -34,8 +34,8 @@ from mfm_engine.config import EventProfile, Exponential, Fixed, IoMode, RetryPol
 from mfm_engine.plan import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.state import FnState
 
-from mfm_sim.faults.injector import SITE_KINDS
-from mfm_sim.run.observation import Fault, FaultKind
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, FaultKind
+from mfm_sim.run.observation import Fault
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.simulate import simulate
@@ -51,9 +51,10 @@ __all__ = [
     "site_map",
 ]
 
-K = FaultKind
 _SEGMENT = re.compile(r"[^a-z0-9_]+")
-MAX_LATENCY_MS = 800
+# A drawn fault does not know its call's size: an argument bounded by it (the persisted
+# prefix of an append) is drawn as if the call held this many.
+DRAWN_CALL_SIZE = 4
 
 
 def seeds(*, max_value: int = MASK64) -> st.SearchStrategy[int]:
@@ -201,13 +202,10 @@ def site_map(scenario: Scenario, seed: int) -> tuple[str, ...]:
 
 
 def _arg(kind: FaultKind) -> st.SearchStrategy[int]:
-    if kind is K.LATENCY:
-        return st.integers(1, MAX_LATENCY_MS)
-    if kind in (K.CRASH_IN_HANDLER, K.HANDLER_FAILURE):
-        return st.integers(0, 1)  # crash: before/after the handler; failure: fatal/retryable
-    if kind is K.CRASH_MID_APPEND:
-        return st.integers(1, 3)  # the persisted prefix
-    return st.just(0)
+    args = FAULTS[kind].args
+    if args.fixed:
+        return st.just(args.low)
+    return st.integers(args.low, args.high_for(DRAWN_CALL_SIZE))
 
 
 @st.composite

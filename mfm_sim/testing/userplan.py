@@ -45,9 +45,9 @@ from mfm_engine.events import RunPhase
 from mfm_engine.meta import StateMeta
 from mfm_engine.plan import ExecutionPlan, PlanResolver, StateGraph, StateNode
 
-from mfm_sim.faults.injector import parse_kinds
+from mfm_sim.faults.kinds import FaultKind, parse_kinds
 from mfm_sim.run.knobs import draw_run_config as draw_knobs
-from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.testing.buggify import enter_simulation, handler_scope
 from mfm_sim.testing.services import ServiceSpec, make_services

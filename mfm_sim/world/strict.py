@@ -53,6 +53,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
+from mfm_sim.faults.handlers import FaultyState
 from mfm_sim.invariants import Violation
 from mfm_sim.run.observation import Observation
 from mfm_sim.run.trace import format_entry
@@ -178,11 +179,14 @@ def _user_frame(frame: FrameType | None) -> FrameType | None:
     return None
 
 
+_WRAPPER_CODE = FaultyState.handle.__code__
+
+
 def _handler_on_stack(frame: FrameType | None) -> str | None:
     """The state id of the runner's state wrapper on the stack (scenarios outside userplan)."""
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "handle" and getattr(code, "co_qualname", "") == "_FaultyState.handle":
+        if code is _WRAPPER_CODE:
             state_id = getattr(frame.f_locals.get("self"), "_state_id", None)
             if isinstance(state_id, str):
                 return state_id

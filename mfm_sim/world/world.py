@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from mfm_sim.faults.appends import Batch, SeqIndex
-from mfm_sim.faults.injector import FaultConfig, Injector
+from mfm_sim.faults.injector import Injector
+from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.run.observation import Fault
 from mfm_sim.run.trace import Trace
 from mfm_sim.world.clock import VirtualClock

@@ -45,11 +45,11 @@ from mfm_engine.events import (
 )
 from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import ORPHAN_CODE
 from mfm_sim.run.observation import (
     BadRead,
     Fault,
-    FaultKind,
     Incarnation,
     Observation,
     Outcome,

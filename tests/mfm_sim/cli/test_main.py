@@ -9,12 +9,14 @@ import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner, Result
 
 from mfm_sim.cli import main as cli_mod
 from mfm_sim.cli.main import cli
 from mfm_sim.explore import sweep as sweep_mod
+from mfm_sim.faults.kinds import FAULTS
 from mfm_sim.run.simulate import HarnessError
 from mfm_sim.selfcheck.variants import VARIANTS
 
@@ -318,6 +320,18 @@ def test_list_names_everything() -> None:
         assert word in res.stdout
     for name in VARIANTS:
         assert name in res.stdout
+
+
+def test_list_gives_each_fault_kind_its_meaning_from_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = {k: attrs.evolve(s, meaning=f"means-{i}") for i, (k, s) in enumerate(FAULTS.items())}
+    monkeypatch.setattr(cli_mod, "FAULTS", table)
+    res = invoke(["list"])
+    assert res.exit_code == 0
+    section = res.stdout.split("fault kinds", 1)[1].split("invariants", 1)[0]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in section.splitlines()]
+    assert [r for r in rows if r] == [[k.value, f"means-{i}"] for i, k in enumerate(FAULTS)]
 
 
 @needs_variant

@@ -8,8 +8,9 @@ import attrs
 import mfm_engine.runtime.engine as engine_mod
 import pytest
 
-from mfm_sim import FaultKind, get_scenario, simulate
+from mfm_sim import Fault, FaultKind, get_scenario, simulate
 from mfm_sim.explore.crash_points import crash_faults, crash_points
+from mfm_sim.faults.kinds import ENUMERATED_KINDS, FAULTS, SITES
 from mfm_sim.selfcheck.variants import VARIANTS, Variant
 
 K = FaultKind
@@ -100,3 +101,22 @@ def test_crash_faults_per_site() -> None:
         (K.CRASH_MID_APPEND, 2),
     ]
     assert [f.kind for f in crash_faults(4, "service")] == [K.CRASH_AFTER_EFFECT]
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_crash_enumeration_follows_the_table(site: str) -> None:
+    for size in (1, 2, 4):
+        want = [
+            Fault(3, kind, site, arg)
+            for kind in ENUMERATED_KINDS
+            if site in FAULTS[kind].sites
+            for arg in FAULTS[kind].args.values(size)
+        ]
+        assert crash_faults(3, site, append_size=size) == want
+        untorn = [f for f in want if not FAULTS[f.kind].args.sized]
+        assert crash_faults(3, site, append_size=size, torn=False) == untorn
+
+
+def test_crash_enumeration_uses_every_enumerated_kind_and_no_other() -> None:
+    used = {f.kind for site in SITES for f in crash_faults(1, site, append_size=3)}
+    assert used == set(ENUMERATED_KINDS) == {k for k in FaultKind if FAULTS[k].enumerated}

@@ -10,6 +10,7 @@ import pytest
 
 from mfm_sim import Fault, FaultKind, Schedule, get_scenario, simulate
 from mfm_sim.explore.shrink import MAX_RUNS, cheaper, shrink
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, SITE_KINDS
 from mfm_sim.selfcheck.variants import VARIANTS, Variant
 
 K = FaultKind
@@ -147,3 +148,19 @@ def test_cheaper_kinds() -> None:
     # The service site has no crash-before-effect: nothing cheaper than its crash.
     assert cheaper(Fault(5, K.CRASH_AFTER_EFFECT, "service")) == []
     assert cheaper(Fault(5, K.CRASH_BEFORE_EFFECT, "artifacts.get")) == []
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.value)
+def test_cheaper_follows_the_table(kind: FaultKind) -> None:
+    spec = FAULTS[kind]
+    for site in spec.sites:
+        for arg in spec.args.values(size=4):
+            got = cheaper(Fault(7, kind, site, arg))
+            assert all(f.step == 7 and f.site == site for f in got)
+            # The table's simplifications, simplest first: those the site can suffer, and of
+            # the same kind only a smaller argument.
+            assert [(f.kind, f.arg) for f in got] == [
+                (k, a)
+                for k, a in spec.simpler
+                if k in SITE_KINDS[site] and (k is not kind or a < arg)
+            ]

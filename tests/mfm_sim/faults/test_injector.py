@@ -1,25 +1,20 @@
-"""mfm_sim.faults.injector: swarm configuration, BUGGIFY-style sites, one draw per fault
-point, budgets, pausing, scripted replay by (step, site), setup faults and `parse_kinds`."""
+"""mfm_sim.faults.injector: BUGGIFY-style sites, one draw per fault point, budgets, pausing,
+scripted replay by (step, site), setup faults, and the one place the step moves."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
-from mfm_sim.faults.injector import (
-    ALL_KINDS,
-    MAX_LATENCY_MS,
-    MAX_RATE,
-    SETUP_STEP,
-    SITE_ACTIVATION,
-    SITE_KINDS,
-    FaultConfig,
-    Injector,
-    parse_kinds,
-)
-from mfm_sim.run.observation import Fault, FaultKind
-from mfm_sim.world.rng import Rng, Streams
+import mfm_sim
+from mfm_sim.faults.injector import SETUP_STEP, Injector
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, MAX_LATENCY_MS, FaultKind
+from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.run.observation import Fault
+from mfm_sim.world.rng import Rng
 
 K = FaultKind
 
@@ -61,116 +56,6 @@ class NoRng:
         raise AssertionError("drew from the faults stream")
 
 
-def _swarm(seed: int, allowed: Iterable[FaultKind] = ALL_KINDS, **kw: bool) -> FaultConfig:
-    return FaultConfig.draw(Streams(seed).stream("swarm"), tuple(allowed), **kw)
-
-
-# ----------------------------------------------------------------------------- parse_kinds
-
-
-def test_parse_kinds() -> None:
-    assert parse_kinds("all") == ALL_KINDS
-    assert parse_kinds("") == ALL_KINDS
-    assert parse_kinds("  all ") == ALL_KINDS
-    assert parse_kinds("none") == ()
-    # Canonical order and no duplicates, whatever order they were given in.
-    assert parse_kinds("latency, crash_before_effect,latency") == (
-        K.CRASH_BEFORE_EFFECT,
-        K.LATENCY,
-    )
-
-
-@pytest.mark.parametrize("text", ["meteor", "latency,meteor", "latency,,crash_in_handler"])
-def test_parse_kinds_names_the_bad_kind(text: str) -> None:
-    with pytest.raises(ValueError) as exc:
-        parse_kinds(text)
-    msg = str(exc.value)
-    assert msg.startswith("unknown fault kind")
-    assert "known kinds: crash_before_effect" in msg
-    assert "\n" not in msg
-
-
-def test_site_kinds_are_known_kinds() -> None:
-    for site, kinds in SITE_KINDS.items():
-        assert kinds, site
-        assert set(kinds) <= set(ALL_KINDS)
-        assert len(set(kinds)) == len(kinds)
-    assert SITE_KINDS["manifest.put"] == (K.CORRUPTED_ARTIFACT,)
-    # Only multi-event appends can be torn; only writes can be dropped or corrupted.
-    assert [s for s, ks in SITE_KINDS.items() if K.CRASH_MID_APPEND in ks] == ["events.append"]
-    assert {s for s, ks in SITE_KINDS.items() if K.DROPPED_WRITE in ks} == {"artifacts.put"}
-    # Every kind can fire somewhere.
-    assert set().union(*SITE_KINDS.values()) == set(ALL_KINDS)
-
-
-# ------------------------------------------------------------------------ FaultConfig.draw
-
-
-def test_draw_is_deterministic() -> None:
-    for seed in range(10):
-        assert _swarm(seed) == _swarm(seed)
-
-
-def test_swarm_subsets_differ_across_seeds() -> None:
-    subsets = {_swarm(seed).kinds for seed in range(60)}
-    assert len(subsets) > 20
-    # Not everything on at once: most seeds enable a strict subset.
-    assert sum(1 for s in subsets if len(s) < len(ALL_KINDS)) >= len(subsets) - 1
-    for seed in range(60):
-        cfg = _swarm(seed)
-        assert cfg.activation == SITE_ACTIVATION
-        for kind, rate in cfg.rates:
-            if kind is K.BUGGIFY:  # on or off only: users' own sites set their odds
-                assert rate == 0.0
-                continue
-            assert 0.01 <= rate < MAX_RATE, (kind, rate)
-        assert list(cfg.kinds) == [k for k in ALL_KINDS if k in cfg.kinds]  # canonical order
-
-
-def test_every_kind_is_switched_on_by_some_seed_and_off_by_another() -> None:
-    on = [set(_swarm(seed).kinds) for seed in range(60)]
-    for kind in ALL_KINDS:
-        assert any(kind in s for s in on), kind
-        assert any(kind not in s for s in on), kind
-
-
-def test_filtering_allowed_kinds_does_not_shift_other_draws() -> None:
-    allowed = (K.CRASH_AFTER_EFFECT, K.LATENCY, K.HANDLER_FAILURE)
-    for seed in range(60):
-        full = _swarm(seed)
-        some = _swarm(seed, allowed)
-        assert some.rates == tuple((k, r) for k, r in full.rates if k in allowed)
-        assert some.budget == full.budget
-        none = _swarm(seed, ())
-        assert none.rates == () and none.budget == full.budget
-
-
-def test_budget_one_to_eight_in_recoverable_mode_none_in_unrestricted() -> None:
-    budgets = {_swarm(seed).budget for seed in range(300)}
-    assert budgets == set(range(1, 9))
-    for seed in range(30):
-        free = _swarm(seed, recoverable=False)
-        assert free.budget is None
-        assert free.rates == _swarm(seed).rates  # the mode changes only the budget
-
-
-def test_no_swarm_enables_every_allowed_kind_at_a_fixed_rate() -> None:
-    allowed = (K.TRANSIENT_ERROR, K.LATENCY)
-    cfg = _swarm(5, allowed, swarm=False)
-    assert cfg.rates == ((K.TRANSIENT_ERROR, 0.05), (K.LATENCY, 0.05))
-    assert cfg.activation == 1.0
-    assert cfg.budget == _swarm(5).budget
-
-
-def test_config_to_json() -> None:
-    cfg = FaultConfig(((K.LATENCY, 0.0123456789), (K.TRANSIENT_ERROR, 0.05)), None, 0.5)
-    assert cfg.to_json() == {
-        "rates": {"latency": 0.012346, "transient_error": 0.05},
-        "budget": None,
-        "activation": 0.5,
-    }
-
-
 # ------------------------------------------------------------------------------- Injector
 
 
@@ -188,6 +73,40 @@ def test_without_config_nothing_fires_but_every_point_is_counted() -> None:
         assert inj.decide("events.append", size=3) is None
         assert inj.step == n
     assert inj.fired == []
+
+
+def test_advance_counts_one_fault_point_and_returns_its_step() -> None:
+    inj = Injector(NoRng(), None)  # type: ignore[arg-type]
+    assert [inj.advance(), inj.advance(), inj.step] == [1, 2, 2]
+    assert inj.fired == []
+
+
+def _step_writers(root: Path) -> set[tuple[str, str]]:
+    """(module, function) of every assignment to an attribute named `step` below `root`."""
+    out = set()
+    for path in sorted(root.rglob("*.py")):
+        for func in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Assign):
+                    targets = node.targets
+                elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                    targets = [node.target]
+                else:
+                    continue
+                if any(isinstance(t, ast.Attribute) and t.attr == "step" for t in targets):
+                    out.add((path.relative_to(root).as_posix(), func.name))
+    return out
+
+
+def test_only_advance_moves_the_step() -> None:
+    # Schedules and replay name faults by step: one place moves it, so no path counts twice.
+    root = Path(mfm_sim.__file__).parent
+    assert _step_writers(root) == {
+        ("faults/injector.py", "__init__"),
+        ("faults/injector.py", "advance"),
+    }
 
 
 def test_budget_stops_faults() -> None:
@@ -297,6 +216,23 @@ def test_fault_arguments() -> None:
         inj = Injector(Rng(seed), _config((K.CRASH_MID_APPEND, 1.0), budget=None))
         f = inj.decide("events.append", size=3)
         assert f is not None and 1 <= f.arg <= 2
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.value)
+def test_fault_arguments_span_the_tables_range(kind: FaultKind) -> None:
+    class LowRng(ScriptedRng):
+        def below(self, n: int) -> int:
+            return 0
+
+    args, size = FAULTS[kind].args, 5
+    for site in set(FAULTS[kind].sites) - {"manifest.put", "buggify"}:  # decided elsewhere
+        drawn = []
+        for rng in (LowRng([0.0, 0.0]), ScriptedRng([0.0, 0.0])):
+            inj = Injector(rng, _config((kind, 1.0), budget=None))  # type: ignore[arg-type]
+            fault = inj.decide(site, size=size)
+            assert fault is not None and fault.kind is kind
+            drawn.append(fault.arg)
+        assert drawn == [args.values(size)[0], args.values(size)[-1]], (site, drawn)
 
 
 def test_mid_append_needs_two_events() -> None:

@@ -18,7 +18,7 @@ from mfm_engine.errors import StorageError, StorageErrorKind
 from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, InMemoryArtifactStore, InMemoryEventStore
 
-from mfm_sim.faults.injector import FaultConfig
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import (
     FaultyArtifactStore,
     FaultyEventStore,
@@ -27,7 +27,8 @@ from mfm_sim.faults.stores import (
     corrupt_bytes,
     task_name,
 )
-from mfm_sim.run.observation import BadRead, Fault, FaultKind
+from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.run.observation import BadRead, Fault
 from mfm_sim.world.loop import SimLoop
 from mfm_sim.world.world import World
 

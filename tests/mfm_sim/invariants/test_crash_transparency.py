@@ -8,9 +8,10 @@ from mfm_engine.events import (
     RunStatus,
 )
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.model_agreement import check_model_agreement
-from mfm_sim.run.observation import FaultKind, Reference
+from mfm_sim.run.observation import Reference
 from tests.mfm_sim.invariants.support import fired, seqs_of, stream
 from tests.mfm_sim.logs import (
     S1,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
-from mfm_sim.run.observation import BadRead, FaultKind, Outcome
+from mfm_sim.run.observation import BadRead, Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
     S1,

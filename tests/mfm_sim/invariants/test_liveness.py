@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import attrs
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.liveness import check_liveness
-from mfm_sim.run.observation import FaultKind, Outcome
+from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired, seqs_of
 from tests.mfm_sim.logs import (
     S1,

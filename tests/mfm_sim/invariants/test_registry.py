@@ -19,6 +19,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.attempt_envelopes import check_attempt_envelopes
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
@@ -34,7 +35,7 @@ from mfm_sim.invariants.monotone_attempts import check_monotone_attempts
 from mfm_sim.invariants.order import check_order
 from mfm_sim.invariants.registry import CHECKS, INVARIANTS, REGISTRY, check, invariant_names
 from mfm_sim.invariants.retry_timing import check_retry_timing
-from mfm_sim.run.observation import FaultKind, Outcome
+from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
     CHILD_ID,

@@ -124,7 +124,7 @@ def test_clean_report(tmp_path: Path) -> None:
 
 
 def test_replay_options_build_copy_pasteable_commands() -> None:
-    from mfm_sim.run.observation import FaultKind
+    from mfm_sim.faults.kinds import FaultKind
 
     assert ReplayOptions().command("linear", 7) == "mfm-sim replay 7 --scenario linear"
     cmd = ReplayOptions(

@@ -2,9 +2,8 @@
 
 Covers `simulate` (determinism, scripted replay, modes), `_Simulation` (fresh starts after an
 early crash, quiet-incarnation liveness bound, idempotent resume, burying dead tasks),
-`_FaultyState`, `_FaultyTransport`, the fault-free reference cache, and how errors are
-classified: bad input (`InvalidScenario`), harness bugs (`HarnessError`) and engine contract
-violations.
+the fault-free reference cache, and how errors are classified: bad input (`InvalidScenario`),
+harness bugs (`HarnessError`) and engine contract violations.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,18 +34,17 @@ from mfm_engine import (
     StateNode,
 )
 from mfm_engine.config import FanOutJoin
-from mfm_engine.errors import ErrorCategory, IoError, IoErrorKind, StorageErrorKind, storage
-from mfm_engine.events import DomainEvent, EventEnvelope, RunPhase, StateFailed
+from mfm_engine.errors import ErrorCategory, IoErrorKind, StorageErrorKind, storage
+from mfm_engine.events import EventEnvelope, RunPhase
 from mfm_engine.hashing import CanonicalJsonError, canonical_json_bytes
 from mfm_engine.live_io import io_error
-from mfm_engine.stores import InMemoryEventStore
 
 import mfm_sim.faults.stores as sim_stores
 import mfm_sim.run.simulate as runner
 from mfm_sim import simulate
-from mfm_sim.faults.injector import FaultConfig
-from mfm_sim.faults.stores import IncarnationHandle, SimCrash
-from mfm_sim.run.observation import Fault, FaultKind, Outcome
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.run.observation import Fault, Outcome
 from mfm_sim.run.scenario import Scenario, get_scenario
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.testing.buggify import buggify
@@ -540,142 +537,6 @@ def test_paused_flag_is_restored_after_the_idempotent_resume() -> None:
     sim.run()
     assert sim.incarnations[-1].call == "idempotent_resume"
     assert world.injector.paused is False
-
-
-# ---------------------------------------------------------------------- _FaultyState
-
-
-def _handler_fault(kind: FaultKind, arg: int, name: str) -> Any:
-    scenario = _scenario(name, lambda: _chain(1, "hf"))
-    step = _first_step(scenario, 0, "handler")
-    CALLS.clear()
-    return simulate(
-        scenario, 0, schedule=[Fault(step, kind, "handler", arg)], keep_observation=True
-    )
-
-
-def _failures(result: Any) -> list[tuple[str, bool]]:
-    return [
-        (env.event.error.code, env.event.error.retryable)
-        for env in _main_stream(result)
-        if isinstance(env.event, StateFailed)
-    ]
-
-
-def test_handler_failure_fatal() -> None:
-    result = _handler_fault(K.HANDLER_FAILURE, 0, "runner_hf_fatal")
-    assert _failures(result) == [("sim_handler_failure", False)]
-    assert result.final_phase is RunPhase.FAILED
-    assert CALLS == []  # the injected failure replaced the handler
-    assert result.ok, [v.describe() for v in result.violations]
-
-
-def test_handler_failure_retryable() -> None:
-    result = _handler_fault(K.HANDLER_FAILURE, 1, "runner_hf_retry")
-    assert _failures(result) == [("sim_handler_failure", True)]
-    assert result.final_phase is RunPhase.COMPLETED
-    assert CALLS == ["hf.s.n0"]
-    assert result.ok, [v.describe() for v in result.violations]
-
-
-def test_crash_in_handler_before_it_runs() -> None:
-    result = _handler_fault(K.CRASH_IN_HANDLER, 0, "runner_cih_before")
-    assert _outcomes(result)[0] is Outcome.CRASH
-    assert CALLS == ["hf.s.n0"]  # only the retry ran it
-    assert _failures(result) == [("orphan_attempt_recovered", True)]
-    assert result.final_phase is RunPhase.COMPLETED
-
-
-def test_crash_in_handler_after_it_ran() -> None:
-    result = _handler_fault(K.CRASH_IN_HANDLER, 1, "runner_cih_after")
-    assert _outcomes(result)[0] is Outcome.CRASH
-    assert CALLS == ["hf.s.n0", "hf.s.n0"]  # ran, crashed, ran again
-    assert result.final_phase is RunPhase.COMPLETED
-
-
-# ------------------------------------------------------------------- _FaultyTransport
-
-
-class _Inner:
-    def __init__(self) -> None:
-        self.calls: list[IoCall] = []
-
-    async def call(self, call: IoCall) -> Any:
-        self.calls.append(call)
-        return {"applied": len(self.calls)}
-
-
-class _Env:
-    run_id = uuid.UUID("00000000-0000-4000-8000-0000000000cc")
-
-
-def _transport(faults: Sequence[Fault] = ()) -> tuple[Any, _Inner, World, InMemoryEventStore]:
-    world = World(0, None, schedule=list(faults))
-    inner = _Inner()
-    durable = InMemoryEventStore()
-    handle = IncarnationHandle(world, 0)
-    return runner._FaultyTransport(inner, handle, _Env(), durable), inner, world, durable  # type: ignore[arg-type]
-
-
-def _io(world: World, call: Any) -> Any:
-    from mfm_sim.world.loop import SimLoop
-
-    return SimLoop(world.clock).run_until_complete(call)
-
-
-CALL = IoCall("ledger", {"op": "charge"}, "charge:1")
-
-
-def test_transport_without_faults_passes_through() -> None:
-    transport, inner, world, _ = _transport()
-    assert _io(world, transport.call(CALL)) == {"applied": 1}
-    assert inner.calls == [CALL] and world.effects == {}
-
-
-def test_transport_transient_error_has_no_effect() -> None:
-    transport, inner, world, _ = _transport([Fault(1, K.TRANSIENT_ERROR, "service")])
-    with pytest.raises(IoError) as exc:
-        _io(world, transport.call(CALL))
-    assert exc.value.kind is IoErrorKind.TRANSPORT
-    assert exc.value.info.code == "sim_transport_error" and exc.value.info.retryable
-    assert inner.calls == []
-
-
-def test_transport_ambiguous_error_took_effect() -> None:
-    transport, inner, world, _ = _transport([Fault(1, K.AMBIGUOUS_ERROR, "service")])
-    with pytest.raises(IoError) as exc:
-        _io(world, transport.call(CALL))
-    assert exc.value.info.code == "sim_transport_ambiguous" and exc.value.info.retryable
-    assert inner.calls == [CALL]
-
-
-def test_transport_crash_after_effect() -> None:
-    transport, inner, world, _ = _transport([Fault(1, K.CRASH_AFTER_EFFECT, "service")])
-    with pytest.raises(SimCrash):
-        _io(world, transport.call(CALL))
-    assert inner.calls == [CALL]
-    with pytest.raises(SimCrash):  # dead afterwards: no second effect
-        _io(world, transport.call(CALL))
-    assert inner.calls == [CALL]
-
-
-def test_transport_latency() -> None:
-    transport, _inner, world, _ = _transport([Fault(1, K.LATENCY, "service", 40)])
-    assert _io(world, transport.call(CALL)) == {"applied": 1}
-    assert world.clock.now_ns == 40_000_000
-
-
-def test_transport_flags_live_io_for_an_already_recorded_fact() -> None:
-    transport, _inner, world, durable = _transport()
-    fact = DomainEvent("fact_recorded", {"key": "charge:1", "payload_id": "0" * 64}, None)
-    durable.streams[_Env.run_id] = [EventEnvelope(_Env.run_id, 1, fact, None)]
-    _io(world, transport.call(CALL))
-    assert world.effects == {"recorded fact re-performed: charge:1": 2}
-    # Without a fact key, or for another key, nothing is flagged.
-    world.effects.clear()
-    _io(world, transport.call(IoCall("ledger", {}, "other")))
-    _io(world, transport.call(IoCall("ledger", {}, None)))
-    assert world.effects == {}
 
 
 # --------------------------------------------------------------------- error classification

@@ -14,8 +14,16 @@ from mfm_engine.plan import topological_order
 
 from examples.payments import ORDER, buggy_plan, fixed_plan
 from mfm_sim import simulate
-from mfm_sim.faults.injector import SITE_KINDS
-from mfm_sim.testing.strategies import fault_schedules, plans, run_configs, seeds, site_map
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, SITE_KINDS, FaultKind
+from mfm_sim.testing.strategies import (
+    DRAWN_CALL_SIZE,
+    fault_lists,
+    fault_schedules,
+    plans,
+    run_configs,
+    seeds,
+    site_map,
+)
 from mfm_sim.testing.userplan import user_scenario
 from mfm_sim.world.rng import MASK64
 
@@ -125,3 +133,23 @@ def test_find_gives_the_minimal_schedule_and_the_fixed_plan_survives_it() -> Non
     assert (fault.site, fault.kind.value) == ("service", "crash_after_effect")
     same = type(minimal)(0, FIXED.name, minimal.faults)
     assert simulate(FIXED, 0, schedule=same).ok
+
+
+ALL_SITES = tuple(SITE_KINDS)
+
+
+@given(st.data())
+def test_drawn_faults_take_the_tables_sites_and_arguments(data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(ALL_KINDS))
+    for fault in data.draw(fault_lists(ALL_SITES, kinds=[kind], margin=0)):
+        assert fault.kind is kind and fault.site in FAULTS[kind].sites
+        assert fault.arg in FAULTS[kind].args.values(DRAWN_CALL_SIZE)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.value)
+def test_drawn_arguments_reach_both_ends_of_the_tables_range(kind: FaultKind) -> None:
+    values = FAULTS[kind].args.values(DRAWN_CALL_SIZE)
+    one = fault_lists(ALL_SITES, kinds=[kind], max_faults=1, margin=0)
+    for end in (values[0], values[-1]):
+        found = find(one, lambda faults, end=end: bool(faults) and faults[0].arg == end)
+        assert found[0].arg == end

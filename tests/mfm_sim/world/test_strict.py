@@ -25,7 +25,7 @@ from mfm_engine import (
 )
 
 from mfm_sim import simulate
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.testing.userplan import captured_worlds, clear_captured, user_scenario
 from mfm_sim.world.strict import NondeterminismError, diagnose, strict_mode
 
@@ -209,3 +209,29 @@ def test_schedule_dependent_result_names_the_first_differing_state() -> None:
     assert "shop.charge.card's snapshot differs" in diag.headline
     assert "receipt" in diag.headline
     assert "shop.copy.receipt" in diag.handlers  # downstream, named after the culprit
+
+
+def test_a_state_wrapper_on_the_stack_names_its_state() -> None:
+    # The fallback for handlers outside userplan: strict mode finds the runner's wrapper.
+    import sys
+
+    from mfm_engine import FnState
+
+    from mfm_sim.faults.handlers import FaultyState, Process
+    from mfm_sim.faults.stores import IncarnationHandle
+    from mfm_sim.world.loop import SimLoop
+    from mfm_sim.world.strict import _handler_on_stack
+    from mfm_sim.world.world import World
+
+    seen: list[str | None] = []
+
+    async def handler(ctx: Any, io: Any, events: Any) -> None:
+        seen.append(_handler_on_stack(sys._getframe()))
+
+    world = World(0, None, schedule=[])
+    process = Process()
+    process.handle = IncarnationHandle(world, 0)
+    state = FaultyState(FnState(handler), process, "shop.charge.card")
+    SimLoop(world.clock).run_until_complete(state.handle(None, None, None))
+    assert seen == ["shop.charge.card"]
+    assert _handler_on_stack(sys._getframe()) is None

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from mfm_sim.faults.injector import FaultConfig
-from mfm_sim.run.observation import FaultKind
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.rng import Streams
 from mfm_sim.world.world import SimClock, SimEntropy, SimIds, World

@@ -1,0 +1,104 @@
+"""The scenario's states and plan resolver as a simulated process runs them: a fault point at
+each handler entry, where the process may crash (before or after the handler) or the handler
+fail (fatal or retryable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.plan import ExecutionPlan, StateGraph, StateNode
+
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.stores import IncarnationHandle
+from mfm_sim.testing.buggify import enter_handler, leave_handler
+
+__all__ = ["FaultyResolver", "FaultyState", "Process"]
+
+K = FaultKind
+
+
+class Process:
+    """Which simulated process is running now: the wrapped states and resolver of a
+    simulation are built once and find the live incarnation's handle through this."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self) -> None:
+        self.handle: IncarnationHandle | None = None
+
+
+class FaultyState:
+    """A scenario's state as the simulated process runs it: it may crash or fail around it."""
+
+    def __init__(self, inner: Any, process: Process, state_id: str) -> None:
+        self._inner = inner
+        self._process = process
+        self._state_id = state_id
+        meta = getattr(inner, "meta", None)
+        if meta is not None:
+            self.meta = meta  # one call less per attempt; the method below is the fallback
+
+    def meta(self) -> Any:
+        return self._inner.meta()  # raises as the state itself would
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
+        h = self._process.handle
+        assert h is not None
+        injector = h.injector
+        if injector.quiet and h.alive:  # nothing can fire: count the step directly
+            injector.advance()
+            fault = None
+        else:
+            fault = h.point("handler", target=self._state_id)
+            if fault is not None:
+                fault = await h.settle(fault)
+            if fault is not None:
+                if fault.kind is K.HANDLER_FAILURE:
+                    raise StateError(
+                        info(
+                            "sim_handler_failure",
+                            ErrorCategory.UNKNOWN,
+                            "injected handler failure",
+                            retryable=bool(fault.arg),
+                        )
+                    )
+                if fault.arg == 0:
+                    h.crash(fault)
+        token = enter_handler(self._state_id)
+        try:
+            result = await self._inner.handle(ctx, io, events)
+        finally:
+            # Not contextlib.suppress: that is three more calls on every handler call.
+            try:  # noqa: SIM105
+                leave_handler(token)
+            except ValueError:
+                pass  # closed later from another context, after a crash
+        if fault is not None and fault.kind is K.CRASH_IN_HANDLER:
+            h.crash(fault)
+        return result
+
+
+class FaultyResolver:
+    """Wraps each resolved plan's states once per simulation (the same plan object every
+    incarnation, as a real process would resolve it)."""
+
+    def __init__(self, inner: Any, process: Process) -> None:
+        self._inner = inner
+        self._process = process
+        # Keyed by the inner plan's id; the inner plan is kept so the id stays its own.
+        self._wrapped: dict[int, tuple[ExecutionPlan, ExecutionPlan]] = {}
+
+    def wrap(self, plan: ExecutionPlan) -> ExecutionPlan:
+        known = self._wrapped.get(id(plan))
+        if known is not None:
+            return known[1]
+        states = tuple(
+            StateNode(n.id, FaultyState(n.state, self._process, n.id)) for n in plan.graph.states
+        )
+        wrapped = ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
+        self._wrapped[id(plan)] = (plan, wrapped)
+        return wrapped
+
+    def resolve(self, manifest: Any) -> ExecutionPlan:
+        return self.wrap(self._inner.resolve(manifest))

@@ -1,0 +1,222 @@
+"""The fault model in one table: each fault kind's sites, argument, meaning, simplification,
+use by crash enumeration and class.
+
+Everything else reads `FAULTS` (the injector, the swarm, the CLI's `list` and `--faults`,
+the Hypothesis strategies, shrinking, crash-point enumeration, the checker's classes), so a
+new kind is a member of `FaultKind`, its row here, its effect at its sites (`stores.py`,
+`handlers.py`, `transports.py`) and a test. Pure data: the oracle imports this too.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = [
+    "ALL_KINDS",
+    "CRASH_KINDS",
+    "ENUMERATED_KINDS",
+    "FAULTS",
+    "HONEST_KINDS",
+    "LYING_KINDS",
+    "MAX_LATENCY_MS",
+    "SITES",
+    "SITE_KINDS",
+    "ArgRange",
+    "FaultClass",
+    "FaultKind",
+    "FaultSpec",
+    "parse_kinds",
+]
+
+
+class FaultKind(enum.Enum):
+    # The order is the order of the swarm's draws: a new kind goes last. Even last, its rate
+    # is drawn before the budget, re-keying every seed, unless `swarm.py` draws it after
+    # everything else, as it does for BUGGIFY.
+    CRASH_BEFORE_EFFECT = "crash_before_effect"
+    CRASH_AFTER_EFFECT = "crash_after_effect"
+    CRASH_MID_APPEND = "crash_mid_append"
+    CRASH_IN_HANDLER = "crash_in_handler"
+    TRANSIENT_ERROR = "transient_error"
+    AMBIGUOUS_ERROR = "ambiguous_error"
+    DROPPED_WRITE = "dropped_write"
+    CORRUPTED_ARTIFACT = "corrupted_artifact"
+    LATENCY = "latency"
+    HANDLER_FAILURE = "handler_failure"
+    BUGGIFY = "buggify"  # a user's own fault point (mfm_sim.testing.buggify) fired
+
+
+class FaultClass(enum.Enum):
+    """What a fault lets the checker expect of the run."""
+
+    CRASH = "crash"  # the process dies; the store told the truth
+    HONEST = "honest"  # the store told the truth: the fault-free outcome must be reproduced
+    LYING = "lying"  # the store lied: the engine may fail, but must detect it
+    # Neither: the run may rightly end otherwise (a handler's own failure, a user's fault).
+    OTHER = "other"
+
+
+@attrs.frozen
+class ArgRange:
+    """A fault's argument: `low..high` inclusive, or with `sized` `low..size-1`, where size is
+    the call's (the events of an append: a strict, non-empty prefix)."""
+
+    low: int = 0
+    high: int = 0
+    sized: bool = False
+    meaning: str = ""
+
+    @property
+    def fixed(self) -> bool:
+        """True when there is one value: the injector then draws nothing for it."""
+        return not self.sized and self.low == self.high
+
+    def high_for(self, size: int) -> int:
+        return size - 1 if self.sized else self.high
+
+    def values(self, size: int = 1) -> range:
+        return range(self.low, self.high_for(size) + 1)
+
+
+@attrs.frozen
+class FaultSpec:
+    """One fault kind's row of the table."""
+
+    fault_class: FaultClass
+    sites: tuple[str, ...]  # the fault points that can suffer it
+    meaning: str  # one line, for `mfm-sim list`
+    args: ArgRange = ArgRange()
+    # Simpler (kind, arg) at the same step and site, simplest first, for shrinking; one of
+    # the same kind is simpler only with a smaller argument.
+    simpler: tuple[tuple[FaultKind, int], ...] = ()
+    enumerated: bool = False  # crash-point enumeration injects it at every value of `args`
+
+
+K = FaultKind
+C = FaultClass
+MAX_LATENCY_MS = 800
+_STORE_CALLS = (
+    "artifacts.put",
+    "artifacts.get",
+    "artifacts.exists",
+    "events.append",
+    "events.head_seq",
+    "events.read_range",
+)
+# The calls that take effect (a crash after it, an ambiguous error).
+_EFFECTFUL = ("artifacts.put", "events.append", "service")
+
+FAULTS: Mapping[FaultKind, FaultSpec] = {
+    K.CRASH_BEFORE_EFFECT: FaultSpec(
+        C.CRASH,
+        _STORE_CALLS,
+        "the process dies at a store call; the call had no effect",
+        enumerated=True,
+    ),
+    K.CRASH_AFTER_EFFECT: FaultSpec(
+        C.CRASH,
+        _EFFECTFUL,
+        "the call took effect durably; the process dies before the ack",
+        simpler=((K.CRASH_BEFORE_EFFECT, 0),),
+        enumerated=True,
+    ),
+    K.CRASH_MID_APPEND: FaultSpec(
+        C.CRASH,
+        ("events.append",),
+        "an append persists only a prefix of its events, then the process dies",
+        ArgRange(1, sized=True, meaning="events persisted"),
+        simpler=((K.CRASH_BEFORE_EFFECT, 0), (K.CRASH_MID_APPEND, 1)),
+        enumerated=True,
+    ),
+    K.CRASH_IN_HANDLER: FaultSpec(
+        C.CRASH,
+        ("handler",),
+        "the process dies while a handler runs (before or after its side effects)",
+        ArgRange(0, 1, meaning="0 before the handler, 1 after it"),
+        simpler=((K.CRASH_IN_HANDLER, 0),),
+        enumerated=True,
+    ),
+    K.TRANSIENT_ERROR: FaultSpec(
+        C.HONEST,
+        (*_STORE_CALLS, "service"),
+        "a store call raises a retryable storage error with no effect",
+    ),
+    K.AMBIGUOUS_ERROR: FaultSpec(
+        C.HONEST,
+        _EFFECTFUL,
+        "a store call takes effect but raises a retryable error",
+        simpler=((K.TRANSIENT_ERROR, 0),),
+    ),
+    K.DROPPED_WRITE: FaultSpec(
+        C.LYING,
+        ("artifacts.put",),
+        "a write is acknowledged but never becomes durable",
+    ),
+    K.CORRUPTED_ARTIFACT: FaultSpec(
+        C.LYING,
+        # manifest.put: before the first start the operator's stored manifest rots (step 0).
+        ("artifacts.put", "manifest.put"),
+        "stored bytes change after the write",
+    ),
+    K.LATENCY: FaultSpec(
+        C.HONEST,
+        (*_STORE_CALLS, "service"),
+        "a store call takes virtual time",
+        ArgRange(1, MAX_LATENCY_MS, meaning="virtual milliseconds"),
+        simpler=((K.LATENCY, 1),),
+    ),
+    K.HANDLER_FAILURE: FaultSpec(
+        C.OTHER,
+        ("handler",),
+        "a handler raises a retryable or non-retryable error",
+        ArgRange(0, 1, meaning="0 fatal, 1 retryable"),
+    ),
+    K.BUGGIFY: FaultSpec(
+        C.OTHER,
+        # Users' own fault points; each `buggify:<name>` site decides with its own stream.
+        ("buggify",),
+        "a user's own fault point (mfm_sim.testing.buggify) fires",
+    ),
+}
+
+ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
+
+
+def _of_class(*classes: FaultClass) -> frozenset[FaultKind]:
+    return frozenset(k for k in ALL_KINDS if FAULTS[k].fault_class in classes)
+
+
+CRASH_KINDS = _of_class(C.CRASH)
+# Faults after which the store told the truth: the fault-free outcome must be reproduced.
+HONEST_KINDS = _of_class(C.CRASH, C.HONEST)
+# Faults where the store lied: the engine may fail, but must detect it.
+LYING_KINDS = _of_class(C.LYING)
+# The kinds crash-point enumeration injects, in kind order.
+ENUMERATED_KINDS: tuple[FaultKind, ...] = tuple(k for k in ALL_KINDS if FAULTS[k].enumerated)
+# Every fault point, in the order the table first names it.
+SITES: tuple[str, ...] = tuple(dict.fromkeys(s for k in ALL_KINDS for s in FAULTS[k].sites))
+# The faults each fault point can suffer, in kind order (the order of the swarm's draws).
+SITE_KINDS: Mapping[str, tuple[FaultKind, ...]] = {
+    site: tuple(k for k in ALL_KINDS if site in FAULTS[k].sites) for site in SITES
+}
+
+
+def parse_kinds(text: str) -> tuple[FaultKind, ...]:
+    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
+    text = text.strip()
+    if text in ("all", ""):
+        return ALL_KINDS
+    if text == "none":
+        return ()
+    out = []
+    for part in text.split(","):
+        name = part.strip()
+        try:
+            out.append(FaultKind(name))
+        except ValueError:
+            known = ", ".join(k.value for k in ALL_KINDS)
+            raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
+    return tuple(k for k in ALL_KINDS if k in out)
