@@ -32,13 +32,14 @@ from typing import Any, TypeVar, overload
 import attrs
 import click
 
+from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
 from mfm_sim.report.junit import Case, Suite
 from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
-from mfm_sim.run.simulate import HarnessError, SimResult
 
 __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_commit"]
 

@@ -19,10 +19,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from mfm_sim.errors import InvalidScenario
 from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind, parse_kinds
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario, UnknownScenario, get_scenario, resolve_names
 from mfm_sim.run.schedule import Schedule, ScheduleError
-from mfm_sim.run.simulate import InvalidScenario, SimResult, simulate
+from mfm_sim.run.simulate import simulate
 from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant
 from mfm_sim.world.rng import parse_seed
 

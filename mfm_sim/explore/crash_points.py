@@ -33,11 +33,12 @@ from collections.abc import Iterator
 
 import attrs
 
-from mfm_sim.faults.kinds import ENUMERATED_KINDS, FAULTS
-from mfm_sim.run.observation import Fault, Observation
+from mfm_sim.faults.kinds import ENUMERATED_KINDS, FAULTS, Fault
+from mfm_sim.run.observation import Observation
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
-from mfm_sim.run.simulate import SimResult, simulate
+from mfm_sim.run.simulate import simulate
 
 MAX_DOUBLE = 5_000
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import attrs
 
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.schedule import Schedule, ScheduleError
-from mfm_sim.run.simulate import SimResult
 
 __all__ = ["DEFAULT_DIR", "Entry", "FailureDB", "Replayed", "entry_name", "load_all", "save"]
 

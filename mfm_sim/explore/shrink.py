@@ -30,12 +30,12 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from mfm_sim.faults.kinds import FAULTS, SITE_KINDS
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, Fault
 from mfm_sim.invariants import Violation
-from mfm_sim.run.observation import Fault
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
-from mfm_sim.run.simulate import SimResult, simulate
+from mfm_sim.run.simulate import simulate
 
 MAX_RUNS = 500
 _Key = tuple[tuple[int, str, str, int], ...]

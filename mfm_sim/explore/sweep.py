@@ -20,10 +20,12 @@ from typing import Any
 
 import attrs
 
+from mfm_sim.errors import HarnessError
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import invariant_names
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
-from mfm_sim.run.simulate import HarnessError, SimResult, simulate
+from mfm_sim.run.simulate import simulate
 from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant
 
 __all__ = ["MAX_FAILURES", "ScenarioTally", "SweepResult", "parse_shard", "shard", "sweep"]

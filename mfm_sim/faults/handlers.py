@@ -11,7 +11,7 @@ from mfm_engine.plan import ExecutionPlan, StateGraph, StateNode
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import IncarnationHandle
-from mfm_sim.testing.buggify import enter_handler, leave_handler
+from mfm_sim.world.scope import enter_handler, leave_handler
 
 __all__ = ["FaultyResolver", "FaultyState", "Process"]
 

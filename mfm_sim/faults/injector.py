@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, ArgRange, FaultKind
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, ArgRange, Fault, FaultKind
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng
 
 __all__ = ["SETUP_STEP", "Injector"]

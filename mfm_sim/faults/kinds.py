@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -25,6 +26,7 @@ __all__ = [
     "SITES",
     "SITE_KINDS",
     "ArgRange",
+    "Fault",
     "FaultClass",
     "FaultKind",
     "FaultSpec",
@@ -220,3 +222,28 @@ def parse_kinds(text: str) -> tuple[FaultKind, ...]:
             known = ", ".join(k.value for k in ALL_KINDS)
             raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
     return tuple(k for k in ALL_KINDS if k in out)
+
+
+@attrs.frozen
+class Fault:
+    """One fault that fired. `step` numbers every fault point (store call or handler entry)."""
+
+    step: int
+    kind: FaultKind
+    site: str
+    arg: int = 0
+    incarnation: int = 0
+    vt_ns: int = 0
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "kind": self.kind.value, "site": self.site, "arg": self.arg}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Fault:
+        return cls(
+            int(value["step"]),
+            FaultKind(value["kind"]),
+            str(value["site"]),
+            int(value.get("arg", 0)),
+        )

@@ -13,19 +13,29 @@ from collections.abc import Callable, Sequence
 from types import BuiltinFunctionType
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from mfm_engine.errors import StorageErrorKind, storage
 from mfm_engine.events import EventEnvelope
 from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, ArtifactStore, EventStore
 
 from mfm_sim.faults.appends import appended_events
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.run.observation import BadRead, Fault
+from mfm_sim.faults.kinds import Fault, FaultKind
 
 if TYPE_CHECKING:
-    from mfm_sim.world.world import World
+    from mfm_sim.run.world import World
 
 K = FaultKind
+
+
+@attrs.frozen
+class BadRead:
+    """A read the store answered with bytes that were dropped or corrupted."""
+
+    step: int
+    artifact_id: str
+    kind: FaultKind
+    task: str = ""  # the simulated task that read it (runs of one process share incarnations)
 
 
 class SimCrash(BaseException):

@@ -6,8 +6,8 @@ import json
 import platform
 import re
 
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.schedule import Schedule
-from mfm_sim.run.simulate import SimResult
 
 __all__ = ["regression_test", "test_name"]
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from mfm_sim.explore.faildb import Entry
 from mfm_sim.explore.sweep import SweepResult
 from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.run.simulate import SimResult
+from mfm_sim.run.result import SimResult
 
 __all__ = [
     "JSON_FORMAT",

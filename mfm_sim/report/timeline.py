@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mfm_sim.invariants import Violation
-from mfm_sim.run.simulate import SimResult
+from mfm_sim.run.result import SimResult
 
 __all__ = ["Row", "render", "render_html", "rows"]
 

@@ -13,37 +13,13 @@ from mfm_engine.events import EventEnvelope, RunPhase
 from mfm_engine.plan import ExecutionPlan
 
 from mfm_sim.faults.appends import Batch, SeqKey, appended_events
-from mfm_sim.faults.kinds import HONEST_KINDS, LYING_KINDS, FaultKind
+from mfm_sim.faults.kinds import HONEST_KINDS, LYING_KINDS, Fault, FaultKind
+from mfm_sim.faults.stores import BadRead
 
 # The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
 # __hash__ for every fault of every observation.
 _HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)
 _LYING = tuple(k for k in FaultKind if k in LYING_KINDS)
-
-
-@attrs.frozen
-class Fault:
-    """One fault that fired. `step` numbers every fault point (store call or handler entry)."""
-
-    step: int
-    kind: FaultKind
-    site: str
-    arg: int = 0
-    incarnation: int = 0
-    vt_ns: int = 0
-    target: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "kind": self.kind.value, "site": self.site, "arg": self.arg}
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> Fault:
-        return cls(
-            int(value["step"]),
-            FaultKind(value["kind"]),
-            str(value["site"]),
-            int(value.get("arg", 0)),
-        )
 
 
 class Outcome(enum.Enum):
@@ -52,16 +28,6 @@ class Outcome(enum.Enum):
     CRASH = "crash"  # the simulated process died
     DEADLOCK = "deadlock"  # nothing ready, no timer, call unfinished
     RUNAWAY = "runaway"  # step or virtual-time bound exceeded
-
-
-@attrs.frozen
-class BadRead:
-    """A read the store answered with bytes that were dropped or corrupted."""
-
-    step: int
-    artifact_id: str
-    kind: FaultKind
-    task: str = ""  # the simulated task that read it (runs of one process share incarnations)
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from mfm_sim.run.observation import Fault
+from mfm_sim.faults.kinds import Fault
 
 SCHEDULE_FORMAT = "mfm-sim-schedule/1"
 

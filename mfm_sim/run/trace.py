@@ -17,7 +17,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
-from mfm_sim.run.observation import Fault
+from mfm_sim.faults.kinds import Fault
 from mfm_sim.world.clock import VirtualClock
 
 

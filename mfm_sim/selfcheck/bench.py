@@ -32,8 +32,8 @@ from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 from mfm_sim.explore.sweep import tune_collector
 from mfm_sim.run.scenario import Scenario, default_mix, get_scenario
 from mfm_sim.run.simulate import simulate
+from mfm_sim.run.world import World
 from mfm_sim.world.loop import SimLoop
-from mfm_sim.world.world import World
 
 
 @attrs.frozen
@@ -110,7 +110,7 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
     (the loop's own share). `simulate` is a whole schedule (the idempotent-resume check and
     the 13 invariants included).
     """
-    from mfm_sim.run.simulate import _Simulation  # the harness's own single-run driver
+    from mfm_sim.run.incarnations import Simulation  # the harness's own single-run driver
 
     def fresh() -> tuple[World, Any]:
         world = World(seed, None, keep_trace=False)
@@ -139,7 +139,7 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
 
     def sim_run() -> Callable[[], object]:
         world, inst = fresh()
-        sim = _Simulation(
+        sim = Simulation(
             scenario, inst, world, recoverable=True, interleave=False, check_idempotent=False
         )
         sim.manifest_id = manifest_id

@@ -64,9 +64,9 @@ from mfm_engine.recorder import EventRecorder
 from mfm_engine.replay_io import ReplayIo
 from mfm_engine.stores import ArtifactKind, InMemoryArtifactStore, InMemoryEventStore, Stores
 
-from mfm_sim.testing.buggify import handler_scope
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.loop import SimLoop
+from mfm_sim.world.scope import handler_scope
 
 __all__ = [
     "HISTORY_FORMAT",

@@ -27,14 +27,16 @@ import pytest
 from mfm_engine.config import RunConfig
 from mfm_engine.plan import ExecutionPlan
 
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.run.observation import Fault
+from mfm_sim.errors import HarnessError, InvalidScenario
+from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
-from mfm_sim.run.simulate import HarnessError, InvalidScenario, SimResult, simulate
+from mfm_sim.run.simulate import simulate
+from mfm_sim.testing.diagnostics import diagnose, format_report
 from mfm_sim.testing.services import ServiceSpec
 from mfm_sim.testing.userplan import captured_worlds, clear_captured, user_scenario
 from mfm_sim.world.rng import parse_seed
-from mfm_sim.world.strict import StrictLog, diagnose, format_report, strict_mode
+from mfm_sim.world.strict import StrictLog, strict_mode
 
 DEFAULT_SEEDS = 100
 SHRINK_RUNS = 200

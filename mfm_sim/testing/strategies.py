@@ -34,8 +34,7 @@ from mfm_engine.config import EventProfile, Exponential, Fixed, IoMode, RetryPol
 from mfm_engine.plan import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.state import FnState
 
-from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, FaultKind
-from mfm_sim.run.observation import Fault
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, Fault, FaultKind
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
 from mfm_sim.run.simulate import simulate

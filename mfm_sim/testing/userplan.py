@@ -20,7 +20,7 @@ What the scenario adds around the user's plan:
   `mfm_sim.testing.services`); each simulation gets fresh ones, which record their callers.
 - **Handler scope**: every state is wrapped so the running handler's state id is known to
   `mfm_sim.world.strict` (naming the handler that read the clock) and to the services.
-- **The simulation scope** for `mfm_sim.testing.buggify`: the runner calls the scenario's
+- **The simulation scope** (`mfm_sim.world.scope`) for `buggify`: the runner calls the scenario's
   `transports` hook with each simulation's world; the hook makes that world current.
 - **Diagnostics**: the hook also remembers the last worlds (`captured_worlds`), so a report
   can read the services' call records after `simulate` returns.
@@ -49,9 +49,9 @@ from mfm_sim.faults.kinds import FaultKind, parse_kinds
 from mfm_sim.run.knobs import draw_run_config as draw_knobs
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun
-from mfm_sim.testing.buggify import enter_simulation, handler_scope
 from mfm_sim.testing.services import ServiceSpec, make_services
 from mfm_sim.world.rng import Rng
+from mfm_sim.world.scope import enter_simulation, handler_scope
 
 __all__ = [
     "HandlerScoped",

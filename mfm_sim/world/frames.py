@@ -6,9 +6,16 @@ so any module can move, and an installed copy, an editable install and a zipped 
 
 from __future__ import annotations
 
-from types import FrameType
+from types import FrameType, TracebackType
 
-__all__ = ["ENGINE", "HARNESS", "is_engine_frame", "is_harness_frame", "package_of"]
+__all__ = [
+    "ENGINE",
+    "HARNESS",
+    "is_engine_frame",
+    "is_harness_frame",
+    "package_of",
+    "raised_by_harness",
+]
 
 HARNESS = "mfm_sim"
 ENGINE = "mfm_engine"
@@ -26,3 +33,23 @@ def is_harness_frame(frame: FrameType) -> bool:
 
 def is_engine_frame(frame: FrameType) -> bool:
     return package_of(frame) == ENGINE
+
+
+def raised_by_harness(tb: TracebackType | None) -> bool:
+    """True if, of the harness's and the engine's frames an error passed, the innermost is the
+    harness's: the error is a bug in mfm-sim, never the engine's.
+
+    Frames of the standard library or other packages in between are skipped: a harness
+    function failing inside `dict.pop` or `sortedcontainers` is still a harness bug.
+    """
+    frames: list[FrameType] = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        package = package_of(frame)
+        if package == HARNESS:
+            return True
+        if package == ENGINE:
+            return False
+    return False

@@ -45,17 +45,10 @@ from mfm_engine.events import (
 )
 from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 
-from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.faults.stores import BadRead
 from mfm_sim.invariants import ORPHAN_CODE
-from mfm_sim.run.observation import (
-    BadRead,
-    Fault,
-    Incarnation,
-    Observation,
-    Outcome,
-    Reference,
-    RunView,
-)
+from mfm_sim.run.observation import Incarnation, Observation, Outcome, Reference, RunView
 
 OP = "demo"
 S1, S2, S3 = "demo.s.one", "demo.s.two", "demo.s.three"

@@ -21,7 +21,7 @@ from mfm_scenarios.steps import (
 
 from mfm_sim import get_scenario, simulate
 from mfm_sim.run.scenario import all_scenarios, default_mix
-from mfm_sim.world.world import World
+from mfm_sim.run.world import World
 
 SEEDS = range(100)
 ALL = [s.name for s in all_scenarios()]

@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 
 from mfm_sim.cli import main as cli_mod
 from mfm_sim.cli.main import cli
+from mfm_sim.errors import HarnessError
 from mfm_sim.explore import sweep as sweep_mod
 from mfm_sim.faults.kinds import FAULTS
-from mfm_sim.run.simulate import HarnessError
 from mfm_sim.selfcheck.variants import VARIANTS
 
 VARIANT = "unfixed_orphan"

@@ -11,7 +11,7 @@ from mfm_sim.explore.coverage import (
     coverage_of,
     expected_paths,
 )
-from mfm_sim.run.simulate import SimResult
+from mfm_sim.run.result import SimResult
 
 K = FaultKind
 SEED = 3

@@ -14,13 +14,13 @@ from mfm_engine.events import RunPhase, StateFailed
 
 from mfm_sim import simulate
 from mfm_sim.faults.handlers import FaultyResolver, FaultyState, Process
-from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.faults.stores import IncarnationHandle, SimCrash
-from mfm_sim.run.observation import Fault, Outcome
-from mfm_sim.run.simulate import SimResult
+from mfm_sim.run.observation import Outcome
+from mfm_sim.run.result import SimResult
+from mfm_sim.run.world import World
 from mfm_sim.testing.userplan import user_scenario
 from mfm_sim.world.loop import SimLoop
-from mfm_sim.world.world import World
 
 K = FaultKind
 STATE = "hf.s.n0"

@@ -11,9 +11,8 @@ import pytest
 
 import mfm_sim
 from mfm_sim.faults.injector import SETUP_STEP, Injector
-from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, MAX_LATENCY_MS, FaultKind
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, MAX_LATENCY_MS, Fault, FaultKind
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.run.observation import Fault
 from mfm_sim.world.rng import Rng
 
 K = FaultKind

@@ -18,8 +18,9 @@ from mfm_engine.errors import StorageError, StorageErrorKind
 from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, InMemoryArtifactStore, InMemoryEventStore
 
-from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.faults.stores import (
+    BadRead,
     FaultyArtifactStore,
     FaultyEventStore,
     IncarnationHandle,
@@ -28,9 +29,8 @@ from mfm_sim.faults.stores import (
     task_name,
 )
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.run.observation import BadRead, Fault
+from mfm_sim.run.world import World
 from mfm_sim.world.loop import SimLoop
-from mfm_sim.world.world import World
 
 K = FaultKind
 T = TypeVar("T")

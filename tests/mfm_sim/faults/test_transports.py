@@ -14,12 +14,11 @@ from mfm_engine.errors import IoError, IoErrorKind
 from mfm_engine.events import DomainEvent, EventEnvelope
 from mfm_engine.stores import InMemoryEventStore
 
-from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.faults.stores import IncarnationHandle, SimCrash
 from mfm_sim.faults.transports import FaultyTransport
-from mfm_sim.run.observation import Fault
+from mfm_sim.run.world import World
 from mfm_sim.world.loop import SimLoop
-from mfm_sim.world.world import World
 
 K = FaultKind
 

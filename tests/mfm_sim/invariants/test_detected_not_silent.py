@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.stores import BadRead
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
-from mfm_sim.run.observation import BadRead, Outcome
+from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
     S1,

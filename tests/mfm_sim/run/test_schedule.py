@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.run.observation import Fault
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.run.schedule import SCHEDULE_FORMAT, Schedule, ScheduleError
 
 K = FaultKind

@@ -1,6 +1,6 @@
 """mfm_sim.run.simulate: start, crash, a fresh engine over the durable stores, resume, check.
 
-Covers `simulate` (determinism, scripted replay, modes), `_Simulation` (fresh starts after an
+Covers `simulate` (determinism, scripted replay, modes), `Simulation` (fresh starts after an
 early crash, quiet-incarnation liveness bound, idempotent resume, burying dead tasks),
 the fault-free reference cache, and how errors are classified: bad input (`InvalidScenario`),
 harness bugs (`HarnessError`) and engine contract violations.
@@ -40,17 +40,20 @@ from mfm_engine.hashing import CanonicalJsonError, canonical_json_bytes
 from mfm_engine.live_io import io_error
 
 import mfm_sim.faults.stores as sim_stores
-import mfm_sim.run.simulate as runner
+import mfm_sim.run.incarnations as incarnations
+import mfm_sim.run.reference as reference
+import mfm_sim.run.validate as validate
 from mfm_sim import simulate
-from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.errors import HarnessError, InvalidScenario
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.run.observation import Fault, Outcome
+from mfm_sim.run.observation import Outcome
 from mfm_sim.run.scenario import Scenario, get_scenario
 from mfm_sim.run.schedule import Schedule
-from mfm_sim.testing.buggify import buggify
+from mfm_sim.run.world import World
+from mfm_sim.testing import buggify
 from mfm_sim.testing.userplan import user_scenario
 from mfm_sim.world.rng import Streams
-from mfm_sim.world.world import World
 
 K = FaultKind
 REPLAY_SCENARIOS = ("linear", "diamond_io", "retry_heavy", "corruption", "child_runs", "random_dag")
@@ -353,7 +356,7 @@ def test_deadlock_is_a_liveness_violation_not_a_hang() -> None:
 
 
 def test_a_spinning_handler_is_a_runaway(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "MAX_LOOP_STEPS", 20_000)
+    monkeypatch.setattr(incarnations, "MAX_LOOP_STEPS", 20_000)
     scenario = _scenario("runner_spin", _two_step(_spin, "sp"))
     result = _in_thread(lambda: simulate(scenario, 2, keep_observation=True))
     assert _outcomes(result) == [Outcome.RUNAWAY]
@@ -365,7 +368,7 @@ def test_virtual_time_budget_ends_a_handler_that_sleeps_forever() -> None:
     scenario = _scenario("runner_oversleep", _two_step(_oversleep, "os"))
     result = _in_thread(lambda: simulate(scenario, 3, keep_observation=True))
     assert _outcomes(result) == [Outcome.RUNAWAY]
-    assert result.stats.virtual_ns >= runner.MAX_VIRTUAL_NS
+    assert result.stats.virtual_ns >= incarnations.MAX_VIRTUAL_NS
     assert "liveness" in _names(result)
 
 
@@ -386,7 +389,7 @@ def test_quiet_incarnations_bound_a_stuck_run(monkeypatch: pytest.MonkeyPatch) -
     _stuck(monkeypatch)
     scenario = _scenario("runner_stuck", lambda: _chain(2, "st"))
     result = simulate(scenario, 4, keep_observation=True)
-    bound = 2 * CONFIG.retry_policy.max_attempts + runner.LIVENESS_SLACK
+    bound = 2 * CONFIG.retry_policy.max_attempts + incarnations.LIVENESS_SLACK
     assert _calls(result) == ["start"] + ["resume"] * (bound - 1)
     assert all(o is Outcome.ERROR for o in _outcomes(result))
     assert _names(result) == ["liveness"]
@@ -533,7 +536,7 @@ def test_paused_flag_is_restored_after_the_idempotent_resume() -> None:
     scenario = get_scenario("linear")
     world = World(3, FaultConfig((), 1))
     instance = scenario.build(world.streams.stream("scenario"))
-    sim = runner._Simulation(scenario, instance, world, recoverable=True, interleave=False)
+    sim = incarnations.Simulation(scenario, instance, world, recoverable=True, interleave=False)
     sim.run()
     assert sim.incarnations[-1].call == "idempotent_resume"
     assert world.injector.paused is False
@@ -554,7 +557,7 @@ def test_cyclic_plan_is_invalid_scenario() -> None:
         )
 
     scenario = _scenario("runner_cyclic", cyclic, faults=None)
-    with pytest.raises(runner.InvalidScenario) as exc:
+    with pytest.raises(InvalidScenario) as exc:
         simulate(scenario, 0)
     assert isinstance(exc.value, ValueError)
     assert exc.value.code == "invalid_plan"
@@ -590,7 +593,7 @@ def test_bad_input_is_invalid_scenario_not_an_engine_violation(
     # run); either way the user hears about their input, and no handler ran.
     CALLS.clear()
     scenario = _scenario(f"runner_bad_{code}_{len(label)}", **kw)
-    with pytest.raises(runner.InvalidScenario) as exc:
+    with pytest.raises(InvalidScenario) as exc:
         simulate(scenario, 0)
     assert exc.value.code == code, str(exc.value)
     assert "\n" not in str(exc.value)
@@ -603,7 +606,7 @@ def test_bad_input_is_invalid_scenario_under_faults_too(seed: int) -> None:
     # initial context; the input is still named once the run does not start.
     CALLS.clear()
     scenario = _scenario(f"runner_bad_faulty_{seed}", faults=None, initial_context={"x": 0.5})
-    with pytest.raises(runner.InvalidScenario) as exc:
+    with pytest.raises(InvalidScenario) as exc:
         simulate(scenario, seed)
     assert exc.value.code == "snapshot_not_canonical"
     assert CALLS == []
@@ -614,8 +617,8 @@ def test_the_reference_run_names_bad_input_even_if_the_engine_took_it() -> None:
     # reported as the scenario's invalid input, not as a raw encoding error.
     scenario = _scenario("runner_bad_reference", input_params={"rate": 0.5})
     instance = scenario.build(Streams(0).stream("scenario"))
-    with pytest.raises(runner.InvalidScenario) as exc:
-        runner._reference(scenario, 0, None, instance)
+    with pytest.raises(InvalidScenario) as exc:
+        reference.reference_outcome(scenario, 0, None, instance)
     assert exc.value.code == "float_not_allowed"
 
 
@@ -638,13 +641,13 @@ def test_manifest_bytes_are_the_canonical_bytes(params: Any) -> None:
         want = canonical_json_bytes(instance.manifest().to_json())
     except CanonicalJsonError:
         return  # a secret-looking string: the engine refuses it, and so does the harness
-    assert runner.manifest_bytes("runner_bytes", instance) == want
+    assert validate.manifest_bytes("runner_bytes", instance) == want
 
 
 def test_harness_bug_is_a_harness_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # A C-level callable: the KeyError is raised inside mfm_sim/stores.py's own frame.
     monkeypatch.setattr(sim_stores, "_task_of", {}.__getitem__)
-    with pytest.raises(runner.HarnessError) as exc:
+    with pytest.raises(HarnessError) as exc:
         simulate(_scenario("runner_harness_bug"), 7)
     assert isinstance(exc.value, RuntimeError)
     assert isinstance(exc.value.__cause__, KeyError)
@@ -658,7 +661,7 @@ def test_harness_bug_through_a_foreign_callee_is_a_harness_error(
         raise KeyError("harness bookkeeping")
 
     monkeypatch.setattr(sim_stores, "_task_of", broken)
-    with pytest.raises(runner.HarnessError):
+    with pytest.raises(HarnessError):
         simulate(_scenario("runner_harness_bug_2"), 7)
 
 
@@ -727,7 +730,7 @@ def test_dead_tasks_are_buried_before_simulate_returns() -> None:
     scenario = _scenario("runner_bury", plan)
     world = World(0, None, schedule=[])
     instance = scenario.build(world.streams.stream("scenario"))
-    sim = runner._Simulation(scenario, instance, world, recoverable=True, interleave=False)
+    sim = incarnations.Simulation(scenario, instance, world, recoverable=True, interleave=False)
     sim.run()
     assert sim.dead_tasks == []
     assert finished == ["closed"]  # closed at a fixed point, not by the garbage collector
@@ -778,7 +781,7 @@ def test_crashed_incarnation_tasks_are_buried_and_change_nothing() -> None:
 @pytest.fixture
 def empty_cache(monkeypatch: pytest.MonkeyPatch) -> OrderedDict[Any, Any]:
     cache: OrderedDict[Any, Any] = OrderedDict()
-    monkeypatch.setattr(runner, "_REFERENCE_CACHE", cache)
+    monkeypatch.setattr(reference, "_REFERENCE_CACHE", cache)
     return cache
 
 
@@ -808,16 +811,16 @@ def test_reference_is_the_fault_free_outcome_and_is_cached(
 
     assert ref.final_snapshot == json.loads(obs.artifacts[free.final_snapshot_id])
     # A hit runs nothing.
-    monkeypatch.setattr(runner, "_Simulation", None)
+    monkeypatch.setattr(reference, "Simulation", None)
     world = World(seed, None)
     instance = scenario.build(world.streams.stream("scenario"))
-    assert runner._reference(scenario, seed, None, instance) is ref
+    assert reference.reference_outcome(scenario, seed, None, instance) is ref
 
 
 def test_reference_cache_is_a_bounded_lru(
     empty_cache: OrderedDict[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "_REFERENCE_CACHE_SIZE", 2)
+    monkeypatch.setattr(reference, "_REFERENCE_CACHE_SIZE", 2)
     scenarios = [
         _scenario(f"runner_lru_{n}", lambda: _chain(1, "lru"), transparent=True) for n in range(3)
     ]
@@ -825,7 +828,7 @@ def test_reference_cache_is_a_bounded_lru(
     def ref(i: int) -> Any:
         world = World(0, None)
         instance = scenarios[i].build(world.streams.stream("scenario"))
-        return runner._reference(scenarios[i], 0, None, instance)
+        return reference.reference_outcome(scenarios[i], 0, None, instance)
 
     a = ref(0)
     ref(1)
@@ -842,9 +845,9 @@ def test_reference_key_separates_variants_and_contexts(
     instance = scenario.build(world.streams.stream("scenario"))
     import attrs
 
-    runner._reference(scenario, 0, None, instance)
-    runner._reference(scenario, 0, None, attrs.evolve(instance, initial_context={"x": 1}))
-    runner._reference(scenario, 1, None, instance)  # another seed, same knobs: shared
+    reference.reference_outcome(scenario, 0, None, instance)
+    reference.reference_outcome(scenario, 0, None, attrs.evolve(instance, initial_context={"x": 1}))
+    reference.reference_outcome(scenario, 1, None, instance)  # another seed, same knobs: shared
     assert len(empty_cache) == 2
 
 
@@ -878,8 +881,8 @@ def test_a_reference_run_is_made_only_when_crash_transparency_would_use_it(
 
 
 def test_exception_types() -> None:
-    assert issubclass(runner.HarnessError, RuntimeError)
-    err = runner.InvalidScenario("s", "code_x", "bad input")
+    assert issubclass(HarnessError, RuntimeError)
+    err = InvalidScenario("s", "code_x", "bad input")
     assert isinstance(err, ValueError)
     assert err.code == "code_x"
     assert str(err) == (

@@ -17,8 +17,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.run.observation import Fault
+from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.run.trace import Trace, describe_event, format_entry
 from mfm_sim.world.clock import VirtualClock
 

@@ -22,7 +22,7 @@ def test_overhead_reports_the_simulated_run_against_a_stock_run() -> None:
 
 def test_the_overhead_case_waits_no_real_backoff() -> None:
     # A retry on the stock loop would sleep in wall time and swamp the ratio.
-    from mfm_sim.world.world import World
+    from mfm_sim.run.world import World
 
     name, seed = bench.OVERHEAD_CASE
     instance = get_scenario(name).build(World(seed, None).streams.stream("scenario"))

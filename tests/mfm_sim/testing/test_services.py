@@ -11,6 +11,7 @@ import pytest
 from mfm_engine import IoCall, IoError, LiveIoEnv, RunConfig, Stores
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore
 
+from mfm_sim.run.world import World
 from mfm_sim.testing.services import (
     FlakyService,
     KeyValueService,
@@ -22,7 +23,6 @@ from mfm_sim.testing.services import (
     service_records,
 )
 from mfm_sim.world.loop import SimLoop
-from mfm_sim.world.world import World
 
 RUN = uuid.UUID(int=1)
 

@@ -1,5 +1,4 @@
-"""Strict mode names the handler that reaches for the wall clock or global randomness, and the
-diagnostics name the handler behind a double effect or a schedule-dependent result."""
+"""Strict mode names the handler that reaches for the wall clock or global randomness."""
 
 from __future__ import annotations
 
@@ -10,13 +9,10 @@ import uuid
 from random import randint as early_randint  # bound before strict mode starts
 from typing import Any
 
-import attrs
 import pytest
 from mfm_engine import (
-    DependencyEdge,
     ExecutionPlan,
     FnState,
-    IoCall,
     RetryPolicy,
     RunConfig,
     StateGraph,
@@ -25,9 +21,8 @@ from mfm_engine import (
 )
 
 from mfm_sim import simulate
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.testing.userplan import captured_worlds, clear_captured, user_scenario
-from mfm_sim.world.strict import NondeterminismError, diagnose, strict_mode
+from mfm_sim.testing.userplan import user_scenario
+from mfm_sim.world.strict import NondeterminismError, strict_mode
 
 
 class Calls:
@@ -138,79 +133,6 @@ def test_strict_mode_is_reentrant() -> None:
 _ORIGINAL_TIME = time.time
 
 
-# ------------------------------------------------------------------------------ diagnosis
-
-
-class UnkeyedCharge:
-    def meta(self) -> StateMeta:
-        return StateMeta()
-
-    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
-        receipt = await io.call(IoCall("ledger", {"op": "charge", "account": "a", "amount": 5}))
-        ctx.write("receipt", receipt)
-
-
-class Copy:
-    def meta(self) -> StateMeta:
-        return StateMeta()
-
-    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
-        ctx.write("copy", ctx.read("receipt"))
-
-
-def _charge_plan() -> ExecutionPlan:
-    states = [
-        StateNode("shop.charge.card", UnkeyedCharge()),
-        StateNode("shop.copy.receipt", Copy()),
-    ]
-    return ExecutionPlan(
-        "shop", StateGraph(states, [DependencyEdge("shop.charge.card", "shop.copy.receipt")])
-    )
-
-
-def _first_failure(scenario: Any, invariant: str) -> Any:
-    for seed in range(200):
-        result = simulate(scenario, seed, faults=(FaultKind.CRASH_IN_HANDLER,))
-        if any(v.invariant == invariant for v in result.violations):
-            return seed
-    raise AssertionError(f"no seed broke {invariant}")
-
-
-def test_double_charge_names_the_state_of_the_second_charge() -> None:
-    scenario = user_scenario("strict_double", _charge_plan, run_config=CONFIG)
-    seed = _first_failure(scenario, "effects_at_most_once")
-    clear_captured(scenario)
-    result = simulate(scenario, seed, faults=(FaultKind.CRASH_IN_HANDLER,), keep_observation=True)
-    world = captured_worlds(scenario)[0]
-    diag = diagnose(result, world=world)
-    assert diag.invariant == "effects_at_most_once"
-    assert diag.handlers[0] == "shop.charge.card"
-    assert "shop.charge.card attempt 1" in diag.headline and "second time" in diag.headline
-    assert any("without a fact key" in d for d in diag.details)
-    assert diag.seqs  # the StateEntered of both attempts
-
-
-def test_schedule_dependent_result_names_the_first_differing_state() -> None:
-    scenario = user_scenario(
-        "strict_transparency", _charge_plan, run_config=CONFIG, services=("ledger",)
-    )
-    seed = _first_failure(scenario, "crash_transparency")
-    result = simulate(scenario, seed, faults=(FaultKind.CRASH_IN_HANDLER,), keep_observation=True)
-    only = attrs.evolve(
-        result,
-        violations=tuple(v for v in result.violations if v.invariant == "crash_transparency"),
-    )
-    reference = simulate(
-        scenario, seed, schedule=[], interleave=False, keep_observation=True
-    ).observation
-    diag = diagnose(only, reference=reference)
-    assert diag.invariant == "crash_transparency"
-    assert diag.handlers[0] == "shop.charge.card"
-    assert "shop.charge.card's snapshot differs" in diag.headline
-    assert "receipt" in diag.headline
-    assert "shop.copy.receipt" in diag.handlers  # downstream, named after the culprit
-
-
 def test_a_state_wrapper_on_the_stack_names_its_state() -> None:
     # The fallback for handlers outside userplan: strict mode finds the runner's wrapper.
     import sys
@@ -219,9 +141,9 @@ def test_a_state_wrapper_on_the_stack_names_its_state() -> None:
 
     from mfm_sim.faults.handlers import FaultyState, Process
     from mfm_sim.faults.stores import IncarnationHandle
+    from mfm_sim.run.world import World
     from mfm_sim.world.loop import SimLoop
     from mfm_sim.world.strict import _handler_on_stack
-    from mfm_sim.world.world import World
 
     seen: list[str | None] = []
 

@@ -1,4 +1,4 @@
-"""mfm_sim.world.world: one schedule's world; ids, clock and entropy come from the seed."""
+"""mfm_sim.run.world: one schedule's world; ids, clock and entropy come from the seed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.run.world import World
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.rng import Streams
-from mfm_sim.world.world import SimClock, SimEntropy, SimIds, World
+from mfm_sim.world.sources import SimClock, SimEntropy, SimIds
 from tests.mfm_sim.collector import collector_off
 
 

@@ -19,9 +19,10 @@ from mfm_engine.errors import IoErrorKind
 from mfm_engine.live_io import io_error
 
 from mfm_sim import simulate
-from mfm_sim.testing.buggify import buggify, current_world
+from mfm_sim.faults.buggify import buggify
 from mfm_sim.testing.history import replay_history
 from mfm_sim.testing.userplan import user_scenario
+from mfm_sim.world.scope import current_world
 
 
 class Gateway:

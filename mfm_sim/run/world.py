@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 from mfm_sim.faults.appends import Batch, SeqIndex
 from mfm_sim.faults.injector import Injector
+from mfm_sim.faults.kinds import Fault
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.run.observation import Fault
 from mfm_sim.run.trace import Trace
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.rng import Streams
+from mfm_sim.world.sources import SimClock, SimEntropy, SimIds
 
-
-class SimClock:
-    """The engine's clock: virtual milliseconds."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self._clock = clock
-        # Bound once: the engine reads the time for every event it appends.
-        self.now_millis = clock.now_millis
-
-
-class SimEntropy:
-    """Seeded entropy; its stream is derived on first use (most schedules never draw)."""
-
-    def __init__(self, streams: Streams, name: str = "entropy") -> None:
-        self._streams = streams
-        self._name = name
-
-    def random_bytes(self, n: int) -> bytes:
-        return self._streams.stream(self._name).sample_bytes(n)
-
-
-class SimIds:
-    """Seeded run ids; remembers what it issued so the runner can find the run after a crash."""
-
-    def __init__(self, streams: Streams, name: str = "ids") -> None:
-        self._streams = streams  # the stream is derived on first use
-        self._name = name
-        self.issued: list[uuid.UUID] = []
-
-    def new_run_id(self) -> uuid.UUID:
-        run_id = self._streams.stream(self._name).uuid()
-        self.issued.append(run_id)
-        return run_id
+__all__ = ["World"]
 
 
 class World:

@@ -1,0 +1,384 @@
+"""One schedule's process lifetimes: start, crash, a fresh engine over the durable stores, resume,
+until the run is terminal; then what they left, as an observation."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from mfm_engine.config import RunManifest
+from mfm_engine.errors import (
+    RunError,
+)
+from mfm_engine.events import RunPhase
+from mfm_engine.hashing import (
+    artifact_id_for_bytes,
+    decode_json,
+)
+from mfm_engine.live_io import LiveIoTransportFactory
+from mfm_engine.plan import (
+    StaticPlanResolver,
+)
+from mfm_engine.runtime import (
+    ChildRunLiveIoTransportFactory,
+    DefaultExecutionEngine,
+    RunResult,
+    StartRun,
+)
+from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+
+from mfm_sim.errors import HarnessError
+from mfm_sim.faults.handlers import FaultyResolver, Process
+from mfm_sim.faults.stores import (
+    FaultyArtifactStore,
+    FaultyEventStore,
+    IncarnationHandle,
+    SimCrash,
+    corrupt_bytes,
+)
+from mfm_sim.faults.transports import FaultyTransportFactory
+from mfm_sim.run.observation import (
+    Breach,
+    ContractBreach,
+    Incarnation,
+    Observation,
+    Outcome,
+    RunView,
+)
+from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.run.validate import checked_manifest, manifest_bytes
+from mfm_sim.run.world import World
+from mfm_sim.world.frames import raised_by_harness
+from mfm_sim.world.loop import Deadlock, Runaway, SimLoop
+from mfm_sim.world.scope import enter_simulation
+
+__all__ = [
+    "ENGINE_OWN_ERRORS",
+    "LIVENESS_SLACK",
+    "MAX_INCARNATIONS",
+    "MAX_LOOP_STEPS",
+    "MAX_VIRTUAL_NS",
+    "RESTART_DELAY_NS",
+    "TERMINAL",
+    "Simulation",
+]
+
+TERMINAL = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
+LIVENESS_SLACK = 3  # fault-free incarnations allowed beyond one per (state, attempt)
+MAX_INCARNATIONS = 256
+MAX_LOOP_STEPS = 2_000_000
+MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
+# RunError kinds that no injected fault can cause once a run has started: storage faults
+# surface as STORAGE, and CONTEXT is a handler's own invalid output (floats, secrets).
+ENGINE_OWN_ERRORS = frozenset({"invalid_plan", "io", "state", "other"})
+RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
+
+
+def _call_line(run_id: uuid.UUID | None) -> str:
+    return str(run_id)[:8] if run_id else "-"
+
+
+def _outcome_line(outcome: Outcome, phase: RunPhase | None, ecode: str | None) -> str:
+    return f"{outcome.value} {phase.value if phase else ''} {ecode or ''}".strip()
+
+
+class Simulation:
+    def __init__(
+        self,
+        scenario: Scenario,
+        instance: ScenarioRun,
+        world: World,
+        *,
+        recoverable: bool,
+        interleave: bool,
+        check_idempotent: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.instance = instance
+        self.world = world
+        self.recoverable = recoverable
+        self.interleave = interleave
+        self.check_idempotent = check_idempotent
+        self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+        self.incarnations: list[Incarnation] = []
+        self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
+        self.process = Process()
+        self.resolver = FaultyResolver(self.base_resolver, self.process)
+        # Wrapped once, at setup: every incarnation's process runs this same plan object.
+        self.plan = self.resolver.wrap(instance.plan)
+        self.inner_transports = instance.transports(world) if instance.transports else None
+        self.run_id: uuid.UUID | None = None
+        self.final: RunResult | None = None
+        self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
+        self.dead_tasks: list[Any] = []
+
+    def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
+        world = self.world
+        resolver = self.resolver
+        inner = self.inner_transports
+        factory: LiveIoTransportFactory | None = (
+            FaultyTransportFactory(inner, handle, self.durable.events)
+            if inner is not None
+            else None  # type: ignore[arg-type]
+        )
+
+        def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
+            return DefaultExecutionEngine(
+                resolver,
+                live_transport_factory=f,
+                ids=world.ids,
+                clock=world.engine_clock,
+                entropy=world.entropy,
+            )
+
+        if self.instance.child_runs:
+            factory = ChildRunLiveIoTransportFactory(factory, build)
+        return build(factory)
+
+    def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
+        world = self.world
+        injector = world.injector
+        injector.incarnation = number
+        handle = IncarnationHandle(world, number)
+        self.process.handle = handle
+        stores = Stores(
+            FaultyArtifactStore(self.durable.artifacts, handle),
+            FaultyEventStore(self.durable.events, handle),
+        )
+        engine = self._engine(handle)
+        rng = world.streams.stream("interleave") if self.interleave else None
+        loop = SimLoop(
+            world.clock,
+            rng,
+            max_steps=MAX_LOOP_STEPS,
+            max_time_ns=world.clock.now_ns + MAX_VIRTUAL_NS,
+        )
+        paused_before = injector.paused
+        if not faults:
+            injector.paused = True
+        start_ns, first_step = world.clock.now_ns, injector.step
+        first_batch = len(world.appends)  # incarnations run one after another
+        world.trace.later(number, call, _call_line, self.run_id)
+        if call == "start":
+            inst = self.instance
+            plan = self.plan
+            manifest = inst.manifest()
+            coro = engine.start(
+                stores,
+                StartRun(
+                    manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)
+                ),
+            )
+        else:
+            assert self.run_id is not None
+            coro = engine.resume(stores, self.run_id)
+        outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
+        try:
+            result = loop.run_until_complete(coro)
+            phase, snap = result.phase, result.final_snapshot_id
+            if phase in TERMINAL:
+                self.final = result
+        except SimCrash:
+            outcome = Outcome.CRASH
+        except RunError as exc:
+            outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+        except Deadlock:
+            outcome = Outcome.DEADLOCK
+        except Runaway:
+            outcome = Outcome.RUNAWAY
+        except Exception as exc:
+            if raised_by_harness(exc.__traceback__):
+                raise HarnessError(
+                    f"harness failure in {call} (seed {world.seed}): {exc!r}"
+                ) from exc
+            outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
+            run_id = self.run_id or self._find_run()
+            self.breaches.append(
+                ContractBreach(Breach.UNTYPED, run_id, number, call, ekind, ecode, str(exc))
+            )
+        finally:
+            handle.alive = False
+            self.dead_tasks.extend(loop.kill())
+            injector.paused = paused_before
+        world.trace.later(number, "outcome", _outcome_line, outcome, phase, ecode)
+        return Incarnation(
+            number=number,
+            call=call,
+            outcome=outcome,
+            phase=phase,
+            final_snapshot_id=snap,
+            error_kind=ekind,
+            error_code=ecode,
+            start_ns=start_ns,
+            end_ns=world.clock.now_ns,
+            first_step=first_step,
+            last_step=injector.step,
+            bad_reads=tuple(handle.bad_reads),
+            appends=tuple(world.appends[first_batch:]),
+        )
+
+    def _find_run(self) -> uuid.UUID | None:
+        streams = self.durable.events.streams
+        for run_id in reversed(self.world.ids.issued):
+            if streams.get(run_id):
+                return run_id
+        return None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._bury()  # also when the input turns out to be bad halfway
+
+    def _run(self) -> None:
+        world = self.world
+        data = manifest_bytes(self.scenario.name, self.instance)
+        # Users' fault points (`buggify`) and strict mode find the world through this.
+        enter_simulation(world)
+        # The operator stored the manifest before the first start; that write is not under test.
+        self.manifest_id = artifact_id_for_bytes(data)
+        self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
+        rot = world.injector.decide_setup("manifest.put", world.streams.stream("faults:setup"))
+        if rot is not None:
+            world.trace.fault(rot)
+            world.corrupted[self.manifest_id] = corrupt_bytes(data)
+        # Once faults stop, every resume must finish a state or use up an attempt, so this
+        # many consecutive fault-free incarnations without an end means the run is stuck.
+        # Counting quiet incarnations (not "budget spent") makes a random run and the replay
+        # of its schedule stop at the same point.
+        plan_size = len(self.instance.plan.graph.states)
+        quiet_bound = (
+            plan_size * max(1, self.instance.run_config.retry_policy.max_attempts) + LIVENESS_SLACK
+        )
+        quiet = 0
+        number = 0
+        while number < MAX_INCARNATIONS:
+            call = "start" if self.run_id is None else "resume"
+            fired_before = len(world.injector.fired)
+            inc = self._one(number, call)
+            self.incarnations.append(inc)
+            number += 1
+            if self.run_id is None:
+                self.run_id = self._find_run()
+                if inc.outcome is Outcome.ERROR and self.run_id is None:
+                    checked_manifest(self.scenario.name, self.instance)  # bad input raises
+            if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
+                break
+            if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
+                break
+            if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
+                break  # an engine_contract violation is already recorded
+            if inc.outcome is Outcome.ERROR and inc.error_kind in ENGINE_OWN_ERRORS and self.run_id:
+                self.breaches.append(
+                    ContractBreach(
+                        Breach.OWN_FAILURE,
+                        self.run_id,
+                        inc.number,
+                        call,
+                        inc.error_kind,
+                        inc.error_code,
+                    )
+                )
+            if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind != "storage":
+                # The input passed validation above, so refusing it is the engine's fault.
+                self.breaches.append(
+                    ContractBreach(
+                        Breach.REFUSED_VALID_RUN,
+                        None,
+                        inc.number,
+                        call,
+                        inc.error_kind,
+                        inc.error_code,
+                    )
+                )
+                break
+            quiet = quiet + 1 if len(world.injector.fired) == fired_before else 0
+            if quiet >= quiet_bound:
+                break
+            world.clock.advance_by(RESTART_DELAY_NS)
+        if self.run_id is None:
+            checked_manifest(self.scenario.name, self.instance)  # never started: bad input?
+        if self.final is not None and self.check_idempotent:
+            self.incarnations.append(self._one(number, "idempotent_resume", faults=False))
+
+    def _bury(self) -> None:
+        """Close crashed incarnations' coroutines now, at a fixed point, not whenever GC runs.
+
+        Closing runs their `finally` blocks; every store or service handle they hold is dead,
+        so nothing they try can have an effect.
+        """
+        for task in self.dead_tasks:
+            coro = task.get_coro()
+            # A dead process's last gasp changes nothing; whatever it raises is dropped.
+            with contextlib.suppress(BaseException):
+                coro.close()
+        self.dead_tasks.clear()
+
+    def agrees_with_model(self) -> bool:
+        """True if the run ended exactly as the scenario's full model predicts.
+
+        Then crash transparency holds iff the fault-free run also matches the model, which is
+        model agreement's job on fault-free schedules; the reference run would add nothing.
+        """
+        model, final = self.instance.model, self.final
+        if model is None or model.final_snapshot is None or final is None:
+            return False
+        if final.phase is not model.phase or final.final_snapshot_id is None:
+            return False
+        data = self.durable.artifacts.data.get(final.final_snapshot_id)  # type: ignore[attr-defined]
+        return data is not None and decode_json(data) == model.final_snapshot
+
+    def observation(self) -> Observation:
+        """What the schedule left behind; the reference run, if one is needed, comes after."""
+        world = self.world
+        runs: dict[uuid.UUID, RunView] = {}
+        streams = self.durable.events.streams
+        resolver = self.base_resolver
+        for run_id in streams:
+            stream = tuple(streams[run_id])
+            plan = cfg = None
+            first = stream[0].event if stream else None
+            manifest_id = getattr(first, "manifest_id", None)
+            raw = self.durable.artifacts.data.get(manifest_id) if manifest_id else None  # type: ignore[attr-defined]
+            if raw is not None:
+                manifest = (
+                    self.instance.manifest()
+                    if manifest_id == self.manifest_id
+                    else RunManifest.from_json(decode_json(raw))
+                )
+                cfg = manifest.run_config
+                try:
+                    plan = resolver.resolve(manifest)
+                except Exception:
+                    plan = None
+            is_child = run_id is not self.run_id and run_id != self.run_id  # UUID eq is slow
+            runs[run_id] = RunView(run_id, stream, plan, cfg, is_child)
+        pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
+        visible = {**pristine, **world.corrupted} if world.corrupted else pristine
+        final = self.final
+        return Observation(
+            seed=world.seed,
+            scenario=self.scenario.name,
+            main_run_id=self.run_id,
+            runs=runs,
+            artifacts=visible,
+            pristine=pristine,
+            lost_artifacts=frozenset(world.lost),
+            corrupted_artifacts=frozenset(world.corrupted),
+            faults=tuple(world.injector.fired),
+            incarnations=tuple(self.incarnations),
+            seq_step=world.seq_step,
+            seq_task=world.seq_task,
+            final_phase=final.phase if final else None,
+            final_snapshot_id=final.final_snapshot_id if final else None,
+            model=self.instance.model,
+            transparent=self.instance.transparent,
+            recoverable=self.recoverable,
+            effects=world.effects,
+            operator_manifests=frozenset((self.manifest_id,)),
+            contract_breaches=tuple(self.breaches),
+            # The durable InMemoryArtifactStore keys every put by the bytes' own hash, and
+            # the operator's manifest is stored under `artifact_id_for_bytes(data)`.
+            content_addressed=True,
+        )
