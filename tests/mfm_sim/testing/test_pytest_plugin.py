@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import hypothesis  # noqa: F401  (imported once here, not again by every in-process run)
 import pytest
-
-from mfm_sim.testing.pytest_plugin import MfmSim
 
 pytest_plugins = ["pytester"]
 
@@ -146,33 +147,47 @@ def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert "seed" in (result.stdout.str() + result.stderr.str())
 
 
-def test_default_is_a_hundred_seeds() -> None:
-    assert MfmSim().seeds_for(None) == tuple(range(100))
-    assert MfmSim(only_seed=5, seeds=9).seeds_for(3) == (5,)
+# What the plugin module may not import up front: pytest loads it in every session of every
+# project where mfm-sim is installed, most of which never ask for the fixture.
+HEAVY = ("mfm_engine", "mfm_sim.run", "hypothesis", "rich", "click")
 
 
-class _Write:
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def meta(self) -> object:
-        from mfm_engine import StateMeta
-
-        return StateMeta()
-
-    async def handle(self, ctx: object, io: object, events: object) -> None:
-        ctx.write("value", self.value)  # type: ignore[attr-defined]
+def _loaded(code: str) -> list[str]:
+    """Which of HEAVY a fresh interpreter has imported after running `code`."""
+    probe = (
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
 
 
-def test_a_plan_drawn_from_the_seed_is_judged_against_its_own_reference() -> None:
-    from mfm_engine import ExecutionPlan, RunConfig, StateGraph, StateNode
+def test_importing_the_plugin_imports_nothing_heavy() -> None:
+    assert _loaded("import mfm_sim.testing.pytest_plugin") == []
+    # The probe sees them once something does import them: the fixture's implementation does.
+    assert {"mfm_engine", "mfm_sim.run"} <= set(_loaded("import mfm_sim.testing.check"))
 
-    from mfm_sim.testing.pytest_plugin import CheckResult
 
-    def build(rng: object) -> ExecutionPlan:
-        value = rng.between(1, 1000)  # type: ignore[attr-defined]
-        return ExecutionPlan("drawn", StateGraph([StateNode("drawn.write.value", _Write(value))]))
+def test_a_session_that_never_asks_for_the_fixture_imports_nothing_heavy(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_light=f"""
+import sys
 
-    # Same knobs for every seed: only the drawn plan tells the seeds' references apart.
-    outcome = MfmSim().run(build, services=(), seeds=60, run_config=RunConfig())
-    assert isinstance(outcome, CheckResult), getattr(outcome, "report", "")
+def test_light(request):
+    assert request.config.pluginmanager.has_plugin("mfm_sim")
+    assert [m for m in {HEAVY!r} if m in sys.modules] == []
+"""
+    )
+    # A subprocess: this process has long imported all of them.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    result.assert_outcomes(passed=1)
+
+
+def test_names_that_moved_to_check_still_import_from_the_plugin() -> None:
+    from mfm_sim.testing import check, pytest_plugin
+
+    for name in ("CheckFailure", "CheckResult", "MfmSim", "SHRINK_RUNS", "describe_fault"):
+        assert getattr(pytest_plugin, name) is getattr(check, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = pytest_plugin.nothing
