@@ -25,6 +25,16 @@ from mfm_sim.faults.kinds import Fault, FaultKind
 if TYPE_CHECKING:
     from mfm_sim.run.world import World
 
+__all__ = [
+    "BadRead",
+    "FaultyArtifactStore",
+    "FaultyEventStore",
+    "IncarnationHandle",
+    "SimCrash",
+    "corrupt_bytes",
+    "task_name",
+]
+
 K = FaultKind
 
 

@@ -1,6 +1,7 @@
 """The oracle: one module per invariant, one registry, and what they share.
 
-It reads an `Observation` and imports engine data types only, never engine logic.
+It reads an `Observation`, and engine data types. (Four checks still call engine helpers:
+`retry_timing`, `order`, `hash_integrity` and `outcome`; issue 15 replaces them with our own.)
 """
 
 from mfm_sim.invariants.derive import ORPHAN_CODE

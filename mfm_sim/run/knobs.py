@@ -9,6 +9,11 @@ from mfm_engine.config import EventProfile, Exponential, Fixed, IoMode, RetryPol
 
 from mfm_sim.world.rng import Rng
 
+__all__ = [
+    "PROFILES",
+    "draw_run_config",
+]
+
 PROFILES = (EventProfile.MINIMAL, EventProfile.NORMAL, EventProfile.VERBOSE)
 
 

@@ -16,6 +16,16 @@ from mfm_sim.faults.appends import Batch, SeqKey, appended_events
 from mfm_sim.faults.kinds import HONEST_KINDS, LYING_KINDS, Fault, FaultKind
 from mfm_sim.faults.stores import BadRead
 
+__all__ = [
+    "Breach",
+    "ContractBreach",
+    "Incarnation",
+    "Observation",
+    "Outcome",
+    "Reference",
+    "RunView",
+]
+
 # The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
 # __hash__ for every fault of every observation.
 _HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)

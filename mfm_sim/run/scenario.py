@@ -15,6 +15,17 @@ from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.run.observation import Reference
 from mfm_sim.world.rng import Rng
 
+__all__ = [
+    "Scenario",
+    "ScenarioRun",
+    "UnknownScenario",
+    "all_scenarios",
+    "default_mix",
+    "get_scenario",
+    "register",
+    "resolve_names",
+]
+
 
 @attrs.frozen
 class ScenarioRun:

@@ -10,6 +10,12 @@ import attrs
 
 from mfm_sim.faults.kinds import Fault
 
+__all__ = [
+    "SCHEDULE_FORMAT",
+    "Schedule",
+    "ScheduleError",
+]
+
 SCHEDULE_FORMAT = "mfm-sim-schedule/1"
 
 

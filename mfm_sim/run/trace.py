@@ -20,6 +20,12 @@ from mfm_engine.events import (
 from mfm_sim.faults.kinds import Fault
 from mfm_sim.world.clock import VirtualClock
 
+__all__ = [
+    "Trace",
+    "describe_event",
+    "format_entry",
+]
+
 
 def _entered(e: StateEntered) -> str:
     return f"StateEntered {e.state_id} attempt={e.attempt} base={e.base_snapshot_id[:8]}"
