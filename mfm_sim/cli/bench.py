@@ -8,7 +8,7 @@ import json
 import click
 from rich.table import Table
 
-from mfm_sim.cli.options import check_writable, stdout_console, write_output
+from mfm_sim.cli.options import check_writable, count_option, stdout_console, write_output
 from mfm_sim.cli.status import EXIT_VIOLATION
 from mfm_sim.selfcheck.variants import VARIANTS
 
@@ -17,26 +17,10 @@ __all__ = ["bench"]
 
 @click.command()
 @click.option("--quick", is_flag=True, help="Small sizes (a smoke run of every figure).")
-@click.option(
-    "--seeds",
-    type=click.IntRange(min=10),
-    default=2000,
-    show_default=True,
-    help="Schedules for the per-core throughput figure.",
-)
-@click.option(
-    "--sweep-seeds",
-    type=click.IntRange(min=10),
-    default=10_000,
-    show_default=True,
-    help="Schedules of the timed parallel sweep.",
-)
-@click.option(
-    "--memory-seeds",
-    type=click.IntRange(min=10),
-    default=100_000,
-    show_default=True,
-    help="Schedules of the sweep whose peak memory is measured.",
+@count_option("--seeds", 2000, "Schedules for the per-core throughput figure.", minimum=10)
+@count_option("--sweep-seeds", 10_000, "Schedules of the timed parallel sweep.", minimum=10)
+@count_option(
+    "--memory-seeds", 100_000, "Schedules of the sweep whose peak memory is measured.", minimum=10
 )
 @click.option(
     "--jobs",
@@ -50,14 +34,8 @@ __all__ = ["bench"]
     is_flag=True,
     help="Instead: seeds until each engine variant is first detected.",
 )
-@click.option("--bug-limit", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option(
-    "--sweeps",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Disjoint sweeps per variant for --bugs (the median is reported).",
-)
+@count_option("--bug-limit", 2000)
+@count_option("--sweeps", 3, "Disjoint sweeps per variant for --bugs (the median is reported).")
 @click.option("--json", "json_path", default=None, help="Also write the figures as JSON.")
 def bench(
     quick: bool,

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import click
 
-from mfm_sim.cli.options import RANGE_OPT, SEEDS_OPT, parse_scenarios, parse_seeds
+from mfm_sim.cli.options import (
+    RANGE_OPT,
+    SEEDS_OPT,
+    count_option,
+    parse_scenarios,
+    parse_seeds,
+    scenario_option,
+)
 from mfm_sim.cli.status import EXIT_VIOLATION
 
 __all__ = ["DEFAULT_SEEDS", "check_determinism_cmd"]
@@ -14,20 +21,14 @@ DEFAULT_SEEDS = 20  # seeds checked when neither --seeds nor --seed-range is giv
 
 
 @click.command("check-determinism")
-@click.option(
-    "--scenario",
-    default="default",
-    show_default=True,
-    help="A scenario name, a comma-separated list, `default` or `all`.",
-)
+@scenario_option("default", "A scenario name, a comma-separated list, `default` or `all`.")
 @SEEDS_OPT
 @RANGE_OPT
-@click.option(
+@count_option(
     "--processes",
-    type=click.IntRange(min=2),
-    default=2,
-    show_default=True,
-    help="Processes (each with its own PYTHONHASHSEED) that must agree.",
+    2,
+    "Processes (each with its own PYTHONHASHSEED) that must agree.",
+    minimum=2,
 )
 def check_determinism_cmd(
     scenario: str, seeds: int | None, seed_range: str | None, processes: int

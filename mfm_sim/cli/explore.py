@@ -8,13 +8,13 @@ from rich.table import Table
 from mfm_sim.cli.options import (
     VARIANT_OPT,
     BadInput,
+    failures_dir_option,
     parse_scenarios,
     parse_seed_arg,
     parse_variant,
     stdout_console,
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
-from mfm_sim.explore.faildb import DEFAULT_DIR
 
 __all__ = ["explore"]
 
@@ -39,13 +39,7 @@ __all__ = ["explore"]
     show_default=True,
     help="Also crash again during the first recovery (nested crashes).",
 )
-@click.option(
-    "--failures-dir",
-    type=click.Path(file_okay=False),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="Where failing crash-point schedules are saved.",
-)
+@failures_dir_option("Where failing crash-point schedules are saved.")
 @VARIANT_OPT
 def explore(
     scenario: str,

@@ -26,8 +26,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import attrs
 import click
@@ -35,9 +35,12 @@ import click
 from mfm_sim.cli.options import (
     BadInput,
     check_writable,
+    count_option,
+    file_option,
     parse_scenarios,
     parse_seed_arg,
     parse_variant,
+    scenario_option,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
@@ -55,8 +58,6 @@ __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_comm
 DEFAULT_BUDGET = 60.0  # seconds of sweep when `--seeds` is not given
 SEED_SPACE = 2**64
 TEST_TAIL = 40  # lines of pytest output kept in the report
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def git_commit() -> str | None:
@@ -291,12 +292,6 @@ def _triage(
 # ------------------------------------------------------------------------------ command
 
 
-def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
-    return click.option(
-        name, type=click.IntRange(min=1), default=default, show_default=True, help=help_text
-    )
-
-
 @click.command("gate")
 @click.option(
     "--time-budget",
@@ -314,24 +309,17 @@ def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
     metavar="N",
     help="First seed, decimal or 0x hex [default: derived from the git commit].",
 )
-@click.option(
-    "--scenario",
-    default="all",
-    show_default=True,
-    help="A scenario name, a comma-separated list, `default` or `all`.",
-)
-@_processes("--jobs", 1, "Worker processes for the sweep.")
-@_processes("--test-jobs", 2, "pytest -n for the test suite.")
+@scenario_option("all", "A scenario name, a comma-separated list, `default` or `all`.")
+@count_option("--jobs", 1, "Worker processes for the sweep.")
+@count_option("--test-jobs", 2, "pytest -n for the test suite.")
 @click.option(
     "--require-coverage", is_flag=True, help="Fail if an expected recovery path never fired."
 )
-@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML.")
-@click.option(
+@file_option("--junit", help_text="Write JUnit XML.")
+@file_option(
     "--issue-body",
     "issue_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="On failure, write a ready issue body (markdown) to FILE.",
+    help_text="On failure, write a ready issue body (markdown) to FILE.",
 )
 @click.option(
     "--save-failures",

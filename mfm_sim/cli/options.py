@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
+from mfm_sim.explore.faildb import DEFAULT_DIR
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind, parse_kinds
 from mfm_sim.run.scenario import Scenario, UnknownScenario, resolve_names
 from mfm_sim.selfcheck.variants import VARIANTS
@@ -30,17 +32,23 @@ __all__ = [
     "BadInput",
     "bad",
     "check_writable",
+    "count_option",
+    "failures_dir_option",
+    "file_option",
     "parse_faults",
     "parse_scenarios",
     "parse_seed_arg",
     "parse_seed_range",
     "parse_seeds",
     "parse_variant",
+    "scenario_option",
     "stdout_console",
     "write_output",
 ]
 
 DEFAULT_SEEDS = 1000
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BadInput(click.UsageError):
@@ -190,3 +198,37 @@ UNRESTRICTED_OPT = click.option(
     is_flag=True,
     help="Faults never stop (only safety invariants are judged, not liveness).",
 )
+
+
+def scenario_option(default: str, help_text: str) -> Callable[[F], F]:
+    """`--scenario NAMES`, read with `parse_scenarios`."""
+    return click.option("--scenario", default=default, show_default=True, help=help_text)
+
+
+def count_option(
+    name: str, default: int, help_text: str | None = None, *, minimum: int = 1
+) -> Callable[[F], F]:
+    """An integer option of at least `minimum` (processes, seeds, runs)."""
+    return click.option(
+        name,
+        type=click.IntRange(min=minimum),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def failures_dir_option(help_text: str) -> Callable[[F], F]:
+    """`--failures-dir DIR`, the failure database (`mfm_sim.explore.faildb`)."""
+    return click.option(
+        "--failures-dir",
+        type=click.Path(file_okay=False),
+        default=DEFAULT_DIR,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def file_option(*decls: str, help_text: str) -> Callable[[F], F]:
+    """An optional file name (not a directory) to read or write."""
+    return click.option(*decls, type=click.Path(dir_okay=False), default=None, help=help_text)

@@ -15,6 +15,7 @@ from mfm_sim.cli.options import (
     BadInput,
     bad,
     check_writable,
+    file_option,
     parse_faults,
     parse_seed_arg,
     parse_variant,
@@ -37,33 +38,20 @@ _PARAM = {"schedule": "--schedule", "seed": "SEED", "scenario": "--scenario"}
 @click.command()
 @click.argument("seed", required=False)
 @click.option("--scenario", default=None, help="The scenario the seed ran in.")
-@click.option(
+@file_option(
     "--schedule",
     "schedule_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Replay this schedule file bit for bit (seed and scenario come from it).",
+    help_text="Replay this schedule file bit for bit (seed and scenario come from it).",
 )
 @click.option("--timeline", is_flag=True, help="Print the timeline of the schedule.")
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the timeline as a standalone HTML page.",
-)
+@file_option("--html", "html_path", help_text="Write the timeline as a standalone HTML page.")
 @click.option(
     "--shrink",
     "do_shrink",
     is_flag=True,
     help="Shrink the schedule to a minimal one that breaks the same invariant.",
 )
-@click.option(
-    "--emit-test",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a pytest regression test for the (shrunk) schedule.",
-)
+@file_option("--emit-test", help_text="Write a pytest regression test for the (shrunk) schedule.")
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),

@@ -17,35 +17,30 @@ from mfm_sim.cli.options import (
     VARIANT_OPT,
     bad,
     check_writable,
+    count_option,
+    failures_dir_option,
+    file_option,
     parse_faults,
     parse_scenarios,
     parse_seeds,
     parse_variant,
+    scenario_option,
     stdout_console,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
-from mfm_sim.explore.faildb import DEFAULT_DIR
 
 __all__ = ["run"]
 
 
 @click.command()
-@click.option(
-    "--scenario",
-    default="default",
-    show_default=True,
-    help="A scenario name, a comma-separated list, `default` (the default mix) or `all`.",
+@scenario_option(
+    "default",
+    "A scenario name, a comma-separated list, `default` (the default mix) or `all`.",
 )
 @SEEDS_OPT
 @RANGE_OPT
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes (results are the same for any count).",
-)
+@count_option("--jobs", 1, "Worker processes (results are the same for any count).")
 @FAULTS_OPT
 @SWARM_OPT
 @UNRESTRICTED_OPT
@@ -56,32 +51,15 @@ __all__ = ["run"]
     metavar="S",
     help="Stop dispatching new seeds after S wall-clock seconds.",
 )
-@click.option(
-    "--junit",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a JUnit XML report to FILE.",
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a machine-readable summary to FILE.",
-)
+@file_option("--junit", help_text="Write a JUnit XML report to FILE.")
+@file_option("--json", "json_path", help_text="Write a machine-readable summary to FILE.")
 @click.option(
     "--shard",
     metavar="I/N",
     default=None,
     help="Run only the I-th of N interleaved shards of the seeds (1-based).",
 )
-@click.option(
-    "--failures-dir",
-    type=click.Path(file_okay=False),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="The failure database: failing schedules are saved here and replayed first.",
-)
+@failures_dir_option("The failure database: failing schedules are saved here and replayed first.")
 @click.option(
     "--prune", is_flag=True, help="Delete failure-database schedules that no longer fail."
 )
