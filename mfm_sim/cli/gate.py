@@ -26,12 +26,24 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import attrs
 import click
 
+from mfm_sim.cli.options import (
+    BadInput,
+    check_writable,
+    count_option,
+    file_option,
+    parse_scenarios,
+    parse_seed_arg,
+    parse_variant,
+    scenario_option,
+    write_output,
+)
+from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
@@ -46,8 +58,6 @@ __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_comm
 DEFAULT_BUDGET = 60.0  # seconds of sweep when `--seeds` is not given
 SEED_SPACE = 2**64
 TEST_TAIL = 40  # lines of pytest output kept in the report
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def git_commit() -> str | None:
@@ -121,7 +131,6 @@ def _run_tests(test_jobs: int) -> Case:
 
 
 def _load_corpus(directory: str) -> list[Entry]:
-    from mfm_sim.cli.main import BadInput
     from mfm_sim.run.scenario import all_scenarios
 
     known = {sc.name for sc in all_scenarios()}
@@ -256,7 +265,6 @@ def _triage(
     commit: str | None,
     start: int,
 ) -> None:
-    from mfm_sim.cli.main import _write
     from mfm_sim.report.issue import IssueContext, issue_body
     from mfm_sim.report.summary import failure_lines
 
@@ -270,7 +278,7 @@ def _triage(
     if issue_path:
         context = IssueContext(commit, start, first.variant)
         body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
-        _write(issue_path, body, "--issue-body")
+        write_output(issue_path, body, "--issue-body")
         click.echo(f"  issue body: {issue_path}")
     if save_dir:
         db = FailureDB(save_dir)
@@ -282,12 +290,6 @@ def _triage(
 
 
 # ------------------------------------------------------------------------------ command
-
-
-def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
-    return click.option(
-        name, type=click.IntRange(min=1), default=default, show_default=True, help=help_text
-    )
 
 
 @click.command("gate")
@@ -307,24 +309,17 @@ def _processes(name: str, default: int, help_text: str) -> Callable[[F], F]:
     metavar="N",
     help="First seed, decimal or 0x hex [default: derived from the git commit].",
 )
-@click.option(
-    "--scenario",
-    default="all",
-    show_default=True,
-    help="A scenario name, a comma-separated list, `default` or `all`.",
-)
-@_processes("--jobs", 1, "Worker processes for the sweep.")
-@_processes("--test-jobs", 2, "pytest -n for the test suite.")
+@scenario_option("all", "A scenario name, a comma-separated list, `default` or `all`.")
+@count_option("--jobs", 1, "Worker processes for the sweep.")
+@count_option("--test-jobs", 2, "pytest -n for the test suite.")
 @click.option(
     "--require-coverage", is_flag=True, help="Fail if an expected recovery path never fired."
 )
-@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write JUnit XML.")
-@click.option(
+@file_option("--junit", help_text="Write JUnit XML.")
+@file_option(
     "--issue-body",
     "issue_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="On failure, write a ready issue body (markdown) to FILE.",
+    help_text="On failure, write a ready issue body (markdown) to FILE.",
 )
 @click.option(
     "--save-failures",
@@ -366,27 +361,21 @@ def gate(
     variant: str | None,
 ) -> int:
     """The CI gate: tests, the regression corpus, a seed sweep; exit 0 only if all pass."""
-    # Imported here: main.py imports this module to register the command.
-    from mfm_sim.cli.main import (
-        EXIT_HARNESS,
-        EXIT_VIOLATION,
-        _scenarios,
-        _seed,
-        _variant,
-        _writable,
-        _write,
-    )
     from mfm_sim.explore.coverage import expected_paths
     from mfm_sim.explore.sweep import sweep
     from mfm_sim.report.junit import report_suites, to_xml
 
-    scs = _scenarios(scenario)
-    variant = _variant(variant)
-    _writable(junit, "--junit")
-    _writable(issue_path, "--issue-body")
+    scs = parse_scenarios(scenario)
+    variant = parse_variant(variant)
+    check_writable(junit, "--junit")
+    check_writable(issue_path, "--issue-body")
     entries = _load_corpus(corpus)
     commit = git_commit()
-    start = default_seed_start(commit) if seed_start is None else _seed(seed_start, "--seed-start")
+    start = (
+        default_seed_start(commit)
+        if seed_start is None
+        else parse_seed_arg(seed_start, "--seed-start")
+    )
     budget = DEFAULT_BUDGET if seeds is None and time_budget is None else time_budget
     click.echo(
         f"mfm-sim gate: commit {commit or 'unknown'}, Python {platform.python_version()}, "
@@ -442,7 +431,7 @@ def gate(
             start=start,
         )
     if junit:
-        _write(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
+        write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
         click.echo(f"junit: {junit}")
     if harness_error is not None:
         click.echo(f"HARNESS ERROR (not an engine violation): {harness_error}")

@@ -68,7 +68,7 @@ def test_bad_bench_options_exit_2(args: list[str]) -> None:
 
 
 def test_bench_bugs_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mfm_sim.cli.main as cli_module
+    import mfm_sim.cli.bench as cli_module
 
     # One variant over one scenario keeps this a smoke test of the command's plumbing.
     monkeypatch.setattr(

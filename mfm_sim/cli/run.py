@@ -1,0 +1,197 @@
+"""`mfm-sim run`: the failure database, then a seed sweep over scenarios; exit 1 on any
+invariant violation."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mfm_sim.cli.options import (
+    DEFAULT_SEEDS,
+    FAULTS_OPT,
+    RANGE_OPT,
+    SEEDS_OPT,
+    SWARM_OPT,
+    UNRESTRICTED_OPT,
+    VARIANT_OPT,
+    bad,
+    check_writable,
+    count_option,
+    failures_dir_option,
+    file_option,
+    parse_faults,
+    parse_scenarios,
+    parse_seeds,
+    parse_variant,
+    scenario_option,
+    stdout_console,
+    write_output,
+)
+from mfm_sim.cli.status import EXIT_VIOLATION
+
+__all__ = ["run"]
+
+
+@click.command()
+@scenario_option(
+    "default",
+    "A scenario name, a comma-separated list, `default` (the default mix) or `all`.",
+)
+@SEEDS_OPT
+@RANGE_OPT
+@count_option("--jobs", 1, "Worker processes (results are the same for any count).")
+@FAULTS_OPT
+@SWARM_OPT
+@UNRESTRICTED_OPT
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Stop dispatching new seeds after S wall-clock seconds.",
+)
+@file_option("--junit", help_text="Write a JUnit XML report to FILE.")
+@file_option("--json", "json_path", help_text="Write a machine-readable summary to FILE.")
+@click.option(
+    "--shard",
+    metavar="I/N",
+    default=None,
+    help="Run only the I-th of N interleaved shards of the seeds (1-based).",
+)
+@failures_dir_option("The failure database: failing schedules are saved here and replayed first.")
+@click.option(
+    "--prune", is_flag=True, help="Delete failure-database schedules that no longer fail."
+)
+@VARIANT_OPT
+def run(
+    scenario: str,
+    seeds: int | None,
+    seed_range: str | None,
+    jobs: int,
+    faults: str | None,
+    swarm: bool,
+    unrestricted: bool,
+    time_budget: float | None,
+    junit: str | None,
+    json_path: str | None,
+    shard: str | None,
+    failures_dir: str,
+    prune: bool,
+    variant: str | None,
+) -> int:
+    """Sweep seeds over scenarios; exit 1 on any invariant violation."""
+    from mfm_sim.explore.coverage import expected_paths
+    from mfm_sim.explore.faildb import FailureDB
+    from mfm_sim.explore.rerun import rerun_entries, save_failures
+    from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, tune_collector
+    from mfm_sim.explore.sweep import shard as take_shard
+    from mfm_sim.explore.sweep import sweep as run_sweep
+    from mfm_sim.report.junit import junit_xml
+    from mfm_sim.report.progress import Progress
+    from mfm_sim.report.summary import (
+        Failure,
+        ReplayOptions,
+        RunReport,
+        print_failures,
+        summary_table,
+        to_json,
+    )
+
+    scs = parse_scenarios(scenario)
+    seed_seq, seeds_desc = parse_seeds(seeds, seed_range, DEFAULT_SEEDS)
+    if shard is not None:
+        try:
+            i, n = parse_shard(shard)
+        except ValueError as exc:
+            bad("--shard", str(exc))
+        seed_seq = take_shard(seed_seq, i, n)  # type: ignore[assignment]
+        if len(seed_seq) == 0:
+            bad("--shard", f"shard {i}/{n} of seeds {seeds_desc} is empty: use more seeds")
+        seeds_desc = f"shard {i}/{n} of {seeds_desc}"
+    kinds = parse_faults(faults)
+    variant = parse_variant(variant)
+    check_writable(json_path, "--json")
+    check_writable(junit, "--junit")
+    options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+
+    # 1. The failure database first: schedules that once failed.
+    db = FailureDB(failures_dir)
+    entries = db.entries()
+    for path, why in db.errors:
+        _note(f"warning: skipping unreadable failure-database file {path}: {why}")
+    rerun = rerun_entries(entries, [s.name for s in scs], variant)
+    db_failures = [
+        Failure(
+            "failure-db",
+            r,
+            options.command(r.scenario, r.seed, str(e.path)),
+            str(e.path),
+        )
+        for e, r in rerun.failing
+    ]
+    for e in rerun.fixed:
+        _note(f"fixed: {e.path} no longer fails" + (" (pruned)" if prune else ""))
+    pruned = db.remove(rerun.fixed) if prune else 0
+
+    # 2. The sweep.
+    tune_collector()  # this process is the harness's own (workers tune theirs too)
+    with Progress(len(seed_seq) * len(scs), "sweep") as progress:
+        result_sw = run_sweep(
+            scs,
+            seed_seq,
+            jobs=jobs,
+            faults=kinds,
+            swarm=swarm,
+            recoverable=not unrestricted,
+            variant=variant,
+            time_budget=time_budget,
+            progress=progress,
+        )
+
+    # 3. Save what failed, so the next run replays it first.
+    kept = result_sw.failures[:MAX_FAILURES]
+    saved = save_failures(db, kept, variant)
+    if saved.error is not None:
+        _note(f"warning: cannot save failing schedules to {failures_dir}: {saved.error}")
+    sweep_failures = [
+        Failure("sweep", r, options.command(r.scenario, r.seed), path)
+        for r, path in zip(kept, saved.paths, strict=True)
+    ]
+    fresh = [f for f in sweep_failures if not rerun.already_failed(f.result)]
+    duplicates = len(sweep_failures) - len(fresh)
+
+    report = RunReport(
+        sweep=result_sw,
+        options=options,
+        failures=tuple(db_failures + fresh),
+        seeds=seeds_desc,
+        db_replayed=rerun.replayed,
+        db_skipped=rerun.skipped,
+        db_errors=tuple((str(p), w) for p, w in db.errors),
+        db_pruned=pruned,
+        expected_paths=None if result_sw.coverage is None else tuple(expected_paths(scs)),
+        duplicates=duplicates,
+    )
+    if json_path:
+        write_output(json_path, json.dumps(to_json(report), indent=2) + "\n", "--json")
+    if junit:
+        write_output(junit, junit_xml(report), "--junit")
+
+    stdout_console().print(summary_table(report))
+    if report.failing:
+        click.echo("")
+        print_failures(report.failures, report.failing, click.echo)
+        click.echo(
+            f"FAILED: {report.failing} failing schedules "
+            f"({result_sw.failing} in the sweep, {report.db_failing} from the failure database"
+            + (f", {duplicates} found by both" if duplicates else "")
+            + ")"
+        )
+        return EXIT_VIOLATION
+    click.echo(f"ok: {result_sw.schedules} schedules, no violations")
+    return 0
+
+
+def _note(line: str) -> None:
+    click.echo(f"mfm-sim: {line}", err=True)

@@ -1,0 +1,35 @@
+"""The printed verdict of one replayed schedule: digest, final phase, faults, violations."""
+
+from __future__ import annotations
+
+from mfm_sim.report.summary import human_ns, replay_key
+from mfm_sim.run.result import SimResult
+
+__all__ = ["result_lines"]
+
+
+def result_lines(result: SimResult, *, label: str = "replay") -> list[str]:
+    """`label: scenario seed N: PASS|FAIL`, then the replay key, digest, phase, faults and stats,
+    and one line per violation with the events that break it."""
+    st = result.stats
+    verdict = (
+        f"FAIL ({len(result.violations)} violations)"
+        if result.violations
+        else "PASS (no violations)"
+    )
+    phase = result.final_phase.value if result.final_phase is not None else "unfinished"
+    faults = ", ".join(f"{k}={n}" for k, n in st.faults_by_kind) or "none"
+    lines = [
+        f"{label}: {result.scenario} seed {result.seed}: {verdict}",
+        f"  replay key: {replay_key(result.seed)}",
+        f"  digest: {result.digest}",
+        f"  final phase: {phase}",
+        f"  faults: {len(result.schedule.faults)} ({faults}); crashes {st.crashes}, resumes "
+        f"{st.resumes}, incarnations {st.incarnations}, fault points {st.store_calls}, "
+        f"virtual time {human_ns(st.virtual_ns)}, trace entries {st.trace_entries}",
+    ]
+    for v in result.violations:
+        run_id = v.run_id[:8] if v.run_id else "-"
+        seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
+        lines.append(f"  invariant {v.invariant}: run {run_id} events seq {seqs}: {v.message}")
+    return lines

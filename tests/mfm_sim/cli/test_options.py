@@ -1,0 +1,73 @@
+"""The shared parsers: each refuses bad input as `BadInput` naming the option at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mfm_sim.cli.options import (
+    BadInput,
+    check_writable,
+    parse_faults,
+    parse_scenarios,
+    parse_seed_arg,
+    parse_seed_range,
+    parse_seeds,
+    parse_variant,
+    write_output,
+)
+from mfm_sim.faults.kinds import ALL_KINDS, FaultKind
+
+
+def test_scenarios_are_listed_once_each_in_order() -> None:
+    names = [sc.name for sc in parse_scenarios("linear,retry_heavy,linear")]
+    assert names == ["linear", "retry_heavy"]
+    with pytest.raises(BadInput, match=r"^--scenario: "):
+        parse_scenarios("no_such_scenario")
+
+
+def test_seeds() -> None:
+    assert parse_seed_arg("0x10") == 16
+    with pytest.raises(BadInput, match=r"^--seed: "):
+        parse_seed_arg("abc", "--seed")
+    assert parse_seed_range("3..5") == range(3, 6)
+    for bad in ("5..2", "abc", "1..x"):
+        with pytest.raises(BadInput, match=r"^--seed-range: "):
+            parse_seed_range(bad)
+    assert parse_seeds(None, None, 7) == (range(7), "0..6")
+    assert parse_seeds(3, None, 7) == (range(3), "0..2")
+    assert parse_seeds(None, "4..6", 7) == (range(4, 7), "4..6")
+    with pytest.raises(BadInput, match="cannot be used together"):
+        parse_seeds(3, "0..2", 7)
+
+
+def test_faults_every_kind_is_the_default() -> None:
+    assert parse_faults(None) is None
+    assert parse_faults("all") is None
+    one = next(iter(FaultKind))
+    assert parse_faults(one.value) == (one,)
+    assert len(ALL_KINDS) > 1
+    with pytest.raises(BadInput, match=r"^--faults: "):
+        parse_faults("meteor_strike")
+
+
+def test_variant() -> None:
+    assert parse_variant(None) is None
+    with pytest.raises(BadInput, match=r"^--engine-variant: unknown engine variant"):
+        parse_variant("no_such_variant")
+
+
+def test_output_files_are_checked_before_work_and_written(tmp_path: Path) -> None:
+    check_writable(None, "--json")
+    check_writable(str(tmp_path / "out.json"), "--json")
+    with pytest.raises(BadInput, match=r"^--json: .* is a directory"):
+        check_writable(str(tmp_path), "--json")
+    with pytest.raises(BadInput, match=r"^--junit: .* does not exist"):
+        check_writable(str(tmp_path / "no" / "out.xml"), "--junit")
+    write_output(str(tmp_path / "a.txt"), "text", "--json")
+    write_output(str(tmp_path / "b.bin"), b"\x00", "--junit")
+    assert (tmp_path / "a.txt").read_text() == "text"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00"
+    with pytest.raises(BadInput, match=r"^--html: cannot write "):
+        write_output(str(tmp_path / "no" / "t.html"), "x", "--html")

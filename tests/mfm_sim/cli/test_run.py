@@ -1,0 +1,161 @@
+"""`mfm-sim run`: sweeps, the failure database, shards, time budgets, JSON and JUnit."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mfm_sim.cli.main import cli
+from mfm_sim.explore import sweep as sweep_mod
+from tests.mfm_sim.cli.support import VARIANT, db_args, invoke, needs_variant
+
+
+def _json(path: Path) -> dict[str, object]:
+    data = json.loads(path.read_text())
+    data.pop("timing")
+    return data
+
+
+def test_run_small_sweep_passes(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    junit = tmp_path / "r.xml"
+    res = invoke(
+        ["run", "--seeds", "20", "--json", str(out), "--junit", str(junit), *db_args(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "ok: 140 schedules, no violations" in res.stdout
+    for word in ("schedules", "crashes", "resumes", "virtual time simulated", "schedules/s"):
+        assert word in res.stdout
+    assert "sweep: 140/140 schedules (100%)" in res.stderr  # plain progress: not a TTY
+    data = _json(out)
+    assert data["ok"] is True and data["schedules"] == 140 and data["failures"] == []
+    assert data["seeds"]["first"] == 0 and data["seeds"]["last"] == 19  # type: ignore[index]
+    root = ET.parse(junit).getroot()
+    assert len(root.findall(".//testcase")) == 7 and not root.findall(".//failure")
+    assert not (tmp_path / "db").exists() or not list((tmp_path / "db").iterdir())
+
+
+@needs_variant
+def test_jobs_1_and_2_give_identical_json(tmp_path: Path) -> None:
+    results = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.json"
+        res = invoke(
+            [
+                "run", "--scenario", "linear,retry_heavy", "--seed-range", "3..22",
+                "--jobs", jobs, "--json", str(out), "--engine-variant", VARIANT,
+                *db_args(tmp_path, f"db{jobs}"),
+            ]
+        )  # fmt: skip
+        assert res.exit_code == 1, res.output
+        results.append(_json(out))
+    one, two = results
+    for f in one["failures"] + two["failures"]:  # type: ignore[operator]
+        f["schedule_file"] = Path(f["schedule_file"]).name
+    assert one == two
+    assert one["failing"] and one["violations_by_invariant"]
+    assert one["seeds"]["first"] == 3 and one["seeds"]["last"] == 22  # type: ignore[index]
+
+
+@needs_variant
+def test_violation_exits_1_with_a_replay_command_that_reproduces_it(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = invoke(
+        [
+            "run", "--scenario", "linear", "--seeds", "15", "--engine-variant", VARIANT,
+            "--json", str(out), *db_args(tmp_path),
+        ]
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert "FAILED:" in res.stdout
+    assert re.search(r"replay key: seed=\d+ mfm-sim=\S+ python=\d", res.stdout)
+    assert "invariant attempt_envelopes" in res.stdout
+    commands = re.findall(r"^  replay: (.*)$", res.stdout, flags=re.M)
+    assert commands and all(f"--engine-variant {VARIANT}" in c for c in commands)
+    data = json.loads(out.read_text())
+    first = data["failures"][0]
+    assert first["replay"] == commands[0]
+    assert first["seqs"] and first["invariant"]
+
+    argv = shlex.split(commands[0])
+    assert argv[:2] == ["mfm-sim", "replay"]
+    again = invoke(argv[1:])
+    assert again.exit_code == 1
+    assert f"digest: {first['digest']}" in again.stdout
+    assert first["invariant"] in again.stdout
+
+    # The failure was saved; replaying its file is bit for bit the same.
+    saved = Path(first["schedule_file"])
+    assert saved.name == f"linear-{first['seed']}.json" and saved.exists()
+    from_file = invoke(["replay", "--schedule", str(saved), "--engine-variant", VARIANT])
+    assert f"digest: {first['digest']}" in from_file.stdout
+
+
+@needs_variant
+def test_failure_database_is_replayed_first_and_fixed_ones_reported(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    args = ["run", "--scenario", "linear", "--seeds", "4", "--failures-dir", str(db)]
+    first = invoke([*args, "--engine-variant", VARIANT])
+    assert first.exit_code == 1
+    files = sorted(p.name for p in db.iterdir())
+    assert files and all(re.fullmatch(r"linear-\d+\.json", f) for f in files)
+
+    again = invoke([*args, "--engine-variant", VARIANT])
+    assert again.exit_code == 1
+    assert "(from the failure database)" in again.stdout
+    assert f"{len(files)} replayed, {len(files)} still failing" in again.stdout
+
+    # Pretend the engine was fixed: the files now claim the real engine.
+    for p in db.iterdir():
+        data = json.loads(p.read_text())
+        data["variant"] = None
+        p.write_text(json.dumps(data))
+    (db / "junk-1.json").write_text("{")
+    fixed = invoke(args)
+    assert fixed.exit_code == 0, fixed.output
+    assert f"{len(files)} replayed, 0 still failing, {len(files)} fixed" in fixed.stdout
+    assert "no longer fails" in fixed.stderr and "unreadable" in fixed.stderr
+    assert len(list(db.glob("linear-*.json"))) == len(files)  # kept ...
+    pruned = invoke([*args, "--prune"])
+    assert pruned.exit_code == 0
+    assert list(db.glob("linear-*.json")) == []  # ... unless --prune
+
+
+def test_shards_partition_the_seeds(tmp_path: Path) -> None:
+    counts = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"s{i}.json"
+        res = invoke(
+            ["run", "--scenario", "linear", "--seeds", "10", "--shard", f"{i}/3",
+             "--json", str(out), *db_args(tmp_path)]
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        counts.append(json.loads(out.read_text())["schedules"])
+    assert counts == [4, 3, 3]
+
+
+def test_time_budget_run(tmp_path: Path) -> None:
+    res = invoke(
+        ["run", "--scenario", "linear", "--seeds", "100000", "--time-budget", "0.2",
+         *db_args(tmp_path)]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "time budget spent" in res.stdout
+
+
+def test_run_tunes_the_collector_of_its_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(sweep_mod, "tune_collector", lambda: calls.append(True))
+    res = CliRunner().invoke(
+        cli, ["run", "--seeds", "1", "--scenario", "linear", *db_args(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert calls == [True]
