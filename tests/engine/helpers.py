@@ -34,6 +34,7 @@ from mfm_engine import (
     StartRun,
     StateCompleted,
     StateEntered,
+    StateError,
     StateFailed,
     StateGraph,
     StateMeta,
@@ -41,6 +42,7 @@ from mfm_engine import (
     StaticPlanResolver,
     Stores,
 )
+from mfm_engine.errors import ErrorCategory, info
 from mfm_engine.events import KERNEL_TYPES, envelope_to_json_line
 from mfm_engine.hashing import canonical_json_bytes, contains_secrets
 from mfm_engine.live_io import LiveIoEnv
@@ -82,6 +84,19 @@ Handler = Callable[[Any, Any, Any], Awaitable[Any]]
 
 async def noop(ctx: Any, io: Any, ev: Any) -> None:
     return None
+
+
+async def write_x(ctx: Any, io: Any, ev: Any) -> None:
+    ctx.write("x", 1)
+
+
+def state_error(
+    code: str = "boom", *, retryable: bool = False, message: str = "boom", details: Any = None
+) -> StateError:
+    """What a handler raises to fail its attempt."""
+    return StateError(
+        info(code, ErrorCategory.UNKNOWN, message, retryable=retryable, details=details)
+    )
 
 
 def node(state_id: str, handler: Handler = noop, tags: Iterable[str] = ()) -> StateNode:
@@ -316,5 +331,7 @@ __all__ = [
     "run_completed",
     "snapshot",
     "start",
+    "state_error",
     "store_manifest",
+    "write_x",
 ]

@@ -161,12 +161,19 @@ def test_fact_index_from_stream_keeps_first_binding() -> None:
         {"payload_id": PID1},
         {"key": 1, "payload_id": PID1},
         {"key": "k", "payload_id": None},
+        {"key": "k", "payload_id": "not-an-artifact-id"},
     ],
 )
 def test_fact_index_refuses_malformed_records(payload: Any) -> None:
-    with pytest.raises(RunError) as err:
-        FactIndex.from_event_stream([_fact_env(1, payload)])
+    """The original's kind: a malformed record read back is storage corruption, at its seq."""
+    with pytest.raises(StorageError) as err:
+        FactIndex.from_event_stream(
+            [_fact_env(1, {"key": "a", "payload_id": PID1, "meta": {}}), _fact_env(2, payload)]
+        )
+    assert err.value.kind is StorageErrorKind.CORRUPTION
+    assert err.value.info.category is ErrorCategory.STORAGE
     assert err.value.info.code == "fact_recorded_malformed"
+    assert err.value.info.details == {"seq": 2}
 
 
 def test_fact_index_refuses_conflicting_records() -> None:
@@ -174,9 +181,14 @@ def test_fact_index_refuses_conflicting_records() -> None:
         _fact_env(1, {"key": "a", "payload_id": PID1, "meta": {}}),
         _fact_env(2, {"key": "a", "payload_id": PID2, "meta": {}}),
     ]
-    with pytest.raises(RunError) as err:
+    with pytest.raises(StorageError) as err:
         FactIndex.from_event_stream(stream)
+    assert err.value.kind is StorageErrorKind.CORRUPTION
+    assert err.value.info.category is ErrorCategory.STORAGE
     assert err.value.info.code == "fact_recorded_conflict"
+    # The seq and the key, never the payloads.
+    assert err.value.info.details == {"seq": 2, "key": "a"}
+    assert PID1 not in str(err.value.info.to_json()) and PID2 not in str(err.value.info.to_json())
 
 
 def test_resume_over_conflicting_fact_records_is_refused() -> None:
