@@ -90,6 +90,25 @@ async def write_x(ctx: Any, io: Any, ev: Any) -> None:
     ctx.write("x", 1)
 
 
+async def call_k(ctx: Any, io: Any, ev: Any) -> None:
+    """Calls `g` under the fact key "k" and writes the answer to "v"."""
+    ctx.write("v", await io.call(IoCall("g", {}, "k")))
+
+
+def flaky_once(key: str, value: Any) -> tuple[list[int], Handler]:
+    """A handler that fails retryably (`flaky`) on its first call and then writes `key`; and
+    the list of its calls."""
+    calls: list[int] = []
+
+    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise state_error("flaky", retryable=True)
+        ctx.write(key, value)
+
+    return calls, flaky
+
+
 def state_error(
     code: str = "boom", *, retryable: bool = False, message: str = "boom", details: Any = None
 ) -> StateError:
@@ -311,6 +330,7 @@ __all__ = [
     "all_runs",
     "assert_nothing_secret",
     "attempts",
+    "call_k",
     "completions",
     "config",
     "domain",
@@ -318,6 +338,7 @@ __all__ = [
     "facts",
     "failpoint",
     "failures",
+    "flaky_once",
     "kernel",
     "make_engine",
     "manifest",

@@ -398,6 +398,16 @@ def test_child_run_conflict_on_another_manifest() -> None:
     assert w.child_entered == entered_before
 
 
+def _failed_parent(w: World, namespace: str, request_: Any, key: str | None) -> Any:
+    """Run a parent whose one state makes one call and fails for it: its one `StateFailed`."""
+    plans = {PARENT_OP: plan((P1, _one_call(namespace, request_, key)), op_id=PARENT_OP)}
+    engine, _ = stack(w, plans)
+    result = run(start_parent(w, engine))
+    assert result.phase is RunPhase.FAILED
+    [failed] = failures(run(read_stream(w.stores, PARENT)))
+    return failed
+
+
 @pytest.mark.parametrize("recorded", ["spawn", "child_manifest_id"])
 def test_await_refuses_a_stored_child_of_another_manifest(recorded: str) -> None:
     """Await checks the stored child's manifest against the one the spawn recorded (from the
@@ -411,11 +421,7 @@ def test_await_refuses_a_stored_child_of_another_manifest(recorded: str) -> None
     else:  # the id of the manifest spawn_request() describes
         m = manifest(BASE_CONFIG, CHILD_OP, {"op_config": {"mode": "test"}, "input": {"seed": 1}})
         req["child_manifest_id"] = artifact_id_for_json(m.to_json())
-    plans = {PARENT_OP: plan((P1, _one_call(AWAIT_NAMESPACE, req, AWAIT_KEY)), op_id=PARENT_OP)}
-    engine, _ = stack(w, plans)
-    result = run(start_parent(w, engine))
-    assert result.phase is RunPhase.FAILED
-    [failed] = failures(run(read_stream(w.stores, PARENT)))
+    failed = _failed_parent(w, AWAIT_NAMESPACE, req, AWAIT_KEY)
     assert failed.error.code == "child_run_conflict"
     assert failed.error.category is ErrorCategory.UNKNOWN and not failed.error.retryable
     # The child was neither resumed nor written to.
@@ -443,11 +449,7 @@ def test_await_with_the_spawn_responses_manifest_id_joins_the_child() -> None:
 def test_await_refuses_a_child_manifest_id_that_is_no_artifact_id() -> None:
     w = World()
     req = {**await_request(str(child_id()), None), "child_manifest_id": "not-an-id"}
-    plans = {PARENT_OP: plan((P1, _one_call(AWAIT_NAMESPACE, req, AWAIT_KEY)), op_id=PARENT_OP)}
-    engine, _ = stack(w, plans)
-    result = run(start_parent(w, engine))
-    assert result.phase is RunPhase.FAILED
-    [failed] = failures(run(read_stream(w.stores, PARENT)))
+    failed = _failed_parent(w, AWAIT_NAMESPACE, req, AWAIT_KEY)
     assert failed.error.code == "child_run_request_invalid"
     assert run(w.stores.events.head_seq(child_id())) == 0
 

@@ -34,12 +34,14 @@ from tests.engine.helpers import (
     CountingFactory,
     assert_nothing_secret,
     attempts,
+    call_k,
     completions,
     config,
     domain,
     facts,
     failpoint,
     failures,
+    flaky_once,
     kernel,
     make_engine,
     manifest,
@@ -123,13 +125,10 @@ def test_domain_events_with_secrets_are_rejected() -> None:
 
 
 def test_fact_payloads_with_secrets_are_rejected() -> None:
-    async def call(ctx: Any, io: Any, ev: Any) -> None:
-        ctx.write("r", await io.call(IoCall("g", {}, "k")))
-
     async def main() -> None:
         stores = new_stores()
         factory = CountingFactory(lambda c: {"password": SECRET})
-        result = await start(stores, plan((S1, call)), live_transport_factory=factory)
+        result = await start(stores, plan((S1, call_k)), live_transport_factory=factory)
         assert result.phase is RunPhase.FAILED
         stream = await read_stream(stores, result.run_id)
         assert facts(stream) == []
@@ -169,13 +168,7 @@ def test_start_then_resume_retries_orphan_attempt_from_base_snapshot() -> None:
 
 
 def test_retry_policy_retries_retryable_errors() -> None:
-    calls: list[int] = []
-
-    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise state_error("flaky", retryable=True)
-        ctx.write("done", True)
+    _, flaky = flaky_once("done", True)
 
     async def main() -> None:
         stores = new_stores()
@@ -316,16 +309,12 @@ async def _replay_fixture(stores: Any, with_fact: bool) -> uuid.UUID:
     return run_id
 
 
-async def _replay_call(ctx: Any, io: Any, ev: Any) -> None:
-    ctx.write("v", await io.call(IoCall("g", {}, "k")))
-
-
 def test_replay_mode_serves_recorded_facts_without_live_io() -> None:
     async def main() -> None:
         stores = new_stores()
         run_id = await _replay_fixture(stores, with_fact=True)
         factory = CountingFactory()
-        result = await make_engine(plan((S1, _replay_call)), live_transport_factory=factory).resume(
+        result = await make_engine(plan((S1, call_k)), live_transport_factory=factory).resume(
             stores, run_id
         )
         assert result.phase is RunPhase.COMPLETED
@@ -340,7 +329,7 @@ def test_replay_mode_missing_fact_fails_without_live_io() -> None:
         stores = new_stores()
         run_id = await _replay_fixture(stores, with_fact=False)
         factory = CountingFactory()
-        result = await make_engine(plan((S1, _replay_call)), live_transport_factory=factory).resume(
+        result = await make_engine(plan((S1, call_k)), live_transport_factory=factory).resume(
             stores, run_id
         )
         assert result.phase is RunPhase.FAILED

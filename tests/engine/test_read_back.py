@@ -49,6 +49,7 @@ from tests.engine.helpers import (
     CountingTransport,
     FixedClock,
     FixedEntropy,
+    call_k,
     config,
     failpoint,
     failures,
@@ -105,16 +106,12 @@ def _stores() -> tuple[Stores, RewritingEventStore]:
     return Stores(InMemoryArtifactStore(), events), events
 
 
-async def _call_k(ctx: Any, io: Any, ev: Any) -> None:
-    ctx.write("v", await io.call(IoCall("g", {}, "k")))
-
-
 async def _stopped_run(stores: Stores) -> uuid.UUID:
     """A run stopped after its first handler: RunStarted(1), StateEntered(2), fact_recorded(3).
     Resuming it would write (the orphan's StateFailed first)."""
     first = await start(
         stores,
-        plan((S1, _call_k)),
+        plan((S1, call_k)),
         live_transport_factory=CountingFactory(lambda c: {"n": 1}),
         failpoints=failpoint(),
     )
@@ -133,7 +130,7 @@ def _refused_resume(
         events.rewrite, events.appends = rewrite, 0
         head = await events.head_seq(run_id)
         with pytest.raises(RunError) as err:
-            await make_engine(plan((S1, _call_k))).resume(stores, run_id)
+            await make_engine(plan((S1, call_k))).resume(stores, run_id)
         assert await events.head_seq(run_id) == head
         return err.value, events.appends
 
@@ -310,21 +307,30 @@ def test_manifest_op_id_is_validated_when_decoded() -> None:
     assert err.value.info.code == "invalid_op_id"
 
 
-def test_resume_refuses_a_stored_manifest_with_an_invalid_op_id() -> None:
-    async def main() -> None:
+def _resume_over_manifest(data: bytes) -> tuple[RunError, str]:
+    """Resume a run whose `RunStarted` names `data` as its manifest: the error and the manifest's
+    id, once the resume is seen to have appended nothing."""
+
+    async def main() -> tuple[RunError, str]:
         stores, events = _stores()
-        data = canonical_json_bytes({**manifest().to_json(), "op_id": "Bad-Op"})
         mid = await stores.artifacts.put(ArtifactKind.MANIFEST, data)
         snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, b"{}")
         await events.append(RID, 0, [EventEnvelope(RID, 1, RunStarted(OP, mid, snap))])
         events.appends = 0
         with pytest.raises(RunError) as err:
-            await make_engine(plan((S1, _call_k))).resume(stores, RID)
-        assert err.value.kind is RunErrorKind.INVALID_PLAN
-        assert err.value.info.code == "invalid_op_id"
+            await make_engine(plan((S1, call_k))).resume(stores, RID)
         assert events.appends == 0 and await events.head_seq(RID) == 1
+        return err.value, mid
 
-    run(main())
+    return run(main())
+
+
+def test_resume_refuses_a_stored_manifest_with_an_invalid_op_id() -> None:
+    err, _ = _resume_over_manifest(
+        canonical_json_bytes({**manifest().to_json(), "op_id": "Bad-Op"})
+    )
+    assert err.kind is RunErrorKind.INVALID_PLAN
+    assert err.info.code == "invalid_op_id"
 
 
 # ------------------------------------------------------------------ JSON artifacts re-validated
@@ -355,20 +361,10 @@ def _assert_corruption(err: Any, code: str, artifact_id: str) -> None:
 
 @pytest.mark.parametrize(("data", "code"), BAD_JSON)
 def test_resume_revalidates_the_manifest(data: bytes, code: str) -> None:
-    async def main() -> None:
-        stores, events = _stores()
-        mid = await stores.artifacts.put(ArtifactKind.MANIFEST, data)
-        snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, b"{}")
-        await events.append(RID, 0, [EventEnvelope(RID, 1, RunStarted(OP, mid, snap))])
-        events.appends = 0
-        with pytest.raises(RunError) as err:
-            await make_engine(plan((S1, _call_k))).resume(stores, RID)
-        assert err.value.kind is RunErrorKind.STORAGE
-        assert err.value.info.code == code
-        _assert_corruption(err.value.__cause__, code, mid)
-        assert events.appends == 0 and await events.head_seq(RID) == 1
-
-    run(main())
+    err, mid = _resume_over_manifest(data)
+    assert err.kind is RunErrorKind.STORAGE
+    assert err.info.code == code
+    _assert_corruption(err.__cause__, code, mid)
 
 
 @pytest.mark.parametrize(("data", "code"), BAD_JSON)
@@ -397,7 +393,7 @@ def test_a_bad_base_snapshot_ends_the_attempt_with_no_terminal_event(
         snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, data)
         await events.append(RID, 0, [EventEnvelope(RID, 1, RunStarted(OP, mid, snap))])
         with pytest.raises(RunError) as err:
-            await make_engine(plan((S1, _call_k))).resume(stores, RID)
+            await make_engine(plan((S1, call_k))).resume(stores, RID)
         assert err.value.kind is RunErrorKind.STORAGE
         _assert_corruption(err.value.__cause__, code, snap)
         assert [e.event for e in await read_stream(stores, RID)][1:] == [StateEntered(S1, 0, snap)]
@@ -446,7 +442,7 @@ def test_start_refuses_a_stored_manifest_that_does_not_hash_to_its_id() -> None:
         mid = artifact_id_for_bytes(canonical_json_bytes(m.to_json()))
         artifacts.swaps[mid] = canonical_json_bytes(m.to_json()) + b" "
         with pytest.raises(RunError) as err:
-            await start(stores, plan((S1, _call_k)))
+            await start(stores, plan((S1, call_k)))
         assert err.value.kind is RunErrorKind.STORAGE
         assert err.value.info.code == "manifest_artifact_mismatch"
         assert err.value.info.category is ErrorCategory.STORAGE
@@ -465,7 +461,7 @@ def test_start_refuses_a_manifest_the_store_does_not_hold() -> None:
         stores, events = _stores()
         m = manifest()
         mid = artifact_id_for_bytes(canonical_json_bytes(m.to_json()))
-        p = plan((S1, _call_k))
+        p = plan((S1, call_k))
         with pytest.raises(RunError) as err:
             await make_engine(p).start(stores, StartRun(m, mid, p, BASE_CONFIG, JsonContext()))
         assert err.value.kind is RunErrorKind.STORAGE
@@ -545,7 +541,7 @@ def test_no_transport_is_io_unimplemented() -> None:
 
     async def main() -> None:
         stores = new_stores()
-        result = await start(stores, plan((S1, _call_k)))
+        result = await start(stores, plan((S1, call_k)))
         [failed] = failures(await read_stream(stores, result.run_id))
         assert failed.error.code == "io_unimplemented"
 

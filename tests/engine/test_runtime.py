@@ -42,6 +42,7 @@ from tests.engine.helpers import (
     domain,
     facts,
     failures,
+    flaky_once,
     kernel,
     make_engine,
     new_stores,
@@ -290,13 +291,7 @@ def test_resume_finalizes_a_run_whose_states_all_completed() -> None:
 
 
 def test_resume_after_failed_attempt_retries_from_its_base() -> None:
-    calls: list[int] = []
-
-    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise state_error("flaky", retryable=True)
-        ctx.write("z", 1)
+    calls, flaky = flaky_once("z", 1)
 
     async def main() -> None:
         stores = new_stores()
