@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import attrs
+from mfm_engine.ids import op_id
 
 
 class IoMode(enum.Enum):
@@ -220,8 +221,9 @@ class RunManifest:
 
     @classmethod
     def from_json(cls, value: Any) -> RunManifest:
+        """A manifest of its JSON form; an invalid op id is `RunError` `invalid_op_id`."""
         return cls(
-            op_id=str(value["op_id"]),
+            op_id=op_id(value["op_id"]),
             op_version=str(value["op_version"]),
             input_params=value["input_params"],
             run_config=RunConfig.from_json(value["run_config"]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mfm_engine.errors import ContextErrorKind, StorageErrorKind, context, storage
@@ -12,8 +11,8 @@ from mfm_engine.hashing import (
     SecretsNotAllowed,
     artifact_id_for_bytes,
     canonical_json_bytes,
-    decode_json,
 )
+from mfm_engine.read_back import mark_canonical, validated_json
 from mfm_engine.stores import ArtifactKind, ArtifactStore
 
 _MISSING = object()
@@ -97,8 +96,9 @@ def snapshot_bytes(value: Any) -> bytes:
     try:
         return canonical_json_bytes(value)
     except SecretsNotAllowed:
+        # The original's kind: a secret is a policy refusal, not a failure to serialize.
         raise context(
-            ContextErrorKind.SERIALIZATION, "secrets_detected", "context contained secrets"
+            ContextErrorKind.OTHER, "secrets_detected", "context contained secrets"
         ) from None
     except (FloatNotAllowed, NotJson) as exc:
         raise context(ContextErrorKind.SERIALIZATION, "snapshot_not_canonical", str(exc)) from None
@@ -129,18 +129,24 @@ async def get_verified(artifacts: ArtifactStore, artifact_id: str) -> bytes:
     return data
 
 
+async def put_canonical(artifacts: ArtifactStore, kind: ArtifactKind, data: bytes) -> str:
+    """`put_verified` for bytes from `canonical_json_bytes`: their read-back checks hold."""
+    artifact_id = await put_verified(artifacts, kind, data)
+    mark_canonical(artifact_id)
+    return artifact_id
+
+
+async def read_json_artifact(artifacts: ArtifactStore, artifact_id: str) -> Any:
+    """The JSON value of an artifact, its bytes checked against its id, then re-validated."""
+    return validated_json(await get_verified(artifacts, artifact_id), artifact_id)
+
+
 async def write_full_snapshot_value(artifacts: ArtifactStore, value: Any) -> str:
-    return await put_verified(artifacts, ArtifactKind.CONTEXT_SNAPSHOT, snapshot_bytes(value))
+    return await put_canonical(artifacts, ArtifactKind.CONTEXT_SNAPSHOT, snapshot_bytes(value))
 
 
 async def read_snapshot(artifacts: ArtifactStore, snapshot_id: str) -> dict[str, Any]:
-    data = await get_verified(artifacts, snapshot_id)
-    try:
-        value = decode_json(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise context(
-            ContextErrorKind.SERIALIZATION, "snapshot_decode_failed", "snapshot is not JSON"
-        ) from None
+    value = await read_json_artifact(artifacts, snapshot_id)
     if not isinstance(value, dict):
         raise context(
             ContextErrorKind.SERIALIZATION, "snapshot_not_object", "snapshot is not a JSON object"

@@ -20,6 +20,7 @@ from mfm_engine.events import (
 class EnvelopeErrorKind(enum.Enum):
     RUN_ID_MISMATCH = "run_id_mismatch"
     SEQ_NOT_INCREASING = "seq_not_increasing"
+    SEQ_GAP = "seq_gap"
     ENTERED_WHILE_OPEN = "entered_while_open"
     TERMINAL_WITHOUT_ENTERED = "terminal_without_entered"
     TERMINAL_STATE_MISMATCH = "terminal_state_mismatch"
@@ -48,7 +49,8 @@ class EnvelopeAnalysis:
 
 
 def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
-    """Walk the stream once; domain events are ignored; raise `EnvelopeError` at the first break."""
+    """Walk a whole stream (from seq 1) once; domain events are ignored; raise `EnvelopeError` at
+    the first break, a seq that repeats, goes back or skips one included."""
     run_id: uuid.UUID | None = None
     last_seq = 0
     # The open attempt's envelope: its OrphanAttempt record is made only if it stays open.
@@ -64,6 +66,8 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
             raise EnvelopeError(
                 EnvelopeErrorKind.SEQ_NOT_INCREASING, env.seq, f"after seq {last_seq}"
             )
+        if env.seq != last_seq + 1:  # a stream is read from seq 1: the first must be 1
+            raise EnvelopeError(EnvelopeErrorKind.SEQ_GAP, env.seq, f"after seq {last_seq}")
         last_seq = env.seq
         event = env.event
         if isinstance(event, StateEntered):

@@ -159,9 +159,21 @@ def as_run_error(err: EngineError) -> RunError:
 
 
 def storage(
-    kind: StorageErrorKind, code: str, message: str, *, retryable: bool = False
+    kind: StorageErrorKind,
+    code: str,
+    message: str,
+    *,
+    retryable: bool = False,
+    details: Any = None,
 ) -> StorageError:
-    return StorageError(kind, info(code, ErrorCategory.STORAGE, message, retryable=retryable))
+    return StorageError(
+        kind, info(code, ErrorCategory.STORAGE, message, retryable=retryable, details=details)
+    )
+
+
+def corruption(code: str, message: str, details: Any = None) -> StorageError:
+    """What a store's read-back that fails a check is: bytes or records it must not have held."""
+    return storage(StorageErrorKind.CORRUPTION, code, message, details=details)
 
 
 def context(kind: ContextErrorKind, code: str, message: str) -> ContextError:

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind, info
+from mfm_engine.ids import artifact_id, op_id, state_id
 
 
 class RunStatus(enum.Enum):
@@ -167,7 +168,42 @@ def _malformed(message: str) -> RunError:
     )
 
 
+def _optional_artifact_id(value: str | None) -> None:
+    if value is not None:
+        artifact_id(value)
+
+
+def check_event_ids(event: Event) -> None:
+    """Refuse an event read back from a store that names an invalid op, state or artifact id
+    (`RunError` `invalid_op_id` / `invalid_state_id` / `invalid_artifact_id`), so a bad id is
+    reported where it was read, never carried into a run."""
+    if isinstance(event, StateEntered):
+        state_id(event.state_id)
+        artifact_id(event.base_snapshot_id)
+    elif isinstance(event, DomainEvent):
+        _optional_artifact_id(event.payload_ref)
+    elif isinstance(event, StateCompleted):
+        state_id(event.state_id)
+        artifact_id(event.context_snapshot_id)
+    elif isinstance(event, StateFailed):
+        state_id(event.state_id)
+        _optional_artifact_id(event.failure_snapshot_id)
+    elif isinstance(event, RunStarted):
+        op_id(event.op_id)
+        artifact_id(event.manifest_id)
+        artifact_id(event.initial_snapshot_id)
+    elif isinstance(event, RunCompleted):
+        _optional_artifact_id(event.final_snapshot_id)
+
+
 def event_from_json(value: Any) -> Event:
+    """The event of a stable JSON form, its ids checked (`check_event_ids`)."""
+    event = _event_from_json(value)
+    check_event_ids(event)
+    return event
+
+
+def _event_from_json(value: Any) -> Event:
     try:
         kind = value["type"]
         if kind == "run_started":

@@ -8,23 +8,16 @@ from typing import Any, Protocol
 
 import attrs
 from mfm_engine.config import RunConfig
-from mfm_engine.context import get_verified, put_verified
-from mfm_engine.errors import (
-    ErrorCategory,
-    IoError,
-    IoErrorKind,
-    RunError,
-    RunErrorKind,
-    info,
-)
+from mfm_engine.context import put_canonical, read_json_artifact
+from mfm_engine.errors import ErrorCategory, IoError, IoErrorKind, corruption, info
 from mfm_engine.events import FACT_RECORDED, DomainEvent, EventEnvelope
 from mfm_engine.hashing import (
     FloatNotAllowed,
     NotJson,
     SecretsNotAllowed,
     canonical_json_bytes,
-    decode_json,
 )
+from mfm_engine.ids import is_artifact_id
 from mfm_engine.sources import Clock, Entropy
 from mfm_engine.stores import ArtifactKind, Stores
 
@@ -65,7 +58,7 @@ class UnimplementedTransport:
     async def call(self, call: IoCall) -> Any:
         raise io_error(
             IoErrorKind.OTHER,
-            "live_io_unimplemented",
+            "io_unimplemented",
             ErrorCategory.UNKNOWN,
             f"no live IO transport is installed (namespace {call.namespace})",
         )
@@ -121,10 +114,6 @@ class RouterTransportFactory:
         return NamespaceRouter({p: f.make(env) for p, f in self._routes.items()})
 
 
-def _fact_error(code: str, message: str) -> RunError:
-    return RunError(RunErrorKind.IO, info(code, ErrorCategory.UNKNOWN, message))
-
-
 class FactIndex:
     """Single-assignment bindings of fact keys to payload artifact ids."""
 
@@ -142,18 +131,23 @@ class FactIndex:
             if (
                 not isinstance(payload, dict)
                 or not isinstance(payload.get("key"), str)
-                or not isinstance(payload.get("payload_id"), str)
+                or not is_artifact_id(payload.get("payload_id"))
             ):
-                raise _fact_error(
-                    "fact_recorded_malformed", f"malformed fact_recorded at seq {env.seq}"
+                raise corruption(
+                    "fact_recorded_malformed",
+                    f"malformed fact_recorded at seq {env.seq}",
+                    {"seq": env.seq},
                 )
             key, payload_id = payload["key"], payload["payload_id"]
             bound = index._bindings.get(key)
             if bound is None:
                 index._bindings[key] = payload_id
             elif bound != payload_id:
-                raise _fact_error(
-                    "fact_recorded_conflict", f"fact {key!r} bound twice (seq {env.seq})"
+                # The key names the fact; the payloads themselves never go into an error.
+                raise corruption(
+                    "fact_recorded_conflict",
+                    f"fact {key!r} bound twice (seq {env.seq})",
+                    {"seq": env.seq, "key": key},
                 )
         return index
 
@@ -194,6 +188,35 @@ def derived_fact_key(
 NOT_RECORDED: Any = object()
 
 
+def _payload_invalid(key: str, problem: str) -> IoError:
+    return io_error(
+        IoErrorKind.OTHER,
+        "fact_payload_invalid",
+        ErrorCategory.PARSING_INPUT,
+        f"recorded fact {key!r} {problem}",
+    )
+
+
+def recorded_now_millis(key: str, recorded: Any) -> int:
+    """The time a `now_millis` fact recorded, or `fact_payload_invalid`."""
+    value = recorded.get("now_millis") if isinstance(recorded, dict) else None
+    if type(value) is not int:
+        raise _payload_invalid(key, "is not a now_millis record")
+    return value
+
+
+def recorded_random_bytes(key: str, recorded: Any, n: int) -> bytes:
+    """The bytes a `random_bytes(n)` fact recorded: exactly `n`, or `fact_payload_invalid`."""
+    text = recorded.get("hex") if isinstance(recorded, dict) else None
+    try:
+        value = bytes.fromhex(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _payload_invalid(key, "is not a random_bytes record") from None
+    if len(value) != n:
+        raise _payload_invalid(key, f"holds {len(value)} random bytes where {n} were asked")
+    return value
+
+
 class _IoBase:
     """What live and replay IO share: recorded payload lookup and derived keys."""
 
@@ -212,8 +235,7 @@ class _IoBase:
         payload_id = self._facts.get(key)
         if payload_id is None:
             return NOT_RECORDED
-        data = await get_verified(self._stores.artifacts, payload_id)
-        return decode_json(data)
+        return await read_json_artifact(self._stores.artifacts, payload_id)
 
     def _next_key(self, kind: str) -> str:
         key = derived_fact_key(kind, self._run_id, self._state_id, self._attempt, self._ordinal)
@@ -269,7 +291,7 @@ class LiveIo(_IoBase):
                 ErrorCategory.PARSING_INPUT,
                 str(exc),
             ) from None
-        payload_id = await put_verified(self._stores.artifacts, ArtifactKind.FACT_PAYLOAD, data)
+        payload_id = await put_canonical(self._stores.artifacts, ArtifactKind.FACT_PAYLOAD, data)
         made = self._facts.bind(key, payload_id)
         try:
             await self._writer.append(
@@ -284,7 +306,7 @@ class LiveIo(_IoBase):
         key = self._next_key("now_millis")
         recorded = await self._recorded(key)
         if recorded is not NOT_RECORDED:
-            return int(recorded["now_millis"])
+            return recorded_now_millis(key, recorded)
         value = self._clock.now_millis()
         await self._record(key, {"now_millis": value})
         return value
@@ -293,7 +315,7 @@ class LiveIo(_IoBase):
         key = self._next_key("random_bytes")
         recorded = await self._recorded(key)
         if recorded is not NOT_RECORDED:
-            return bytes.fromhex(recorded["hex"])
+            return recorded_random_bytes(key, recorded, n)
         value = self._entropy.random_bytes(n)
         await self._record(key, {"hex": value.hex()})
         return value

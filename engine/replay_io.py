@@ -6,7 +6,15 @@ from typing import Any
 
 from mfm_engine.config import RunConfig
 from mfm_engine.errors import ErrorCategory, IoErrorKind
-from mfm_engine.live_io import NOT_RECORDED, FactIndex, IoCall, _IoBase, io_error
+from mfm_engine.live_io import (
+    NOT_RECORDED,
+    FactIndex,
+    IoCall,
+    _IoBase,
+    io_error,
+    recorded_now_millis,
+    recorded_random_bytes,
+)
 from mfm_engine.stores import Stores
 
 
@@ -46,7 +54,9 @@ class ReplayIo(_IoBase):
         return await self._require(call.fact_key)
 
     async def now_millis(self) -> int:
-        return int((await self._require(self._next_key("now_millis")))["now_millis"])
+        key = self._next_key("now_millis")
+        return recorded_now_millis(key, await self._require(key))
 
     async def random_bytes(self, n: int) -> bytes:
-        return bytes.fromhex((await self._require(self._next_key("random_bytes")))["hex"])
+        key = self._next_key("random_bytes")
+        return recorded_random_bytes(key, await self._require(key), n)

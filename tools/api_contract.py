@@ -184,12 +184,21 @@ _REFUSALS: dict[str, Refusal] = {
         "manifest artifact content hash mismatch",
         cause=StorageErrorKind.CORRUPTION,
     ),
-    "manifest_decode_failed": Refusal(
+    "manifest_deserialize_failed": Refusal(
         RunErrorKind.CONTEXT,
-        "manifest_decode_failed",
+        "manifest_deserialize_failed",
         ErrorCategory.CONTEXT,
-        "failed to decode manifest",
+        "failed to deserialize manifest",
         cause=ContextErrorKind.SERIALIZATION,
+    ),
+    # ENGINE.md "Later checks": every JSON artifact read back is re-validated.
+    "artifact_json_decode_failed": Refusal(
+        RunErrorKind.STORAGE,
+        "artifact_json_decode_failed",
+        ErrorCategory.STORAGE,
+        "artifact ",
+        prefix=True,
+        cause=StorageErrorKind.CORRUPTION,
     ),
     "run_started_op_id_mismatch": _plan_refusal(
         "run_started_op_id_mismatch", "RunStarted.op_id did not match manifest.op_id"
@@ -503,9 +512,12 @@ class _Checks:
         _seed_log(stores, RUN_ID, [started])
         await self.refused("manifest_corrupt", stores, engine.resume(stores, RUN_ID))
         # Bytes that hash to their id but are no manifest: JSON of another shape, and not JSON.
-        for junk in (canonical_json_bytes({"not": "a manifest"}), b"\xffnot json"):
+        for case, junk in (
+            ("manifest_deserialize_failed", canonical_json_bytes({"not": "a manifest"})),
+            ("artifact_json_decode_failed", b"\xffnot json"),
+        ):
             log = [RunStarted(self.op_id, artifact_id_for_bytes(junk), snap)]
-            await resume("manifest_decode_failed", log, junk)
+            await resume(case, log, junk)
         await resume(
             "run_started_op_id_mismatch",
             [RunStarted(f"{self.op_id}_other", self.manifest_id, snap)],

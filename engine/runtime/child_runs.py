@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from mfm_engine.config import RunConfig, RunManifest
-from mfm_engine.context import JsonContext, put_verified, read_snapshot
+from mfm_engine.context import JsonContext, put_canonical, read_snapshot
 from mfm_engine.errors import ErrorCategory, IoErrorKind, RunError, RunErrorKind
 from mfm_engine.events import RunPhase, RunStarted
-from mfm_engine.hashing import canonical_json_bytes
-from mfm_engine.ids import child_run_id
+from mfm_engine.hashing import CanonicalJsonError, artifact_id_for_json, canonical_json_bytes
+from mfm_engine.ids import child_run_id, is_artifact_id
 from mfm_engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
 from mfm_engine.stores import ArtifactKind, Stores
 
@@ -23,7 +23,7 @@ AWAIT_KIND = "child_run_await_v1"
 
 def _bad_request(message: str) -> Exception:
     return io_error(
-        IoErrorKind.OTHER, "child_run_bad_request", ErrorCategory.PARSING_INPUT, message
+        IoErrorKind.OTHER, "child_run_request_invalid", ErrorCategory.PARSING_INPUT, message
     )
 
 
@@ -90,6 +90,14 @@ def _spawn_manifest(req: dict[str, Any]) -> tuple[RunManifest, dict[str, Any]]:
     return manifest, initial
 
 
+def _initial_snapshot_id(initial: dict[str, Any]) -> str:
+    """The id the child's start writes its initial snapshot under: the same canonical bytes."""
+    try:
+        return artifact_id_for_json(initial)
+    except CanonicalJsonError as exc:
+        raise _bad_request(f"child initial_context is not canonical JSON: {exc}") from None
+
+
 class _ChildRunTransport:
     def __init__(
         self, factory: ChildRunLiveIoTransportFactory, env: LiveIoEnv, inner: LiveIoTransport | None
@@ -117,7 +125,7 @@ class _ChildRunTransport:
         return self._env.stores
 
     async def _store_manifest(self, manifest: RunManifest) -> str:
-        return await put_verified(
+        return await put_canonical(
             self._stores.artifacts, ArtifactKind.MANIFEST, canonical_json_bytes(manifest.to_json())
         )
 
@@ -164,6 +172,7 @@ class _ChildRunTransport:
         if not isinstance(req, dict) or req.get("kind") != SPAWN_KIND:
             raise _bad_request(f"child run spawn request must have kind {SPAWN_KIND}")
         manifest, initial = _spawn_manifest(req)
+        initial_snapshot_id = _initial_snapshot_id(initial)
         child_id = child_run_id(self._env.run_id, call.fact_key)
         manifest_id = await self._store_manifest(manifest)
         existing = await self._existing_manifest_id(child_id)
@@ -172,7 +181,26 @@ class _ChildRunTransport:
                 "child_run_conflict", f"child run {child_id} exists with another manifest"
             )
         self._launch(child_id, manifest, manifest_id, initial, existing is not None)
-        return {"child_run_id": str(child_id), "manifest_id": manifest_id}
+        return {
+            "parent_run_id": str(self._env.run_id),
+            "child_run_id": str(child_id),
+            "child_manifest_id": manifest_id,
+            "child_initial_snapshot_id": initial_snapshot_id,
+        }
+
+    def _awaited_manifest_id(self, req: dict[str, Any]) -> str | None:
+        """The child manifest the spawn recorded: the await request's `child_manifest_id` (from
+        the spawn's response), else that of its `spawn` request; None if it names neither."""
+        recorded = req.get("child_manifest_id")
+        if recorded is not None:
+            if not is_artifact_id(recorded):
+                raise _bad_request("child run await's child_manifest_id is not an artifact id")
+            return str(recorded)
+        spawn = req.get("spawn")
+        if not isinstance(spawn, dict):
+            return None
+        manifest, _ = _spawn_manifest(spawn)
+        return artifact_id_for_json(manifest.to_json())
 
     async def _await(self, call: IoCall) -> Any:
         req = call.request
@@ -189,10 +217,16 @@ class _ChildRunTransport:
             child_id = uuid.UUID(str(req["child_run_id"]))
         except (KeyError, ValueError):
             raise _bad_request("child run await needs a valid child_run_id") from None
+        spawn = req.get("spawn")
+        existing = await self._existing_manifest_id(child_id)
+        expected = self._awaited_manifest_id(req)
+        if existing is not None and expected is not None and existing != expected:
+            raise _child_error(
+                "child_run_conflict",
+                f"child run {child_id} holds another manifest than the spawn recorded",
+            )
         task = self._factory._supervisor.get(child_id)
         if task is None:
-            spawn = req.get("spawn")
-            existing = await self._existing_manifest_id(child_id)
             if existing is None:
                 if not isinstance(spawn, dict):
                     raise _child_error("run_not_found", f"child run {child_id} was never started")

@@ -16,9 +16,11 @@ from mfm_engine.errors import (
     ErrorCategory,
     RunError,
     RunErrorKind,
+    StorageError,
     StorageErrorKind,
     as_run_error,
     context,
+    corruption,
     info,
     invalid_plan,
     storage,
@@ -37,7 +39,6 @@ from mfm_engine.hashing import (
     SecretsNotAllowed,
     artifact_id_for_bytes,
     artifact_id_for_json,
-    decode_json,
 )
 from mfm_engine.live_io import (
     FactIndex,
@@ -51,6 +52,7 @@ from mfm_engine.plan import (
     StateNode,
     topological_order,
 )
+from mfm_engine.read_back import validated_json
 from mfm_engine.runtime.attempt import (
     AttemptCtx,
     Completed,
@@ -65,6 +67,7 @@ from mfm_engine.sources import Clock, Entropy, IdSource, SystemClock, SystemEntr
 from mfm_engine.stores import Stores
 
 ORPHAN_ATTEMPT_RECOVERED = "orphan_attempt_recovered"
+MANIFEST_CORRUPT = "manifest_corrupt"
 
 
 @attrs.frozen
@@ -142,17 +145,33 @@ async def read_manifest(stores: Stores, manifest_id: str) -> RunManifest:
     data = await stores.artifacts.get(manifest_id)
     # The hash is checked before decoding, so corrupt bytes are reported as corruption.
     if artifact_id_for_bytes(data) != manifest_id:
-        raise storage(
-            StorageErrorKind.CORRUPTION,
-            "manifest_corrupt",
-            "manifest artifact content hash mismatch",
-        )
+        raise corruption(MANIFEST_CORRUPT, "manifest artifact content hash mismatch")
+    value = validated_json(data, manifest_id)
     try:
-        return RunManifest.from_json(decode_json(data))
+        return RunManifest.from_json(value)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise context(
-            ContextErrorKind.SERIALIZATION, "manifest_decode_failed", "failed to decode manifest"
+            ContextErrorKind.SERIALIZATION,
+            "manifest_deserialize_failed",
+            "failed to deserialize manifest",
         ) from None
+
+
+async def read_back_manifest(stores: Stores, manifest_id: str) -> None:
+    """Start's check, before it writes anything, that the store holds the manifest it is about to
+    name in `RunStarted`: read back as resume reads it, with start's codes for what it lacks."""
+    try:
+        await read_manifest(stores, manifest_id)
+    except StorageError as exc:
+        if exc.kind is StorageErrorKind.NOT_FOUND:
+            raise storage(
+                StorageErrorKind.NOT_FOUND, "manifest_not_found", "manifest artifact was not found"
+            ) from None
+        if exc.info.code == MANIFEST_CORRUPT:
+            raise corruption(
+                "manifest_artifact_mismatch", "stored manifest bytes do not hash to manifest_id"
+            ) from None
+        raise
 
 
 def _initial_value(initial_context: Any) -> Any:
@@ -207,10 +226,7 @@ class DefaultExecutionEngine:
         validate_execution_mode(run.run_config)
         validate_start_run_contract(run)
         validated_order(run.plan)
-        if not await stores.artifacts.exists(run.manifest_id):
-            raise storage(
-                StorageErrorKind.NOT_FOUND, "manifest_not_found", "manifest artifact was not found"
-            )
+        await read_back_manifest(stores, run.manifest_id)
         if run_id is None:
             run_id = self.ids.new_run_id()
         initial_snapshot_id = await write_full_snapshot_value(
@@ -235,8 +251,9 @@ class DefaultExecutionEngine:
                 StorageErrorKind.NOT_FOUND, "run_not_found", "run event stream was not found"
             )
         stream = await stores.events.read_range(run_id, 1, None)
-        facts = FactIndex.from_event_stream(stream)
+        # The stream's shape (seqs, envelopes, ids) is checked before facts are rebuilt from it.
         history = read_run_history(run_id, stream)
+        facts = FactIndex.from_event_stream(stream)
 
         if history.run_completed is not None:
             done = history.run_completed

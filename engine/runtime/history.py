@@ -15,6 +15,7 @@ from mfm_engine.events import (
     StateCompleted,
     StateEntered,
     StateFailed,
+    check_event_ids,
 )
 
 
@@ -42,6 +43,8 @@ class RunHistory:
 
 
 def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunHistory:
+    """What a whole stream says, refusing one that is not a run's: broken attempt envelopes, a
+    gap or repeat in its seqs, another run's event, an invalid id, no `RunStarted`."""
     try:
         analysis = analyze_kernel_events(stream)
     except EnvelopeError as exc:
@@ -62,6 +65,7 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
         if env.run_id is not run_id and env.run_id != run_id:  # `is` first: UUID eq is slow
             raise invalid_plan("run_id_mismatch", "event stream run_id mismatch")
         event = env.event
+        check_event_ids(event)
         if isinstance(event, RunStarted):
             if started is None:
                 started = event

@@ -20,6 +20,7 @@ STORAGE_ERROR_CODES = frozenset(
         "manifest_not_found",
         "artifact_content_address_mismatch",
         "manifest_corrupt",
+        "manifest_artifact_mismatch",  # start reads its manifest back before writing anything
     }
 )
 

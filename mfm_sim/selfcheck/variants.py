@@ -316,7 +316,8 @@ _register(
     _patch(
         "mfm_engine.context",
         "read_snapshot",
-        "data = await get_verified(artifacts, snapshot_id)",
-        "data = await artifacts.get(snapshot_id)  # the bug: no content-address check",
+        "value = await read_json_artifact(artifacts, snapshot_id)",
+        # The bug: the bytes are decoded as they come, no content-address check.
+        "value = validated_json(await artifacts.get(snapshot_id), snapshot_id)",
     ),
 )

@@ -396,7 +396,7 @@ class _Replayer:
         self.stores = Stores(artifacts, InMemoryEventStore())
         try:
             self.facts = FactIndex.from_event_stream(history.events)
-        except RunError as exc:
+        except EngineError as exc:  # the engine's StorageError CORRUPTION for a bad record
             raise HistoryError(f"the history's facts are malformed: {exc.info.message}") from None
         bound = self.facts.keys()
         for key in bound:
@@ -574,7 +574,7 @@ def replay_history(
             )
         try:
             manifest = RunManifest.from_json(json.loads(data))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RunError) as exc:  # RunError: invalid op id
             raise HistoryError(f"the manifest artifact is malformed: {exc}") from None
     plan = _plan_from(plan_or_resolver, manifest)
     replayer = _Replayer(history, plan, manifest)

@@ -34,6 +34,7 @@ from mfm_engine import (
     StartRun,
     StateCompleted,
     StateEntered,
+    StateError,
     StateFailed,
     StateGraph,
     StateMeta,
@@ -41,6 +42,7 @@ from mfm_engine import (
     StaticPlanResolver,
     Stores,
 )
+from mfm_engine.errors import ErrorCategory, info
 from mfm_engine.events import KERNEL_TYPES, envelope_to_json_line
 from mfm_engine.hashing import canonical_json_bytes, contains_secrets
 from mfm_engine.live_io import LiveIoEnv
@@ -82,6 +84,38 @@ Handler = Callable[[Any, Any, Any], Awaitable[Any]]
 
 async def noop(ctx: Any, io: Any, ev: Any) -> None:
     return None
+
+
+async def write_x(ctx: Any, io: Any, ev: Any) -> None:
+    ctx.write("x", 1)
+
+
+async def call_k(ctx: Any, io: Any, ev: Any) -> None:
+    """Calls `g` under the fact key "k" and writes the answer to "v"."""
+    ctx.write("v", await io.call(IoCall("g", {}, "k")))
+
+
+def flaky_once(key: str, value: Any) -> tuple[list[int], Handler]:
+    """A handler that fails retryably (`flaky`) on its first call and then writes `key`; and
+    the list of its calls."""
+    calls: list[int] = []
+
+    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise state_error("flaky", retryable=True)
+        ctx.write(key, value)
+
+    return calls, flaky
+
+
+def state_error(
+    code: str = "boom", *, retryable: bool = False, message: str = "boom", details: Any = None
+) -> StateError:
+    """What a handler raises to fail its attempt."""
+    return StateError(
+        info(code, ErrorCategory.UNKNOWN, message, retryable=retryable, details=details)
+    )
 
 
 def node(state_id: str, handler: Handler = noop, tags: Iterable[str] = ()) -> StateNode:
@@ -296,6 +330,7 @@ __all__ = [
     "all_runs",
     "assert_nothing_secret",
     "attempts",
+    "call_k",
     "completions",
     "config",
     "domain",
@@ -303,6 +338,7 @@ __all__ = [
     "facts",
     "failpoint",
     "failures",
+    "flaky_once",
     "kernel",
     "make_engine",
     "manifest",
@@ -316,5 +352,7 @@ __all__ = [
     "run_completed",
     "snapshot",
     "start",
+    "state_error",
     "store_manifest",
+    "write_x",
 ]

@@ -247,29 +247,31 @@ def test_json_context_refuses_non_objects() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "code"),
+    ("data", "error", "kind", "code"),
     [
-        (b"[1,2]", "snapshot_not_object"),
-        (b'"x"', "snapshot_not_object"),
-        (b"null", "snapshot_not_object"),
-        (b"{not json", "snapshot_decode_failed"),
-        (b"\xff\xfe", "snapshot_decode_failed"),
+        (b"[1,2]", ContextError, RunErrorKind.CONTEXT, "snapshot_not_object"),
+        (b'"x"', ContextError, RunErrorKind.CONTEXT, "snapshot_not_object"),
+        (b"null", ContextError, RunErrorKind.CONTEXT, "snapshot_not_object"),
+        (b"{not json", StorageError, RunErrorKind.STORAGE, "artifact_json_decode_failed"),
+        (b"\xff\xfe", StorageError, RunErrorKind.STORAGE, "artifact_json_decode_failed"),
     ],
 )
-def test_stored_snapshot_that_is_not_an_object(data: bytes, code: str) -> None:
+def test_stored_snapshot_that_is_not_an_object(
+    data: bytes, error: type[Exception], kind: RunErrorKind, code: str
+) -> None:
     async def main() -> None:
         stores = new_stores()
         snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, data)
-        with pytest.raises(ContextError) as err:
+        with pytest.raises(error) as err:
             await read_snapshot(stores.artifacts, snap)
-        assert err.value.info.code == code
+        assert err.value.info.code == code  # type: ignore[attr-defined]
         # And through resume of a run whose RunStarted names it.
         mid = await store_manifest(stores, manifest())
         rid = uuid.uuid4()
         await stores.events.append(rid, 0, [EventEnvelope(rid, 1, RunStarted(OP, mid, snap))])
         with pytest.raises(RunError) as rerr:
             await make_engine(plan((S1, noop))).resume(stores, rid)
-        assert rerr.value.kind is RunErrorKind.CONTEXT
+        assert rerr.value.kind is kind
         assert rerr.value.info.code == code
 
     run(main())
@@ -483,24 +485,38 @@ def test_resume_with_unknown_manifest_or_snapshot() -> None:
 
 
 @pytest.mark.parametrize(
-    "manifest_bytes",
+    ("manifest_bytes", "kind", "code"),
     [
-        b"not json",
-        b"[]",
-        b"{}",
-        b'{"op_id":"op","op_version":"1","input_params":{},"run_config":5}',
-        b'{"op_id":"op","op_version":"1","input_params":{},"run_config":{"io_mode":"weird"}}',
+        (b"not json", RunErrorKind.STORAGE, "artifact_json_decode_failed"),
+        (b"[]", RunErrorKind.CONTEXT, "manifest_deserialize_failed"),
+        (b"{}", RunErrorKind.CONTEXT, "manifest_deserialize_failed"),
+        (
+            b'{"input_params":{},"op_id":"op","op_version":"1","run_config":5}',
+            RunErrorKind.CONTEXT,
+            "manifest_deserialize_failed",
+        ),
+        (
+            b'{"input_params":{},"op_id":"op","op_version":"1","run_config":{"io_mode":"weird"}}',
+            RunErrorKind.CONTEXT,
+            "manifest_deserialize_failed",
+        ),
     ],
 )
-def test_resume_with_undecodable_manifest(manifest_bytes: bytes) -> None:
+def test_resume_with_undecodable_manifest(
+    manifest_bytes: bytes, kind: RunErrorKind, code: str
+) -> None:
+    """Bytes that are not JSON are corruption; JSON that is not a manifest cannot deserialize."""
+
     async def main() -> None:
         stores = new_stores()
         mid = await stores.artifacts.put(ArtifactKind.MANIFEST, manifest_bytes)
         rid = await _forged_run(stores, mid)
+        head = await stores.events.head_seq(rid)
         with pytest.raises(RunError) as err:
             await make_engine(plan((S1, noop))).resume(stores, rid)
-        assert err.value.kind is RunErrorKind.CONTEXT
-        assert err.value.info.code == "manifest_decode_failed"
+        assert err.value.kind is kind
+        assert err.value.info.code == code
+        assert await stores.events.head_seq(rid) == head
 
     run(main())
 

@@ -27,7 +27,8 @@ from mfm_engine import (
     StateEntered,
     Stores,
 )
-from mfm_engine.hashing import canonical_json_bytes
+from mfm_engine.errors import ErrorCategory
+from mfm_engine.hashing import artifact_id_for_json, canonical_json_bytes
 from mfm_engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
 
 from tests.engine.helpers import (
@@ -194,7 +195,13 @@ def test_spawn_and_await_a_child() -> None:
     child_stream = run(read_stream(w.stores, cid))
     started = of_type(child_stream, RunStarted)[0]
     assert started.op_id == CHILD_OP
-    assert started.manifest_id == final["spawned"]["manifest_id"]
+    spawned = final["spawned"]
+    assert spawned == {
+        "parent_run_id": str(PARENT),
+        "child_run_id": str(cid),
+        "child_manifest_id": started.manifest_id,
+        "child_initial_snapshot_id": started.initial_snapshot_id,
+    }
     data = run(w.stores.artifacts.get(started.manifest_id))
     assert canonical_json_bytes(json.loads(data)) == data
     assert RunManifest.from_json(json.loads(data)).run_config == BASE_CONFIG
@@ -292,17 +299,18 @@ def test_crash_after_spawn_with_fast_child(reuse_stack: bool) -> None:
     assert_child_ran_once(w)
 
 
-class YieldOnExists(InMemoryArtifactStore):
-    """A store that suspends in `exists`: a freshly launched child stops there on its first step."""
+class YieldOnGet(InMemoryArtifactStore):
+    """A store that suspends in `get`: a freshly launched child stops there on its first step
+    (start reads its manifest back before it writes anything)."""
 
-    async def exists(self, artifact_id: str) -> bool:
+    async def get(self, artifact_id: str) -> bytes:
         await asyncio.sleep(0)
-        return await super().exists(artifact_id)
+        return await super().get(artifact_id)
 
 
 @pytest.mark.parametrize("reuse_stack", [False, True], ids=["fresh_stack", "same_stack"])
 def test_crash_after_spawn_before_child_wrote_anything(reuse_stack: bool) -> None:
-    w = World(crash_at="after_spawn", stores=Stores(YieldOnExists(), InMemoryEventStore()))
+    w = World(crash_at="after_spawn", stores=Stores(YieldOnGet(), InMemoryEventStore()))
     engine, _ = stack(w)
     with pytest.raises(Crash):
         run(start_parent(w, engine))
@@ -362,22 +370,25 @@ def test_crash_after_join(reuse_stack: bool) -> None:
 # ------------------------------------------------------------------ refusals and failures
 
 
-def test_child_run_conflict_on_another_manifest() -> None:
-    w = World()
-    engine, _ = stack(w)
+def _precreate_other_child(w: World) -> int:
+    """A child run under `child_id()` started with another manifest; its stream's head."""
     plans = plans_for(w)
 
-    async def precreate() -> None:
+    async def precreate() -> int:
         other = manifest(BASE_CONFIG, CHILD_OP, {"something": "else"})
         mid = await store_manifest(w.stores, other)
         eng = DefaultExecutionEngine(Resolver(plans))
-        await eng.start_with_id(
-            w.stores,
-            StartRun(other, mid, plans[CHILD_OP], BASE_CONFIG, JsonContext({"seed": 5})),
-            child_id(),
-        )
+        start = StartRun(other, mid, plans[CHILD_OP], BASE_CONFIG, JsonContext({"seed": 5}))
+        await eng.start_with_id(w.stores, start, child_id())
+        return await w.stores.events.head_seq(child_id())
 
-    run(precreate())
+    return run(precreate())
+
+
+def test_child_run_conflict_on_another_manifest() -> None:
+    w = World()
+    engine, _ = stack(w)
+    _precreate_other_child(w)
     entered_before = w.child_entered
     result = run(start_parent(w, engine))
     assert result.phase is RunPhase.FAILED
@@ -385,6 +396,62 @@ def test_child_run_conflict_on_another_manifest() -> None:
     assert failed.error.code == "child_run_conflict"
     assert not failed.error.retryable
     assert w.child_entered == entered_before
+
+
+def _failed_parent(w: World, namespace: str, request_: Any, key: str | None) -> Any:
+    """Run a parent whose one state makes one call and fails for it: its one `StateFailed`."""
+    plans = {PARENT_OP: plan((P1, _one_call(namespace, request_, key)), op_id=PARENT_OP)}
+    engine, _ = stack(w, plans)
+    result = run(start_parent(w, engine))
+    assert result.phase is RunPhase.FAILED
+    [failed] = failures(run(read_stream(w.stores, PARENT)))
+    return failed
+
+
+@pytest.mark.parametrize("recorded", ["spawn", "child_manifest_id"])
+def test_await_refuses_a_stored_child_of_another_manifest(recorded: str) -> None:
+    """Await checks the stored child's manifest against the one the spawn recorded (from the
+    spawn request it carries, or the spawn response's `child_manifest_id`)."""
+    w = World()
+    head = _precreate_other_child(w)
+    entered_before = w.child_entered
+    req = await_request(str(child_id()), None)
+    if recorded == "spawn":
+        req["spawn"] = spawn_request()
+    else:  # the id of the manifest spawn_request() describes
+        m = manifest(BASE_CONFIG, CHILD_OP, {"op_config": {"mode": "test"}, "input": {"seed": 1}})
+        req["child_manifest_id"] = artifact_id_for_json(m.to_json())
+    failed = _failed_parent(w, AWAIT_NAMESPACE, req, AWAIT_KEY)
+    assert failed.error.code == "child_run_conflict"
+    assert failed.error.category is ErrorCategory.UNKNOWN and not failed.error.retryable
+    # The child was neither resumed nor written to.
+    assert run(w.stores.events.head_seq(child_id())) == head
+    assert w.child_entered == entered_before
+
+
+def test_await_with_the_spawn_responses_manifest_id_joins_the_child() -> None:
+    w = World()
+
+    async def parent(ctx: Any, io: Any, ev: Any) -> None:
+        spawned = await io.call(IoCall(SPAWN_NAMESPACE, spawn_request(), SPAWN_KEY))
+        req = await_request(spawned["child_run_id"], None)
+        req["child_manifest_id"] = spawned["child_manifest_id"]
+        ctx.write("joined", await io.call(IoCall(AWAIT_NAMESPACE, req, AWAIT_KEY)))
+
+    plans = {**plans_for(w), PARENT_OP: plan((P1, parent), op_id=PARENT_OP)}
+    engine, _ = stack(w, plans)
+    result = run(start_parent(w, engine))
+    assert result.phase is RunPhase.COMPLETED
+    joined = run(snapshot(w.stores, result.final_snapshot_id))["joined"]
+    assert joined["status"] == "completed"
+
+
+def test_await_refuses_a_child_manifest_id_that_is_no_artifact_id() -> None:
+    w = World()
+    req = {**await_request(str(child_id()), None), "child_manifest_id": "not-an-id"}
+    failed = _failed_parent(w, AWAIT_NAMESPACE, req, AWAIT_KEY)
+    assert failed.error.code == "child_run_request_invalid"
+    assert run(w.stores.events.head_seq(child_id())) == 0
 
 
 def test_child_left_running_by_failpoint_is_reported_failed() -> None:
@@ -458,21 +525,21 @@ def _one_call(namespace: str, request: Any, key: str | None) -> Callable[..., An
     [
         (SPAWN_NAMESPACE, spawn_request(), None, "missing_fact_key"),
         (AWAIT_NAMESPACE, await_request(str(uuid.UUID(int=7)), None), None, "missing_fact_key"),
-        (SPAWN_NAMESPACE, {"kind": "nope"}, "k", "child_run_bad_request"),
-        (SPAWN_NAMESPACE, {"kind": SPAWN_KIND}, "k", "child_run_bad_request"),
+        (SPAWN_NAMESPACE, {"kind": "nope"}, "k", "child_run_request_invalid"),
+        (SPAWN_NAMESPACE, {"kind": SPAWN_KIND}, "k", "child_run_request_invalid"),
         (
             SPAWN_NAMESPACE,
             {**spawn_request(), "initial_context": [1]},
             "k",
-            "child_run_bad_request",
+            "child_run_request_invalid",
         ),
         (
             AWAIT_NAMESPACE,
             {"kind": AWAIT_KIND, "child_run_id": "not-a-uuid"},
             "k",
-            "child_run_bad_request",
+            "child_run_request_invalid",
         ),
-        (AWAIT_NAMESPACE, {"kind": AWAIT_KIND}, "k", "child_run_bad_request"),
+        (AWAIT_NAMESPACE, {"kind": AWAIT_KIND}, "k", "child_run_request_invalid"),
         (AWAIT_NAMESPACE, await_request(str(uuid.UUID(int=7)), None), "k", "run_not_found"),
     ],
 )

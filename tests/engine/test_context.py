@@ -227,10 +227,12 @@ def test_snapshot_id_independent_of_insertion_order_through_staging() -> None:
     assert snapshot_bytes(one.dump()) == snapshot_bytes(two.dump())
 
 
-def _context_error(value: Any, code: str) -> None:
+def _context_error(
+    value: Any, code: str, kind: ContextErrorKind = ContextErrorKind.SERIALIZATION
+) -> None:
     with pytest.raises(ContextError) as exc:
         snapshot_bytes(value)
-    assert exc.value.kind is ContextErrorKind.SERIALIZATION
+    assert exc.value.kind is kind
     assert exc.value.info.code == code
     assert exc.value.info.category is ErrorCategory.CONTEXT
 
@@ -258,7 +260,8 @@ def test_snapshot_must_be_canonical(value: Any) -> None:
     ],
 )
 def test_snapshot_secrets_detected(value: Any) -> None:
-    _context_error(value, "secrets_detected")
+    """A secret is a policy refusal (the original's `ContextError::Other`), not serialization."""
+    _context_error(value, "secrets_detected", ContextErrorKind.OTHER)
 
 
 # -------------------------------------------------------------- verified reads/writes
@@ -309,20 +312,24 @@ def test_read_snapshot_missing_is_not_found() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "code"),
+    ("data", "error", "code"),
     [
-        (b"not json", "snapshot_decode_failed"),
-        (b"\xff\xfe", "snapshot_decode_failed"),
-        (b"[1,2]", "snapshot_not_object"),
-        (b"null", "snapshot_not_object"),
+        (b"not json", StorageError, "artifact_json_decode_failed"),
+        (b"\xff\xfe", StorageError, "artifact_json_decode_failed"),
+        (b"[1,2]", ContextError, "snapshot_not_object"),
+        (b"null", ContextError, "snapshot_not_object"),
     ],
 )
-def test_read_snapshot_of_well_addressed_non_snapshots(data: bytes, code: str) -> None:
+def test_read_snapshot_of_well_addressed_non_snapshots(
+    data: bytes, error: type[Exception], code: str
+) -> None:
+    """Bytes that are not JSON are corruption; JSON that is not an object is no snapshot."""
+
     async def go() -> None:
         store = InMemoryArtifactStore()
         aid = await store.put(ArtifactKind.OTHER, data)
-        with pytest.raises(ContextError) as exc:
+        with pytest.raises(error) as exc:
             await read_snapshot(store, aid)
-        assert exc.value.info.code == code
+        assert exc.value.info.code == code  # type: ignore[attr-defined]
 
     asyncio.run(go())

@@ -116,11 +116,23 @@ def test_another_run_id() -> None:
     assert err.kind is EnvelopeErrorKind.RUN_ID_MISMATCH and err.seq == 2
 
 
-@pytest.mark.parametrize("seqs", [[1, 1], [2, 1], [1, 3, 2]])
+@pytest.mark.parametrize("seqs", [[1, 1], [1, 2, 1], [1, 2, 2]])
 def test_seq_not_strictly_increasing(seqs: list[int]) -> None:
     evs = [started(), fact(), fact()][: len(seqs)]
     envs = [EventEnvelope(RID, s, e) for s, e in zip(seqs, evs, strict=True)]
-    assert _error(envs).kind is EnvelopeErrorKind.SEQ_NOT_INCREASING
+    err = _error(envs)
+    assert err.kind is EnvelopeErrorKind.SEQ_NOT_INCREASING and err.seq == seqs[-1]
+
+
+@pytest.mark.parametrize("seqs", [[2], [1, 3], [1, 2, 4], [2, 1]])
+def test_seq_gap(seqs: list[int]) -> None:
+    """A stream is read from seq 1: a first seq above 1, or a skipped seq, is a gap."""
+    evs = [started(), fact(), fact()][: len(seqs)]
+    envs = [EventEnvelope(RID, s, e) for s, e in zip(seqs, evs, strict=True)]
+    err = _error(envs)
+    gap = next(s for i, s in enumerate(seqs, start=1) if s != i)
+    assert err.kind is EnvelopeErrorKind.SEQ_GAP and err.seq == gap
+    assert f"seq_gap at seq {gap}" in str(err)
 
 
 def test_entered_while_open() -> None:
@@ -155,8 +167,12 @@ def test_every_error_kind_is_covered() -> None:
             EventEnvelope(OTHER, 2, fact()),
         ],
         EnvelopeErrorKind.SEQ_NOT_INCREASING: [
-            EventEnvelope(RID, 2, started()),
-            EventEnvelope(RID, 2, fact()),
+            EventEnvelope(RID, 1, started()),
+            EventEnvelope(RID, 1, fact()),
+        ],
+        EnvelopeErrorKind.SEQ_GAP: [
+            EventEnvelope(RID, 1, started()),
+            EventEnvelope(RID, 3, fact()),
         ],
         EnvelopeErrorKind.ENTERED_WHILE_OPEN: stream(entered(A), entered(B)),
         EnvelopeErrorKind.TERMINAL_WITHOUT_ENTERED: stream(StateFailed(A, ERR)),

@@ -35,6 +35,7 @@ from tests.engine.helpers import (
     CountingTransport,
     FixedClock,
     FixedEntropy,
+    call_k,
     config,
     facts,
     failures,
@@ -161,12 +162,19 @@ def test_fact_index_from_stream_keeps_first_binding() -> None:
         {"payload_id": PID1},
         {"key": 1, "payload_id": PID1},
         {"key": "k", "payload_id": None},
+        {"key": "k", "payload_id": "not-an-artifact-id"},
     ],
 )
 def test_fact_index_refuses_malformed_records(payload: Any) -> None:
-    with pytest.raises(RunError) as err:
-        FactIndex.from_event_stream([_fact_env(1, payload)])
+    """The original's kind: a malformed record read back is storage corruption, at its seq."""
+    with pytest.raises(StorageError) as err:
+        FactIndex.from_event_stream(
+            [_fact_env(1, {"key": "a", "payload_id": PID1, "meta": {}}), _fact_env(2, payload)]
+        )
+    assert err.value.kind is StorageErrorKind.CORRUPTION
+    assert err.value.info.category is ErrorCategory.STORAGE
     assert err.value.info.code == "fact_recorded_malformed"
+    assert err.value.info.details == {"seq": 2}
 
 
 def test_fact_index_refuses_conflicting_records() -> None:
@@ -174,22 +182,27 @@ def test_fact_index_refuses_conflicting_records() -> None:
         _fact_env(1, {"key": "a", "payload_id": PID1, "meta": {}}),
         _fact_env(2, {"key": "a", "payload_id": PID2, "meta": {}}),
     ]
-    with pytest.raises(RunError) as err:
+    with pytest.raises(StorageError) as err:
         FactIndex.from_event_stream(stream)
+    assert err.value.kind is StorageErrorKind.CORRUPTION
+    assert err.value.info.category is ErrorCategory.STORAGE
     assert err.value.info.code == "fact_recorded_conflict"
+    # The seq and the key, never the payloads.
+    assert err.value.info.details == {"seq": 2, "key": "a"}
+    assert PID1 not in str(err.value.info.to_json()) and PID2 not in str(err.value.info.to_json())
 
 
 def test_resume_over_conflicting_fact_records_is_refused() -> None:
     async def main() -> None:
         stores = new_stores()
         first = await start(
-            stores, plan((S1, _call_k)), live_transport_factory=CountingFactory(), failpoints=_fp()
+            stores, plan((S1, call_k)), live_transport_factory=CountingFactory(), failpoints=_fp()
         )
         head = await stores.events.head_seq(first.run_id)
         bad = DomainEvent("fact_recorded", {"key": "k", "payload_id": PID2, "meta": {}})
         await stores.events.append(first.run_id, head, [EventEnvelope(first.run_id, head + 1, bad)])
         with pytest.raises(RunError) as err:
-            await make_engine(plan((S1, _call_k))).resume(stores, first.run_id)
+            await make_engine(plan((S1, call_k))).resume(stores, first.run_id)
         assert err.value.info.code == "fact_recorded_conflict"
 
     run(main())
@@ -199,10 +212,6 @@ def _fp() -> Any:
     from mfm_engine import EngineFailpoints
 
     return EngineFailpoints(True)
-
-
-async def _call_k(ctx: Any, io: Any, ev: Any) -> None:
-    ctx.write("v", await io.call(IoCall("g", {}, "k")))
 
 
 def test_single_assignment_and_payload_conflict() -> None:
@@ -336,7 +345,7 @@ def test_float_payload_fails_the_state_through_the_engine() -> None:
     async def main() -> None:
         stores = new_stores()
         result = await start(
-            stores, plan((S1, _call_k)), live_transport_factory=CountingFactory(lambda c: 0.5)
+            stores, plan((S1, call_k)), live_transport_factory=CountingFactory(lambda c: 0.5)
         )
         assert result.phase is RunPhase.FAILED
         stream = await read_stream(stores, result.run_id)
@@ -489,7 +498,7 @@ def test_replay_missing_fact_retry_follows_config(retryable: bool) -> None:
         snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, b"{}")
         rid = uuid.uuid4()
         await stores.events.append(rid, 0, [EventEnvelope(rid, 1, RunStarted("op", mid, snap))])
-        result = await make_engine(plan((S1, _call_k)), live_transport_factory=factory).resume(
+        result = await make_engine(plan((S1, call_k)), live_transport_factory=factory).resume(
             stores, rid
         )
         assert result.phase is RunPhase.FAILED
@@ -504,7 +513,7 @@ def test_live_env_describes_the_attempt() -> None:
     async def main() -> None:
         stores = new_stores()
         factory = CountingFactory()
-        result = await start(stores, plan((S1, _call_k)), live_transport_factory=factory)
+        result = await start(stores, plan((S1, call_k)), live_transport_factory=factory)
         [env] = factory.made
         assert isinstance(env, LiveIoEnv)
         assert (env.run_id, env.state_id, env.attempt) == (result.run_id, S1, 0)
@@ -520,7 +529,7 @@ def test_transport_error_fails_the_state_with_its_info() -> None:
     async def main() -> None:
         stores = new_stores()
         factory = CountingFactory(boom)
-        result = await start(stores, plan((S1, _call_k)), live_transport_factory=factory)
+        result = await start(stores, plan((S1, call_k)), live_transport_factory=factory)
         assert result.phase is RunPhase.FAILED
         stream = await read_stream(stores, result.run_id)
         assert [f.error.code for f in failures(stream)] == ["rate_limited"] * 3
@@ -545,7 +554,7 @@ def test_failed_fact_append_is_an_engine_error_not_a_state_failure() -> None:
     async def main() -> None:
         stores = Stores(new_stores().artifacts, FailsOnFact())
         with pytest.raises(RunError) as err:
-            await start(stores, plan((S1, _call_k)), live_transport_factory=CountingFactory())
+            await start(stores, plan((S1, call_k)), live_transport_factory=CountingFactory())
         assert err.value.kind is RunErrorKind.STORAGE
         assert err.value.info.code == "disk_full"
 

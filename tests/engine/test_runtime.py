@@ -1,4 +1,4 @@
-"""The original runtime's tests, re-expressed; plus retries, backoff, resume, injected sources."""
+"""The runtime beyond the original's 13 tests: retries, backoff, resume, order, injected sources."""
 
 from __future__ import annotations
 
@@ -12,38 +12,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mfm_engine import (
-    ArtifactKind,
-    ContextError,
-    DomainEvent,
-    EventEnvelope,
     EventProfile,
     Exponential,
-    FanOutJoin,
     Fixed,
-    IoCall,
     IoMode,
     RetryPolicy,
     RunCompleted,
     RunError,
-    RunErrorKind,
     RunPhase,
     RunStarted,
     RunStatus,
     StateEntered,
-    StateError,
     StateFailed,
     compute_backoff,
 )
-from mfm_engine.errors import ErrorCategory, info
-from mfm_engine.hashing import canonical_json_bytes
 
 from tests.engine.helpers import (
     BASE_CONFIG,
-    OP,
     S1,
     S2,
     S3,
-    CountingFactory,
     FixedClock,
     FixedEntropy,
     FixedIds,
@@ -53,331 +41,20 @@ from tests.engine.helpers import (
     config,
     domain,
     facts,
-    failpoint,
     failures,
+    flaky_once,
     kernel,
     make_engine,
-    manifest,
     new_stores,
-    node,
     of_type,
     plan,
     read_stream,
     run,
-    run_completed,
     snapshot,
     start,
-    store_manifest,
+    state_error,
+    write_x,
 )
-
-SECRET = "hunter2-very-secret"
-
-
-def state_error(
-    code: str = "boom", *, retryable: bool = False, message: str = "boom", details: Any = None
-) -> StateError:
-    return StateError(
-        info(code, ErrorCategory.UNKNOWN, message, retryable=retryable, details=details)
-    )
-
-
-# ------------------------------------------------------------------ the original's 13 tests
-
-
-def test_secrets_in_initial_context_are_rejected() -> None:
-    async def main() -> None:
-        stores = new_stores()
-        p = plan((S1, _write_x))
-        with pytest.raises(RunError) as err:
-            await start(stores, p, initial={"password": SECRET})
-        assert err.value.kind is RunErrorKind.CONTEXT
-        assert err.value.info.code == "secrets_detected"
-        assert isinstance(err.value.__cause__, ContextError)
-        assert stores.events.streams == {}  # type: ignore[attr-defined]
-        # Only the manifest was written (by the test), and nothing holds the secret.
-        assert list(stores.artifacts.kinds.values()) == [ArtifactKind.MANIFEST]  # type: ignore[attr-defined]
-        await assert_nothing_secret(stores, SECRET)
-
-    run(main())
-
-
-async def _write_x(ctx: Any, io: Any, ev: Any) -> None:
-    ctx.write("x", 1)
-
-
-def test_failed_state_error_is_redacted() -> None:
-    async def fail(ctx: Any, io: Any, ev: Any) -> None:
-        raise state_error(
-            "login_failed",
-            message=f"password {SECRET} rejected",
-            details={"private_key": SECRET},
-        )
-
-    async def main() -> None:
-        stores = new_stores()
-        result = await start(stores, plan((S1, fail)))
-        assert result.phase is RunPhase.FAILED
-        stream = await read_stream(stores, result.run_id)
-        [failed] = failures(stream)
-        assert failed.state_id == S1
-        assert failed.error.code == "login_failed"
-        assert failed.error.message == "error details redacted"
-        assert failed.error.details is None
-        assert "details" not in failed.to_json()["error"]
-        assert isinstance(kernel(stream)[-1], RunCompleted)
-        await assert_nothing_secret(stores, SECRET)
-
-    run(main())
-
-
-def test_domain_event_with_secret_is_refused() -> None:
-    async def emit(ctx: Any, io: Any, ev: Any) -> None:
-        ev.emit("login", {"password": SECRET})
-
-    async def main() -> None:
-        stores = new_stores()
-        cfg = config(event_profile=EventProfile.NORMAL)
-        result = await start(stores, plan((S1, emit)), cfg)
-        assert result.phase is RunPhase.FAILED
-        stream = await read_stream(stores, result.run_id)
-        assert domain(stream) == []
-        [failed] = failures(stream)
-        assert failed.error.code == "secrets_detected"
-        await assert_nothing_secret(stores, SECRET)
-
-    run(main())
-
-
-def test_fact_payload_with_secret_is_refused() -> None:
-    async def call(ctx: Any, io: Any, ev: Any) -> None:
-        ctx.write("r", await io.call(IoCall("g", {}, "k")))
-
-    async def main() -> None:
-        stores = new_stores()
-        factory = CountingFactory(lambda c: {"password": SECRET})
-        result = await start(stores, plan((S1, call)), live_transport_factory=factory)
-        assert result.phase is RunPhase.FAILED
-        stream = await read_stream(stores, result.run_id)
-        assert facts(stream) == []
-        [failed] = failures(stream)
-        assert failed.error.code == "secrets_detected"
-        await assert_nothing_secret(stores, SECRET)
-
-    run(main())
-
-
-def test_failpoint_stop_then_resume_completes() -> None:
-    calls: list[int] = []
-
-    async def once(ctx: Any, io: Any, ev: Any) -> None:
-        calls.append(1)
-        if ctx.read("x") is not None:
-            raise state_error("x_exists", message="x already exists: the staged write leaked")
-        ctx.write("x", 1)
-
-    async def main() -> None:
-        stores = new_stores()
-        p = plan((S1, once))
-        first = await start(stores, p, failpoints=failpoint())
-        assert first.phase is RunPhase.RUNNING
-        stream = await read_stream(stores, first.run_id)
-        assert first.final_snapshot_id == of_type(stream, RunStarted)[0].initial_snapshot_id
-        assert run_completed(stream) == []
-        second = await make_engine(p).resume(stores, first.run_id)
-        assert second.phase is RunPhase.COMPLETED
-        assert await snapshot(stores, second.final_snapshot_id) == {"x": 1}
-        stream = await read_stream(stores, first.run_id)
-        assert attempts(stream) == [0, 1]
-        assert len(calls) == 2
-        assert isinstance(stream[-1].event, RunCompleted)
-
-    run(main())
-
-
-def test_retryable_failure_is_retried() -> None:
-    calls: list[int] = []
-
-    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise state_error("flaky", retryable=True)
-        ctx.write("done", True)
-
-    async def main() -> None:
-        stores = new_stores()
-        result = await start(stores, plan((S1, flaky)))
-        assert result.phase is RunPhase.COMPLETED
-        stream = await read_stream(stores, result.run_id)
-        assert attempts(stream) == [0, 1]
-        [failed] = failures(stream)
-        assert failed.error.retryable and failed.error.code == "flaky"
-        assert await snapshot(stores, result.final_snapshot_id) == {"done": True}
-
-    run(main())
-
-
-def test_fan_out_join_is_unsupported() -> None:
-    async def main() -> None:
-        stores = new_stores()
-        cfg = config(execution_mode=FanOutJoin(2))
-        with pytest.raises(RunError) as err:
-            await start(stores, plan((S1, _write_x)), cfg)
-        assert err.value.kind is RunErrorKind.INVALID_PLAN
-        assert err.value.info.code == "unsupported_execution_mode"
-        assert stores.events.streams == {}  # type: ignore[attr-defined]
-
-    run(main())
-
-
-def test_skip_tags_skip_state() -> None:
-    skipped: list[int] = []
-
-    async def s2(ctx: Any, io: Any, ev: Any) -> None:
-        skipped.append(1)
-        ctx.write("s2", True)
-
-    async def main() -> None:
-        stores = new_stores()
-        p = plan(node(S1, _write_x), node(S2, s2, tags=["slow", "skip_me"]))
-        result = await start(stores, p, config(skip_tags=("skip_me",)))
-        assert result.phase is RunPhase.COMPLETED
-        assert skipped == []
-        stream = await read_stream(stores, result.run_id)
-        done = {c.state_id: c.context_snapshot_id for c in completions(stream)}
-        entered = {e.state_id: e.base_snapshot_id for e in of_type(stream, StateEntered)}
-        assert entered[S2] == done[S1]
-        assert done[S2] == done[S1]
-        assert result.final_snapshot_id == done[S1]
-        assert await snapshot(stores, result.final_snapshot_id) == {"x": 1}
-
-    run(main())
-
-
-def test_failpoint_with_io_records_fact_once() -> None:
-    async def call_then_write(ctx: Any, io: Any, ev: Any) -> None:
-        answer = await io.call(IoCall("g", {"q": 1}, "k"))
-        assert answer == {"v": 7}
-        if ctx.read("x") is not None:
-            raise state_error("x_exists")
-        ctx.write("x", 1)
-
-    async def main() -> None:
-        stores = new_stores()
-        factory = CountingFactory(lambda c: {"v": 7})
-        p = plan((S1, call_then_write))
-        first = await start(stores, p, live_transport_factory=factory, failpoints=failpoint())
-        assert first.phase is RunPhase.RUNNING
-        second = await make_engine(p, live_transport_factory=factory).resume(stores, first.run_id)
-        assert second.phase is RunPhase.COMPLETED
-        assert len(factory.calls) == 1
-        stream = await read_stream(stores, first.run_id)
-        assert attempts(stream) == [0, 1]
-        assert [f["key"] for f in facts(stream)] == ["k"]
-        assert await snapshot(stores, second.final_snapshot_id) == {"x": 1}
-
-    run(main())
-
-
-def test_recorded_fact_survives_retry() -> None:
-    handled: list[int] = []
-
-    async def call_then_fail(ctx: Any, io: Any, ev: Any) -> None:
-        handled.append(1)
-        ctx.write("r", await io.call(IoCall("g", {}, "k")))
-        if len(handled) == 1:
-            raise state_error("later", retryable=True)
-
-    async def main() -> None:
-        stores = new_stores()
-        factory = CountingFactory(lambda c: {"n": len(factory.calls)})
-        result = await start(stores, plan((S1, call_then_fail)), live_transport_factory=factory)
-        assert result.phase is RunPhase.COMPLETED
-        assert len(factory.calls) == 1
-        stream = await read_stream(stores, result.run_id)
-        assert attempts(stream) == [0, 1]
-        assert [f["key"] for f in facts(stream)] == ["k"]
-        assert await snapshot(stores, result.final_snapshot_id) == {"r": {"n": 1}}
-
-    run(main())
-
-
-def test_now_millis_and_random_bytes_are_recorded() -> None:
-    async def sources(ctx: Any, io: Any, ev: Any) -> None:
-        a = await io.now_millis()
-        b = await io.now_millis()
-        r = await io.random_bytes(8)
-        ctx.write("t", [a, b])
-        ctx.write("r", r.hex())
-
-    async def main() -> None:
-        stores = new_stores()
-        result = await start(stores, plan((S1, sources)))
-        assert result.phase is RunPhase.COMPLETED
-        stream = await read_stream(stores, result.run_id)
-        keys = [f["key"] for f in facts(stream)]
-        assert len(keys) == 3
-        assert sum(k.startswith("mfm:now_millis|") for k in keys) == 2
-        assert sum(k.startswith("mfm:random_bytes|") for k in keys) == 1
-        prefix = f"|run:{result.run_id}|state:{S1}|attempt:0|ord:"
-        assert [k.split(prefix)[1] for k in keys] == ["0", "1", "2"]
-        for f in facts(stream):
-            assert await stores.artifacts.exists(f["payload_id"])
-            assert f["meta"] == {}
-
-    run(main())
-
-
-async def _replay_fixture(stores: Any, with_fact: bool) -> uuid.UUID:
-    """A replay-mode run whose stream holds `RunStarted` and (maybe) a `fact_recorded` for k."""
-    cfg = config(io_mode=IoMode.REPLAY)
-    mid = await store_manifest(stores, manifest(cfg))
-    snap = await stores.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, b"{}")
-    run_id = uuid.uuid4()
-    evs: list[Any] = [RunStarted(OP, mid, snap)]
-    if with_fact:
-        pid = await stores.artifacts.put(ArtifactKind.FACT_PAYLOAD, canonical_json_bytes({"v": 42}))
-        evs.append(DomainEvent("fact_recorded", {"key": "k", "payload_id": pid, "meta": {}}))
-    envs = [EventEnvelope(run_id, i, e) for i, e in enumerate(evs, start=1)]
-    await stores.events.append(run_id, 0, envs)
-    return run_id
-
-
-async def _replay_call(ctx: Any, io: Any, ev: Any) -> None:
-    ctx.write("v", await io.call(IoCall("g", {}, "k")))
-
-
-def test_replay_mode_uses_recorded_facts() -> None:
-    async def main() -> None:
-        stores = new_stores()
-        run_id = await _replay_fixture(stores, with_fact=True)
-        factory = CountingFactory()
-        result = await make_engine(plan((S1, _replay_call)), live_transport_factory=factory).resume(
-            stores, run_id
-        )
-        assert result.phase is RunPhase.COMPLETED
-        assert factory.made == [] and factory.calls == []
-        assert await snapshot(stores, result.final_snapshot_id) == {"v": {"v": 42}}
-
-    run(main())
-
-
-def test_replay_mode_without_fact_fails() -> None:
-    async def main() -> None:
-        stores = new_stores()
-        run_id = await _replay_fixture(stores, with_fact=False)
-        factory = CountingFactory()
-        result = await make_engine(plan((S1, _replay_call)), live_transport_factory=factory).resume(
-            stores, run_id
-        )
-        assert result.phase is RunPhase.FAILED
-        assert factory.made == [] and factory.calls == []
-        stream = await read_stream(stores, run_id)
-        [failed] = failures(stream)
-        assert failed.error.code == "missing_fact"
-        assert failed.error.category is ErrorCategory.RPC
-
-    run(main())
-
 
 # ------------------------------------------------------------------ retries and backoff
 
@@ -468,7 +145,7 @@ def test_always_failing_retryable_state_is_entered_max_attempts_times(
     async def main() -> None:
         stores = new_stores()
         with SleepRecorder() as sleeps:
-            result = await start(stores, plan((S1, _always_fail_retryable), (S2, _write_x)), cfg)
+            result = await start(stores, plan((S1, _always_fail_retryable), (S2, write_x)), cfg)
         assert result.phase is RunPhase.FAILED
         stream = await read_stream(stores, result.run_id)
         assert attempts(stream) == list(range(max_attempts))
@@ -487,7 +164,7 @@ def test_non_retryable_failure_is_not_retried() -> None:
 
     async def main() -> None:
         stores = new_stores()
-        result = await start(stores, plan((S1, fail), (S2, _write_x)))
+        result = await start(stores, plan((S1, fail), (S2, write_x)))
         assert result.phase is RunPhase.FAILED
         stream = await read_stream(stores, result.run_id)
         assert attempts(stream) == [0]
@@ -528,7 +205,7 @@ def test_retry_starts_from_the_same_base_and_drops_staged_writes() -> None:
 
     async def main() -> None:
         stores = new_stores()
-        result = await start(stores, plan((S1, _write_x), (S2, s2)))
+        result = await start(stores, plan((S1, write_x), (S2, s2)))
         assert result.phase is RunPhase.COMPLETED
         assert seen == [{"x": 1}] * 3
         stream = await read_stream(stores, result.run_id)
@@ -600,7 +277,7 @@ def test_resume_of_finished_run_is_idempotent(outcome: str) -> None:
 def test_resume_finalizes_a_run_whose_states_all_completed() -> None:
     async def main() -> None:
         stores = new_stores()
-        p = plan((S1, _write_x))
+        p = plan((S1, write_x))
         first = await start(stores, p)
         # Drop the RunCompleted, as if the process died right before it.
         stores.events.streams[first.run_id].pop()  # type: ignore[attr-defined]
@@ -614,17 +291,11 @@ def test_resume_finalizes_a_run_whose_states_all_completed() -> None:
 
 
 def test_resume_after_failed_attempt_retries_from_its_base() -> None:
-    calls: list[int] = []
-
-    async def flaky(ctx: Any, io: Any, ev: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise state_error("flaky", retryable=True)
-        ctx.write("z", 1)
+    calls, flaky = flaky_once("z", 1)
 
     async def main() -> None:
         stores = new_stores()
-        p = plan((S1, _write_x), (S2, flaky))
+        p = plan((S1, write_x), (S2, flaky))
         first = await start(stores, p)
         assert first.phase is RunPhase.COMPLETED
         stream = await read_stream(stores, first.run_id)

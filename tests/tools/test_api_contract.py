@@ -155,7 +155,7 @@ DEFECTS: list[tuple[str, Callable[[pytest.MonkeyPatch], None], Callable[[_Checks
         "manifest decode kind lost",
         lambda mp: mp.setattr(ENGINE, "context", _context_other),
         _any_seed,
-        "manifest_decode_failed: wrapped ContextError kind ContextErrorKind.OTHER",
+        "manifest_deserialize_failed: wrapped ContextError kind ContextErrorKind.OTHER",
     ),
     (
         "start contract not validated",

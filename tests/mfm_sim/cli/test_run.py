@@ -68,7 +68,7 @@ def test_violation_exits_1_with_a_replay_command_that_reproduces_it(tmp_path: Pa
     out = tmp_path / "r.json"
     res = invoke(
         [
-            "run", "--scenario", "linear", "--seeds", "15", "--engine-variant", VARIANT,
+            "run", "--scenario", "linear", "--seed-range", "4..18", "--engine-variant", VARIANT,
             "--json", str(out), *db_args(tmp_path),
         ]
     )  # fmt: skip

@@ -51,7 +51,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "writer_ignores_expected_seq": ("retry_heavy", 18),
     "dropped_state_failed": ("retry_heavy", 0),
     "child_started_twice": ("child_runs", 1),
-    "snapshot_unverified": ("random_dag", 7),
+    "snapshot_unverified": ("random_dag", 10),
     "skip_tags_ignored": ("skip_tags", 0),
 }
 CAUGHT_BY: dict[str, str] = {
