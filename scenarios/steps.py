@@ -8,8 +8,9 @@ belongs to one scenario instance (one simulation): nothing leaks between simulat
 
 `predict` walks a plan in Kahn order the way a correct engine runs it without faults and
 returns the final phase and context: the model a scenario hands to invariant 13. It orders
-the plan itself (`kahn_order`), from the documented rule, not with the engine's own function:
-a model that shared the engine's ordering would share its bugs.
+the plan with the oracle's own Kahn order (`mfm_sim.invariants.spec.order`), written from the
+documented rule, not with the engine's own function: a model that shared the engine's ordering
+would share its bugs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mfm_engine.meta import StateMeta
 from mfm_engine.plan import ExecutionPlan, StateNode
 
 from mfm_sim.faults.stores import SimCrash
+from mfm_sim.invariants.spec.order import plan_order
 from mfm_sim.run.observation import Reference
 
 OK = "ok"
@@ -108,22 +110,10 @@ def attempts_outcome(script: Sequence[str], max_attempts: int) -> bool:
 
 def kahn_order(plan: ExecutionPlan) -> list[StateNode]:
     """The order a correct engine runs a valid plan in: Kahn's algorithm, where states that
-    become ready leave in plan order (FIFO) and a state's successors in edge order."""
+    become ready leave in plan order (FIFO) and a state's successors in edge order. ValueError
+    for a cycle."""
     nodes = {node.id: node for node in plan.graph.states}
-    waiting = dict.fromkeys(nodes, 0)
-    successors: dict[str, list[str]] = {sid: [] for sid in nodes}
-    for edge in plan.graph.edges:
-        successors[edge.from_].append(edge.to)
-        waiting[edge.to] += 1
-    ready = [sid for sid, n in waiting.items() if n == 0]
-    for sid in ready:  # the list grows as states become ready: a FIFO queue
-        for to in successors[sid]:
-            waiting[to] -= 1
-            if waiting[to] == 0:
-                ready.append(to)
-    if len(ready) != len(nodes):
-        raise ValueError(f"plan {plan.op_id} has a cycle: no order to predict")
-    return [nodes[sid] for sid in ready]
+    return [nodes[sid] for sid in plan_order(plan)]
 
 
 def predict(

@@ -1,7 +1,10 @@
 """The oracle: one module per invariant, one registry, and what they share.
 
-It reads an `Observation`, and engine data types. (Four checks still call engine helpers:
-`retry_timing`, `order`, `hash_integrity` and `outcome`; issue 15 replaces them with our own.)
+It reads an `Observation` and engine data types only. Every rule a check needs (backoff, Kahn
+order, canonical JSON and hashing, secret detection and redaction, fact keys and bindings,
+envelope walking, the phase of a status) is the oracle's own, in `spec/`, written from ENGINE.md
+and checked against the engine by property tests; `tests/mfm_sim/invariants/test_oracle_imports.py`
+refuses any import of engine logic here or in the scenarios' models.
 """
 
 from mfm_sim.invariants.derive import ORPHAN_CODE

@@ -3,7 +3,7 @@ state if the run completed); at most one RunCompleted, last; the result is the l
 
 from __future__ import annotations
 
-from mfm_engine.events import PHASE_FOR_STATUS, EventEnvelope, RunCompleted, RunStatus
+from mfm_engine.events import EventEnvelope, RunCompleted, RunStatus
 
 from mfm_sim.invariants.derive import (
     COMPLETED,
@@ -14,6 +14,7 @@ from mfm_sim.invariants.derive import (
     event_kind,
 )
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.phases import PHASE_OF
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
@@ -76,7 +77,7 @@ def check_exactly_once(obs: Observation) -> list[Violation]:
             else:
                 rc = finishes[0].event
                 assert isinstance(rc, RunCompleted)
-                logged = PHASE_FOR_STATUS[rc.status]
+                logged = PHASE_OF[rc.status]
                 if logged is not obs.final_phase or rc.final_snapshot_id != obs.final_snapshot_id:
                     out.add(
                         rid,

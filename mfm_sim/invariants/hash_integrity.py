@@ -3,13 +3,10 @@ written; the manifest id is its canonical hash; bases are the last checkpoint.""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 
 from mfm_engine.events import EventEnvelope
-from mfm_engine.hashing import CanonicalJsonError, artifact_id_for_json
 
 from mfm_sim.invariants.derive import (
     COMPLETED,
@@ -23,6 +20,8 @@ from mfm_sim.invariants.derive import (
     event_kind,
 )
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.canonical import artifact_id as hash_of
+from mfm_sim.invariants.spec.canonical import decode, json_artifact_id
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
@@ -47,7 +46,7 @@ class _ArtifactJudge:
             if data is None:
                 verdict = "does not exist"
             elif not obs.content_addressed:
-                actual = hashlib.sha256(data).hexdigest()
+                actual = hash_of(data)
                 if actual != artifact_id:
                     verdict = f"holds bytes hashing to {actual[:12]}"
         self._verdicts[artifact_id] = verdict
@@ -63,8 +62,8 @@ class _ArtifactJudge:
         trusted = manifest_id in self._obs.operator_manifests
         if data is not None and not trusted and manifest_id not in self._obs.lost_artifacts:
             try:
-                canonical = artifact_id_for_json(json.loads(data))
-            except (ValueError, UnicodeDecodeError, CanonicalJsonError) as exc:
+                canonical = json_artifact_id(decode(data))
+            except ValueError as exc:  # not UTF-8 JSON, or NotCanonical
                 verdict = f"manifest bytes are not canonical JSON ({type(exc).__name__})"
             else:
                 if canonical != manifest_id:

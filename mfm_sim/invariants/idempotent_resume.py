@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from mfm_engine.events import PHASE_FOR_STATUS, RunCompleted, RunPhase
+from mfm_engine.events import RunCompleted, RunPhase
 
 from mfm_sim.invariants.derive import TERMINAL_PHASES, Out, main_log
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.phases import PHASE_OF
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation, Outcome
 
@@ -25,7 +26,7 @@ def check_idempotent_resume(obs: Observation) -> list[Violation]:
     logged: tuple[RunPhase, str | None] | None = None
     if rc is not None:
         assert isinstance(rc.event, RunCompleted)
-        logged = (PHASE_FOR_STATUS[rc.event.status], rc.event.final_snapshot_id)
+        logged = (PHASE_OF[rc.event.status], rc.event.final_snapshot_id)
     rc_seqs = (rc.seq,) if rc is not None else ()
     previous: tuple[RunPhase, str | None] | None = None
     for inc in obs.incarnations:

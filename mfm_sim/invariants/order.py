@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from mfm_engine.plan import predecessors
-
 from mfm_sim.invariants.derive import COMPLETED, ENTERED, Out, each_run
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.order import predecessors
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from mfm_engine.events import RunPhase, RunStatus
-from mfm_engine.hashing import decode_json
 
 from mfm_sim.invariants.derive import (
     ENTERED,
@@ -26,6 +25,7 @@ from mfm_sim.invariants.derive import (
     derive,
     main_log,
 )
+from mfm_sim.invariants.spec.canonical import decode
 from mfm_sim.run.observation import Observation, Outcome
 
 __all__ = ["compare_outcome", "faults_consumed_attempts", "finished"]
@@ -102,8 +102,8 @@ def _final_snapshot(obs: Observation) -> tuple[bool, Any]:
     if data is None:
         return False, None
     try:
-        return True, decode_json(data)
-    except (ValueError, UnicodeDecodeError):
+        return True, decode(data)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both
         return False, None
 
 

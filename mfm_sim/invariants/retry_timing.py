@@ -6,12 +6,12 @@ from __future__ import annotations
 import bisect
 from datetime import timedelta
 
-from mfm_engine.config import compute_backoff
 from mfm_engine.events import EventEnvelope
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import COMPLETED, ENTERED, FAILED, Out, each_run
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.backoff import backoff as policy_backoff
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
@@ -53,7 +53,7 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
                 ):
                     continue
                 gap = env.ts_millis - fenv.ts_millis
-                backoff = compute_backoff(policy, attempt)
+                backoff = policy_backoff(policy, attempt)
                 low = backoff // _MS
                 high = low if backoff % _MS == timedelta(0) else low + 1
                 if gap < low:

@@ -307,6 +307,32 @@ _register(
     ),
 )
 
+# ------------------------------------------------------------------------------ oracle
+# Mistakes in rules the oracle used to take from the engine itself (issue 15): a check that
+# asked the engine for the backoff or the plan order would have shared these bugs.
+
+_register(
+    "backoff_off_by_one_power",
+    "exponential backoff waits base * 2**(attempt + 1): one power of two too many",
+    _patch(
+        "mfm_engine.config",
+        "compute_backoff",
+        "scaled = policy.base_delay * (1 << min(attempt, 31))",
+        "scaled = policy.base_delay * (1 << min(attempt + 1, 31))  # the bug",
+    ),
+)
+
+_register(
+    "plan_order_lifo",
+    "ready states leave Kahn's queue last in, first out (a stack), not in plan order",
+    _patch(
+        "mfm_engine.plan",
+        "topological_order",
+        "sid = queue.popleft()",
+        "sid = queue.pop()  # the bug: the newest ready state first",
+    ),
+)
+
 # ------------------------------------------------------------------------------ artifacts
 
 _register(

@@ -51,6 +51,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "writer_ignores_expected_seq": ("retry_heavy", 18),
     "dropped_state_failed": ("retry_heavy", 0),
     "child_started_twice": ("child_runs", 1),
+    "backoff_off_by_one_power": ("retry_heavy", 0),
+    "plan_order_lifo": ("diamond_io", 0),
     "snapshot_unverified": ("random_dag", 10),
     "skip_tags_ignored": ("skip_tags", 0),
 }
@@ -68,6 +70,8 @@ CAUGHT_BY: dict[str, str] = {
     "writer_ignores_expected_seq": "attempt_envelopes",
     "dropped_state_failed": "attempt_envelopes",
     "child_started_twice": "log_well_formed",
+    "backoff_off_by_one_power": "retry_timing",
+    "plan_order_lifo": "model_agreement",
     "snapshot_unverified": "detected_not_silent",
     "skip_tags_ignored": "model_agreement",
 }
@@ -87,6 +91,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (child_mod._ChildRunTransport, "_await"),
     (engine_mod, "read_manifest"),
     (engine_mod, "compute_backoff"),
+    (engine_mod, "topological_order"),
     (EventWriter, "append"),
     (LiveIo, "call"),
 )

@@ -1,0 +1,84 @@
+"""Secret detection and the redaction of a state's error, as ENGINE.md says: a case-insensitive
+substring of any marker, or a mnemonic-looking string, in any object key or string value
+(numbers and bools never); a persisted error drops its details and a message holding a secret
+becomes "error details redacted"."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mfm_engine.errors import ErrorInfo
+
+__all__ = ["MARKERS", "REDACTED", "has_secret", "looks_like_mnemonic", "redact", "text_has_secret"]
+
+MARKERS: tuple[str, ...] = (
+    "password",
+    "passphrase",
+    "mnemonic",
+    "private_key",
+    "privatekey",
+    "seed phrase",
+    "seed_phrase",
+    "seedphrase",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "x_api_key",
+    "access_key",
+    "accesskey",
+    "secret_key",
+    "secretkey",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "authorization",
+    "bearer ",
+)
+REDACTED = "error details redacted"
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+# Unicode White_Space, what the original's `split_whitespace` splits on (Python's `str.split`
+# also splits on the separators U+001C..U+001F, which are not whitespace).
+_WHITESPACE = re.compile(
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
+)
+
+
+def looks_like_mnemonic(text: str) -> bool:
+    """12 to 24 whitespace-separated words, each only lowercase ASCII letters."""
+    words = [word for word in _WHITESPACE.split(text) if word]
+    return 12 <= len(words) <= 24 and all(_LOWER.issuperset(word) for word in words)
+
+
+def text_has_secret(text: str) -> bool:
+    lowered = str(text).lower()
+    return any(marker in lowered for marker in MARKERS) or looks_like_mnemonic(str(text))
+
+
+def has_secret(value: Any) -> bool:
+    """True if any object key or string value, at any depth, looks like a secret."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if text_has_secret(item):
+                return True
+        elif isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:  # a cycle: scanned already
+                continue
+            seen.add(id(item))
+            if isinstance(item, dict):
+                stack.extend(k for k in item if isinstance(k, str))
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+    return False
+
+
+def redact(error: ErrorInfo) -> ErrorInfo:
+    """The error as it may be persisted: no details; a message with a secret replaced."""
+    message = REDACTED if text_has_secret(error.message) else error.message
+    return ErrorInfo(error.code, error.category, error.retryable, message, None)
