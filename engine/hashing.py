@@ -82,11 +82,18 @@ def _encode(value: Any) -> str:
     return "".join(_encode_chunks(value, 0))
 
 
+# Unicode White_Space: what the original's `split_whitespace` splits on. Not `str.split()`,
+# which also splits on U+001C..U+001F (separators, not whitespace).
+_WHITESPACE = re.compile(
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
+)
+
+
 def _looks_like_mnemonic(text: str) -> bool:
-    # Cheap filter first: fewer than 11 spaces cannot make 12 words.
-    if text.count(" ") + text.count("\t") + text.count("\n") < 11:
+    # Cheap filter first: 12 one-letter words and 11 separators are 23 characters.
+    if len(text) < 23:
         return False
-    words = text.split()
+    words = [w for w in _WHITESPACE.split(text) if w]
     return 12 <= len(words) <= 24 and all(_MNEMONIC_WORD.match(w) for w in words)
 
 

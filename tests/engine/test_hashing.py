@@ -476,3 +476,14 @@ def test_a_str_subclass_never_answers_for_the_plain_string() -> None:
     assert not string_has_secret("hello")
     assert all(type(k) is str for k in hashing._secret_verdicts)
     hashing._secret_verdicts.clear()
+
+
+@pytest.mark.parametrize("separator", [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003"])
+def test_a_mnemonic_split_by_any_unicode_whitespace_is_a_secret(separator: str) -> None:
+    assert contains_secrets({"seed": separator.join(["abandon"] * 12)})
+
+
+@pytest.mark.parametrize("separator", ["\x1c", "\x1f", "-"])
+def test_separators_that_are_not_whitespace_make_one_word(separator: str) -> None:
+    # Python's str.split() splits on U+001C..U+001F; the original's split_whitespace does not.
+    assert not contains_secrets({"seed": separator.join(["abandon"] * 12)})
