@@ -10,7 +10,7 @@ disagrees.
 
 from __future__ import annotations
 
-from mfm_sim.invariants.attempt_spans import decoded, journal_by_attempt, spans
+from mfm_sim.invariants.attempt_spans import decoded, matched
 from mfm_sim.invariants.context_model import replay_ops
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.invariant import Invariant
@@ -25,13 +25,7 @@ def check_attempt_reads(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     if not obs.handler_journal:
         return out.items
-    by_run = spans(obs)
-    for (run_id, state, attempt), entries in sorted(
-        journal_by_attempt(obs).items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2])
-    ):
-        span = by_run.get(run_id, {}).get((state, attempt))
-        if span is None:
-            continue
+    for (run_id, state, attempt), entries, span in matched(obs):
         base = decoded(obs, span.entered.event.base_snapshot_id)
         if not isinstance(base, dict):
             continue  # lost or corrupt: hash integrity and detection judge that

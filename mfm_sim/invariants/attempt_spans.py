@@ -19,7 +19,7 @@ from mfm_engine.events import EventEnvelope
 from mfm_sim.invariants.derive import COMPLETED, DOMAIN, ENTERED, FACT, FAILED, Log, each_run
 from mfm_sim.run.observation import HandlerAttempt, Observation
 
-__all__ = ["Span", "decoded", "journal_by_attempt", "spans", "strict_equal"]
+__all__ = ["Span", "decoded", "journal_by_attempt", "matched", "spans", "strict_equal"]
 
 Triple = tuple[uuid.UUID, str, int]
 
@@ -84,6 +84,19 @@ def journal_by_attempt(obs: Observation) -> dict[Triple, list[HandlerAttempt]]:
             continue
         out.setdefault((entry.run_id, entry.state_id, entry.attempt), []).append(entry)
     return out
+
+
+def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]:
+    """Each journaled (run, state, attempt) whose span is in the durable log, with its entries
+    and span, ordered by run id, state and attempt (never by mapping order)."""
+    by_run = spans(obs)
+    found = []
+    for triple, entries in journal_by_attempt(obs).items():
+        span = by_run.get(triple[0], {}).get((triple[1], triple[2]))
+        if span is not None:
+            found.append((triple, entries, span))
+    found.sort(key=lambda t: (str(t[0][0]), t[0][1], t[0][2]))
+    return found
 
 
 def decoded(obs: Observation, artifact_id: str | None) -> Any:

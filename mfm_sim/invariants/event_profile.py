@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfm_sim.invariants.attempt_spans import journal_by_attempt, spans, strict_equal
+from mfm_sim.invariants.attempt_spans import matched, strict_equal
 from mfm_sim.invariants.derive import ORPHAN_CODE, Out, derive
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
@@ -35,14 +35,10 @@ def check_event_profile(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     if not obs.handler_journal:
         return out.items
-    by_run = spans(obs)
     configs = {log.run_id: log.run_config for log in derive(obs).logs}
-    for (run_id, state, attempt), entries in sorted(
-        journal_by_attempt(obs).items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2])
-    ):
-        span = by_run.get(run_id, {}).get((state, attempt))
+    for (run_id, state, attempt), entries, span in matched(obs):
         cfg = configs.get(run_id)
-        if span is None or span.terminal is None or cfg is None or len(entries) != 1:
+        if span.terminal is None or cfg is None or len(entries) != 1:
             continue
         entry = entries[0]
         if entry.ended is None or span.failure_code == ORPHAN_CODE:

@@ -9,7 +9,7 @@ never reaches the snapshot, or a write that does not, shows here.
 
 from __future__ import annotations
 
-from mfm_sim.invariants.attempt_spans import decoded, journal_by_attempt, spans, strict_equal
+from mfm_sim.invariants.attempt_spans import decoded, matched, strict_equal
 from mfm_sim.invariants.context_model import replay_ops
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.invariant import Invariant
@@ -24,13 +24,9 @@ def check_staged_commit(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     if not obs.handler_journal:
         return out.items
-    by_run = spans(obs)
-    for (run_id, state, attempt), entries in sorted(
-        journal_by_attempt(obs).items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2])
-    ):
-        span = by_run.get(run_id, {}).get((state, attempt))
+    for (run_id, state, attempt), entries, span in matched(obs):
         # One invocation that returned, and the log says its attempt completed: its snapshot.
-        if span is None or not span.completed or len(entries) != 1 or entries[0].ended != "ok":
+        if not span.completed or len(entries) != 1 or entries[0].ended != "ok":
             continue
         assert span.terminal is not None
         base = decoded(obs, span.entered.event.base_snapshot_id)
