@@ -9,6 +9,7 @@ from typing import Any
 from mfm_engine.errors import ErrorCategory, StateError, info
 from mfm_engine.plan import ExecutionPlan, StateGraph, StateNode
 
+from mfm_sim.faults.journal import JournalEntry, TransportUse, journal_proxies
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import IncarnationHandle
 from mfm_sim.world.scope import enter_handler, leave_handler
@@ -22,10 +23,13 @@ class Process:
     """Which simulated process is running now: the wrapped states and resolver of a
     simulation are built once and find the live incarnation's handle through this."""
 
-    __slots__ = ("handle",)
+    __slots__ = ("handle", "journal", "uses")
 
     def __init__(self) -> None:
         self.handle: IncarnationHandle | None = None
+        # The handler journal and the transports made and called, across incarnations.
+        self.journal: list[JournalEntry] = []
+        self.uses: list[TransportUse] = []
 
 
 class FaultyState:
@@ -65,9 +69,19 @@ class FaultyState:
                     )
                 if fault.arg == 0:
                     h.crash(fault)
+        entry, ctx, io, events = journal_proxies(
+            self._process.journal, h.number, self._state_id, ctx, io, events
+        )
         token = enter_handler(self._state_id)
         try:
             result = await self._inner.handle(ctx, io, events)
+        except BaseException as exc:
+            # A dead process's handler never returned: its entry keeps `ended` None.
+            if h.alive:
+                entry.finish(exc)
+            raise
+        else:
+            entry.finish(None)
         finally:
             # Not contextlib.suppress: that is three more calls on every handler call.
             try:  # noqa: SIM105

@@ -11,6 +11,7 @@ from mfm_engine.errors import ErrorCategory, IoErrorKind, StorageError
 from mfm_engine.live_io import IoCall, LiveIoEnv, LiveIoTransport, LiveIoTransportFactory, io_error
 from mfm_engine.stores import InMemoryEventStore
 
+from mfm_sim.faults.journal import TransportUse, note_use
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import IncarnationHandle
 
@@ -26,14 +27,18 @@ class FaultyTransport:
         handle: IncarnationHandle,
         env: LiveIoEnv,
         durable: InMemoryEventStore,
+        uses: list[TransportUse] | None = None,
     ) -> None:
         self._inner = inner
         self._h = handle
         self._env = env
         self._durable = durable
+        self._uses = uses
 
     async def call(self, call: IoCall) -> Any:
         h = self._h
+        if self._uses is not None:
+            note_use(self._uses, h.number, self._env, call.namespace)
         try:
             fault = await h.before("service", target=call.namespace)
         except StorageError:
@@ -80,11 +85,18 @@ def _durably_bound(events: InMemoryEventStore, run_id: uuid.UUID, key: str) -> b
 
 class FaultyTransportFactory:
     def __init__(
-        self, inner: LiveIoTransportFactory, handle: IncarnationHandle, durable: InMemoryEventStore
+        self,
+        inner: LiveIoTransportFactory,
+        handle: IncarnationHandle,
+        durable: InMemoryEventStore,
+        uses: list[TransportUse] | None = None,
     ) -> None:
         self._inner = inner
         self._h = handle
         self._durable = durable
+        self._uses = uses  # where every transport made and called is noted (the journal's)
 
     def make(self, env: LiveIoEnv) -> LiveIoTransport:
-        return FaultyTransport(self._inner.make(env), self._h, env, self._durable)
+        if self._uses is not None:
+            note_use(self._uses, self._h.number, env, None)
+        return FaultyTransport(self._inner.make(env), self._h, env, self._durable, self._uses)

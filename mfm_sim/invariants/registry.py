@@ -12,10 +12,14 @@ from collections.abc import Mapping, Sequence
 
 from mfm_sim.invariants import (
     attempt_envelopes,
+    attempt_reads,
+    child_runs_once,
     crash_transparency,
+    derived_fact_keys,
     detected_not_silent,
     effects_at_most_once,
     engine_contract,
+    event_profile,
     exactly_once,
     hash_integrity,
     idempotent_resume,
@@ -24,7 +28,10 @@ from mfm_sim.invariants import (
     model_agreement,
     monotone_attempts,
     order,
+    replay_no_transport,
     retry_timing,
+    secrets_never_stored,
+    staged_commit,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
 from mfm_sim.invariants.invariant import Check, Invariant
@@ -48,6 +55,14 @@ REGISTRY: tuple[Invariant, ...] = (
     detected_not_silent.INVARIANT,
     retry_timing.INVARIANT,
     model_agreement.INVARIANT,
+    # The promise checks (SPEC §6.14, docs/promises.md).
+    secrets_never_stored.INVARIANT,
+    child_runs_once.INVARIANT,
+    derived_fact_keys.INVARIANT,
+    attempt_reads.INVARIANT,
+    staged_commit.INVARIANT,
+    event_profile.INVARIANT,
+    replay_no_transport.INVARIANT,
 )
 
 # (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.

@@ -16,7 +16,7 @@ from mfm_engine.hashing import (
     artifact_id_for_bytes,
     decode_json,
 )
-from mfm_engine.live_io import LiveIoTransportFactory
+from mfm_engine.live_io import LiveIoTransportFactory, UnimplementedLiveIoTransportFactory
 from mfm_engine.plan import (
     StaticPlanResolver,
 )
@@ -30,6 +30,7 @@ from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 
 from mfm_sim.errors import HarnessError
 from mfm_sim.faults.handlers import FaultyResolver, Process
+from mfm_sim.faults.journal import RecordingTransportFactory
 from mfm_sim.faults.stores import (
     FaultyArtifactStore,
     FaultyEventStore,
@@ -117,11 +118,17 @@ class Simulation:
         world = self.world
         resolver = self.resolver
         inner = self.inner_transports
+        uses = self.process.uses
         factory: LiveIoTransportFactory | None = (
-            FaultyTransportFactory(inner, handle, self.durable.events)
+            FaultyTransportFactory(inner, handle, self.durable.events, uses)
             if inner is not None
             else None  # type: ignore[arg-type]
         )
+        if factory is None and not self.instance.child_runs:
+            # The engine's own default, every use noted (replay mode must make none).
+            factory = RecordingTransportFactory(
+                UnimplementedLiveIoTransportFactory(), uses, handle.number
+            )
 
         def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
             return DefaultExecutionEngine(
@@ -381,4 +388,6 @@ class Simulation:
             # The durable InMemoryArtifactStore keys every put by the bytes' own hash, and
             # the operator's manifest is stored under `artifact_id_for_bytes(data)`.
             content_addressed=True,
+            handler_journal=tuple(e.freeze() for e in self.process.journal),
+            transport_uses=tuple(self.process.uses),
         )

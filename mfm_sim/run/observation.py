@@ -13,17 +13,21 @@ from mfm_engine.events import EventEnvelope, RunPhase
 from mfm_engine.plan import ExecutionPlan
 
 from mfm_sim.faults.appends import Batch, SeqKey, appended_events
+from mfm_sim.faults.journal import REQUIRED, HandlerAttempt, TransportUse
 from mfm_sim.faults.kinds import HONEST_KINDS, LYING_KINDS, Fault, FaultKind
 from mfm_sim.faults.stores import BadRead
 
 __all__ = [
+    "REQUIRED",
     "Breach",
     "ContractBreach",
+    "HandlerAttempt",
     "Incarnation",
     "Observation",
     "Outcome",
     "Reference",
     "RunView",
+    "TransportUse",
 ]
 
 # The same as tuples, for membership by identity: a set lookup calls Enum's Python-level
@@ -145,6 +149,10 @@ class Observation:
     content_addressed: bool = False
     # Breaches of the engine's API contract the simulation saw while it ran, in that order.
     contract_breaches: tuple[ContractBreach, ...] = ()
+    # What each handler invocation did through ctx, io and events (`faults/journal.py`), in
+    # the order they started; and every transport an incarnation made or called.
+    handler_journal: tuple[HandlerAttempt, ...] = ()
+    transport_uses: tuple[TransportUse, ...] = ()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

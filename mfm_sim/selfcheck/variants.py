@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -345,5 +346,127 @@ _register(
         "value = await read_json_artifact(artifacts, snapshot_id)",
         # The bug: the bytes are decoded as they come, no content-address check.
         "value = validated_json(await artifacts.get(snapshot_id), snapshot_id)",
+    ),
+)
+
+# ------------------------------------------------------------------------------ promises
+# One variant per promise check of docs/promises.md (the checks added for SPEC §6.14).
+
+_register(
+    "secret_event_accepted",
+    "the event recorder never scans for secrets: a domain event holding one is kept "
+    "(persisted under NORMAL and up) instead of refused with secrets_detected",
+    _patch(
+        "mfm_engine.recorder",
+        "EventRecorder.emit",
+        "if string_has_secret(name) or contains_secrets(payload):",
+        "if False:  # the bug: the secret scan was dropped",
+    ),
+)
+
+_register(
+    "error_details_kept",
+    "redaction keeps a failed state's error message and details as they are: a secret in "
+    "either reaches the log",
+    _patch(
+        "mfm_engine.hashing",
+        "redact_error_info",
+        "return ErrorInfo(error.code, error.category, error.retryable, message, None)",
+        "return ErrorInfo(error.code, error.category, error.retryable, error.message, "
+        "error.details)",
+    ),
+)
+
+_register(
+    "child_id_per_attempt",
+    "a child run's id is derived from the spawn key and the spawning attempt, not from the "
+    "key alone: a retried spawn starts a second child",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        "child_id = child_run_id(self._env.run_id, call.fact_key)",
+        'child_id = child_run_id(self._env.run_id, f"{call.fact_key}|{self._env.attempt}")',
+    ),
+)
+
+_register(
+    "derived_key_ignores_attempt",
+    "time and random facts are keyed without the attempt: a retry gets the failed "
+    "attempt's recorded time and bytes under attempt 0's keys",
+    _patch(
+        "mfm_engine.live_io",
+        "_IoBase._next_key",
+        "key = derived_fact_key(kind, self._run_id, self._state_id, self._attempt, self._ordinal)",
+        "key = derived_fact_key(kind, self._run_id, self._state_id, 0, self._ordinal)",
+    ),
+)
+
+
+class _LeakySnapshots:
+    """Per artifact store (one per incarnation), the snapshot values read through it. A holder
+    hashed by identity: a patch's extra names are part of its (cached, hashed) identity."""
+
+    def __init__(self) -> None:
+        self.stores: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+_register(
+    "failed_writes_leak",
+    "snapshots are cached per store and the staged context writes through to its base: a "
+    "retry in the same process reads the failed attempt's writes",
+    FunctionPatch(
+        "mfm_engine.context",
+        "read_snapshot",
+        (
+            Edit(
+                "value = await read_json_artifact(artifacts, snapshot_id)",
+                """
+                cache = _leaky.stores.setdefault(artifacts, {})
+                if snapshot_id not in cache:
+                    cache[snapshot_id] = await read_json_artifact(artifacts, snapshot_id)
+                value = cache[snapshot_id]
+                """,
+            ),
+        ),
+        names=(("_leaky", _LeakySnapshots()),),
+    ),
+    _patch(
+        "mfm_engine.context",
+        "StagedContext.write",
+        "self._writes[key] = value",
+        "self._writes[key] = value\nself._base[key] = value  # the bug: written through",
+    ),
+)
+
+_register(
+    "staged_delete_dropped",
+    "a staged delete never reaches the snapshot: dump keeps the base's value of a deleted key",
+    _patch(
+        "mfm_engine.context",
+        "StagedContext.dump",
+        "out = {k: v for k, v in self._base.items() if k not in self._deletes}",
+        "out = dict(self._base)  # the bug: deletes are forgotten",
+    ),
+)
+
+_register(
+    "profile_ignored",
+    "the event recorder ignores the profile: MINIMAL keeps every domain event",
+    _patch(
+        "mfm_engine.recorder",
+        "EventRecorder.emit",
+        "if self._profile is EventProfile.MINIMAL and name != FACT_RECORDED:",
+        "if False:  # the bug: the profile is never looked at",
+    ),
+)
+
+_register(
+    "replay_uses_live_io",
+    "an attempt gets live IO whatever the run's io mode: replay mode makes (and calls) transports",
+    _patch(
+        _ATTEMPT,
+        "_execute",
+        "if a.run_config.io_mode is IoMode.REPLAY:",
+        "if False:  # the bug: the io mode is never looked at",
     ),
 )

@@ -53,6 +53,17 @@ from tests.mfm_sim.logs import (
 
 NAMES = [name for name, _, _ in INVARIANTS]
 
+# The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
+PROMISES = [
+    "secrets_never_stored",
+    "child_runs_once",
+    "derived_fact_keys",
+    "attempt_reads",
+    "staged_commit",
+    "event_profile",
+    "replay_no_transport",
+]
+
 
 def test_invariant_table_names_and_numbers():
     assert NAMES == [
@@ -72,8 +83,9 @@ def test_invariant_table_names_and_numbers():
     ]
     assert [n for _, n, _ in INVARIANTS] == list(range(1, 14))
     assert all(desc and "\n" not in desc for _, _, desc in INVARIANTS)
-    # The engine contract is registered too, first, without a SPEC §6 number.
-    assert list(CHECKS) == ["engine_contract", *NAMES]
+    # The engine contract is registered too, first, without a SPEC §6 number; the promise
+    # checks of §6.14 (docs/promises.md) last.
+    assert list(CHECKS) == ["engine_contract", *NAMES, *PROMISES]
     assert list(CHECKS.values()) == [
         check_engine_contract,
         check_log_well_formed,
@@ -89,6 +101,7 @@ def test_invariant_table_names_and_numbers():
         check_detected_not_silent,
         check_retry_timing,
         check_model_agreement,
+        *(CHECKS[name] for name in PROMISES),
     ]
 
 
@@ -100,7 +113,7 @@ def test_every_registered_invariant_is_named_once_in_registry_order():
     assert all(CHECKS[inv.name] is inv.check for inv in REGISTRY)
     # The engine contract first, then SPEC §6 by number: the order `check` reports in.
     assert names[0] == "engine_contract"
-    assert [n for n in names if n != "engine_contract"] == NAMES
+    assert [n for n in names if n != "engine_contract"] == [*NAMES, *PROMISES]
     assert all(inv.summary and "\n" not in inv.summary for inv in REGISTRY)
 
 

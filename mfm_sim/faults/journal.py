@@ -1,0 +1,264 @@
+"""The handler journal: what each handler invocation did through its context, IO and event
+recorder, and which transports each incarnation made and called.
+
+`FaultyState` wraps the `ctx`, `io` and `events` a handler gets in the recording proxies below;
+`FaultyTransportFactory` (or `RecordingTransportFactory` when a scenario has no services) notes
+every transport made and called. Recording only forwards and appends to a list: no RNG draw,
+no store call, no await that yields, so a schedule is the same with or without it. The
+journal is raw material for the oracle: the invariants judge it against the durable log and
+`ENGINE.md`, never against the engine's own idea of what happened.
+
+An entry's ops are tuples whose first item names the op:
+
+- `("read", key, result, default)`: `ctx.read(key, default)` (or `require`, with `REQUIRED` as
+  the default), `result` a copy of what it returned;
+- `("missing", key)`: `ctx.require(key)` raised;
+- `("write", key, value)`, `("delete", key)`, `("dump", copy)`;
+- `("calling", namespace, fact_key)`, then `("call", namespace, fact_key, result, error_code)`:
+  `io.call` started and returned (`result` None on error);
+- `("now", value, error_code)`, `("random", n, hex_or_None, error_code)`;
+- `("emit", name, payload, error_code)`: `events.emit`; `error_code` None if accepted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "REQUIRED",
+    "HandlerAttempt",
+    "JournalEntry",
+    "RecordingTransportFactory",
+    "TransportUse",
+    "journal_proxies",
+    "note_use",
+]
+
+REQUIRED = "<required>"  # the default of a `require` read: the key had to be there
+
+_SCALARS = (str, int, bool, float, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON-like value, so a handler mutating it later leaves the record as read."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_copy(v) for v in value]
+    return value
+
+
+def _code(exc: BaseException) -> str:
+    info = getattr(exc, "info", None)
+    code = getattr(info, "code", None)
+    return code if isinstance(code, str) else type(exc).__name__
+
+
+@attrs.frozen
+class HandlerAttempt:
+    """One handler invocation as the journal saw it (run, state, attempt as its IO knew them)."""
+
+    incarnation: int
+    run_id: uuid.UUID | None
+    state_id: str
+    attempt: int | None
+    replay: bool  # the handler got replay IO
+    ops: tuple[tuple[Any, ...], ...]
+    # "ok", "error:<code>" (retryable or not in `retryable`), or None: it never returned
+    # (the process died in it).
+    ended: str | None
+    retryable: bool | None = None
+
+
+@attrs.frozen
+class TransportUse:
+    """A transport made (`call` None) or called (`call` the namespace) by an incarnation."""
+
+    incarnation: int
+    run_id: uuid.UUID
+    replay: bool  # the run config the transport was made for is in replay mode
+    call: str | None = None
+
+
+class JournalEntry:
+    """The mutable record of one invocation while it runs; `freeze` makes the observation's."""
+
+    __slots__ = ("attempt", "ended", "incarnation", "ops", "replay", "retryable", "run_id", "state")
+
+    def __init__(self, incarnation: int, state: str, io: Any) -> None:
+        self.incarnation = incarnation
+        self.state = state
+        # The engine's IO knows the run and attempt it serves; read, never called.
+        self.run_id = getattr(io, "_run_id", None)
+        self.attempt = getattr(io, "_attempt", None)
+        self.replay = type(io).__name__ == "ReplayIo"
+        self.ops: list[tuple[Any, ...]] = []
+        self.ended: str | None = None
+        self.retryable: bool | None = None
+
+    def finish(self, exc: BaseException | None) -> None:
+        if exc is None:
+            self.ended = "ok"
+            return
+        self.ended = f"error:{_code(exc)}"
+        info = getattr(exc, "info", None)
+        self.retryable = bool(getattr(info, "retryable", False))
+
+    def freeze(self) -> HandlerAttempt:
+        return HandlerAttempt(
+            self.incarnation,
+            self.run_id,
+            self.state,
+            self.attempt,
+            self.replay,
+            tuple(self.ops),
+            self.ended,
+            self.retryable,
+        )
+
+
+class _Ctx:
+    __slots__ = ("_inner", "_ops")
+
+    def __init__(self, inner: Any, ops: list[tuple[Any, ...]]) -> None:
+        self._inner = inner
+        self._ops = ops
+
+    def read(self, key: str, default: Any = None) -> Any:
+        value = self._inner.read(key, default)
+        self._ops.append(("read", key, _copy(value), _copy(default)))
+        return value
+
+    def require(self, key: str) -> Any:
+        try:
+            value = self._inner.require(key)
+        except Exception:
+            self._ops.append(("missing", key))
+            raise
+        self._ops.append(("read", key, _copy(value), REQUIRED))
+        return value
+
+    def write(self, key: str, value: Any) -> None:
+        self._inner.write(key, value)
+        self._ops.append(("write", key, _copy(value)))
+
+    def delete(self, key: str) -> None:
+        self._inner.delete(key)
+        self._ops.append(("delete", key))
+
+    def dump(self) -> Any:
+        value = self._inner.dump()
+        self._ops.append(("dump", _copy(value)))
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)  # anything else the context offers, unrecorded
+
+
+class _Io:
+    __slots__ = ("_inner", "_ops")
+
+    def __init__(self, inner: Any, ops: list[tuple[Any, ...]]) -> None:
+        self._inner = inner
+        self._ops = ops
+
+    async def call(self, call: Any) -> Any:
+        ns, key = getattr(call, "namespace", None), getattr(call, "fact_key", None)
+        # Noted before the call too: a process that dies inside it never records the result.
+        self._ops.append(("calling", ns, key))
+        try:
+            result = await self._inner.call(call)
+        except Exception as exc:
+            self._ops.append(("call", ns, key, None, _code(exc)))
+            raise
+        self._ops.append(("call", ns, key, _copy(result), None))
+        return result
+
+    async def now_millis(self) -> int:
+        try:
+            value = await self._inner.now_millis()
+        except Exception as exc:
+            self._ops.append(("now", None, _code(exc)))
+            raise
+        self._ops.append(("now", value, None))
+        return value
+
+    async def random_bytes(self, n: int) -> bytes:
+        try:
+            value = await self._inner.random_bytes(n)
+        except Exception as exc:
+            self._ops.append(("random", n, None, _code(exc)))
+            raise
+        self._ops.append(("random", n, bytes(value).hex(), None))
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Events:
+    __slots__ = ("_inner", "_ops")
+
+    def __init__(self, inner: Any, ops: list[tuple[Any, ...]]) -> None:
+        self._inner = inner
+        self._ops = ops
+
+    def emit(self, name: str, payload: Any = None, payload_ref: str | None = None) -> None:
+        try:
+            self._inner.emit(name, payload, payload_ref)
+        except Exception as exc:
+            self._ops.append(("emit", name, _copy(payload), _code(exc)))
+            raise
+        self._ops.append(("emit", name, _copy(payload), None))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def journal_proxies(
+    journal: list[JournalEntry], incarnation: int, state: str, ctx: Any, io: Any, events: Any
+) -> tuple[JournalEntry, Any, Any, Any]:
+    """A new entry in `journal` and the ctx, io and events that record into it."""
+    entry = JournalEntry(incarnation, state, io)
+    journal.append(entry)
+    ops = entry.ops
+    return entry, _Ctx(ctx, ops), _Io(io, ops), _Events(events, ops)
+
+
+class _RecordingTransport:
+    __slots__ = ("_env", "_incarnation", "_inner", "_uses")
+
+    def __init__(self, inner: Any, uses: list[TransportUse], incarnation: int, env: Any) -> None:
+        self._inner = inner
+        self._uses = uses
+        self._incarnation = incarnation
+        self._env = env
+
+    async def call(self, call: Any) -> Any:
+        note_use(self._uses, self._incarnation, self._env, getattr(call, "namespace", "?"))
+        return await self._inner.call(call)
+
+
+def note_use(uses: list[TransportUse], incarnation: int, env: Any, call: str | None) -> None:
+    """Record that an incarnation made (`call` None) or called a transport for `env`'s run."""
+    mode = getattr(getattr(env.run_config, "io_mode", None), "value", None)
+    uses.append(TransportUse(incarnation, env.run_id, mode == "replay", call))
+
+
+class RecordingTransportFactory:
+    """For a scenario with no services: the engine's own default factory, every use noted."""
+
+    def __init__(self, inner: Any, uses: list[TransportUse], incarnation: int) -> None:
+        self._inner = inner
+        self._uses = uses
+        self._incarnation = incarnation
+
+    def make(self, env: Any) -> Any:
+        note_use(self._uses, self._incarnation, env, None)
+        return _RecordingTransport(self._inner.make(env), self._uses, self._incarnation, env)

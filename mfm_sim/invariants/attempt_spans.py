@@ -1,0 +1,122 @@
+"""Each run's attempts as spans of its stream, and the handler journal matched to them: what
+the promise checks share.
+
+A span is one `StateEntered` and what follows it in the run's stream up to its terminal event
+of the same state (`StateCompleted`/`StateFailed`), or to the end of the stream if it stays
+open; the domain events in between are the attempt's. A journal entry (one handler invocation,
+`Observation.handler_journal`) belongs to the span of its (run, state, attempt); an entry the
+engine's IO did not name, or whose span is not in the durable log, is matched to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from mfm_engine.events import EventEnvelope
+
+from mfm_sim.invariants.derive import COMPLETED, DOMAIN, ENTERED, FACT, FAILED, Log, each_run
+from mfm_sim.run.observation import HandlerAttempt, Observation
+
+__all__ = ["Span", "decoded", "journal_by_attempt", "matched", "spans", "strict_equal"]
+
+Triple = tuple[uuid.UUID, str, int]
+
+
+class Span:
+    """One attempt in a run's stream."""
+
+    __slots__ = ("domain", "entered", "facts", "terminal")
+
+    def __init__(self, entered: EventEnvelope) -> None:
+        self.entered = entered
+        self.terminal: EventEnvelope | None = None
+        self.domain: list[EventEnvelope] = []  # domain events other than fact_recorded
+        self.facts: list[EventEnvelope] = []
+
+    @property
+    def completed(self) -> bool:
+        return self.terminal is not None and type(self.terminal.event).__name__ == "StateCompleted"
+
+    @property
+    def failure_code(self) -> str | None:
+        ev = self.terminal.event if self.terminal is not None else None
+        error = getattr(ev, "error", None)
+        return getattr(error, "code", None)
+
+
+def _spans_of(log: Log) -> dict[tuple[str, int], Span]:
+    found: dict[tuple[str, int], Span] = {}
+    open_span: Span | None = None
+    for code, env, ev in log.rows:
+        if code == ENTERED:
+            open_span = Span(env)
+            found.setdefault((ev.state_id, ev.attempt), open_span)
+        elif code in (COMPLETED, FAILED):
+            if open_span is not None and open_span.entered.event.state_id == ev.state_id:
+                open_span.terminal = env
+            open_span = None
+        elif code == DOMAIN and open_span is not None:
+            open_span.domain.append(env)
+        elif code == FACT and open_span is not None:
+            open_span.facts.append(env)
+    return found
+
+
+_last: tuple[Observation, dict[uuid.UUID, dict[tuple[str, int], Span]]] | None = None
+
+
+def spans(obs: Observation) -> dict[uuid.UUID, dict[tuple[str, int], Span]]:
+    """Every run's spans by (state, attempt); the first `StateEntered` of a pair wins."""
+    global _last
+    last = _last
+    if last is None or last[0] is not obs:
+        last = _last = (obs, {log.run_id: _spans_of(log) for log in each_run(obs)})
+    return last[1]
+
+
+def journal_by_attempt(obs: Observation) -> dict[Triple, list[HandlerAttempt]]:
+    """The journal's entries grouped by the (run, state, attempt) their IO named, in order."""
+    out: dict[Triple, list[HandlerAttempt]] = {}
+    for entry in obs.handler_journal:
+        if entry.run_id is None or entry.attempt is None:
+            continue
+        out.setdefault((entry.run_id, entry.state_id, entry.attempt), []).append(entry)
+    return out
+
+
+def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]:
+    """Each journaled (run, state, attempt) whose span is in the durable log, with its entries
+    and span, ordered by run id, state and attempt (never by mapping order)."""
+    by_run = spans(obs)
+    found = []
+    for triple, entries in journal_by_attempt(obs).items():
+        span = by_run.get(triple[0], {}).get((triple[1], triple[2]))
+        if span is not None:
+            found.append((triple, entries, span))
+    found.sort(key=lambda t: (str(t[0][0]), t[0][1], t[0][2]))
+    return found
+
+
+def decoded(obs: Observation, artifact_id: str | None) -> Any:
+    """The JSON value of an artifact as it was written, or None if it is lost or not JSON."""
+    data = obs.pristine.get(artifact_id) if artifact_id is not None else None
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def strict_equal(a: Any, b: Any) -> bool:
+    """JSON equality: `True` is not `1`, and lists and tuples are both arrays."""
+    ta, tb = type(a), type(b)
+    if ta in (list, tuple) and tb in (list, tuple):
+        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
+    if ta is not tb:
+        return False
+    if ta is dict:
+        return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
+    return bool(a == b)

@@ -1,0 +1,51 @@
+"""child_runs_once: one child per (parent, spawn key); no attempt's handler runs twice."""
+
+from __future__ import annotations
+
+import attrs
+
+from mfm_sim import get_scenario, simulate
+from tests.mfm_sim.invariants.support import fired
+
+NAME = "child_runs_once"
+
+
+def _obs(seed: int):
+    return simulate(get_scenario("child_runs"), seed, keep_observation=True).observation
+
+
+def test_correct_runs_pass() -> None:
+    for seed in range(6):
+        obs = _obs(seed)
+        assert any(v.is_child for v in obs.runs.values())
+        assert fired(obs, NAME) == []
+
+
+def test_a_handler_run_twice_fires() -> None:
+    obs = _obs(0)
+    entry = next(e for e in obs.handler_journal if e.run_id is not None)
+    found = fired(attrs.evolve(obs, handler_journal=(*obs.handler_journal, entry)), NAME)
+    assert [v.message for v in found] == [
+        f"{entry.state_id} attempt {entry.attempt}: its handler ran 2 times"
+    ]
+
+
+def test_a_child_from_no_spawn_key_fires() -> None:
+    obs = _obs(0)
+    spawns = tuple(
+        attrs.evolve(e, ops=tuple(op for op in e.ops if op[0] != "calling"))
+        for e in obs.handler_journal
+    )
+    # Without the journal's spawns and the recorded facts, no child is accounted for.
+    runs = {
+        k: attrs.evolve(v, stream=tuple(env for env in v.stream if "key" not in str(env.event)))
+        for k, v in obs.runs.items()
+    }
+    found = fired(attrs.evolve(obs, handler_journal=spawns, runs=runs), NAME)
+    assert found and all("not uuid5(parent, spawn key)" in v.message for v in found)
+
+
+def test_a_child_id_that_is_not_the_spawn_keys_fires() -> None:
+    broken = simulate(get_scenario("child_runs"), 0, variant="child_id_per_attempt")
+    found = [v for v in broken.violations if v.invariant == NAME]
+    assert found and "not uuid5(parent, key)" in found[0].message

@@ -1,0 +1,37 @@
+"""derived_fact_keys: per-attempt derived keys, each draw answered by its recorded fact."""
+
+from __future__ import annotations
+
+import attrs
+
+from mfm_sim import get_scenario, simulate
+from tests.mfm_sim.invariants.support import fired
+
+NAME = "derived_fact_keys"
+
+
+def _obs(seed: int):
+    return simulate(get_scenario("facts_time_random"), seed, keep_observation=True).observation
+
+
+def test_correct_runs_pass() -> None:
+    for seed in range(8):
+        obs = _obs(seed)
+        assert any(op[0] == "now" for e in obs.handler_journal for op in e.ops)
+        assert fired(obs, NAME) == []
+
+
+def test_a_draw_that_is_not_its_recorded_value_fires() -> None:
+    obs = _obs(1)
+    entry = next(e for e in obs.handler_journal if e.ended == "ok")
+    i = next(i for i, op in enumerate(entry.ops) if op[0] == "now")
+    bad = attrs.evolve(entry, ops=(*entry.ops[:i], ("now", -5, None), *entry.ops[i + 1 :]))
+    journal = tuple(bad if e is entry else e for e in obs.handler_journal)
+    found = fired(attrs.evolve(obs, handler_journal=journal), NAME)
+    assert len(found) == 1 and "now_millis returned -5" in found[0].message
+
+
+def test_keys_without_the_attempt_fire() -> None:
+    broken = simulate(get_scenario("facts_time_random"), 1, variant="derived_key_ignores_attempt")
+    found = [v for v in broken.violations if v.invariant == NAME]
+    assert found and "attempt 1: now_millis draw 0 has no fact" in found[0].message
