@@ -34,6 +34,7 @@ from mfm_sim.invariants.derive import (
     Out,
     each_run,
 )
+from mfm_sim.invariants.outcome import _plain
 from mfm_sim.run.observation import CtxRef, FactRef, Observation, Prediction
 
 __all__ = ["attempts_shifted", "check_prediction"]
@@ -101,14 +102,6 @@ def _diff(got: Mapping[str, Any], want: Mapping[str, Any]) -> str:
         f"{k}: {_short(got.get(k, '<absent>'), 60)} != {_short(want.get(k, '<absent>'), 60)}"
         for k in keys[:4]
     )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _check_attempts(obs: Observation, out: Out, log: Log, pred: Prediction) -> None:
