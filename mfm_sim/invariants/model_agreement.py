@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.model_prediction import attempts_shifted, check_prediction
 from mfm_sim.invariants.outcome import compare_outcome, faults_consumed_attempts, finished
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -18,7 +19,17 @@ def check_model_agreement(obs: Observation) -> list[Violation]:
     injected failures (the model predicts the fault-free outcome)."""
     out = Out(INVARIANT.name, obs)
     model = obs.model
-    if model is None or not finished(obs) or faults_consumed_attempts(obs):
+    if model is None:
+        return out.items
+    # A reference interpreter's prediction: each attempt is judged whatever the faults, as
+    # its behaviour depends on its number alone; the whole run only as the run above.
+    excused = not finished(obs) or faults_consumed_attempts(obs)
+    if model.prediction is not None:
+        # A program branches on its attempt number: a fault that used up an attempt may
+        # change the outcome either way, so then only the attempts themselves are judged.
+        excused = excused or attempts_shifted(obs)
+        check_prediction(obs, out, model.prediction, whole_run=not excused)
+    if excused:
         return out.items
     compare_outcome(obs, out, model.phase, model.final_snapshot, "the model")
     return out.items

@@ -19,12 +19,16 @@ from mfm_sim.faults.stores import BadRead
 
 __all__ = [
     "REQUIRED",
+    "AttemptPrediction",
     "Breach",
     "ContractBreach",
+    "CtxRef",
+    "FactRef",
     "HandlerAttempt",
     "Incarnation",
     "Observation",
     "Outcome",
+    "Prediction",
     "Reference",
     "RunView",
     "TransportUse",
@@ -116,6 +120,8 @@ class Reference:
 
     phase: RunPhase
     final_snapshot: Mapping[str, Any] | None
+    # A reference interpreter's detailed prediction (generated workloads), or None.
+    prediction: Prediction | None = None
 
 
 @attrs.frozen
@@ -165,3 +171,53 @@ class Observation:
     @property
     def store_lied(self) -> bool:
         return any(f.kind in _LYING for f in self.faults)
+
+
+# A reference interpreter's prediction (`mfm_scenarios.interpreter`), judged by invariant 13.
+# Values the interpreter cannot know by value appear inside predicted JSON as symbols, which
+# the check resolves against what the log recorded.
+
+
+@attrs.frozen
+class FactRef:
+    """The payload recorded under fact `key` (`{run}` stands for the run's id), or its `field`."""
+
+    key: str
+    field: str | None = None
+
+
+@attrs.frozen
+class CtxRef:
+    """The value of context key `key` in the attempt's base snapshot (null when absent)."""
+
+    key: str
+
+
+@attrs.frozen
+class AttemptPrediction:
+    """What attempt `attempt` of a state does, as a function of its number alone."""
+
+    state_id: str
+    attempt: int
+    skipped: bool
+    completed: bool
+    # (code, retryable, message as persisted) of the StateFailed, when not completed.
+    error: tuple[str, bool, str] | None
+    events: tuple[tuple[str, Any], ...]  # domain events kept: (name, payload)
+    derived_facts: tuple[str, ...]  # derived fact keys recorded, `{run}` for the run id
+    # The attempt's net change of the context: ("set", key, value) or ("del", key, None).
+    effects: tuple[tuple[str, str, Any], ...]
+    refusals: tuple[str, ...]  # codes of the refusals it meets (caught or not)
+
+
+@attrs.frozen
+class Prediction:
+    """A generated workload's fault-free run, and every attempt any schedule may run."""
+
+    attempts: Mapping[tuple[str, int], AttemptPrediction]  # children's states too
+    path: tuple[tuple[str, int], ...]  # the main run's (state, attempt) entered, in order
+    explicit_facts: tuple[str, ...]  # keys bound by keyed calls, sorted
+    derived_facts: tuple[str, ...]  # derived keys bound, sorted, `{run}` for the run id
+    # Predictable fields of recorded payloads: key -> {field: value} (None: the whole payload).
+    fact_fields: Mapping[str, Mapping[str, Any]]
+    final_context: Mapping[str, Any] | None  # may hold FactRef symbols

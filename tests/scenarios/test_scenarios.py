@@ -33,10 +33,11 @@ DEFAULT = {
     "child_runs",
     "skip_tags",
     "crash_loop",
+    "generated",
 }
 REQUIRED = DEFAULT | {"facts_time_random", "replay_mode", "corruption"}
 # Scenarios whose model predicts the final context too, not only the status.
-SNAPSHOT_MODELS = REQUIRED - {"facts_time_random"}
+SNAPSHOT_MODELS = REQUIRED - {"facts_time_random", "generated"}
 
 
 def instance(name: str, seed: int) -> Any:

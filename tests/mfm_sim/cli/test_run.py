@@ -29,15 +29,15 @@ def test_run_small_sweep_passes(tmp_path: Path) -> None:
         ["run", "--seeds", "20", "--json", str(out), "--junit", str(junit), *db_args(tmp_path)]
     )
     assert res.exit_code == 0, res.output
-    assert "ok: 140 schedules, no violations" in res.stdout
+    assert "ok: 160 schedules, no violations" in res.stdout
     for word in ("schedules", "crashes", "resumes", "virtual time simulated", "schedules/s"):
         assert word in res.stdout
-    assert "sweep: 140/140 schedules (100%)" in res.stderr  # plain progress: not a TTY
+    assert "sweep: 160/160 schedules (100%)" in res.stderr  # plain progress: not a TTY
     data = _json(out)
-    assert data["ok"] is True and data["schedules"] == 140 and data["failures"] == []
+    assert data["ok"] is True and data["schedules"] == 160 and data["failures"] == []
     assert data["seeds"]["first"] == 0 and data["seeds"]["last"] == 19  # type: ignore[index]
     root = ET.parse(junit).getroot()
-    assert len(root.findall(".//testcase")) == 7 and not root.findall(".//failure")
+    assert len(root.findall(".//testcase")) == 8 and not root.findall(".//failure")
     assert not (tmp_path / "db").exists() or not list((tmp_path / "db").iterdir())
 
 

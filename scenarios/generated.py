@@ -1,0 +1,393 @@
+"""Generated workloads: a random plan, knobs and handler programs drawn from the seed.
+
+Swarm-style: each seed first switches every feature in `FEATURES` on or off, then draws a
+random DAG, a run config, an initial context and, for each state, a `Program` from the
+enabled features only, so rare combinations occur. The reference interpreter
+(`mfm_scenarios.interpreter`) predicts the run; invariant 13 compares every schedule with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import attrs
+from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
+from mfm_engine.config import IoMode, RunConfig
+from mfm_scenarios.child_runs import OpResolver
+from mfm_scenarios.interpreter import interpret
+from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.program import (
+    CALL,
+    CHILD,
+    DELETE,
+    EMIT,
+    FAIL,
+    NOW,
+    RANDOM,
+    READ,
+    WRITE,
+    Op,
+    Program,
+    ProgramState,
+)
+
+from mfm_sim.run.observation import Reference
+from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.testing.services import make_services
+from mfm_sim.world.rng import Rng
+
+__all__ = ["FEATURES", "SCENARIO", "build", "draw"]
+
+FEATURES = (
+    "read",
+    "write",
+    "delete",
+    "fail_retryable",
+    "fail_fatal",
+    "write_then_fail",
+    "keyed_call",
+    "unkeyed_call",
+    "idempotency_key",
+    "now",
+    "random",
+    "emit",
+    "secret_event",
+    "secret_fact",
+    "float_fact",
+    "secret_message",
+    "catch",
+    "skip_tags",
+    "child",
+    "replay",
+    "attempt_ops",
+)
+TAGS = ("audit", "slow", "beta")
+_WORDS = ("alpha", "beta", "gamma", "delta", "omega", "kappa")
+_SECRET_EVENTS: tuple[tuple[str, Any], ...] = (
+    ("login", {"password": "hunter2"}),
+    ("password_reset", {"user": "u1"}),
+    ("auth", {"header": "Bearer abc123"}),
+    ("backup", {"words": " ".join(["abandon"] * 11 + ["about"])}),
+    ("config", {"nested": [{"api_key": 7}]}),
+)
+_SECRET_VALUES = ({"private_key": "k"}, "access_token=xyz", {"list": ["Authorization: x"]})
+
+
+@attrs.frozen
+class Drawn:
+    """One seed's workload: what `build` turns into a ScenarioRun."""
+
+    features: frozenset[str]
+    plan: ExecutionPlan
+    run_config: RunConfig
+    initial: dict[str, Any]
+    children: dict[str, tuple[ExecutionPlan, RunConfig, dict[str, Any]]]
+
+
+def _value(rng: Rng) -> Any:
+    pick = rng.below(4)
+    if pick == 0:
+        return rng.below(1000)
+    if pick == 1:
+        return rng.choice(_WORDS)
+    if pick == 2:
+        return [rng.below(10) for _ in range(rng.below(3))]
+    return {"n": rng.below(100), "w": rng.choice(_WORDS)}
+
+
+class _Drawer:
+    def __init__(self, rng: Rng, features: frozenset[str], replay: bool) -> None:
+        self.rng = rng
+        self.on = features
+        self.replay = replay
+        self.counter = itertools.count()
+        self.keys = ["seeded", "base"]
+
+    def _attempts(self) -> tuple[int, ...] | None:
+        if "attempt_ops" in self.on and self.rng.chance(0.3):
+            return tuple(a for a in range(4) if self.rng.chance(0.5)) or (0,)
+        return None
+
+    def _catch(self) -> bool:
+        return "catch" in self.on and self.rng.chance(0.5)
+
+    def _key(self) -> str:
+        key = f"k{next(self.counter)}"
+        self.keys.append(key)
+        return key
+
+    def _call(self, ops: list[Op], uid: str) -> None:
+        rng = self.rng
+        keyed = "keyed_call" in self.on and ("unkeyed_call" not in self.on or rng.chance(0.5))
+        catch = self._catch()
+        when = self._attempts()
+        if keyed:
+            pick = rng.below(3)
+            if pick == 0:  # an effect made once by its idempotency key, recorded as a fact
+                req = {"op": "charge", "account": f"acct_{uid}", "amount": rng.between(1, 99)}
+                req["idempotency_key"] = f"idem_{uid}"
+                ops.append(
+                    Op(
+                        CALL,
+                        self._key(),
+                        name="ledger",
+                        value=req,
+                        fact_key=f"f_{uid}",
+                        catch=catch,
+                        attempts=when,
+                    )
+                )
+                return
+            if pick == 1:  # a naturally idempotent put, with or without an idempotency key
+                req = {"op": "put", "key": f"kv_{uid}", "value": _value(rng)}
+                if "idempotency_key" in self.on and rng.chance(0.5):
+                    req["idempotency_key"] = f"idem_{uid}"
+                ops.append(
+                    Op(
+                        CALL,
+                        self._key(),
+                        name="kv",
+                        value=req,
+                        fact_key=f"f_{uid}",
+                        catch=catch,
+                        attempts=when,
+                    )
+                )
+                return
+            # put a value unkeyed, then read it back keyed: the engine records or refuses it
+            value = _value(rng)
+            if "secret_fact" in self.on and rng.chance(0.4):
+                value = rng.choice(_SECRET_VALUES)
+            elif "float_fact" in self.on and rng.chance(0.4):
+                value = {"price": rng.below(100) + 0.5}
+            ops.append(
+                Op(
+                    CALL,
+                    "",
+                    name="kv",
+                    value={"op": "put", "key": f"kv_{uid}", "value": value},
+                    catch=catch,
+                    attempts=when,
+                )
+            )
+            ops.append(
+                Op(
+                    CALL,
+                    self._key(),
+                    name="kv",
+                    value={"op": "get", "key": f"kv_{uid}", "expect": value},
+                    fact_key=f"f_{uid}",
+                    catch=catch,
+                    attempts=when,
+                )
+            )
+            return
+        if rng.chance(0.5):  # unkeyed, with a response known by value
+            req = {
+                "op": "charge",
+                "account": f"acct_{uid}",
+                "amount": rng.between(1, 99),
+                "idempotency_key": f"idem_{uid}",
+            }
+            ops.append(Op(CALL, self._key(), name="ledger", value=req, catch=catch, attempts=when))
+        else:
+            ops.append(
+                Op(
+                    CALL,
+                    self._key(),
+                    name="kv",
+                    value={"op": "get", "key": f"none_{uid}"},
+                    catch=catch,
+                    attempts=when,
+                )
+            )
+
+    def op_kinds(self, child: bool) -> list[str]:
+        kinds = [
+            k
+            for k, f in ((READ, "read"), (WRITE, "write"), (DELETE, "delete"), (EMIT, "emit"))
+            if f in self.on
+        ]
+        if not child:
+            if {"keyed_call", "unkeyed_call"} & self.on:
+                kinds.append(CALL)
+            if "now" in self.on:
+                kinds.append(NOW)
+            if "random" in self.on:
+                kinds.append(RANDOM)
+        return kinds or [WRITE]
+
+    def program(self, sid: str, *, child: bool = False) -> Program:
+        rng = self.rng
+        ops: list[Op] = []
+        kinds = self.op_kinds(child)
+        for _ in range(rng.between(1, 5)):
+            kind = rng.choice(kinds)
+            uid = f"{sid.replace('.', '_')}_{next(self.counter)}"
+            when = self._attempts()
+            if kind == READ:
+                ops.append(Op(READ, self._key(), src=rng.choice(self.keys), attempts=when))
+            elif kind == WRITE:
+                ops.append(
+                    Op(
+                        WRITE,
+                        rng.choice([*self.keys, f"w_{uid}"]),
+                        value=_value(rng),
+                        attempts=when,
+                    )
+                )
+            elif kind == DELETE:
+                ops.append(Op(DELETE, rng.choice(self.keys), attempts=when))
+            elif kind == EMIT:
+                name, payload = f"ev_{rng.below(5)}", {"n": rng.below(100)}
+                if "secret_event" in self.on and not child and rng.chance(0.3):
+                    name, payload = rng.choice(_SECRET_EVENTS)
+                ops.append(
+                    Op(
+                        EMIT,
+                        self._key(),
+                        name=name,
+                        value=payload,
+                        catch=self._catch(),
+                        attempts=when,
+                    )
+                )
+            elif kind == CALL:
+                self._call(ops, uid)
+            elif kind == NOW:
+                ops.append(Op(NOW, self._key(), catch=self._catch(), attempts=when))
+            else:
+                ops.append(
+                    Op(
+                        RANDOM,
+                        self._key(),
+                        n=rng.between(1, 32),
+                        catch=self._catch(),
+                        attempts=when,
+                    )
+                )
+        self._failure(ops, sid)
+        tags = tuple(t for t in TAGS if "skip_tags" in self.on and rng.chance(0.3))
+        return Program(tuple(ops), tags)
+
+    def _failure(self, ops: list[Op], sid: str) -> None:
+        rng = self.rng
+        kinds = [f for f in ("fail_retryable", "fail_fatal") if f in self.on]
+        if not kinds or not rng.chance(0.4):
+            return
+        retryable = rng.choice(kinds) == "fail_retryable"
+        message = f"{sid} gave up"
+        if "secret_message" in self.on and rng.chance(0.5):
+            message = f"{sid}: login failed, password=hunter2"
+        fail = Op(
+            FAIL,
+            name="gen_failure" if retryable else "gen_fatal",
+            retryable=retryable,
+            message=message,
+            attempts=(0,) if rng.chance(0.7) else (0, 1),
+        )
+        at = len(ops) if "write_then_fail" in self.on else rng.below(len(ops) + 1)
+        ops.insert(at, fail)
+
+
+def _dag(
+    rng: Rng, prefix: str, states: list[tuple[str, ProgramState]], density: float
+) -> ExecutionPlan:
+    n = len(states)
+    edges = [
+        DependencyEdge(states[i][0], states[j][0])
+        for i in range(n)
+        for j in range(i + 1, n)
+        if rng.chance(density)
+    ]
+    order = list(range(n))
+    rng.shuffle(order)
+    return ExecutionPlan(prefix, StateGraph([StateNode(*states[i]) for i in order], edges))
+
+
+def draw(rng: Rng) -> Drawn:
+    """The seed's workload, every choice from `rng` (the seed's `scenario` stream)."""
+    features = frozenset(f for f in FEATURES if rng.chance(0.5))
+    replay = "replay" in features and rng.chance(0.5)
+    drawer = _Drawer(rng, features, replay)
+    n = rng.between(1, 6)
+    names = [f"gen.s{i}.run" for i in range(n)]
+    programs = [drawer.program(sid) for sid in names]
+    children: dict[str, tuple[ExecutionPlan, RunConfig, dict[str, Any]]] = {}
+    if "child" in features:
+        for c in range(rng.between(1, 2)):
+            name = f"gc{c}"
+            k = rng.between(1, 2)
+            cstates = [
+                (f"{name}.s{i}.run", ProgramState(drawer.program(f"{name}.s{i}.run", child=True)))
+                for i in range(k)
+            ]
+            cplan = _dag(rng, name, cstates, 1.0)
+            children[name] = (cplan, draw_run_config(rng), {"from_parent": name})
+            host = rng.below(n)
+            ops = list(programs[host].ops)
+            ops.insert(
+                rng.below(len(ops) + 1),
+                Op(
+                    CHILD, drawer._key(), fact_key=name, value=_spawn_request(name, *children[name])
+                ),
+            )
+            programs[host] = Program(tuple(ops), programs[host].tags)
+    skip = tuple(t for t in TAGS if "skip_tags" in features and rng.chance(0.5))
+    plan = _dag(
+        rng,
+        "gen",
+        [(sid, ProgramState(p)) for sid, p in zip(names, programs, strict=True)],
+        rng.choice((0.2, 0.5, 0.9)),
+    )
+    cfg = draw_run_config(rng, io_mode=IoMode.REPLAY if replay else IoMode.LIVE, skip_tags=skip)
+    cfg = attrs.evolve(cfg, replay_missing_fact_retryable=rng.chance(0.5))
+    initial = {"seeded": n, "base": _value(rng)}
+    return Drawn(features, plan, cfg, initial, children)
+
+
+def _spawn_request(
+    name: str, plan: ExecutionPlan, cfg: RunConfig, initial: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "kind": "child_run_spawn_v1",
+        "op_id": plan.op_id,
+        "op_version": "1",
+        "op_config": {"child": name},
+        "input": {"child": name},
+        "run_config": cfg.to_json(),
+        "initial_context": dict(initial),
+    }
+
+
+def build(rng: Rng) -> ScenarioRun:
+    drawn = draw(rng)
+    result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children)
+    plans = {drawn.plan.op_id: drawn.plan, **{p.op_id: p for p, _, _ in drawn.children.values()}}
+    return ScenarioRun(
+        plan=drawn.plan,
+        run_config=drawn.run_config,
+        initial_context=drawn.initial,
+        resolver=OpResolver(plans) if drawn.children else None,
+        input_params={
+            "features": sorted(drawn.features),
+            "states": [[node.id, len(node.state.program.ops)] for node in drawn.plan.graph.states],
+        },
+        transports=make_services(("ledger", "kv"), trace=False),
+        child_runs=bool(drawn.children),
+        # Clock and entropy readings differ between schedules: the model, not the fault-free
+        # run, is the reference (it predicts them as the facts the log recorded).
+        transparent=False,
+        model=Reference(result.phase, None, result.prediction),
+    )
+
+
+SCENARIO = register(
+    Scenario(
+        "generated",
+        "a random DAG of generated handler programs over the whole handler API, knobs drawn "
+        "swarm-style; a reference interpreter predicts every attempt",
+        build,
+    )
+)

@@ -1,0 +1,350 @@
+"""The reference interpreter: what a correct engine does with a generated workload.
+
+Written from `ENGINE.md` alone; it imports engine data types (the run config, phases) and
+no engine logic. It walks the plan in Kahn order (FIFO, plan order) and, for each state,
+predicts every attempt as a function of its number: whether it completes or how it fails
+(code, retryability, the message as redaction leaves it), the domain events the profile
+keeps, the derived fact keys it records, the refusals it meets and its net change of the
+context. Values only the run knows (a clock reading, random bytes, a service's response)
+are predicted as `FactRef` symbols; a read of the base snapshot as `CtxRef`.
+
+ENGINE.md rules used here: staged writes and deletes (reads see the overlay first; a failed
+attempt's writes are dropped); retry iff retryable and attempt + 1 < max_attempts, from the
+same base; skip tags complete a state with its base snapshot; MINIMAL keeps no domain event
+but `fact_recorded`; secrets refused in event names and payloads and in fact payloads, floats
+in fact payloads; derived keys `mfm:{kind}|run:..|state:..|attempt:n|ord:k` with `ord`
+shared by both kinds; replay mode answers from recorded facts only (`missing_fact`,
+retryable as configured; `missing_fact_key` without a key, never retryable); a first
+binding wins, so a key bound once is never recorded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from mfm_engine.config import EventProfile, IoMode, RunConfig
+from mfm_engine.events import RunPhase
+from mfm_engine.plan import ExecutionPlan
+from mfm_scenarios.program import (
+    CALL,
+    CATCHABLE,
+    CHILD,
+    DELETE,
+    EMIT,
+    FAIL,
+    NOW,
+    RANDOM,
+    READ,
+    WRITE,
+    Op,
+    Program,
+    ProgramState,
+)
+from mfm_scenarios.steps import kahn_order
+
+from mfm_sim.invariants.spec.secrets import REDACTED, text_has_secret
+from mfm_sim.invariants.spec.secrets import has_secret as spec_has_secret
+from mfm_sim.run.observation import AttemptPrediction, CtxRef, FactRef, Prediction
+
+__all__ = ["REDACTED", "Interpreted", "has_float", "has_secret", "interpret", "run_key"]
+
+RUN = "{run}"  # stands for the run id in predicted fact keys
+
+
+def has_secret(value: Any) -> bool:
+    """ENGINE.md's secret detection: object keys and string values, at any depth (the
+    oracle's one rule, `spec.secrets`)."""
+    return spec_has_secret(value)
+
+
+def has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_float(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_float(v) for v in value)
+    return False
+
+
+def run_key(kind: str, state_id: str, attempt: int, ordinal: int) -> str:
+    return f"mfm:{kind}|run:{RUN}|state:{state_id}|attempt:{attempt}|ord:{ordinal}"
+
+
+@attrs.frozen
+class Interpreted:
+    """A run's prediction plus its final phase (for `Reference`)."""
+
+    phase: RunPhase
+    prediction: Prediction
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, retryable: bool, message: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.retryable = retryable
+        self.message = message
+
+
+class _Attempt:
+    """One attempt's walk over its program: overlay, events, facts, refusals."""
+
+    def __init__(self, state_id: str, attempt: int, cfg: RunConfig) -> None:
+        self.state_id = state_id
+        self.attempt = attempt
+        self.cfg = cfg
+        self.writes: dict[str, Any] = {}
+        self.deletes: list[str] = []
+        self.events: list[tuple[str, Any]] = []
+        self.derived: list[str] = []
+        self.explicit: list[str] = []  # keys this attempt asked to record (first binding)
+        self.refusals: list[str] = []
+        self.ordinal = 0
+
+    def read(self, key: str) -> Any:
+        if key in self.writes:
+            return self.writes[key]
+        if key in self.deletes:
+            return None
+        return CtxRef(key)
+
+    def write(self, key: str, value: Any) -> None:
+        if key in self.deletes:
+            self.deletes.remove(key)
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes.pop(key, None)
+        if key not in self.deletes:
+            self.deletes.append(key)
+
+    def _replay(self) -> bool:
+        return self.cfg.io_mode is IoMode.REPLAY
+
+    def _missing(self) -> _Refused:
+        return _Refused("missing_fact", self.cfg.replay_missing_fact_retryable)
+
+    def record(self, key: str, payload: Any, fields: dict[str, Any]) -> Any:
+        """A keyed call: refused, or the recorded payload as a symbol."""
+        if self._replay():
+            raise self._missing()
+        if payload is not None and has_secret(payload):
+            raise _Refused("secrets_detected", False)
+        if payload is not None and has_float(payload):
+            raise _Refused("fact_payload_not_canonical", False)
+        self.explicit.append(key)
+        return FactRef(key)
+
+    def derived_fact(self, kind: str, field: str) -> FactRef:
+        key = run_key(kind, self.state_id, self.attempt, self.ordinal)
+        self.ordinal += 1
+        if self._replay():
+            raise self._missing()
+        self.derived.append(key)
+        return FactRef(key, field)
+
+    def step(self, op: Op, fields: dict[str, Any], children: Mapping[str, Interpreted]) -> None:
+        kind = op.kind
+        if kind == READ:
+            self.write(op.key, self.read(op.src))
+        elif kind == WRITE:
+            self.write(op.key, op.value)
+        elif kind == DELETE:
+            self.delete(op.key)
+        elif kind == FAIL:
+            message = REDACTED if text_has_secret(op.message) else op.message
+            raise _Refused(op.name, op.retryable, message)
+        elif kind == CALL:
+            self._call(op, fields)
+        elif kind == NOW:
+            self.write(op.key, self.derived_fact("now_millis", "now_millis"))
+        elif kind == RANDOM:
+            self.write(op.key, self.derived_fact("random_bytes", "hex"))
+        elif kind == EMIT:
+            if text_has_secret(op.name) or has_secret(op.value):
+                raise _Refused("secrets_detected", False)
+            if self.cfg.event_profile is not EventProfile.MINIMAL:
+                self.events.append((op.name, op.value))
+        elif kind == CHILD:
+            self.record(f"spawn:{op.fact_key}", None, fields)
+            key = f"await:{op.fact_key}"
+            self.record(key, None, fields)
+            child = children[str(op.fact_key)]
+            fields[key] = {
+                "status": child.phase.value,
+                "final_snapshot": child.prediction.final_context,
+            }
+            self.write(
+                op.key, {"status": FactRef(key, "status"), "final": FactRef(key, "final_snapshot")}
+            )
+
+    def _call(self, op: Op, fields: dict[str, Any]) -> None:
+        if op.fact_key is None:
+            if self._replay():
+                raise _Refused("missing_fact_key", False)
+            if op.key:
+                self.write(op.key, _response(op.name, op.value))
+            return
+        payload = _response(op.name, op.value)
+        value = self.record(op.fact_key, payload, fields)
+        known = _known_fields(op.name, op.value)
+        if known:
+            fields.setdefault(op.fact_key, known)
+        if op.key:
+            self.write(op.key, value)
+
+
+def _response(namespace: str, request: Mapping[str, Any]) -> Any:
+    """The part of a service's response a program depends on for refusals, or its whole
+    response when the generator made it predictable (None: not known by value)."""
+    if namespace == "ledger":
+        return {
+            "account": request["account"],
+            "amount": request["amount"],
+            "balance": request["amount"],
+        }
+    op = request.get("op")
+    if op == "get":
+        value = request.get("expect")  # the generator's note of what the key holds
+        if value is None:
+            return {"key": request["key"], "found": False, "value": None, "version": 0}
+        return {"found": True, "value": value}
+    return None  # put: a version only the service knows
+
+
+def _known_fields(namespace: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    response = _response(namespace, request)
+    return dict(response) if isinstance(response, dict) else {}
+
+
+class _Interpreter:
+    def __init__(self, plan: ExecutionPlan, cfg: RunConfig, children: Mapping[str, Interpreted]):
+        self.plan = plan
+        self.cfg = cfg
+        self.children = children
+        self.fields: dict[str, Any] = {}
+
+    def attempt(
+        self, state_id: str, program: Program, attempt: int
+    ) -> tuple[AttemptPrediction, _Attempt]:
+        walk = _Attempt(state_id, attempt, self.cfg)
+        if set(program.tags) & set(self.cfg.skip_tags):
+            return AttemptPrediction(state_id, attempt, True, True, None, (), (), (), ()), walk
+        error: tuple[str, bool, str | None] | None = None
+        for op in program.ops:
+            if not op.runs_in(attempt):
+                continue
+            try:
+                walk.step(op, self.fields, self.children)
+            except _Refused as refused:
+                if op.kind != FAIL:
+                    walk.refusals.append(refused.code)
+                if op.catch and refused.code in CATCHABLE:
+                    walk.write(op.key, {"refused": refused.code})
+                    continue
+                error = (refused.code, refused.retryable, refused.message)
+                break
+        effects = tuple(("del", k, None) for k in walk.deletes) + tuple(
+            ("set", k, v) for k, v in walk.writes.items()
+        )
+        prediction = AttemptPrediction(
+            state_id=state_id,
+            attempt=attempt,
+            skipped=False,
+            completed=error is None,
+            error=error,  # type: ignore[arg-type]
+            events=tuple(walk.events),
+            derived_facts=tuple(walk.derived),
+            effects=effects if error is None else (),
+            refusals=tuple(walk.refusals),
+        )
+        return prediction, walk
+
+    def run(self, initial: Mapping[str, Any]) -> Interpreted:
+        max_attempts = self.cfg.retry_policy.max_attempts
+        ctx: dict[str, Any] = dict(initial)
+        attempts: dict[tuple[str, int], AttemptPrediction] = {}
+        walks: dict[tuple[str, int], _Attempt] = {}
+        for node in self.plan.graph.states:
+            program = _program(node.state)
+            for a in range(max(1, max_attempts)):
+                attempts[node.id, a], walks[node.id, a] = self.attempt(node.id, program, a)
+        path: list[tuple[str, int]] = []
+        explicit: list[str] = []
+        derived: list[str] = []
+        phase = RunPhase.COMPLETED
+        for node in kahn_order(self.plan):
+            a = 0
+            while True:
+                path.append((node.id, a))
+                pred, walk = attempts[node.id, a], walks[node.id, a]
+                derived.extend(walk.derived)
+                explicit.extend(k for k in walk.explicit if k not in explicit)
+                if pred.completed:
+                    ctx = apply_effects(ctx, pred.effects, ctx)
+                    break
+                assert pred.error is not None
+                if pred.error[1] and a + 1 < max_attempts:
+                    a += 1
+                    continue
+                phase = RunPhase.FAILED
+                break
+            if phase is RunPhase.FAILED:
+                break
+        prediction = Prediction(
+            attempts=attempts,
+            path=tuple(path),
+            explicit_facts=tuple(sorted(explicit)),
+            derived_facts=tuple(sorted(derived)),
+            fact_fields=dict(self.fields),
+            final_context=ctx,
+        )
+        return Interpreted(phase, prediction)
+
+
+def _program(state: Any) -> Program:
+    if not isinstance(state, ProgramState):
+        raise TypeError(f"the interpreter runs ProgramStates, got {type(state).__name__}")
+    return state.program
+
+
+def apply_effects(
+    base: Mapping[str, Any], effects: Any, reads: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The context after an attempt's effects; `CtxRef`s read `reads` (the base)."""
+    out = dict(base)
+    for what, key, value in effects:
+        if what == "del":
+            out.pop(key, None)
+        else:
+            out[key] = _deref(value, reads)
+    return out
+
+
+def _deref(value: Any, reads: Mapping[str, Any]) -> Any:
+    if isinstance(value, CtxRef):
+        return reads.get(value.key)
+    if isinstance(value, Mapping):
+        return {k: _deref(v, reads) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_deref(v, reads) for v in value]
+    return value
+
+
+def interpret(
+    plan: ExecutionPlan,
+    cfg: RunConfig,
+    initial: Mapping[str, Any],
+    children: Mapping[str, tuple[ExecutionPlan, RunConfig, Mapping[str, Any]]] = {},
+) -> Interpreted:
+    """Predict a run of `plan`; `children` maps a CHILD op's name to its plan, config and
+    initial context (children are predicted first, and merged into the parent's attempts)."""
+    done = {name: _Interpreter(p, c, {}).run(i) for name, (p, c, i) in children.items()}
+    result = _Interpreter(plan, cfg, done).run(initial)
+    merged = dict(result.prediction.attempts)
+    for child in done.values():
+        merged.update(child.prediction.attempts)
+    return Interpreted(result.phase, attrs.evolve(result.prediction, attempts=merged))

@@ -1,0 +1,150 @@
+"""Handler programs: plain data a generated state executes, and the state that executes them.
+
+A `Program` is a list of `Op`s over the whole handler API (context read, write and delete;
+a failure, retryable or not; keyed and unkeyed `io.call`; `now_millis`; `random_bytes`; a
+domain event; a child run spawned and awaited) plus the state's tags. An op may be limited
+to some attempt numbers: a handler's behaviour depends on its attempt number and on nothing
+else outside its program, so the reference interpreter (`mfm_scenarios.interpreter`) reads the
+same data the handler runs and predicts every attempt.
+
+An op with `catch` turns one of the refusals in `CATCHABLE` into a context write
+`{key: {"refused": code}}` and carries on; any other error propagates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from mfm_engine import IoCall, StateMeta
+from mfm_engine.errors import ErrorCategory, IoError, StateError, info
+
+__all__ = [
+    "CALL",
+    "CATCHABLE",
+    "CHILD",
+    "DELETE",
+    "EMIT",
+    "FAIL",
+    "KINDS",
+    "NOW",
+    "RANDOM",
+    "READ",
+    "WRITE",
+    "Op",
+    "Program",
+    "ProgramState",
+]
+
+READ = "read"  # ctx.write(key, ctx.read(src))
+WRITE = "write"  # ctx.write(key, value)
+DELETE = "delete"  # ctx.delete(key)
+FAIL = "fail"  # raise StateError(code, retryable, message, details)
+CALL = "call"  # ctx.write(key, io.call(IoCall(namespace, request, fact_key)))
+NOW = "now"  # ctx.write(key, io.now_millis())
+RANDOM = "random"  # ctx.write(key, io.random_bytes(n).hex())
+EMIT = "emit"  # events.emit(name, payload)
+CHILD = "child"  # spawn a child run, await it, ctx.write(key, {status, final})
+KINDS = (READ, WRITE, DELETE, FAIL, CALL, NOW, RANDOM, EMIT, CHILD)
+
+# Refusals a handler may catch: the engine's answers to what it must not record or cannot
+# replay. A fault's error (a transport error, a storage error) is never caught.
+CATCHABLE = (
+    "secrets_detected",
+    "fact_payload_not_canonical",
+    "missing_fact",
+    "missing_fact_key",
+)
+
+SPAWN_NAMESPACE = "machine.child_run.spawn"  # ENGINE.md, child runs
+AWAIT_NAMESPACE = "machine.child_run.await"
+AWAIT_KIND = "child_run_await_v1"
+
+
+@attrs.frozen
+class Op:
+    """One step of a handler program; which fields matter depends on `kind`."""
+
+    kind: str
+    key: str = ""  # the context key written, deleted or (READ) written to
+    src: str = ""  # READ: the key read
+    value: Any = None  # WRITE: the value; EMIT: the payload; CALL/CHILD: the request
+    name: str = ""  # EMIT: the event name; CALL: the namespace; FAIL: the code; CHILD: child
+    fact_key: str | None = None  # CALL: the fact key (None: unkeyed); CHILD: its suffix
+    n: int = 0  # RANDOM: how many bytes
+    retryable: bool = False  # FAIL
+    message: str = ""  # FAIL
+    catch: bool = False  # a refusal in CATCHABLE is written to `key` instead of raised
+    attempts: tuple[int, ...] | None = None  # the attempts it runs in; None: every one
+
+    def runs_in(self, attempt: int) -> bool:
+        return self.attempts is None or attempt in self.attempts
+
+
+@attrs.frozen
+class Program:
+    ops: tuple[Op, ...]
+    tags: tuple[str, ...] = ()
+
+
+class ProgramState:
+    """A state whose handler runs a `Program`; it reads only its attempt number besides."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._meta = StateMeta(tags=program.tags)
+
+    def meta(self) -> StateMeta:
+        return self._meta
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
+        # The engine's IO object is bound to one attempt; its number is the only input a
+        # program may branch on besides its own data.
+        attempt: int = io._attempt
+        for op in self.program.ops:
+            if not op.runs_in(attempt):
+                continue
+            try:
+                await _run(op, ctx, io, events)
+            except (IoError, StateError) as exc:
+                if op.catch and exc.info.code in CATCHABLE:
+                    ctx.write(op.key, {"refused": exc.info.code})
+                    continue
+                raise
+
+
+async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
+    kind = op.kind
+    if kind == READ:
+        ctx.write(op.key, ctx.read(op.src, None))
+    elif kind == WRITE:
+        ctx.write(op.key, op.value)
+    elif kind == DELETE:
+        ctx.delete(op.key)
+    elif kind == FAIL:
+        raise StateError(
+            info(
+                op.name,
+                ErrorCategory.UNKNOWN,
+                op.message,
+                retryable=op.retryable,
+                details={"program": "generated", "note": op.message},
+            )
+        )
+    elif kind == CALL:
+        result = await io.call(IoCall(op.name, op.value, op.fact_key))
+        if op.key:  # an op with no key discards the response
+            ctx.write(op.key, result)
+    elif kind == NOW:
+        ctx.write(op.key, await io.now_millis())
+    elif kind == RANDOM:
+        ctx.write(op.key, (await io.random_bytes(op.n)).hex())
+    elif kind == EMIT:
+        events.emit(op.name, op.value)
+    elif kind == CHILD:
+        ack = await io.call(IoCall(SPAWN_NAMESPACE, op.value, f"spawn:{op.fact_key}"))
+        request = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": op.value}
+        done = await io.call(IoCall(AWAIT_NAMESPACE, request, f"await:{op.fact_key}"))
+        ctx.write(op.key, {"status": done["status"], "final": done["final_snapshot"]})
+    else:  # pragma: no cover - the generator draws only KINDS
+        raise ValueError(f"unknown op kind {kind!r}")

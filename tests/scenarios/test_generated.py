@@ -1,0 +1,232 @@
+"""The generated-workload scenario: its draw, its reference interpreter, and invariant 13 on it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import attrs
+import pytest
+from mfm_engine.config import EventProfile, IoMode
+from mfm_scenarios.generated import FEATURES, SCENARIO, draw
+from mfm_scenarios.interpreter import REDACTED, has_secret, interpret
+from mfm_scenarios.program import CATCHABLE, CHILD, EMIT, FAIL, KINDS
+
+from mfm_sim.invariants.model_agreement import check_model_agreement
+from mfm_sim.invariants.model_prediction import attempts_shifted
+from mfm_sim.run.observation import AttemptPrediction, Observation, Prediction
+from mfm_sim.run.simulate import simulate
+from mfm_sim.world.rng import Streams
+
+
+def _draw(seed: int) -> Any:
+    return draw(Streams(seed).stream("scenario"))
+
+
+def _shape(seed: int) -> Any:
+    d = _draw(seed)
+    states = [(n.id, n.state.program) for n in d.plan.graph.states]
+    edges = [(e.from_, e.to) for e in d.plan.graph.edges]
+    children = {
+        name: ([(n.id, n.state.program) for n in p.graph.states], c, i)
+        for name, (p, c, i) in d.children.items()
+    }
+    return d.features, states, edges, d.run_config, d.initial, children
+
+
+def test_draw_is_deterministic_per_seed() -> None:
+    for seed in (0, 7, 123, 2**63):
+        assert _shape(seed) == _shape(seed)
+    assert _shape(1) != _shape(2)
+
+
+def test_draw_covers_every_feature_and_refusal() -> None:
+    features: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for seed in range(300):
+        d = _draw(seed)
+        features.update(d.features)
+        result = interpret(d.plan, d.run_config, d.initial, d.children)
+        plans = [d.plan, *(p for p, _, _ in d.children.values())]
+        for plan in plans:
+            for node in plan.graph.states:
+                for op in node.state.program.ops:
+                    kinds[op.kind] += 1
+                    if op.kind == EMIT and has_secret(op.value):
+                        seen["secret_event"] += 1
+                    if op.catch:
+                        seen["catch"] += 1
+                    if op.attempts is not None and 0 not in op.attempts:
+                        seen["later_attempt_only"] += 1
+                    if op.kind == FAIL and op.retryable:
+                        seen["fail_retryable"] += 1
+                    if op.kind == FAIL and not op.retryable:
+                        seen["fail_fatal"] += 1
+        if d.run_config.io_mode is IoMode.REPLAY:
+            seen["replay"] += 1
+        if d.run_config.skip_tags:
+            seen["skip_tags"] += 1
+        seen[f"profile:{d.run_config.event_profile.value}"] += 1
+        seen[f"phase:{result.phase.value}"] += 1
+        for p in result.prediction.attempts.values():
+            seen.update(f"refused:{code}" for code in p.refusals)
+            if p.skipped:
+                seen["skipped"] += 1
+            if p.error is not None and p.error[2] == REDACTED:
+                seen["redacted"] += 1
+            if p.events:
+                seen["events_kept"] += 1
+            if p.derived_facts:
+                seen["derived_facts"] += 1
+        if result.prediction.explicit_facts:
+            seen["explicit_facts"] += 1
+    assert set(features) == set(FEATURES), set(FEATURES) - set(features)
+    assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
+    want = {
+        "secret_event",
+        "catch",
+        "later_attempt_only",
+        "fail_retryable",
+        "fail_fatal",
+        "replay",
+        "skip_tags",
+        "skipped",
+        "redacted",
+        "events_kept",
+        "derived_facts",
+        "explicit_facts",
+        "phase:completed",
+        "phase:failed",
+        *(f"refused:{code}" for code in CATCHABLE),
+        *(f"profile:{p.value}" for p in (EventProfile.MINIMAL, EventProfile.NORMAL)),
+    }
+    assert want <= set(seen), want - set(seen)
+    assert kinds[CHILD] >= 10
+
+
+def _clean(seed: int, **kw: Any) -> Any:
+    return simulate(SCENARIO, seed, faults=(), keep_trace=False, keep_observation=True, **kw)
+
+
+def test_interpreter_agrees_with_the_engine_on_fault_free_runs() -> None:
+    judged = 0
+    for seed in range(500):
+        result = _clean(seed)
+        assert result.violations == (), (seed, result.violations)
+        obs = result.observation
+        assert obs.model is not None and obs.model.prediction is not None
+        assert obs.faults == ()
+        assert obs.final_phase is obs.model.phase, seed
+        judged += 1
+    assert judged == 500
+
+
+def _obs_with(seed: int) -> Observation:
+    obs = _clean(seed).observation
+    assert obs is not None and obs.model is not None
+    return obs
+
+
+def _tamper(obs: Observation, **changes: Any) -> Observation:
+    model = obs.model
+    assert model is not None and model.prediction is not None
+    return attrs.evolve(
+        obs, model=attrs.evolve(model, prediction=attrs.evolve(model.prediction, **changes))
+    )
+
+
+def _first(obs: Observation, pick: Any) -> tuple[tuple[str, int], AttemptPrediction]:
+    assert obs.model is not None and obs.model.prediction is not None
+    entered = set(obs.model.prediction.path)
+    for key, p in sorted(obs.model.prediction.attempts.items()):
+        if key in entered and pick(p):
+            return key, p
+    raise AssertionError("no such attempt")
+
+
+def _seed_where(pick: Any) -> int:
+    for seed in range(300):
+        obs = _obs_with(seed)
+        if obs.model.prediction is not None and any(  # type: ignore[union-attr]
+            pick(p) and k in obs.model.prediction.path  # type: ignore[union-attr]
+            for k, p in obs.model.prediction.attempts.items()  # type: ignore[union-attr]
+        ):
+            return seed
+    raise AssertionError("no seed")
+
+
+@pytest.mark.parametrize(
+    ("pick", "change", "words"),
+    [
+        (lambda p: bool(p.events), lambda p: attrs.evolve(p, events=()), "domain events"),
+        (
+            lambda p: bool(p.derived_facts),
+            lambda p: attrs.evolve(p, derived_facts=p.derived_facts[1:]),
+            "derived facts",
+        ),
+        (
+            lambda p: p.completed and any(e[0] == "set" for e in p.effects),
+            lambda p: attrs.evolve(p, effects=(*p.effects, ("set", "planted", 1))),
+            "snapshot differs",
+        ),
+        (
+            lambda p: p.completed and not p.skipped,
+            lambda p: attrs.evolve(p, completed=False, error=("planted", False, None)),
+            "the model says it fails with planted",
+        ),
+        (
+            lambda p: p.error is not None,
+            lambda p: attrs.evolve(p, error=("planted", True, None)),
+            "the model says planted",
+        ),
+    ],
+)
+def test_a_wrong_attempt_prediction_fires_and_names_the_state(pick, change, words) -> None:
+    obs = _obs_with(_seed_where(pick))
+    assert check_model_agreement(obs) == []
+    key, p = _first(obs, pick)
+    attempts = dict(obs.model.prediction.attempts)  # type: ignore[union-attr]
+    attempts[key] = change(p)
+    found = check_model_agreement(_tamper(obs, attempts=attempts))
+    assert found, words
+    assert any(
+        words in v.message and f"state {key[0]} attempt {key[1]}" in v.message for v in found
+    ), [v.message for v in found]
+
+
+def test_a_wrong_run_prediction_fires() -> None:
+    obs = _obs_with(_seed_where(lambda p: bool(p.derived_facts)))
+    pred: Prediction = obs.model.prediction  # type: ignore[union-attr]
+    assert check_model_agreement(obs) == []
+    found = check_model_agreement(_tamper(obs, path=(*pred.path, ("gen.s9.run", 0))))
+    assert any("attempts entered" in v.message for v in found)
+    found = check_model_agreement(_tamper(obs, derived_facts=pred.derived_facts[1:]))
+    assert any("derived fact keys bound" in v.message for v in found)
+    found = check_model_agreement(_tamper(obs, explicit_facts=("planted",)))
+    assert any("fact keys bound" in v.message for v in found)
+    final = dict(pred.final_context or {})
+    final["planted"] = 1
+    found = check_model_agreement(_tamper(obs, final_context=final))
+    assert any("final context differs" in v.message and "planted" in v.message for v in found)
+
+
+def test_attempts_shifted_by_a_crash_excuses_the_run_but_not_the_attempts() -> None:
+    for seed in range(400):
+        result = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True)
+        obs = result.observation
+        assert result.violations == ()
+        if obs is not None and attempts_shifted(obs):
+            break
+    else:
+        raise AssertionError("no schedule with an orphan or injected failure")
+    assert check_model_agreement(obs) == []
+
+
+@pytest.mark.parametrize("variant", ["skip_tags_ignored", "retry_non_retryable"])
+def test_model_agreement_catches_a_broken_engine_on_generated_workloads(variant: str) -> None:
+    caught = 0
+    for seed in range(120):
+        result = simulate(SCENARIO, seed, keep_trace=False, variant=variant)
+        caught += any(v.invariant == "model_agreement" for v in result.violations)
+    assert caught > 0
