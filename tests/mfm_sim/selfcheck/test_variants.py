@@ -62,6 +62,10 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "derived_key_ignores_attempt": ("facts_time_random", 1),
     "profile_ignored": ("linear", 1),
     "replay_uses_live_io": ("replay_mode", 0),
+    "failed_writes_leak": ("generated", 11),
+    "staged_delete_dropped": ("generated", 0),
+    "secret_event_accepted": ("generated", 40),
+    "error_details_kept": ("generated", 0),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -85,21 +89,24 @@ CAUGHT_BY: dict[str, str] = {
     "derived_key_ignores_attempt": "derived_fact_keys",
     "profile_ignored": "event_profile",
     "replay_uses_live_io": "replay_no_transport",
+    "failed_writes_leak": "model_agreement",
+    "staged_delete_dropped": "staged_commit",
+    "secret_event_accepted": "secrets_never_stored",
+    "error_details_kept": "secrets_never_stored",
 }
-# Variants of behaviour no built-in scenario drives (write-then-fail, deletes, secrets, error
-# details): each is caught through a user plan in the named test module, until the generated
-# workload drives it in a sweep.
-USER_PLAN_CAUGHT: dict[str, str] = {
-    "failed_writes_leak": "tests/mfm_sim/invariants/test_attempt_reads.py",
-    "staged_delete_dropped": "tests/mfm_sim/invariants/test_staged_commit.py",
-    "secret_event_accepted": "tests/mfm_sim/invariants/test_secrets_never_stored.py",
-    "error_details_kept": "tests/mfm_sim/invariants/test_secrets_never_stored.py",
-}
+# Variants of behaviour no built-in scenario drives, each caught only through a user plan in
+# the named test module. Empty since the generated workload drives write-then-fail, deletes,
+# secrets and error details in the sweep; the user-plan tests stay as unit tests of the checks.
+USER_PLAN_CAUGHT: dict[str, str] = {}
 # The scenario mix each variant's bounded sweep walks (seed by seed, every scenario of the mix).
 SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "manifest_hash_unchecked": ("child_runs",),  # only a child's manifest can be corrupted
     "replay_uses_live_io": ("replay_mode",),  # replay mode is not in the default mix
     "derived_key_ignores_attempt": ("facts_time_random",),  # its only retried time facts
+    "failed_writes_leak": ("generated",),  # write-then-fail: only generated programs do it
+    "staged_delete_dropped": ("generated",),
+    "secret_event_accepted": ("generated",),
+    "error_details_kept": ("generated",),
 }
 SWEEP_BOUND = 2000
 
