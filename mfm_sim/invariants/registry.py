@@ -3,7 +3,8 @@
 `check(obs)` is pure and deterministic: it reads an `Observation` (see `run/observation.py`),
 never the world, and returns violations in a fixed order (registry order, then run: the
 main run first and the others by id, then stream order). The engine contract comes first,
-then the thirteen invariants of SPEC §6 by number.
+then the thirteen invariants of SPEC §6 by number, then the checks that mutation testing once ran
+outside the product (`honest_errors`, `log_contract`, `clean_schedule`; no SPEC §6 number).
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from collections.abc import Mapping, Sequence
 
 from mfm_sim.invariants import (
     attempt_envelopes,
+    clean_schedule,
     crash_transparency,
     detected_not_silent,
     effects_at_most_once,
     engine_contract,
     exactly_once,
     hash_integrity,
+    honest_errors,
     idempotent_resume,
     liveness,
+    log_contract,
     log_well_formed,
     model_agreement,
     monotone_attempts,
@@ -48,6 +52,9 @@ REGISTRY: tuple[Invariant, ...] = (
     detected_not_silent.INVARIANT,
     retry_timing.INVARIANT,
     model_agreement.INVARIANT,
+    honest_errors.INVARIANT,
+    log_contract.INVARIANT,
+    clean_schedule.INVARIANT,
 )
 
 # (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.
