@@ -3,7 +3,8 @@
 `check(obs)` is pure and deterministic: it reads an `Observation` (see `run/observation.py`),
 never the world, and returns violations in a fixed order (registry order, then run: the
 main run first and the others by id, then stream order). The engine contract comes first,
-then the thirteen invariants of SPEC §6 by number.
+then the thirteen invariants of SPEC §6 by number, then the checks that mutation testing once ran
+outside the product (`honest_errors`, `log_contract`, `clean_schedule`; no SPEC §6 number).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mfm_sim.invariants import (
     attempt_envelopes,
     attempt_reads,
     child_runs_once,
+    clean_schedule,
     crash_transparency,
     derived_fact_keys,
     detected_not_silent,
@@ -22,8 +24,10 @@ from mfm_sim.invariants import (
     event_profile,
     exactly_once,
     hash_integrity,
+    honest_errors,
     idempotent_resume,
     liveness,
+    log_contract,
     log_well_formed,
     model_agreement,
     monotone_attempts,
@@ -63,6 +67,9 @@ REGISTRY: tuple[Invariant, ...] = (
     staged_commit.INVARIANT,
     event_profile.INVARIANT,
     replay_no_transport.INVARIANT,
+    honest_errors.INVARIANT,
+    log_contract.INVARIANT,
+    clean_schedule.INVARIANT,
 )
 
 # (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.

@@ -21,14 +21,17 @@ from mfm_engine.events import (
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.attempt_envelopes import check_attempt_envelopes
+from mfm_sim.invariants.clean_schedule import check_clean_schedule
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
 from mfm_sim.invariants.exactly_once import check_exactly_once
 from mfm_sim.invariants.hash_integrity import check_hash_integrity
+from mfm_sim.invariants.honest_errors import check_honest_errors
 from mfm_sim.invariants.idempotent_resume import check_idempotent_resume
 from mfm_sim.invariants.liveness import check_liveness
+from mfm_sim.invariants.log_contract import check_log_contract
 from mfm_sim.invariants.log_well_formed import check_log_well_formed
 from mfm_sim.invariants.model_agreement import check_model_agreement
 from mfm_sim.invariants.monotone_attempts import check_monotone_attempts
@@ -52,6 +55,8 @@ from tests.mfm_sim.logs import (
 )
 
 NAMES = [name for name, _, _ in INVARIANTS]
+# The checks mutation testing once ran outside the product, after SPEC §6, without a number.
+LATER = ["honest_errors", "log_contract", "clean_schedule"]
 
 # The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
 PROMISES = [
@@ -84,8 +89,8 @@ def test_invariant_table_names_and_numbers():
     assert [n for _, n, _ in INVARIANTS] == list(range(1, 14))
     assert all(desc and "\n" not in desc for _, _, desc in INVARIANTS)
     # The engine contract is registered too, first, without a SPEC §6 number; the promise
-    # checks of §6.14 (docs/promises.md) last.
-    assert list(CHECKS) == ["engine_contract", *NAMES, *PROMISES]
+    # checks of §6.14 (docs/promises.md) next, and the contracts mutation testing asked for last.
+    assert list(CHECKS) == ["engine_contract", *NAMES, *PROMISES, *LATER]
     assert list(CHECKS.values()) == [
         check_engine_contract,
         check_log_well_formed,
@@ -102,6 +107,9 @@ def test_invariant_table_names_and_numbers():
         check_retry_timing,
         check_model_agreement,
         *(CHECKS[name] for name in PROMISES),
+        check_honest_errors,
+        check_log_contract,
+        check_clean_schedule,
     ]
 
 
@@ -113,7 +121,7 @@ def test_every_registered_invariant_is_named_once_in_registry_order():
     assert all(CHECKS[inv.name] is inv.check for inv in REGISTRY)
     # The engine contract first, then SPEC §6 by number: the order `check` reports in.
     assert names[0] == "engine_contract"
-    assert [n for n in names if n != "engine_contract"] == [*NAMES, *PROMISES]
+    assert [n for n in names if n != "engine_contract"] == [*NAMES, *PROMISES, *LATER]
     assert all(inv.summary and "\n" not in inv.summary for inv in REGISTRY)
 
 
