@@ -35,9 +35,9 @@ __all__ = [
 
 
 class FaultKind(enum.Enum):
-    # The order is the order of the swarm's draws: a new kind goes last. Even last, its rate
-    # is drawn before the budget, re-keying every seed, unless `swarm.py` draws it after
-    # everything else, as it does for BUGGIFY.
+    # Each kind draws from its own streams (`swarm:<kind>`, `faults:<kind>`), so a new kind
+    # re-keys no seed; it goes last, since the order decides which of two kinds that both
+    # fire at one fault point wins (the first).
     CRASH_BEFORE_EFFECT = "crash_before_effect"
     CRASH_AFTER_EFFECT = "crash_after_effect"
     CRASH_MID_APPEND = "crash_mid_append"

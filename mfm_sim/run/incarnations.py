@@ -239,7 +239,7 @@ class Simulation:
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
         self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
-        rot = world.injector.decide_setup("manifest.put", world.streams.stream("faults:setup"))
+        rot = world.injector.decide_setup("manifest.put")
         if rot is not None:
             world.trace.fault(rot)
             world.corrupted[self.manifest_id] = corrupt_bytes(data)

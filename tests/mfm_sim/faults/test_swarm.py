@@ -12,7 +12,7 @@ K = FaultKind
 
 
 def _swarm(seed: int, allowed: Iterable[FaultKind] = ALL_KINDS, **kw: bool) -> FaultConfig:
-    return FaultConfig.draw(Streams(seed).stream("swarm"), tuple(allowed), **kw)
+    return FaultConfig.draw(Streams(seed), tuple(allowed), **kw)
 
 
 # ------------------------------------------------------------------------ FaultConfig.draw
