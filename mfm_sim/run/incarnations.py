@@ -11,7 +11,7 @@ from mfm_engine.config import RunManifest
 from mfm_engine.errors import (
     RunError,
 )
-from mfm_engine.events import RunPhase
+from mfm_engine.events import RunPhase, RunStarted
 from mfm_engine.hashing import (
     artifact_id_for_bytes,
     decode_json,
@@ -108,7 +108,10 @@ class Simulation:
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
         self.plan = self.resolver.wrap(instance.plan)
         self.inner_transports = instance.transports(world) if instance.transports else None
+        # The main run: the run this runner started, by its id (`_started_run`), never
+        # inferred from the engine's id draws.
         self.run_id: uuid.UUID | None = None
+        self.start_result_run_id: uuid.UUID | None = None  # from start's result, when seen
         self.final: RunResult | None = None
         self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
@@ -176,6 +179,8 @@ class Simulation:
         outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
         try:
             result = loop.run_until_complete(coro)
+            if call == "start":
+                self.start_result_run_id = result.run_id
             phase, snap = result.phase, result.final_snapshot_id
             if phase in TERMINAL:
                 self.final = result
@@ -193,7 +198,7 @@ class Simulation:
                     f"harness failure in {call} (seed {world.seed}): {exc!r}"
                 ) from exc
             outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
-            run_id = self.run_id or self._find_run()
+            run_id = self.run_id or self._started_run()
             self.breaches.append(
                 ContractBreach(Breach.UNTYPED, run_id, number, call, ekind, ecode, str(exc))
             )
@@ -218,10 +223,23 @@ class Simulation:
             appends=tuple(world.appends[first_batch:]),
         )
 
-    def _find_run(self) -> uuid.UUID | None:
-        streams = self.durable.events.streams
-        for run_id in reversed(self.world.ids.issued):
-            if streams.get(run_id):
+    def _started_run(self) -> uuid.UUID | None:
+        """The run this runner started: the id start returned, or, when the start's result was
+        never seen (a crash, an error), the run whose durable `RunStarted` came first and cites
+        the manifest the operator stored. A child run starts only inside its parent's states,
+        after the parent's `RunStarted` is durable, so it can never come first; and no id the
+        engine draws (for this run or any other) is consulted."""
+        if self.start_result_run_id is not None:
+            return self.start_result_run_id
+        for batch in self.world.appends:
+            run_id, envelopes = batch[3], batch[4]
+            first = envelopes[0] if envelopes else None
+            if (
+                first is not None
+                and first.seq == 1
+                and isinstance(first.event, RunStarted)
+                and first.event.manifest_id == self.manifest_id
+            ):
                 return run_id
         return None
 
@@ -260,7 +278,7 @@ class Simulation:
             self.incarnations.append(inc)
             number += 1
             if self.run_id is None:
-                self.run_id = self._find_run()
+                self.run_id = self._started_run()
                 if inc.outcome is Outcome.ERROR and self.run_id is None:
                     checked_manifest(self.scenario.name, self.instance)  # bad input raises
             if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
