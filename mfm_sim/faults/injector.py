@@ -171,7 +171,7 @@ class Injector:
         active = []
         for kind, rate in self._candidates(site):
             random = self._rng(kind).random
-            if random() < activation:
+            if FAULTS[kind].always_active or random() < activation:
                 active.append((rate, kind, random))
         return tuple(active)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from mfm_sim.faults.kinds import ALL_KINDS, FaultKind
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind
 from mfm_sim.world.rng import Rng, Streams
 
 __all__ = [
@@ -64,7 +64,8 @@ class FaultConfig:
             # one shifts no other kind's draws.
             rng = swarm_stream(streams, kind)
             on = rng.random() < 0.5
-            rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
+            high = FAULTS[kind].max_rate or MAX_RATE
+            rate = 0.01 + rng.random() * (high - 0.01)
             if kind is K.BUGGIFY:
                 rate = 0.0  # users' own sites set their odds
             if kind in allowed and (on or not swarm):

@@ -38,6 +38,7 @@ from mfm_sim.faults.stores import (
     corrupt_bytes,
 )
 from mfm_sim.faults.transports import FaultyTransportFactory
+from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS, LOG_REFUSAL_CODES
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
@@ -73,6 +74,14 @@ MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
 # surface as STORAGE, and CONTEXT is a handler's own invalid output (floats, secrets).
 ENGINE_OWN_ERRORS = frozenset({"invalid_plan", "io", "state", "other"})
 RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
+
+
+def _refused_a_lie(inc: Incarnation) -> bool:
+    """The incarnation read a lying log and refused it: the store's failure, not the engine's
+    own (whether it was the right refusal is invariant 11's to judge)."""
+    return inc.error_code in LOG_REFUSAL_CODES and any(
+        b.kind in LOG_LIE_REFUSALS for b in inc.bad_reads
+    )
 
 
 def _call_line(run_id: uuid.UUID | None) -> str:
@@ -175,6 +184,7 @@ class Simulation:
             )
         else:
             assert self.run_id is not None
+            handle.lie_about = self.run_id
             coro = engine.resume(stores, self.run_id)
         outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
         try:
@@ -287,7 +297,12 @@ class Simulation:
                 break
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
-            if inc.outcome is Outcome.ERROR and inc.error_kind in ENGINE_OWN_ERRORS and self.run_id:
+            if (
+                inc.outcome is Outcome.ERROR
+                and inc.error_kind in ENGINE_OWN_ERRORS
+                and self.run_id
+                and not _refused_a_lie(inc)
+            ):
                 self.breaches.append(
                     ContractBreach(
                         Breach.OWN_FAILURE,
