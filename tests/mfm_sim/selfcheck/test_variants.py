@@ -11,6 +11,7 @@ from mfm_engine.live_io import LiveIo
 from mfm_engine.runtime import attempt as attempt_mod
 from mfm_engine.runtime import child_runs as child_mod
 from mfm_engine.runtime import engine as engine_mod
+from mfm_engine.runtime import history as history_mod
 from mfm_engine.runtime.engine import DefaultExecutionEngine
 from mfm_engine.runtime.writer import EventWriter
 
@@ -53,6 +54,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "child_started_twice": ("child_runs", 1),
     "snapshot_unverified": ("random_dag", 10),
     "skip_tags_ignored": ("skip_tags", 0),
+    "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
+    "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -70,6 +73,8 @@ CAUGHT_BY: dict[str, str] = {
     "child_started_twice": "log_well_formed",
     "snapshot_unverified": "detected_not_silent",
     "skip_tags_ignored": "model_agreement",
+    "fact_conflict_ignored": "detected_not_silent",
+    "stream_seqs_unchecked": "detected_not_silent",
 }
 # The scenario mix each variant's bounded sweep walks (seed by seed, every scenario of the mix).
 SWEEP_MIX: dict[str, tuple[str, ...]] = {
@@ -89,6 +94,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (engine_mod, "compute_backoff"),
     (EventWriter, "append"),
     (LiveIo, "call"),
+    (history_mod, "analyze_kernel_events"),
 )
 
 
