@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mfm_sim.errors import InvalidScenario
-from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind, parse_kinds
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, KIND_GROUPS, FaultKind, parse_kinds
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario, UnknownScenario, get_scenario, resolve_names
 from mfm_sim.run.schedule import Schedule, ScheduleError
@@ -219,7 +219,8 @@ _FAULTS_OPT = click.option(
     "--faults",
     metavar="KINDS",
     default=None,
-    help="Comma-separated fault kinds to allow (or `all`, `none`) [default: all].",
+    help="Comma-separated fault kinds to allow (or `all`, `none`, or `lying-log`: the lies "
+    "about the event log and the crashes that make the engine resume) [default: all].",
 )
 _SWARM_OPT = click.option(
     "--swarm/--no-swarm",
@@ -873,6 +874,8 @@ def list_cmd() -> int:
     t.add_column("meaning")
     for kind in FaultKind:
         t.add_row(kind.value, FAULTS[kind].meaning)
+    for group, kinds in KIND_GROUPS.items():  # names `--faults` also takes
+        t.add_row(f"{group} (group)", ", ".join(k.value for k in kinds))
     console.print(t)
     t = Table(title="invariants", title_justify="left")
     t.add_column("#", justify="right")
