@@ -200,41 +200,22 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
     ),
     # The lying log (`stores.py`): only a read of a whole stream (resume's, from seq 1) lies,
     # in a way the engine can and must refuse; a partial read has no argument that fits.
-    K.LIE_DUPLICATE_FACT: FaultSpec(
-        C.LYING,
-        ("events.read_range",),
-        "a read of the log returns a fact record (or any record) twice, under one seq",
-        ArgRange(0, sized=True, meaning="which record"),
-        **_LOG_LIE,
-    ),
-    K.LIE_CONFLICTING_FACT: FaultSpec(
-        C.LYING,
-        ("events.read_range",),
-        "a read of the log ends with a fact record binding a bound key to another payload",
-        ArgRange(0, sized=True, meaning="which fact record"),
-        **_LOG_LIE,
-    ),
-    K.LIE_SEQ_GAP: FaultSpec(
-        C.LYING,
-        ("events.read_range",),
-        "a read of the log skips a seq",
-        ArgRange(0, sized=True, meaning="the record after the gap"),
-        **_LOG_LIE,
-    ),
-    K.LIE_REORDERED_RANGE: FaultSpec(
-        C.LYING,
-        ("events.read_range",),
-        "a read of the log returns two neighbouring records swapped",
-        ArgRange(1, sized=True, meaning="the later record of the pair"),
-        **_LOG_LIE,
-    ),
-    K.LIE_FOREIGN_RECORD: FaultSpec(
-        C.LYING,
-        ("events.read_range",),
-        "a read of the log returns another run's record in place of one of its own",
-        ArgRange(0, sized=True, meaning="which record"),
-        **_LOG_LIE,
-    ),
+    **{
+        kind: FaultSpec(
+            C.LYING,
+            ("events.read_range",),
+            f"a read of the log returns {what}",
+            ArgRange(low, sized=True, meaning=arg),
+            **_LOG_LIE,
+        )
+        for kind, low, arg, what in (
+            (K.LIE_DUPLICATE_FACT, 0, "which record", "a fact record (or any) twice, one seq"),
+            (K.LIE_CONFLICTING_FACT, 0, "which fact", "a bound fact key bound to another payload"),
+            (K.LIE_SEQ_GAP, 0, "the record after the gap", "its records with a seq skipped"),
+            (K.LIE_REORDERED_RANGE, 1, "the later of the two", "two neighbouring records swapped"),
+            (K.LIE_FOREIGN_RECORD, 0, "which record", "another run's record in place of its own"),
+        )
+    },
 }
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
