@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mfm_sim.run.schedule import Schedule, ScheduleError
     from mfm_sim.run.simulate import simulate
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Each public name and the module that defines it.
 _HOME = {

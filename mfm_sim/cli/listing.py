@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from mfm_sim.cli.options import stdout_console
-from mfm_sim.faults.kinds import FAULTS, FaultKind
+from mfm_sim.faults.kinds import FAULTS, KIND_GROUPS, FaultKind
 from mfm_sim.selfcheck.variants import VARIANTS
 
 __all__ = ["list_cmd"]
@@ -32,6 +32,8 @@ def list_cmd() -> int:
     t.add_column("meaning")
     for kind in FaultKind:
         t.add_row(kind.value, FAULTS[kind].meaning)
+    for group, kinds in KIND_GROUPS.items():  # names `--faults` also takes
+        t.add_row(f"{group} (group)", ", ".join(k.value for k in kinds))
     console.print(t)
     t = Table(title="invariants", title_justify="left")
     t.add_column("#", justify="right")

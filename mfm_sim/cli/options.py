@@ -185,7 +185,8 @@ FAULTS_OPT = click.option(
     "--faults",
     metavar="KINDS",
     default=None,
-    help="Comma-separated fault kinds to allow (or `all`, `none`) [default: all].",
+    help="Comma-separated fault kinds to allow (or `all`, `none`, or `lying-log`: the lies "
+    "about the event log and the crashes that make the engine resume) [default: all].",
 )
 SWARM_OPT = click.option(
     "--swarm/--no-swarm",

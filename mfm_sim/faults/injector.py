@@ -1,34 +1,47 @@
 """Which faults fire where: BUGGIFY-style sites, budgets and replay. The injector numbers every
 fault point (the step that replay and schedules name), and `Injector.advance` is the only
-place that number moves."""
+place that number moves.
+
+Each fault kind decides with its own stream (`faults:<kind>`): its site activations, its draw
+at every fault point where it is on, its arguments. A kind added to the table therefore
+changes no existing seed's schedule unless it fires."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, ArgRange, Fault, FaultKind
+from mfm_sim.faults.kinds import FAULTS, SITE_KINDS, Fault, FaultKind
 from mfm_sim.faults.swarm import FaultConfig
-from mfm_sim.world.rng import Rng
+from mfm_sim.world.rng import Rng, Streams
 
-__all__ = ["SETUP_STEP", "Injector"]
+__all__ = ["SETUP_STEP", "Injector", "fault_stream"]
 
 K = FaultKind
 SETUP_STEP = 0  # faults at setup, before the first fault point, are numbered 0
+# One site's switched-on kinds, in table order: (rate, kind, that kind's draw).
+_Active = tuple[tuple[float, FaultKind, Callable[[], float]], ...]
+
+
+def fault_stream(streams: Streams, kind: FaultKind) -> Rng:
+    """The stream of one kind's decisions: site activations, per-call draws, arguments."""
+    return streams.stream(f"faults:{kind.value}")
 
 
 class Injector:
     """Decides, at each fault point, whether a fault fires. Every decision is counted as a step.
 
     With `schedule` it replays exactly those faults at those steps and draws nothing.
+    `streams` gives each kind its own stream; a single `Rng` (tests) is shared by every kind.
     """
 
     def __init__(
         self,
-        rng: Rng,
+        streams: Streams | Rng,
         config: FaultConfig | None,
         schedule: Iterable[Fault] | None = None,
     ) -> None:
-        self._rng = rng
+        self._streams = streams
+        self._rngs: dict[FaultKind, Rng] = {}
         self._config = config
         self._scripted: dict[int, Fault] | None = None
         if schedule is not None:
@@ -38,7 +51,7 @@ class Injector:
         self._paused = False
         # None: unrestricted mode, where faults never stop.
         self.budget: int | None = config.budget if config is not None else 0
-        self._active: dict[str, tuple[float, tuple[tuple[float, FaultKind], ...]]] = {}
+        self._active: dict[str, _Active] = {}
         self.incarnation = 0
         self.now_ns = lambda: 0
         self._sites: list[str] | None = None
@@ -125,36 +138,42 @@ class Injector:
         config = self._config
         if config is None or (self.budget is not None and self.budget <= 0):
             return None
-        rng = self._rng
         active = self._active.get(site)
         if active is None:
             active = self._active[site] = self._activate(site)
-        total, thresholds = active
-        if not thresholds:
+        if not active:
             return None
-        # One draw per fault point: the kinds' rates are disjoint slices of [0, total).
-        u = rng.random()
-        if u >= total:
-            return None
-        for threshold, kind in thresholds:
-            if u < threshold:
+        # Every switched-on kind draws at every point, from its own stream, whether or not an
+        # earlier one fires: no kind's draws depend on another's. The first in table order
+        # that fires, with an argument that fits the call, is the fault.
+        chosen = None
+        for rate, kind, random in active:
+            if random() < rate and chosen is None:
                 args = FAULTS[kind].args
-                if args.high_for(size) < args.low:
-                    return None  # no argument fits this call (a prefix of a 1-event append)
-                return self._fire(kind, site, self._draw_arg(args, size), target)
-        return None
+                if args.high_for(size) >= args.low:  # else no argument fits this call
+                    chosen = kind
+        if chosen is None:
+            return None
+        return self._fire(chosen, site, self._draw_arg(chosen, size), target)
 
-    def _activate(self, site: str) -> tuple[float, tuple[tuple[float, FaultKind], ...]]:
+    def _rng(self, kind: FaultKind) -> Rng:
+        rng = self._rngs.get(kind)
+        if rng is None:
+            streams = self._streams
+            rng = fault_stream(streams, kind) if isinstance(streams, Streams) else streams
+            self._rngs[kind] = rng
+        return rng
+
+    def _activate(self, site: str) -> _Active:
         """BUGGIFY: on first reach, each of the site's enabled kinds is switched on or off."""
         assert self._config is not None
-        activation, random = self._config.activation, self._rng.random
-        total = 0.0
-        thresholds = []
+        activation = self._config.activation
+        active = []
         for kind, rate in self._candidates(site):
-            if random() < activation:
-                total += rate
-                thresholds.append((total, kind))
-        return total, tuple(thresholds)
+            random = self._rng(kind).random
+            if FAULTS[kind].always_active or random() < activation:
+                active.append((rate, kind, random))
+        return tuple(active)
 
     def decide_user(self, site: str, draw: Callable[[], bool]) -> Fault | None:
         """A user's fault point (`buggify`): a counted step like any other, so a schedule
@@ -171,8 +190,9 @@ class Injector:
             return None
         return self._fire(K.BUGGIFY, site, 0, None)
 
-    def decide_setup(self, site: str, rng: Rng) -> Fault | None:
-        """A fault at setup, before any step: drawn from its own stream so no step shifts."""
+    def decide_setup(self, site: str, rng: Rng | None = None) -> Fault | None:
+        """A fault at setup, before any step: each kind draws from its own `faults:setup:<kind>`
+        stream (or `rng`), so no step's draws shift."""
         if self._scripted is not None:
             fault = self._scripted.get(SETUP_STEP)
             if fault is None or fault.site != site:
@@ -181,15 +201,23 @@ class Injector:
         config = self._config
         if config is None or self._paused:
             return None
+        streams = self._streams
         for kind, rate in self._candidates(site):
-            if rng.random() < config.activation and rng.random() < rate:
+            if rng is not None:
+                kind_rng = rng
+            elif isinstance(streams, Streams):
+                kind_rng = streams.stream(f"faults:setup:{kind.value}")
+            else:
+                kind_rng = streams
+            if kind_rng.random() < config.activation and kind_rng.random() < rate:
                 return self._fire_at(SETUP_STEP, kind, site, 0, None)
         return None
 
-    def _draw_arg(self, args: ArgRange, size: int) -> int:
+    def _draw_arg(self, kind: FaultKind, size: int) -> int:
+        args = FAULTS[kind].args
         if args.fixed:
             return args.low
-        return args.low + self._rng.below(args.high_for(size) - args.low + 1)
+        return args.low + self._rng(kind).below(args.high_for(size) - args.low + 1)
 
     def _fire(self, kind: FaultKind, site: str, arg: int, target: str | None) -> Fault:
         return self._fire_at(self.step, kind, site, arg, target)

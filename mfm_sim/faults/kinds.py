@@ -21,6 +21,8 @@ __all__ = [
     "ENUMERATED_KINDS",
     "FAULTS",
     "HONEST_KINDS",
+    "KIND_GROUPS",
+    "LOG_LIE_KINDS",
     "LYING_KINDS",
     "MAX_LATENCY_MS",
     "SITES",
@@ -35,9 +37,9 @@ __all__ = [
 
 
 class FaultKind(enum.Enum):
-    # The order is the order of the swarm's draws: a new kind goes last. Even last, its rate
-    # is drawn before the budget, re-keying every seed, unless `swarm.py` draws it after
-    # everything else, as it does for BUGGIFY.
+    # Each kind draws from its own streams (`swarm:<kind>`, `faults:<kind>`), so a new kind
+    # re-keys no seed; it goes last, since the order decides which of two kinds that both
+    # fire at one fault point wins (the first).
     CRASH_BEFORE_EFFECT = "crash_before_effect"
     CRASH_AFTER_EFFECT = "crash_after_effect"
     CRASH_MID_APPEND = "crash_mid_append"
@@ -49,6 +51,12 @@ class FaultKind(enum.Enum):
     LATENCY = "latency"
     HANDLER_FAILURE = "handler_failure"
     BUGGIFY = "buggify"  # a user's own fault point (mfm_sim.testing.buggify) fired
+    # Lying log: a read of a run's whole stream returns records the log never held.
+    LIE_DUPLICATE_FACT = "lie_duplicate_fact"
+    LIE_CONFLICTING_FACT = "lie_conflicting_fact"
+    LIE_SEQ_GAP = "lie_seq_gap"
+    LIE_REORDERED_RANGE = "lie_reordered_range"
+    LIE_FOREIGN_RECORD = "lie_foreign_record"
 
 
 class FaultClass(enum.Enum):
@@ -95,6 +103,11 @@ class FaultSpec:
     # the same kind is simpler only with a smaller argument.
     simpler: tuple[tuple[FaultKind, int], ...] = ()
     enumerated: bool = False  # crash-point enumeration injects it at every value of `args`
+    # The swarm's highest per-call rate for it (None: the swarm's own `MAX_RATE`), and whether
+    # its sites skip BUGGIFY's once-per-run switch: for a site reached about once per
+    # incarnation, where the usual odds would almost never fire.
+    max_rate: float | None = None
+    always_active: bool = False
 
 
 K = FaultKind
@@ -108,6 +121,9 @@ _STORE_CALLS = (
     "events.head_seq",
     "events.read_range",
 )
+# A lie about the log is drawn at resume's one read of the whole stream: always active there,
+# at up to 15% per read (one read per incarnation, so still rare per schedule).
+_LOG_LIE: dict[str, Any] = {"max_rate": 0.15, "always_active": True}
 # The calls that take effect (a crash after it, an ambiguous error).
 _EFFECTFUL = ("artifacts.put", "events.append", "service")
 
@@ -182,6 +198,24 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
         ("buggify",),
         "a user's own fault point (mfm_sim.testing.buggify) fires",
     ),
+    # The lying log (`stores.py`): only a read of a whole stream (resume's, from seq 1) lies,
+    # in a way the engine can and must refuse; a partial read has no argument that fits.
+    **{
+        kind: FaultSpec(
+            C.LYING,
+            ("events.read_range",),
+            f"a read of the log returns {what}",
+            ArgRange(low, sized=True, meaning=arg),
+            **_LOG_LIE,
+        )
+        for kind, low, arg, what in (
+            (K.LIE_DUPLICATE_FACT, 0, "which record", "a fact record (or any) twice, one seq"),
+            (K.LIE_CONFLICTING_FACT, 0, "which fact", "a bound fact key bound to another payload"),
+            (K.LIE_SEQ_GAP, 0, "the record after the gap", "its records with a seq skipped"),
+            (K.LIE_REORDERED_RANGE, 1, "the later of the two", "two neighbouring records swapped"),
+            (K.LIE_FOREIGN_RECORD, 0, "which record", "another run's record in place of its own"),
+        )
+    },
 }
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
@@ -196,6 +230,19 @@ CRASH_KINDS = _of_class(C.CRASH)
 HONEST_KINDS = _of_class(C.CRASH, C.HONEST)
 # Faults where the store lied: the engine may fail, but must detect it.
 LYING_KINDS = _of_class(C.LYING)
+# The lies about the event log (the others lie about artifact bytes).
+LOG_LIE_KINDS: tuple[FaultKind, ...] = (
+    K.LIE_DUPLICATE_FACT,
+    K.LIE_CONFLICTING_FACT,
+    K.LIE_SEQ_GAP,
+    K.LIE_REORDERED_RANGE,
+    K.LIE_FOREIGN_RECORD,
+)
+# Names `--faults` accepts for a set of kinds. `lying-log`: the log lies, and the crashes
+# that make the engine resume, the one call that reads a whole stream.
+KIND_GROUPS: Mapping[str, tuple[FaultKind, ...]] = {
+    "lying-log": tuple(k for k in ALL_KINDS if k in CRASH_KINDS or k in LOG_LIE_KINDS),
+}
 # The kinds crash-point enumeration injects, in kind order.
 ENUMERATED_KINDS: tuple[FaultKind, ...] = tuple(k for k in ALL_KINDS if FAULTS[k].enumerated)
 # Every fault point, in the order the table first names it.
@@ -207,19 +254,23 @@ SITE_KINDS: Mapping[str, tuple[FaultKind, ...]] = {
 
 
 def parse_kinds(text: str) -> tuple[FaultKind, ...]:
-    """`crash_before_effect,latency` or `all`/`none`; raises ValueError naming the bad kind."""
+    """`crash_before_effect,latency`, `all`/`none` or a group of `KIND_GROUPS`; raises
+    ValueError naming the bad kind."""
     text = text.strip()
     if text in ("all", ""):
         return ALL_KINDS
     if text == "none":
         return ()
-    out = []
+    out: list[FaultKind] = []
     for part in text.split(","):
         name = part.strip()
+        if name in KIND_GROUPS:
+            out.extend(KIND_GROUPS[name])
+            continue
         try:
             out.append(FaultKind(name))
         except ValueError:
-            known = ", ".join(k.value for k in ALL_KINDS)
+            known = ", ".join([*(k.value for k in ALL_KINDS), *KIND_GROUPS])
             raise ValueError(f"unknown fault kind {name!r}; known kinds: {known}") from None
     return tuple(k for k in ALL_KINDS if k in out)
 

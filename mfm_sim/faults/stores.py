@@ -20,7 +20,8 @@ from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import ArtifactKind, ArtifactStore, EventStore
 
 from mfm_sim.faults.appends import appended_events
-from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.faults.kinds import LOG_LIE_KINDS, Fault, FaultKind
+from mfm_sim.faults.log_lies import lie
 
 if TYPE_CHECKING:
     from mfm_sim.run.world import World
@@ -111,6 +112,9 @@ class IncarnationHandle:
         self.alive = True
         self.volatile: dict[str, bytes] = {}
         self.bad_reads: list[BadRead] = []
+        # The run whose log a lying-log fault may lie about: the one the runner resumes. A
+        # child's refusal would reach its parent as the child's failure, not as a refusal.
+        self.lie_about: uuid.UUID | None = None
 
     @property
     def appended(self) -> list[tuple[uuid.UUID, int]]:
@@ -258,10 +262,27 @@ class FaultyEventStore:
         self, run_id: uuid.UUID, from_seq: int, to_seq: int | None = None
     ) -> list[EventEnvelope]:
         h = self._h
-        fault = h.point("events.read_range")
+        injector = h.injector
+        if injector.quiet and h.alive:
+            injector.advance()
+            return await self._inner.read_range(run_id, from_seq, to_seq)
+        # Only a read of a whole stream can lie (its argument is a record, drawn for the
+        # stream's length); a partial read offers a lie no argument that fits.
+        whole = from_seq <= 1 and to_seq is None and run_id == h.lie_about
+        size = await self._inner.head_seq(run_id) if whole else 0
+        fault = h.point("events.read_range", size=size)
+        step = injector.step
         if fault is not None:
-            await h.settle(fault)
-        return await self._inner.read_range(run_id, from_seq, to_seq)
+            fault = await h.settle(fault)
+        stream = await self._inner.read_range(run_id, from_seq, to_seq)
+        # `whole` again: a replayed schedule names the lie without drawing its argument.
+        if fault is None or fault.kind not in LOG_LIE_KINDS or not whole or not stream:
+            return stream
+        h.bad_reads.append(BadRead(step, f"log:{run_id}", fault.kind, task_name()))
+        h.world.trace.store(
+            h.number, "events.read_range", f"{str(run_id)[:8]} ({fault.kind.value})"
+        )
+        return lie(fault.kind, fault.arg, stream)
 
     async def append(
         self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]

@@ -1,6 +1,9 @@
 """The swarm draw (Groce et al., ISSTA 2012): which fault kinds one seed switches on, at which
-per-call rates, with which budget. The order of the draws is part of every seed's schedule:
-a new draw goes last."""
+per-call rates, with which budget.
+
+Each kind draws from its own stream (`swarm:<kind>`), and the budget and the interleaving
+switch from theirs, so adding a kind to the table re-keys no existing seed: the other kinds'
+draws never see it."""
 
 from __future__ import annotations
 
@@ -8,20 +11,30 @@ from collections.abc import Sequence
 
 import attrs
 
-from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.world.rng import Rng
+from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind
+from mfm_sim.world.rng import Rng, Streams
 
-__all__ = ["DRAWN_KINDS", "MAX_RATE", "SITE_ACTIVATION", "FaultConfig"]
+__all__ = [
+    "BUDGET_STREAM",
+    "INTERLEAVE_STREAM",
+    "MAX_RATE",
+    "SITE_ACTIVATION",
+    "FaultConfig",
+    "swarm_stream",
+]
 
 K = FaultKind
-
-# The kinds whose rates a seed's swarm draws. Buggify decides with its own per-site streams,
-# so it takes no draw here, and its arrival shifted no existing seed.
-DRAWN_KINDS: tuple[FaultKind, ...] = tuple(k for k in FaultKind if k is not K.BUGGIFY)
 
 # BUGGIFY (FoundationDB): a site is switched on once per run with this probability.
 SITE_ACTIVATION = 0.25
 MAX_RATE = 0.10
+BUDGET_STREAM = "swarm:budget"
+INTERLEAVE_STREAM = "swarm:interleave"
+
+
+def swarm_stream(streams: Streams, kind: FaultKind) -> Rng:
+    """The stream of one kind's swarm draws: on or off, then its rate."""
+    return streams.stream(f"swarm:{kind.value}")
 
 
 @attrs.frozen
@@ -39,25 +52,26 @@ class FaultConfig:
     @classmethod
     def draw(
         cls,
-        rng: Rng,
+        streams: Streams,
         allowed: Sequence[FaultKind],
         *,
         swarm: bool = True,
         recoverable: bool = True,
     ) -> FaultConfig:
         rates = []
-        for kind in DRAWN_KINDS:
-            # Draw for every kind even when it is not allowed, so filtering kinds
-            # does not shift the draws of the others.
+        for kind in ALL_KINDS:
+            # Every kind draws, allowed or not, from its own stream: filtering kinds or adding
+            # one shifts no other kind's draws.
+            rng = swarm_stream(streams, kind)
             on = rng.random() < 0.5
-            rate = 0.01 + rng.random() * (MAX_RATE - 0.01)
+            high = FAULTS[kind].max_rate or MAX_RATE
+            rate = 0.01 + rng.random() * (high - 0.01)
+            if kind is K.BUGGIFY:
+                rate = 0.0  # users' own sites set their odds
             if kind in allowed and (on or not swarm):
-                rates.append((kind, rate if swarm else 0.05))
-        drawn_budget = 1 + rng.below(8)  # drawn in both modes, so the mode shifts nothing
+                rates.append((kind, rate if swarm or kind is K.BUGGIFY else 0.05))
+        drawn_budget = 1 + streams.stream(BUDGET_STREAM).below(8)  # drawn in both modes
         budget = drawn_budget if recoverable else None
-        # Drawn last, so adding it shifted none of the draws above.
-        if K.BUGGIFY in allowed and (rng.random() < 0.5 or not swarm):
-            rates.append((K.BUGGIFY, 0.0))  # users' sites set their own odds
         activation = SITE_ACTIVATION if swarm else 1.0
         return cls(tuple(rates), budget, activation)
 

@@ -1,16 +1,24 @@
-"""Invariant 11, detected, never silent: reads of lost or corrupt bytes end in a storage
-error, never a result, and the task that read them appends nothing more."""
+"""Invariant 11, detected, never silent: reads of lost or corrupt bytes, or of a lying log,
+end in a clear refusal, never a result, and the task that read them appends nothing more."""
 
 from __future__ import annotations
 
 import uuid
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import INJECTED_PREFIX, Out
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation, Outcome
 
-__all__ = ["INVARIANT", "STORAGE_ERROR_CODES", "check_detected_not_silent"]
+__all__ = [
+    "INVARIANT",
+    "LOG_LIE_REFUSALS",
+    "LOG_REFUSAL_CODES",
+    "STORAGE_ERROR_CODES",
+    "check_detected_not_silent",
+]
+K = FaultKind
 
 
 STORAGE_ERROR_CODES = frozenset(
@@ -23,18 +31,43 @@ STORAGE_ERROR_CODES = frozenset(
         "manifest_artifact_mismatch",  # start reads its manifest back before writing anything
     }
 )
+# ENGINE.md, "Later checks": resume refuses a history with a gap or a repeat in its seqs, or
+# another run's record, before it rebuilds anything (`invalid_attempt_envelopes`; a lone
+# record of another run, `run_id_mismatch`); a fact key bound to two payloads is
+# `fact_recorded_conflict`. Each lie about the log must meet its refusal.
+_ENVELOPES = frozenset({"invalid_attempt_envelopes"})
+LOG_LIE_REFUSALS: dict[FaultKind, frozenset[str]] = {
+    K.LIE_DUPLICATE_FACT: _ENVELOPES,
+    K.LIE_CONFLICTING_FACT: frozenset({"fact_recorded_conflict"}),
+    K.LIE_SEQ_GAP: _ENVELOPES,
+    K.LIE_REORDERED_RANGE: _ENVELOPES,
+    K.LIE_FOREIGN_RECORD: _ENVELOPES | {"run_id_mismatch"},
+}
+LOG_REFUSAL_CODES = frozenset().union(*LOG_LIE_REFUSALS.values())
+
+
+def _refusals(kinds: frozenset[FaultKind]) -> frozenset[str]:
+    """The codes that refuse what was read: a storage error for bad bytes, each lie's own."""
+    codes = frozenset().union(*(LOG_LIE_REFUSALS.get(k, frozenset()) for k in kinds))
+    return codes | STORAGE_ERROR_CODES if kinds - LOG_LIE_REFUSALS.keys() else codes
 
 
 def check_detected_not_silent(obs: Observation) -> list[Violation]:
-    """An incarnation that read dropped or corrupted bytes ends in a storage error (or crashed),
-    never in a result, and appends nothing after that read. Deadlock and runaway are liveness's."""
+    """An incarnation that read dropped or corrupted bytes, or a lying log, ends in the error
+    that refuses it (or crashed), never in a result, and appends nothing after that read.
+    Deadlock and runaway are liveness's."""
     out = Out(INVARIANT.name, obs)
     rid = obs.main_run_id
     for inc in obs.incarnations:
         if not inc.bad_reads:
             continue
         first = min(inc.bad_reads, key=lambda b: (b.step, b.artifact_id))
-        what = f"{first.kind.value} artifact {first.artifact_id[:12]} read at step {first.step}"
+        source = first.artifact_id
+        if source.startswith("log:"):
+            source = f"log of run {source[4:12]}"
+        else:
+            source = f"artifact {source[:12]}"
+        what = f"{first.kind.value} {source} read at step {first.step}"
         if inc.outcome is Outcome.RESULT:
             phase = inc.phase.value if inc.phase else None
             out.add(
@@ -44,12 +77,13 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
             )
         elif inc.outcome is Outcome.ERROR:
             code = inc.error_code or ""
-            if code not in STORAGE_ERROR_CODES and not code.startswith(INJECTED_PREFIX):
+            refusals = _refusals(frozenset(b.kind for b in inc.bad_reads))
+            if code not in refusals and not code.startswith(INJECTED_PREFIX):
                 out.add(
                     rid,
                     (),
                     f"incarnation {inc.number} failed with {code or 'no code'!s}, "
-                    f"not a storage error, after reading bad bytes ({what})",
+                    f"not the refusal of what it read ({what})",
                 )
         # Runs of one process (a parent and its children) run in separate tasks; a task that
         # read bad bytes must stop, but another task may go on until the error reaches it.
@@ -77,6 +111,6 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
 INVARIANT = Invariant(
     "detected_not_silent",
     11,
-    "reads of lost or corrupt bytes end in a storage error, never a result",
+    "reads of lost or corrupt bytes or of a lying log end in a refusal, never a result",
     check_detected_not_silent,
 )

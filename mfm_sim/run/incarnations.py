@@ -11,7 +11,7 @@ from mfm_engine.config import RunManifest
 from mfm_engine.errors import (
     RunError,
 )
-from mfm_engine.events import RunPhase
+from mfm_engine.events import RunPhase, RunStarted
 from mfm_engine.hashing import (
     artifact_id_for_bytes,
     decode_json,
@@ -39,6 +39,7 @@ from mfm_sim.faults.stores import (
     corrupt_bytes,
 )
 from mfm_sim.faults.transports import FaultyTransportFactory
+from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS, LOG_REFUSAL_CODES
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
@@ -76,6 +77,14 @@ ENGINE_OWN_ERRORS = frozenset({"invalid_plan", "io", "state", "other"})
 RESTART_DELAY_NS = 1_000_000_000  # an operator restarts the process a virtual second later
 
 
+def _refused_a_lie(inc: Incarnation) -> bool:
+    """The incarnation read a lying log and refused it: the store's failure, not the engine's
+    own (whether it was the right refusal is invariant 11's to judge)."""
+    return inc.error_code in LOG_REFUSAL_CODES and any(
+        b.kind in LOG_LIE_REFUSALS for b in inc.bad_reads
+    )
+
+
 def _call_line(run_id: uuid.UUID | None) -> str:
     return str(run_id)[:8] if run_id else "-"
 
@@ -109,7 +118,10 @@ class Simulation:
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
         self.plan = self.resolver.wrap(instance.plan)
         self.inner_transports = instance.transports(world) if instance.transports else None
+        # The main run: the run this runner started, by its id (`_started_run`), never
+        # inferred from the engine's id draws.
         self.run_id: uuid.UUID | None = None
+        self.start_result_run_id: uuid.UUID | None = None  # from start's result, when seen
         self.final: RunResult | None = None
         self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
@@ -179,10 +191,13 @@ class Simulation:
             )
         else:
             assert self.run_id is not None
+            handle.lie_about = self.run_id
             coro = engine.resume(stores, self.run_id)
         outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
         try:
             result = loop.run_until_complete(coro)
+            if call == "start":
+                self.start_result_run_id = result.run_id
             phase, snap = result.phase, result.final_snapshot_id
             if phase in TERMINAL:
                 self.final = result
@@ -200,7 +215,7 @@ class Simulation:
                     f"harness failure in {call} (seed {world.seed}): {exc!r}"
                 ) from exc
             outcome, ekind, ecode = Outcome.ERROR, "untyped", type(exc).__name__
-            run_id = self.run_id or self._find_run()
+            run_id = self.run_id or self._started_run()
             self.breaches.append(
                 ContractBreach(Breach.UNTYPED, run_id, number, call, ekind, ecode, str(exc))
             )
@@ -225,10 +240,23 @@ class Simulation:
             appends=tuple(world.appends[first_batch:]),
         )
 
-    def _find_run(self) -> uuid.UUID | None:
-        streams = self.durable.events.streams
-        for run_id in reversed(self.world.ids.issued):
-            if streams.get(run_id):
+    def _started_run(self) -> uuid.UUID | None:
+        """The run this runner started: the id start returned, or, when the start's result was
+        never seen (a crash, an error), the run whose durable `RunStarted` came first and cites
+        the manifest the operator stored. A child run starts only inside its parent's states,
+        after the parent's `RunStarted` is durable, so it can never come first; and no id the
+        engine draws (for this run or any other) is consulted."""
+        if self.start_result_run_id is not None:
+            return self.start_result_run_id
+        for batch in self.world.appends:
+            run_id, envelopes = batch[3], batch[4]
+            first = envelopes[0] if envelopes else None
+            if (
+                first is not None
+                and first.seq == 1
+                and isinstance(first.event, RunStarted)
+                and first.event.manifest_id == self.manifest_id
+            ):
                 return run_id
         return None
 
@@ -246,7 +274,7 @@ class Simulation:
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
         self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
-        rot = world.injector.decide_setup("manifest.put", world.streams.stream("faults:setup"))
+        rot = world.injector.decide_setup("manifest.put")
         if rot is not None:
             world.trace.fault(rot)
             world.corrupted[self.manifest_id] = corrupt_bytes(data)
@@ -267,7 +295,7 @@ class Simulation:
             self.incarnations.append(inc)
             number += 1
             if self.run_id is None:
-                self.run_id = self._find_run()
+                self.run_id = self._started_run()
                 if inc.outcome is Outcome.ERROR and self.run_id is None:
                     checked_manifest(self.scenario.name, self.instance)  # bad input raises
             if inc.outcome in (Outcome.DEADLOCK, Outcome.RUNAWAY):
@@ -276,7 +304,12 @@ class Simulation:
                 break
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
-            if inc.outcome is Outcome.ERROR and inc.error_kind in ENGINE_OWN_ERRORS and self.run_id:
+            if (
+                inc.outcome is Outcome.ERROR
+                and inc.error_kind in ENGINE_OWN_ERRORS
+                and self.run_id
+                and not _refused_a_lie(inc)
+            ):
                 self.breaches.append(
                     ContractBreach(
                         Breach.OWN_FAILURE,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from mfm_sim.faults.kinds import Fault, FaultKind
-from mfm_sim.faults.swarm import FaultConfig
+from mfm_sim.faults.swarm import INTERLEAVE_STREAM, FaultConfig
 from mfm_sim.invariants import check, needs_reference
 from mfm_sim.run.incarnations import Simulation
 from mfm_sim.run.observation import (
@@ -46,11 +46,11 @@ def simulate(
         interleave = schedule.interleave
     elif schedule is not None:
         scripted = list(schedule)
-    swarm_rng = Streams(seed).stream("swarm")  # the swarm draws come before the world exists
+    swarm_streams = Streams(seed)  # the swarm draws come before the world exists
     allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
-    config = FaultConfig.draw(swarm_rng, allowed, swarm=swarm, recoverable=recoverable)
-    if interleave is None:
-        interleave = swarm_rng.random() < 0.5  # drawn last: a given mode shifts nothing
+    config = FaultConfig.draw(swarm_streams, allowed, swarm=swarm, recoverable=recoverable)
+    if interleave is None:  # its own stream: a given mode shifts nothing
+        interleave = swarm_streams.stream(INTERLEAVE_STREAM).random() < 0.5
     world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
     if record_sites:
         world.injector.sites = []

@@ -26,7 +26,7 @@ class World:
         self.seed = seed
         self.streams = Streams(seed)
         self.clock = VirtualClock()
-        self.injector = Injector(self.streams.stream("faults"), config, schedule)
+        self.injector = Injector(self.streams, config, schedule)  # a stream per kind
         clock = self.clock
         # Closing over the clock, not the world: a world in a reference cycle would outlive
         # its schedule until the collector ran, and the collector would then walk all of it.

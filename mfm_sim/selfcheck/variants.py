@@ -349,6 +349,40 @@ _register(
     ),
 )
 
+# ------------------------------------------------------------------------------ lying log
+
+_register(
+    "fact_conflict_ignored",
+    "rebuilding facts from a stream keeps a key's first binding and ignores a second one to "
+    "another payload, so a lying log's conflicting fact record goes unrefused",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        "facts = FactIndex.from_event_stream(stream)",
+        # The bug: a key's first binding wins; a later one to another payload is not compared.
+        "facts = FactIndex({e.event.payload['key']: e.event.payload['payload_id'] "
+        "for e in reversed(stream) if getattr(e.event, 'name', None) == 'fact_recorded'})",
+    ),
+)
+
+_register(
+    "stream_seqs_unchecked",
+    "resume walks a stream's attempt envelopes without checking its seqs, so a lying log's "
+    "repeated, skipped or reordered records go unrefused",
+    FunctionPatch(
+        "mfm_engine.envelopes",
+        "analyze_kernel_events",
+        (
+            Edit("if env.seq <= last_seq:", "if False:  # the bug: no check that seqs rise"),
+            Edit(
+                "if env.seq != last_seq + 1:  # a stream is read from seq 1: the first must be 1",
+                "if False:  # the bug: no check for a gap",
+            ),
+        ),
+    ),
+)
+
+
 # ------------------------------------------------------------------------------ promises
 # One variant per promise check of docs/promises.md (the checks added for SPEC §6.14).
 

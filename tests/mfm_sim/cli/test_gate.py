@@ -223,10 +223,10 @@ def test_replay_commands_of_a_variant_failure_reproduce(tmp_path: Path) -> None:
     the failure under the same engine variant: same digest, same violation."""
     junit = tmp_path / "gate.xml"
     issue = tmp_path / "issue.md"
-    args = f"--skip-tests --seeds 4 --seed-start 0 --scenario linear --engine-variant {VARIANT}"
+    args = f"--skip-tests --seeds 3 --seed-start 0 --scenario linear --engine-variant {VARIANT}"
     res = _gate(*args.split(), "--junit", str(junit), "--issue-body", str(issue))
     assert res.exit_code == 1, res.output
-    seed = 3  # the first seed of 0..3 the variant breaks in linear
+    seed = 2  # the one seed of 0..2 the variant breaks in linear (0.3.0's streams)
     expected = simulate(get_scenario("linear"), seed, variant=VARIANT, keep_trace=False)
     assert expected.violations
     invariant = expected.violations[0].invariant

@@ -169,33 +169,48 @@ def test_activation_zero_never_fires_activation_one_always_switches_on() -> None
     assert all(on.decide("artifacts.put") is not None for _ in range(20))
 
 
-def test_one_draw_per_fault_point_after_one_activation_draw_per_kind() -> None:
+def test_each_kind_draws_once_per_fault_point_after_one_activation_draw() -> None:
+    """With one shared Rng (as here) every switched-on kind draws at every point."""
     rng = CountingRng()
     kinds = ((K.CRASH_BEFORE_EFFECT, 1e-12), (K.TRANSIENT_ERROR, 1e-12), (K.LATENCY, 1e-12))
     inj = Injector(rng, _config(*kinds, budget=None))  # type: ignore[arg-type]
     inj.decide("events.head_seq")
-    assert rng.draws == 3 + 1  # three activations, then the call's one draw
+    assert rng.draws == 3 + 3  # three activations, then one draw per kind
     for n in range(2, 12):
         inj.decide("events.head_seq")
-        assert rng.draws == 3 + n
+        assert rng.draws == 3 + 3 * n
     inj.decide("handler")  # no applicable kind switched on: no draw at all
-    assert rng.draws == 3 + 11
+    assert rng.draws == 3 + 3 * 11
 
 
-def test_kinds_rates_are_disjoint_slices_of_one_draw() -> None:
+def test_each_kind_decides_with_its_own_draw_and_the_first_in_table_order_wins() -> None:
     cfg = _config((K.TRANSIENT_ERROR, 0.3), (K.LATENCY, 0.2), budget=None)
 
-    def pick(u: float) -> FaultKind | None:
-        inj = Injector(ScriptedRng([0.0, 0.0, u]), cfg)  # type: ignore[arg-type]
+    def pick(transient: float, latency: float) -> FaultKind | None:
+        # Activations (transient, latency), then each kind's draw, in table order.
+        inj = Injector(ScriptedRng([0.0, 0.0, transient, latency]), cfg)  # type: ignore[arg-type]
         fault = inj.decide("events.head_seq")
         return fault.kind if fault else None
 
-    assert pick(0.0) is K.TRANSIENT_ERROR
-    assert pick(0.2999) is K.TRANSIENT_ERROR
-    assert pick(0.3) is K.LATENCY
-    assert pick(0.4999) is K.LATENCY
-    assert pick(0.5) is None
-    assert pick(0.99) is None
+    assert pick(0.0, 0.0) is K.TRANSIENT_ERROR
+    assert pick(0.2999, 0.9) is K.TRANSIENT_ERROR
+    assert pick(0.3, 0.1999) is K.LATENCY
+    assert pick(0.3, 0.2) is None
+    assert pick(0.99, 0.99) is None
+
+
+def test_a_kinds_decisions_come_from_its_own_stream() -> None:
+    """Another kind switched on beside it changes none of a kind's draws (per-kind streams)."""
+    from mfm_sim.world.rng import Streams
+
+    def firings(*rates: tuple[FaultKind, float]) -> list[int]:
+        inj = Injector(Streams(7), _config(*rates, budget=None))
+        got = [inj.decide("events.append", size=3) for _ in range(300)]
+        return [i for i, f in enumerate(got) if f is not None and f.kind is K.TRANSIENT_ERROR]
+
+    alone = firings((K.TRANSIENT_ERROR, 0.2))
+    beside = firings((K.TRANSIENT_ERROR, 0.2), (K.LATENCY, 0.5))
+    assert alone and alone == beside
 
 
 def test_fault_arguments() -> None:

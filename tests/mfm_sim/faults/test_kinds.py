@@ -10,6 +10,7 @@ from mfm_sim.faults.kinds import (
     ENUMERATED_KINDS,
     FAULTS,
     HONEST_KINDS,
+    LOG_LIE_KINDS,
     LYING_KINDS,
     MAX_LATENCY_MS,
     SITE_KINDS,
@@ -101,7 +102,7 @@ def test_classes_are_derived_from_the_table() -> None:
         K.CRASH_IN_HANDLER,
     } == CRASH_KINDS
     assert CRASH_KINDS | {K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY} == HONEST_KINDS
-    assert {K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT} == LYING_KINDS
+    assert {K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, *LOG_LIE_KINDS} == LYING_KINDS
     assert tuple(k for k in ALL_KINDS if FAULTS[k].enumerated) == ENUMERATED_KINDS
 
 

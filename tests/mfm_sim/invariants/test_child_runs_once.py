@@ -15,10 +15,12 @@ def _obs(seed: int):
 
 
 def test_correct_runs_pass() -> None:
-    for seed in range(6):
+    with_children = 0
+    for seed in range(12):
         obs = _obs(seed)
-        assert any(v.is_child for v in obs.runs.values())
+        with_children += any(v.is_child for v in obs.runs.values())
         assert fired(obs, NAME) == []
+    assert with_children >= 6  # most schedules spawn (a crash before the spawn may not)
 
 
 def test_a_handler_run_twice_fires() -> None:

@@ -30,7 +30,7 @@ from mfm_sim.report.timeline import render, render_html, rows
 from mfm_sim.selfcheck.variants import VARIANTS, variant_context
 
 VARIANT = "unfixed_orphan"
-SEED = 12  # a linear seed the variant fails with attempt_envelopes
+SEED = 18  # a linear seed the variant fails with attempt_envelopes (re-chosen for 0.3.0)
 needs_variant = pytest.mark.skipif(VARIANT not in VARIANTS, reason="variant not registered")
 
 
