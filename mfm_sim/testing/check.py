@@ -26,7 +26,7 @@ from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 
 from mfm_sim.errors import HarnessError, InvalidScenario
-from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind, parse_kinds
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import simulate
@@ -428,8 +428,6 @@ def _kinds(faults: Sequence[FaultKind] | str | None) -> tuple[FaultKind, ...] | 
     if faults is None:
         return None
     if isinstance(faults, str):
-        from mfm_sim.faults.injector import parse_kinds
-
         return parse_kinds(faults)
     return tuple(k if isinstance(k, FaultKind) else FaultKind(k) for k in faults)
 

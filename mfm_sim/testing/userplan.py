@@ -8,8 +8,11 @@
 
 `plan_or_builder` is an `ExecutionPlan`, or a callable returning one (or a whole
 `ScenarioRun`) that takes either nothing or the scenario's seeded `Rng` (the project's own
-generator, see `mfm_sim.world.rng`). Prefer a builder when handlers keep state (call counters,
-caches): it is called once per simulation, so nothing leaks from one seed to the next.
+generator, see `mfm_sim.world.rng`), told apart by its signature: one required positional
+parameter, or an optional one named `rng` or annotated `Rng`, gets the Rng; optional
+parameters of any other name keep their defaults. Prefer a builder when handlers keep state
+(call counters, caches): it is called once per simulation, so nothing leaks from one seed to
+the next.
 States of a plan passed as an object are shared by every simulation.
 
 What the scenario adds around the user's plan:
@@ -196,19 +199,28 @@ def _unique(name: str) -> str:
 
 
 def _takes_rng(fn: Callable[..., Any]) -> bool:
+    """Whether a builder is called with the simulator's `Rng`, told apart by its signature: a
+    required positional parameter takes it; an optional one only when it is named `rng` or
+    annotated `Rng` (`def build(region="eu")` is called with nothing)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return True
-    return any(
-        p.kind
-        in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            inspect.Parameter.VAR_POSITIONAL,
-        )
+    positional = [
+        p
         for p in sig.parameters.values()
-    )
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    if len(required) > 1:
+        names = ", ".join(p.name for p in required)
+        raise TypeError(
+            f"the plan builder {getattr(fn, '__qualname__', fn)!r} requires {len(required)} "
+            f"arguments ({names}); a builder takes nothing, or one: the simulator's Rng"
+        )
+    if required:
+        return True
+    return any(p.name == "rng" or p.annotation in (Rng, "Rng") for p in positional)
 
 
 def _call_builder(fn: Callable[..., Any], rng: Rng) -> Any:
