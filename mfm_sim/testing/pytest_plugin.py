@@ -17,7 +17,8 @@ else `check(..., seeds=N)` (an int, or an iterable of seeds), else the test's ma
 Seeds are 0..N-1, so a run is the same everywhere. Options are checked at start-up: a bad
 one is a usage error (exit status 4), not a failure of every test.
 
-A failing seed's schedule is saved under `<rootdir>/.mfm-sim/failures/` and replayed first
+A failing seed's schedule is saved under `<rootdir>/.mfm-sim/failures/` (ini `mfm_sim_dir`
+moves `.mfm-sim/`) and replayed first
 by the next run of the same test (until it passes); the report and an HTML timeline go to
 `.mfm-sim/reports/`. Each check's outcome goes to the test's `user_properties`: the
 `mfm-sim` terminal summary reads it from the test reports, so it works under xdist (the
@@ -83,6 +84,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mfm-seeds", default=None, help="schedules per mfm_sim check")
     group.addoption("--mfm-seed", default=None, help="reproduce one schedule by its seed")
     parser.addini("mfm_seeds", "schedules per mfm_sim check", default=str(DEFAULT_SEEDS))
+    parser.addini(
+        "mfm_sim_dir",
+        "where failing schedules, reports and timelines go (relative to the rootdir)",
+        default=_DIR,
+    )
 
 
 def _options(config: pytest.Config) -> Options:
@@ -155,7 +161,7 @@ def mfm_sim(request: pytest.FixtureRequest) -> MfmSim:
         ini_seeds=options.ini_seeds,
         marker_seeds=seeds,
         marker_faults=faults,
-        saved=SavedFailures(config.rootpath / _DIR),
+        saved=SavedFailures(config.rootpath / (config.getini("mfm_sim_dir") or _DIR)),
         properties=request.node.user_properties,
     )
 
