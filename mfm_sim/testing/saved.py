@@ -18,7 +18,6 @@ from pathlib import Path
 import attrs
 
 from mfm_sim.explore.faildb import FailureDB, entry_name
-from mfm_sim.report.timeline import render_html
 from mfm_sim.run.result import SimResult
 
 __all__ = ["SavedFailures"]
@@ -46,6 +45,9 @@ class SavedFailures:
 
     def save(self, check: str, result: SimResult, report: str) -> Path:
         """Save the failing schedule, the report and the HTML timeline; the timeline's path."""
+        # `report` is a layer above `testing`: only a failing check reaches for it.
+        from mfm_sim.report.timeline import render_html
+
         named = attrs.evolve(
             result, scenario=check, schedule=attrs.evolve(result.schedule, scenario=check)
         )
