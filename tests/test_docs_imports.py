@@ -182,7 +182,7 @@ def test_each_backticked_repository_path_exists() -> None:
         prose = FENCE.sub("", path.read_text(encoding="utf-8"))
         paths += [(path.name, m.group(1)) for m in INLINE.finditer(prose)]
     shown = [(doc, p) for doc, p in paths if REPO_PATH.match(p)]
-    assert ("README.md", "examples/payments.py") in shown
+    assert ("library-users.md", "mfm_sim/examples/payments.py") in shown
     assert [f"{doc}: {p}" for doc, p in shown if not (ROOT / p).exists()] == []
 
 

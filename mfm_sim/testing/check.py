@@ -3,40 +3,62 @@
 The pytest plugin (`mfm_sim.testing.pytest_plugin`) only registers options and hands out an
 `MfmSim`; everything that imports the engine and the harness lives here, so pytest start-up
 pays for none of it until a test asks for the fixture.
+
+A check first runs its first seed without faults and fails unless that run reaches the
+expected status (`mfm_sim.testing.completion`); then it replays the seeds that failed last
+time (`mfm_sim.testing.saved`), then its own. Outcomes go to the test's `user_properties`,
+which pytest hands to the terminal summary, to `--junitxml` and, under xdist, to the
+controller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import platform
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import pytest
 from mfm_engine.config import RunConfig
+from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 
 from mfm_sim.errors import HarnessError, InvalidScenario
-from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.faults.kinds import Fault, FaultKind, parse_kinds
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import simulate
+from mfm_sim.testing.completion import explain_incomplete, parse_status
 from mfm_sim.testing.diagnostics import diagnose, format_report
 from mfm_sim.testing.pytest_plugin import DEFAULT_SEEDS
-from mfm_sim.testing.services import ServiceSpec
-from mfm_sim.testing.userplan import captured_worlds, clear_captured, user_scenario
+from mfm_sim.testing.saved import SavedFailures
+from mfm_sim.testing.services import SERVICE_MAKERS, ServiceSpec
+from mfm_sim.testing.userplan import (
+    captured_errors,
+    captured_worlds,
+    clear_captured,
+    user_scenario,
+)
 from mfm_sim.world.strict import StrictLog, strict_mode
 
 __all__ = [
+    "FAULT_FREE_STATUS",
     "SHRINK_RUNS",
+    "SUMMARY_PROPERTY",
     "CheckFailure",
+    "CheckInputError",
     "CheckResult",
     "MfmSim",
     "describe_fault",
 ]
 
 SHRINK_RUNS = 200
+# The name a failure gets when the fault-free run itself does not end as expected.
+FAULT_FREE_STATUS = "fault_free_status"
+# A test's user property that carries one passing check's line of the terminal summary.
+SUMMARY_PROPERTY = "mfm_sim"
 
 
 @attrs.frozen
@@ -55,6 +77,13 @@ class CheckResult:
             f"{self.crashes} crashes, {self.resumes} resumes, no violation"
         )
 
+    def counts(self) -> str:
+        """The line of the `mfm-sim` terminal summary (after the test's node id)."""
+        return (
+            f"{len(self.seeds)} schedules, {self.faults} faults, {self.crashes} crashes, "
+            f"{self.resumes} resumes: no violation"
+        )
+
 
 @attrs.frozen
 class CheckFailure:
@@ -65,6 +94,11 @@ class CheckFailure:
     handlers: tuple[str, ...]
     report: str
     result: SimResult
+    timeline: str | None = None  # the HTML timeline written under `.mfm-sim/reports/`
+
+
+class CheckInputError(ValueError):
+    """An argument of `check` that names nothing: an unknown service, fault kind, status."""
 
 
 def describe_fault(f: Fault) -> str:
@@ -84,23 +118,33 @@ class MfmSim:
         seeds: int | None = None,
         only_seed: int | None = None,
         ini_seeds: int = DEFAULT_SEEDS,
-        sink: list[tuple[str, CheckResult]] | None = None,
+        marker_seeds: int | Iterable[int] | None = None,
+        marker_faults: Sequence[FaultKind] | str | None = None,
+        saved: SavedFailures | None = None,
+        properties: list[tuple[str, object]] | None = None,
     ) -> None:
         self.nodeid = nodeid
-        self.sink = sink
         self.cli_seeds = seeds
         self.only_seed = only_seed
         self.ini_seeds = ini_seeds
+        self.marker_seeds = marker_seeds
+        self.marker_faults = marker_faults
+        self.saved = saved
+        self.properties = properties
         self._checks = 0
         self.last: CheckResult | CheckFailure | None = None
 
     # --------------------------------------------------------------------- inputs
 
     def seeds_for(self, seeds: int | Iterable[int] | None) -> tuple[int, ...]:
+        """--mfm-seed, else --mfm-seeds, else `check(seeds=)`, else the test's
+        `@pytest.mark.mfm_sim(seeds=)`, else the ini option, else 100."""
         if self.only_seed is not None:
             return (self.only_seed,)
         if self.cli_seeds is not None:
             return tuple(range(self.cli_seeds))
+        if seeds is None:
+            seeds = self.marker_seeds
         if seeds is None:
             return tuple(range(self.ini_seeds))
         if isinstance(seeds, int):
@@ -149,7 +193,9 @@ class MfmSim:
         )
 
     def reproduce_command(self, seed: int) -> str:
-        target = self.nodeid or "<test>"
+        """A command to paste into a shell: the node id is quoted (parametrized ids have
+        brackets and may have spaces)."""
+        target = shlex.quote(self.nodeid) if self.nodeid else "<test>"
         return f"pytest {target} --mfm-seed {seed}"
 
     # --------------------------------------------------------------------- running
@@ -168,9 +214,11 @@ class MfmSim:
         strict: bool = True,
         shrink: bool = True,
         name: str | None = None,
+        expect_status: RunPhase | str = RunPhase.COMPLETED,
     ) -> CheckResult:
         """Run the plan under the fault schedules of every seed; fail the test on the first
-        seed that breaks an invariant (or, with `strict`, whose handlers are nondeterministic).
+        seed that breaks an invariant (or, with `strict`, whose handlers are nondeterministic),
+        or at once when the fault-free run does not end in `expect_status`.
 
         `plan_or_scenario`: an `ExecutionPlan`, a builder (see `mfm_sim.testing.userplan`), or a
         `Scenario`. `faults` limits the fault kinds (names or FaultKinds)."""
@@ -187,8 +235,9 @@ class MfmSim:
                 strict=strict,
                 shrink=shrink,
                 name=name,
+                expect_status=expect_status,
             )
-        except InvalidScenario as exc:
+        except (InvalidScenario, CheckInputError) as exc:
             pytest.fail(f"mfm-sim: {exc}", pytrace=False)
         if isinstance(outcome, CheckFailure):
             pytest.fail(outcome.report, pytrace=False)
@@ -208,23 +257,39 @@ class MfmSim:
         strict: bool = True,
         shrink: bool = True,
         name: str | None = None,
+        expect_status: RunPhase | str = RunPhase.COMPLETED,
     ) -> CheckResult | CheckFailure:
-        """Like `check`, but returns the failure instead of failing the test."""
-        scenario = self.scenario_for(
-            plan_or_scenario,
-            initial_context=initial_context,
-            run_config=run_config,
-            services=services,
-            model=model,
-            transparent=transparent,
-            name=name,
-        )
-        kinds = _kinds(faults)
+        """Like `check`, but returns the failure instead of failing the test.
+
+        Raises `CheckInputError` for arguments that name nothing (a service, a fault kind,
+        a status), which `check` turns into one line."""
+        try:
+            scenario = self.scenario_for(
+                plan_or_scenario,
+                initial_context=initial_context,
+                run_config=run_config,
+                services=services,
+                model=model,
+                transparent=transparent,
+                name=name,
+            )
+            kinds = _kinds(faults if faults is not None else self.marker_faults)
+            expected = parse_status(expect_status)
+        except (TypeError, ValueError) as exc:
+            raise CheckInputError(str(exc)) from None
         chosen = self.seeds_for(seeds)
+        if not chosen:
+            raise CheckInputError("check() got no seeds to run (seeds=[])")
+        incomplete = self._fault_free(scenario, chosen[0], expected, services)
+        if incomplete is not None:
+            return self._failed(scenario, incomplete)
+        label = _display(scenario.name)
+        again = self.saved.seeds(label) if self.saved and self.only_seed is None else ()
+        order = again + tuple(s for s in chosen if s not in again)
         guard = strict_mode() if strict else contextlib.nullcontext(StrictLog())
         total_faults = crashes = resumes = 0
         with guard as log:
-            for seed in chosen:
+            for seed in order:
                 log.clear()
                 try:
                     result = simulate(scenario, seed, faults=kinds, keep_trace=False)
@@ -235,17 +300,66 @@ class MfmSim:
                         pytrace=False,
                     )
                 if log.records or not result.ok:
-                    failure = self._explain(scenario, seed, kinds, result, log, shrink)
-                    self.last = failure
-                    return failure
+                    return self._failed(
+                        scenario, self._explain(scenario, seed, kinds, result, log, shrink)
+                    )
+                if seed in again and self.saved is not None:
+                    self.saved.forget(label, seed)
                 total_faults += sum(n for _, n in result.stats.faults_by_kind)
                 crashes += result.stats.crashes
                 resumes += result.stats.resumes
-        done = CheckResult(_display(scenario.name), chosen, total_faults, crashes, resumes)
+        done = CheckResult(label, order, total_faults, crashes, resumes)
         self.last = done
-        if self.sink is not None:
-            self.sink.append((self.nodeid, done))
+        self._property(SUMMARY_PROPERTY, done.counts())
+        for key, value in (
+            ("schedules", len(order)),
+            ("faults", total_faults),
+            ("crashes", crashes),
+            ("resumes", resumes),
+        ):
+            self._property(f"mfm_sim_{key}", value)
         return done
+
+    def _property(self, name: str, value: object) -> None:
+        if self.properties is not None:
+            self.properties.append((name, value))
+
+    def _fault_free(
+        self, scenario: Scenario, seed: int, expected: RunPhase, services: ServiceSpec
+    ) -> CheckFailure | None:
+        """The failure when the seed's run without faults does not end in `expected`."""
+        clear_captured(scenario)
+        result = simulate(scenario, seed, schedule=[], interleave=False, keep_observation=True)
+        given = services.keys() if isinstance(services, Mapping) else services
+        incomplete = explain_incomplete(
+            result,
+            expected,
+            captured_errors(scenario),
+            scenario=_display(scenario.name),
+            services=[str(s) for s in given],
+            builtin=SERVICE_MAKERS,
+            reproduce=self.reproduce_command(seed),
+        )
+        if incomplete is None:
+            return None
+        return CheckFailure(seed, FAULT_FREE_STATUS, incomplete.handlers, incomplete.report, result)
+
+    def _failed(self, scenario: Scenario, failure: CheckFailure) -> CheckFailure:
+        """Save the failure for the next run, note it in the test's properties, keep it."""
+        if self.saved is not None:
+            timeline = self.saved.save(_display(scenario.name), failure.result, failure.report)
+            failure = attrs.evolve(
+                failure,
+                timeline=str(timeline),
+                report=f"{failure.report}\n  timeline:  {timeline} (HTML)",
+            )
+        self._property("mfm_sim_seed", failure.seed)
+        self._property("mfm_sim_invariant", failure.invariant)
+        self._property("mfm_sim_reproduce", self.reproduce_command(failure.seed))
+        if failure.timeline is not None:
+            self._property("mfm_sim_timeline", failure.timeline)
+        self.last = failure
+        return failure
 
     def _explain(
         self,
@@ -314,8 +428,6 @@ def _kinds(faults: Sequence[FaultKind] | str | None) -> tuple[FaultKind, ...] | 
     if faults is None:
         return None
     if isinstance(faults, str):
-        from mfm_sim.faults.injector import parse_kinds
-
         return parse_kinds(faults)
     return tuple(k if isinstance(k, FaultKind) else FaultKind(k) for k in faults)
 

@@ -408,7 +408,10 @@ def _maker(spec: str | ServiceMaker) -> ServiceMaker:
             return SERVICE_MAKERS[spec]
         except KeyError:
             known = ", ".join(sorted(SERVICE_MAKERS))
-            raise ValueError(f"unknown service {spec!r}; known services: {known}") from None
+            raise ValueError(
+                f"unknown service {spec!r}; the built-in services are {known}; for your own, "
+                f"map a namespace to its class: services={{{spec!r}: YourService}}"
+            ) from None
     if not callable(spec):
         raise TypeError(f"a service is a name or a callable(world) -> service, got {spec!r}")
     return spec

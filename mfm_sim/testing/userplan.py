@@ -8,8 +8,11 @@
 
 `plan_or_builder` is an `ExecutionPlan`, or a callable returning one (or a whole
 `ScenarioRun`) that takes either nothing or the scenario's seeded `Rng` (the project's own
-generator, see `mfm_sim.world.rng`). Prefer a builder when handlers keep state (call counters,
-caches): it is called once per simulation, so nothing leaks from one seed to the next.
+generator, see `mfm_sim.world.rng`), told apart by its signature: one required positional
+parameter, or an optional one named `rng` or annotated `Rng`, gets the Rng; optional
+parameters of any other name keep their defaults. Prefer a builder when handlers keep state
+(call counters, caches): it is called once per simulation, so nothing leaks from one seed to
+the next.
 States of a plan passed as an object are shared by every simulation.
 
 What the scenario adds around the user's plan:
@@ -37,7 +40,7 @@ from __future__ import annotations
 import collections
 import inspect
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any
 
 from mfm_engine.config import RunConfig
@@ -49,12 +52,14 @@ from mfm_sim.faults.kinds import FaultKind, parse_kinds
 from mfm_sim.run.knobs import draw_run_config as draw_knobs
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.testing.handler_errors import HandlerError, RecordingContext, not_async, raised
 from mfm_sim.testing.services import ServiceSpec, make_services
 from mfm_sim.world.rng import Rng
 from mfm_sim.world.scope import enter_simulation, handler_scope
 
 __all__ = [
     "HandlerScoped",
+    "captured_errors",
     "captured_worlds",
     "draw_run_config",
     "scoped_plan",
@@ -64,6 +69,8 @@ __all__ = [
 
 MIN_ATTEMPTS = 2
 MAX_ATTEMPTS = 5
+# Handler mistakes kept per scenario: a report names the first few, not every retry's.
+MAX_ERRORS = 32
 
 
 def draw_run_config(rng: Rng) -> RunConfig:
@@ -73,20 +80,44 @@ def draw_run_config(rng: Rng) -> RunConfig:
 
 
 class HandlerScoped:
-    """A user's state, unchanged, except that its handler runs inside `handler_scope`."""
+    """A user's state, unchanged, except that its handler runs inside `handler_scope` and, with
+    a `sink`, its own mistakes are recorded there (`mfm_sim.testing.handler_errors`)."""
 
-    __slots__ = ("inner", "state_id")
+    __slots__ = ("inner", "sink", "state_id")
 
-    def __init__(self, inner: Any, state_id: str) -> None:
+    def __init__(
+        self, inner: Any, state_id: str, sink: MutableSequence[HandlerError] | None = None
+    ) -> None:
         self.inner = inner
         self.state_id = state_id
+        self.sink = sink
 
     def meta(self) -> StateMeta:
         return self.inner.meta()
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> Any:
         with handler_scope(self.state_id):
-            return await self.inner.handle(ctx, io, events)
+            if self.sink is None:
+                return await self.inner.handle(ctx, io, events)
+            return await self._recorded(self.sink, ctx, io, events)
+
+    async def _recorded(
+        self, sink: MutableSequence[HandlerError], ctx: Any, io: Any, events: Any
+    ) -> Any:
+        try:
+            pending = self.inner.handle(RecordingContext(ctx, self.state_id, sink), io, events)
+        except BaseException as exc:
+            sink.append(raised(self.state_id, exc))
+            raise
+        if not inspect.isawaitable(pending):
+            error = not_async(self.state_id, self.inner)
+            sink.append(error)
+            raise TypeError(error.message)
+        try:
+            return await pending
+        except Exception as exc:
+            sink.append(raised(self.state_id, exc))
+            raise
 
     def __repr__(self) -> str:
         return f"HandlerScoped({self.state_id}, {self.inner!r})"
@@ -98,10 +129,13 @@ def unwrap_state(state: Any) -> Any:
     return state
 
 
-def scoped_plan(plan: ExecutionPlan) -> ExecutionPlan:
+def scoped_plan(
+    plan: ExecutionPlan, sink: MutableSequence[HandlerError] | None = None
+) -> ExecutionPlan:
     states = tuple(
         StateNode(
-            n.id, n.state if isinstance(n.state, HandlerScoped) else HandlerScoped(n.state, n.id)
+            n.id,
+            n.state if isinstance(n.state, HandlerScoped) else HandlerScoped(n.state, n.id, sink),
         )
         for n in plan.graph.states
     )
@@ -109,18 +143,23 @@ def scoped_plan(plan: ExecutionPlan) -> ExecutionPlan:
 
 
 class _ScopedResolver:
-    def __init__(self, inner: PlanResolver) -> None:
+    def __init__(
+        self, inner: PlanResolver, sink: MutableSequence[HandlerError] | None = None
+    ) -> None:
         self._inner = inner
+        self._sink = sink
 
     def resolve(self, manifest: Any) -> ExecutionPlan:
-        return scoped_plan(self._inner.resolve(manifest))
+        return scoped_plan(self._inner.resolve(manifest), self._sink)
 
 
 class _Capture:
-    """The worlds of the last simulations of one scenario (the main run's first)."""
+    """The worlds of the last simulations of one scenario (the main run's first), and the
+    mistakes its handlers made since the last `clear_captured`."""
 
     def __init__(self) -> None:
         self.worlds: collections.deque[Any] = collections.deque(maxlen=4)
+        self.errors: collections.deque[HandlerError] = collections.deque(maxlen=MAX_ERRORS)
 
 
 # Weak: a capture lives as long as its scenario (whose build closure holds it).
@@ -143,6 +182,14 @@ def clear_captured(scenario: Scenario | str) -> None:
     capture = _CAPTURES.get(name)
     if capture is not None:
         capture.worlds.clear()
+        capture.errors.clear()
+
+
+def captured_errors(scenario: Scenario | str) -> list[HandlerError]:
+    """The handler mistakes of the scenario's simulations since `clear_captured`, in order."""
+    name = scenario if isinstance(scenario, str) else scenario.name
+    capture = _CAPTURES.get(name)
+    return list(capture.errors) if capture is not None else []
 
 
 def _unique(name: str) -> str:
@@ -152,19 +199,28 @@ def _unique(name: str) -> str:
 
 
 def _takes_rng(fn: Callable[..., Any]) -> bool:
+    """Whether a builder is called with the simulator's `Rng`, told apart by its signature: a
+    required positional parameter takes it; an optional one only when it is named `rng` or
+    annotated `Rng` (`def build(region="eu")` is called with nothing)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return True
-    return any(
-        p.kind
-        in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            inspect.Parameter.VAR_POSITIONAL,
-        )
+    positional = [
+        p
         for p in sig.parameters.values()
-    )
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    if len(required) > 1:
+        names = ", ".join(p.name for p in required)
+        raise TypeError(
+            f"the plan builder {getattr(fn, '__qualname__', fn)!r} requires {len(required)} "
+            f"arguments ({names}); a builder takes nothing, or one: the simulator's Rng"
+        )
+    if required:
+        return True
+    return any(p.name == "rng" or p.annotation in (Rng, "Rng") for p in positional)
 
 
 def _call_builder(fn: Callable[..., Any], rng: Rng) -> Any:
@@ -227,7 +283,7 @@ def user_scenario(
     unique = _unique(name)
     capture = _CAPTURES[unique] = _Capture()
     service_transports = make_services(services, trace=True)
-    scoped_resolver = _ScopedResolver(resolver) if resolver is not None else None
+    scoped_resolver = _ScopedResolver(resolver, capture.errors) if resolver is not None else None
 
     def transports(world: Any) -> Any:
         enter_simulation(world)
@@ -248,10 +304,14 @@ def user_scenario(
                 return inner(world) if inner is not None else factory
 
             return ScenarioRun(
-                plan=scoped_plan(made.plan),
+                plan=scoped_plan(made.plan, capture.errors),
                 run_config=made.run_config,
                 initial_context=made.initial_context,
-                resolver=_ScopedResolver(made.resolver) if made.resolver is not None else None,
+                resolver=(
+                    _ScopedResolver(made.resolver, capture.errors)
+                    if made.resolver is not None
+                    else None
+                ),
                 input_params=made.input_params,
                 transports=both,
                 child_runs=made.child_runs,
@@ -278,7 +338,7 @@ def user_scenario(
                 # must not share another seed's reference just because the knobs match.
                 params = {"plan_instance": format(rng.next_u64(), "016x")}
         return ScenarioRun(
-            plan=scoped_plan(made),
+            plan=scoped_plan(made, capture.errors),
             run_config=cfg,
             initial_context=dict(initial),
             resolver=scoped_resolver,

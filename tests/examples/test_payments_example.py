@@ -8,12 +8,13 @@ from pathlib import Path
 import hypothesis  # noqa: F401  (imported once here, not again by the in-process run)
 import pytest
 
-from examples.payments import ORDER, buggy_plan, fixed_plan
+import mfm_sim.examples
+from mfm_sim.examples.payments import ORDER, buggy_plan, fixed_plan
 from mfm_sim.testing.pytest_plugin import CheckFailure, CheckResult, MfmSim
 
 pytest_plugins = ["pytester"]
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NODE = "examples/test_payments.py::test_first_version_double_charges"
+EXAMPLES = Path(mfm_sim.examples.__file__).parent
+NODE = "test_payments.py::test_first_version_double_charges"
 
 
 def test_the_first_version_double_charges_and_the_report_names_the_handler() -> None:
@@ -51,6 +52,11 @@ def test_the_users_test_file_runs_as_written(pytester: pytest.Pytester) -> None:
         "-p",
         "no:cacheprovider",
         "--rootdir",
-        str(EXAMPLES.parent),
+        str(EXAMPLES),
+        "-o",
+        f"mfm_sim_dir={pytester.path / '.mfm-sim'}",
     )
     result.assert_outcomes(passed=1, xfailed=1)
+    # The xfailed check saved its schedule where it was told, not into the package.
+    assert list((pytester.path / ".mfm-sim" / "failures").glob("test_payments.py_*.json"))
+    assert not (EXAMPLES / ".mfm-sim").exists()

@@ -12,8 +12,8 @@ from mfm_engine.hashing import artifact_id_for_json
 from mfm_engine.ids import STATE_ID_RE
 from mfm_engine.plan import topological_order
 
-from examples.payments import ORDER, buggy_plan, fixed_plan
 from mfm_sim import simulate
+from mfm_sim.examples.payments import ORDER, buggy_plan, fixed_plan
 from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, SITE_KINDS, FaultKind
 from mfm_sim.testing.strategies import (
     DRAWN_CALL_SIZE,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from examples.payments import ORDER, buggy_plan, fixed_plan
+from mfm_sim.examples.payments import ORDER, buggy_plan, fixed_plan
 
 
 def test_charge_is_crash_safe(mfm_sim):
