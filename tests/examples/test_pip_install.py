@@ -38,10 +38,11 @@ def test_the_readme_walkthrough_runs_from_a_pip_install(tmp_path: Path) -> None:
     # Nothing of the checkout is importable from here: the installed package is what runs.
     where = _run(python, "-c", "import mfm_sim; print(mfm_sim.__file__)", cwd=user)
     assert str(ROOT) not in where and "site-packages" in where
-    out = _run(python, "-m", "pytest", "test_payments.py", "--mfm-seeds", "40", cwd=user)
+    # Verbatim: the README's command, with the default number of schedules.
+    out = _run(python, "-m", "pytest", "test_payments.py", cwd=user)
     assert "1 passed, 1 xfailed" in out
-    assert "test_payments.py::test_charge_is_crash_safe: 40 schedules" in out
-    out = _run(python, "-m", "mfm_sim.examples", "--mfm-seeds", "40", cwd=user)
+    assert "test_payments.py::test_charge_is_crash_safe: 100 schedules" in out
+    out = _run(python, "-m", "mfm_sim.examples", cwd=user)
     assert "1 passed, 1 xfailed" in out
     # The failing schedule went to the user's directory, not into site-packages.
     assert list((user / ".mfm-sim" / "failures").glob("test_payments.py_*.json"))
