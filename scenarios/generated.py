@@ -31,6 +31,7 @@ from mfm_scenarios.program import (
     REQUIRE,
     SPAWN_NAMESPACE,
     WRITE,
+    Bag,
     Level,
     Op,
     Program,
@@ -82,6 +83,7 @@ _ODD_VALUES: tuple[Any, ...] = (
     [Text("plain")],
     [Text("password=hunter2")],
     [Level.HIGH, {"lvl": Level.LOW}],
+    [Bag(["x"])],
 )
 # Event payloads that are not objects: a bare string (with or without a secret), a number.
 _ODD_PAYLOADS: tuple[Any, ...] = ("plain text", "password=hunter2", 7, None)
@@ -97,7 +99,23 @@ _BAD_REQUESTS: tuple[tuple[str, Any, bool], ...] = (
         True,
     ),
     (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD}, False),
+    (
+        SPAWN_NAMESPACE,
+        {
+            "kind": "child_run_spawn_v1",
+            "op_id": "gc9",
+            "op_version": "1",
+            "run_config": RunConfig().to_json(),
+            "initial_context": [1],
+        },
+        True,
+    ),
     (AWAIT_NAMESPACE, {"kind": "await_v0"}, True),
+    (
+        AWAIT_NAMESPACE,
+        {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD, "child_manifest_id": "a" * 64},
+        True,
+    ),
     (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": "nope"}, True),
     (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD}, True),
     (

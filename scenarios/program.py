@@ -36,6 +36,7 @@ __all__ = [
     "REQUIRE",
     "SPAWN_NAMESPACE",
     "WRITE",
+    "Bag",
     "Level",
     "Op",
     "Program",
@@ -71,6 +72,10 @@ AWAIT_KIND = "child_run_await_v1"
 
 class Text(str):
     """A `str` subclass in a value: JSON text all the same, and scanned for secrets."""
+
+
+class Bag(list):  # type: ignore[type-arg]
+    """A `list` subclass in a value: a JSON array all the same."""
 
 
 class Level(IntEnum):
