@@ -18,6 +18,8 @@ from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.program import (
+    AWAIT_KIND,
+    AWAIT_NAMESPACE,
     CALL,
     CHILD,
     DELETE,
@@ -26,10 +28,15 @@ from mfm_scenarios.program import (
     NOW,
     RANDOM,
     READ,
+    REQUIRE,
+    SPAWN_NAMESPACE,
     WRITE,
+    Bag,
+    Level,
     Op,
     Program,
     ProgramState,
+    Text,
 )
 
 from mfm_sim.run.observation import Reference
@@ -37,7 +44,7 @@ from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.testing.services import make_services
 from mfm_sim.world.rng import Rng
 
-__all__ = ["FEATURES", "SCENARIO", "build", "draw"]
+__all__ = ["EXTRA_FEATURES", "FEATURES", "SCENARIO", "build", "draw"]
 
 FEATURES = (
     "read",
@@ -62,7 +69,63 @@ FEATURES = (
     "replay",
     "attempt_ops",
 )
+# Drawn from a fork of the seed's stream taken after everything else, so a seed keeps the
+# workload it had before these existed and only gains their ops.
+EXTRA_FEATURES = ("odd_fact", "odd_event", "require", "bad_request")
 TAGS = ("audit", "slow", "beta")
+# Fact payloads the canonical encoder must refuse or take as what they subclass: non-string
+# keys, non-JSON values (a second one after the first), a float before one, str and int
+# subclasses with and without a secret.
+_ODD_VALUES: tuple[Any, ...] = (
+    {1: "a", 2: "b"},
+    {"a": b"\x00", "b": b"\x01"},
+    [0.5, b"x"],
+    [Text("plain")],
+    [Text("password=hunter2")],
+    [Level.HIGH, {"lvl": Level.LOW}],
+    [Bag(["x"])],
+)
+# Event payloads that are not objects: a bare string (with or without a secret), a number.
+_ODD_PAYLOADS: tuple[Any, ...] = ("plain text", "password=hunter2", 7, None)
+_NO_CHILD = "00000000-0000-4000-8000-000000000001"  # a child id no run ever has
+# Calls the engine must refuse: (namespace, request, keyed).
+_BAD_REQUESTS: tuple[tuple[str, Any, bool], ...] = (
+    (SPAWN_NAMESPACE, {"kind": "child_run_spawn_v1"}, False),
+    (SPAWN_NAMESPACE, {"kind": "spawn_v0"}, True),
+    (SPAWN_NAMESPACE, ["not", "an", "object"], True),
+    (
+        SPAWN_NAMESPACE,
+        {"kind": "child_run_spawn_v1", "op_id": "gc9", "initial_context": [1]},
+        True,
+    ),
+    (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD}, False),
+    (
+        SPAWN_NAMESPACE,
+        {
+            "kind": "child_run_spawn_v1",
+            "op_id": "gc9",
+            "op_version": "1",
+            "run_config": RunConfig().to_json(),
+            "initial_context": [1],
+        },
+        True,
+    ),
+    (AWAIT_NAMESPACE, {"kind": "await_v0"}, True),
+    (
+        AWAIT_NAMESPACE,
+        {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD, "child_manifest_id": "a" * 64},
+        True,
+    ),
+    (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": "nope"}, True),
+    (AWAIT_NAMESPACE, {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD}, True),
+    (
+        AWAIT_NAMESPACE,
+        {"kind": AWAIT_KIND, "child_run_id": _NO_CHILD, "child_manifest_id": "zz"},
+        True,
+    ),
+    ("nosuch", {"op": "get"}, False),
+    ("nosuch.deeper", {"op": "get"}, True),
+)
 _WORDS = ("alpha", "beta", "gamma", "delta", "omega", "kappa")
 _SECRET_EVENTS: tuple[tuple[str, Any], ...] = (
     ("login", {"password": "hunter2"}),
@@ -344,7 +407,67 @@ def draw(rng: Rng) -> Drawn:
     cfg = draw_run_config(rng, io_mode=IoMode.REPLAY if replay else IoMode.LIVE, skip_tags=skip)
     cfg = attrs.evolve(cfg, replay_missing_fact_retryable=rng.chance(0.5))
     initial = {"seeded": n, "base": _value(rng)}
-    return Drawn(features, plan, cfg, initial, children)
+    extras = _extras(rng.fork("extras"), programs)
+    plan = _replace_programs(plan, programs)
+    return Drawn(features | extras, plan, cfg, initial, children)
+
+
+def _extras(rng: Rng, programs: list[Program]) -> frozenset[str]:
+    """Switch each of `EXTRA_FEATURES` on or off and insert its ops into the main programs
+    (in place): values the encoder refuses, event payloads that are not objects, `require`
+    of present and absent keys, and calls the engine refuses."""
+    on = frozenset(f for f in EXTRA_FEATURES if rng.chance(0.5))
+    for i, program in enumerate(programs):
+        ops = list(program.ops)
+        for feature in sorted(on):
+            if not rng.chance(0.5):
+                continue
+            at = rng.below(len(ops) + 1)
+            ops[at:at] = _extra_ops(rng, feature, f"x{i}_{at}_{len(ops)}")
+        programs[i] = Program(tuple(ops), program.tags)
+    return on
+
+
+def _extra_ops(rng: Rng, feature: str, uid: str) -> list[Op]:
+    if feature == "odd_fact":  # put unkeyed, read back keyed: the fact the engine refuses
+        value = rng.choice(_ODD_VALUES)
+        return [
+            Op(CALL, "", name="kv", value={"op": "put", "key": f"odd_{uid}", "value": value}),
+            Op(
+                CALL,
+                f"odd_{uid}",
+                name="kv",
+                value={"op": "get", "key": f"odd_{uid}", "expect": value},
+                fact_key=f"odd_{uid}",
+                catch=rng.chance(0.5),
+            ),
+        ]
+    if feature == "odd_event":
+        return [Op(EMIT, f"ev_{uid}", name="odd", value=rng.choice(_ODD_PAYLOADS))]
+    if feature == "require":
+        if rng.chance(0.5):  # a key no op writes
+            return [Op(REQUIRE, f"req_{uid}", src=f"absent_{uid}")]
+        return [
+            Op(WRITE, f"have_{uid}", value=_value(rng)),
+            Op(REQUIRE, f"req_{uid}", src=f"have_{uid}"),
+        ]
+    namespace, request, keyed = rng.choice(_BAD_REQUESTS)
+    return [
+        Op(
+            CALL,
+            f"bad_{uid}",
+            name=namespace,
+            value=request,
+            fact_key=f"bad_{uid}" if keyed else None,
+        )
+    ]
+
+
+def _replace_programs(plan: ExecutionPlan, programs: list[Program]) -> ExecutionPlan:
+    """The plan with each main state's program replaced (states keep their ids and order)."""
+    by_id = {f"gen.s{i}.run": p for i, p in enumerate(programs)}
+    states = [StateNode(node.id, ProgramState(by_id[node.id])) for node in plan.graph.states]
+    return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
 
 
 def _spawn_request(
@@ -375,7 +498,8 @@ def build(rng: Rng) -> ScenarioRun:
             "states": [[node.id, len(node.state.program.ops)] for node in drawn.plan.graph.states],
         },
         transports=make_services(("ledger", "kv"), trace=False),
-        child_runs=bool(drawn.children),
+        # Bad child-run requests need the child-run transport wrapper to refuse them.
+        child_runs=bool(drawn.children) or "bad_request" in drawn.features,
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,

@@ -20,6 +20,7 @@ binding wins, so a key bound once is never recorded again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ from mfm_engine.config import EventProfile, IoMode, RunConfig
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.program import (
+    AWAIT_KIND,
+    AWAIT_NAMESPACE,
     CALL,
     CATCHABLE,
     CHILD,
@@ -37,6 +40,8 @@ from mfm_scenarios.program import (
     NOW,
     RANDOM,
     READ,
+    REQUIRE,
+    SPAWN_NAMESPACE,
     WRITE,
     Op,
     Program,
@@ -44,6 +49,7 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.steps import kahn_order
 
+from mfm_sim.invariants.spec.canonical import NotCanonical, SecretFound, canonical_bytes
 from mfm_sim.invariants.spec.secrets import REDACTED, text_has_secret
 from mfm_sim.invariants.spec.secrets import has_secret as spec_has_secret
 from mfm_sim.run.observation import AttemptPrediction, CtxRef, FactRef, Prediction
@@ -121,6 +127,16 @@ class _Attempt:
         if key not in self.deletes:
             self.deletes.append(key)
 
+    def _refusal(self, op: Op) -> _Refused:
+        """A call the workload makes to be refused: both child-run namespaces need a fact key
+        (in replay mode every call does); replay answers a keyed call from facts alone."""
+        child = op.name in (SPAWN_NAMESPACE, AWAIT_NAMESPACE)
+        if op.fact_key is None and (child or self._replay()):
+            return _Refused("missing_fact_key", False)
+        if self._replay():
+            return self._missing()
+        return _Refused(_request_refusal(op.name, op.value), False)
+
     def _replay(self) -> bool:
         return self.cfg.io_mode is IoMode.REPLAY
 
@@ -131,10 +147,8 @@ class _Attempt:
         """A keyed call: refused, or the recorded payload as a symbol."""
         if self._replay():
             raise self._missing()
-        if payload is not None and has_secret(payload):
-            raise _Refused("secrets_detected", False)
-        if payload is not None and has_float(payload):
-            raise _Refused("fact_payload_not_canonical", False)
+        if payload is not None:
+            _canonical_or_refused(payload)
         self.explicit.append(key)
         return FactRef(key)
 
@@ -146,10 +160,19 @@ class _Attempt:
         self.derived.append(key)
         return FactRef(key, field)
 
+    def require(self, key: str) -> Any:
+        # The generator requires only a key written earlier in every attempt (the overlay
+        # holds it unless a delete took it out) or one no op ever writes.
+        if key in self.writes:
+            return self.writes[key]
+        raise _Refused("context_missing_key", False)
+
     def step(self, op: Op, fields: dict[str, Any], children: Mapping[str, Interpreted]) -> None:
         kind = op.kind
         if kind == READ:
             self.write(op.key, self.read(op.src))
+        elif kind == REQUIRE:
+            self.write(op.key, self.require(op.src))
         elif kind == WRITE:
             self.write(op.key, op.value)
         elif kind == DELETE:
@@ -182,6 +205,8 @@ class _Attempt:
             )
 
     def _call(self, op: Op, fields: dict[str, Any]) -> None:
+        if op.name not in SERVICES:
+            raise self._refusal(op)
         if op.fact_key is None:
             if self._replay():
                 raise _Refused("missing_fact_key", False)
@@ -195,6 +220,44 @@ class _Attempt:
             fields.setdefault(op.fact_key, known)
         if op.key:
             self.write(op.key, value)
+
+
+SERVICES = ("ledger", "kv")  # the namespaces the generated workload's transports serve
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+_ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _canonical_or_refused(payload: Any) -> None:
+    """ENGINE.md: a fact payload is canonicalised before it is stored; secrets first."""
+    try:
+        canonical_bytes(payload)
+    except SecretFound:
+        raise _Refused("secrets_detected", False) from None
+    except NotCanonical:
+        raise _Refused("fact_payload_not_canonical", False) from None
+
+
+def _request_refusal(namespace: str, request: Any) -> str:
+    """ENGINE.md, child runs and the router: the code a live call the workload makes only to
+    be refused gets. Spawn and await need their kinds; await a valid child id and, if it names
+    one, an artifact id as the spawn's manifest; an await of a child never started (no spawn
+    request to start it from) is `run_not_found`; any other namespace is unknown."""
+    if namespace == SPAWN_NAMESPACE:
+        if not isinstance(request, Mapping) or request.get("kind") != "child_run_spawn_v1":
+            return "child_run_request_invalid"
+        if not isinstance(request.get("initial_context") or {}, Mapping):
+            return "child_run_request_invalid"
+        raise ValueError("the generator makes only spawn requests the engine refuses")
+    if namespace == AWAIT_NAMESPACE:
+        if not isinstance(request, Mapping) or request.get("kind") != AWAIT_KIND:
+            return "child_run_request_invalid"
+        if not _UUID.match(str(request.get("child_run_id"))):
+            return "child_run_request_invalid"
+        manifest = request.get("child_manifest_id")
+        if manifest is not None and not _ARTIFACT_ID.match(str(manifest)):
+            return "child_run_request_invalid"
+        return "run_not_found"
+    return "io_unknown_namespace"
 
 
 def _response(namespace: str, request: Mapping[str, Any]) -> Any:

@@ -13,13 +13,16 @@ An op with `catch` turns one of the refusals in `CATCHABLE` into a context write
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 import attrs
 from mfm_engine import IoCall, StateMeta
-from mfm_engine.errors import ErrorCategory, IoError, StateError, info
+from mfm_engine.errors import ContextError, ErrorCategory, IoError, StateError, info
 
 __all__ = [
+    "AWAIT_KIND",
+    "AWAIT_NAMESPACE",
     "CALL",
     "CATCHABLE",
     "CHILD",
@@ -30,10 +33,15 @@ __all__ = [
     "NOW",
     "RANDOM",
     "READ",
+    "REQUIRE",
+    "SPAWN_NAMESPACE",
     "WRITE",
+    "Bag",
+    "Level",
     "Op",
     "Program",
     "ProgramState",
+    "Text",
 ]
 
 READ = "read"  # ctx.write(key, ctx.read(src))
@@ -45,7 +53,8 @@ NOW = "now"  # ctx.write(key, io.now_millis())
 RANDOM = "random"  # ctx.write(key, io.random_bytes(n).hex())
 EMIT = "emit"  # events.emit(name, payload)
 CHILD = "child"  # spawn a child run, await it, ctx.write(key, {status, final})
-KINDS = (READ, WRITE, DELETE, FAIL, CALL, NOW, RANDOM, EMIT, CHILD)
+REQUIRE = "require"  # ctx.write(key, ctx.require(src)): a missing key is a refusal
+KINDS = (READ, WRITE, DELETE, FAIL, CALL, NOW, RANDOM, EMIT, CHILD, REQUIRE)
 
 # Refusals a handler may catch: the engine's answers to what it must not record or cannot
 # replay. A fault's error (a transport error, a storage error) is never caught.
@@ -59,6 +68,21 @@ CATCHABLE = (
 SPAWN_NAMESPACE = "machine.child_run.spawn"  # ENGINE.md, child runs
 AWAIT_NAMESPACE = "machine.child_run.await"
 AWAIT_KIND = "child_run_await_v1"
+
+
+class Text(str):
+    """A `str` subclass in a value: JSON text all the same, and scanned for secrets."""
+
+
+class Bag(list):  # type: ignore[type-arg]
+    """A `list` subclass in a value: a JSON array all the same."""
+
+
+class Level(IntEnum):
+    """An `int` subclass in a value: a JSON number all the same."""
+
+    LOW = 1
+    HIGH = 2
 
 
 @attrs.frozen
@@ -106,7 +130,7 @@ class ProgramState:
                 continue
             try:
                 await _run(op, ctx, io, events)
-            except (IoError, StateError) as exc:
+            except (IoError, StateError, ContextError) as exc:
                 if op.catch and exc.info.code in CATCHABLE:
                     ctx.write(op.key, {"refused": exc.info.code})
                     continue
@@ -141,6 +165,8 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
         ctx.write(op.key, (await io.random_bytes(op.n)).hex())
     elif kind == EMIT:
         events.emit(op.name, op.value)
+    elif kind == REQUIRE:
+        ctx.write(op.key, ctx.require(op.src))
     elif kind == CHILD:
         ack = await io.call(IoCall(SPAWN_NAMESPACE, op.value, f"spawn:{op.fact_key}"))
         request = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": op.value}

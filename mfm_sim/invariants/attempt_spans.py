@@ -110,9 +110,22 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
         return None
 
 
+def _json_type(value: Any) -> type:
+    # A subclass of str, int, dict, list or tuple is that JSON type in canonical bytes (an
+    # IntEnum is its number); bool is its own JSON type, never a number.
+    t = type(value)
+    if t in (bool, int, str, dict, list, tuple, type(None)):
+        return t
+    for base in (bool, int, str, dict, list, tuple):
+        if isinstance(value, base):
+            return base
+    return t
+
+
 def strict_equal(a: Any, b: Any) -> bool:
-    """JSON equality: `True` is not `1`, and lists and tuples are both arrays."""
-    ta, tb = type(a), type(b)
+    """JSON equality: `True` is not `1`, lists and tuples are both arrays, and a subclass of a
+    JSON type is that type."""
+    ta, tb = _json_type(a), _json_type(b)
     if ta in (list, tuple) and tb in (list, tuple):
         return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
     if ta is not tb:

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine.config import EventProfile, IoMode
-from mfm_scenarios.generated import FEATURES, SCENARIO, draw
+from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, SCENARIO, draw
 from mfm_scenarios.interpreter import REDACTED, has_secret, interpret
 from mfm_scenarios.program import CATCHABLE, CHILD, EMIT, FAIL, KINDS
 
@@ -81,7 +81,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
                 seen["derived_facts"] += 1
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
-    assert set(features) == set(FEATURES), set(FEATURES) - set(features)
+    assert set(features) == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
         "secret_event",
@@ -230,3 +230,79 @@ def test_model_agreement_catches_a_broken_engine_on_generated_workloads(variant:
         result = simulate(SCENARIO, seed, keep_trace=False, variant=variant)
         caught += any(v.invariant == "model_agreement" for v in result.violations)
     assert caught > 0
+
+
+# The extras (EXTRA_FEATURES): each is drawn in some seed, the refusals they are there for
+# happen, and the interpreter agrees with the engine on fault-free runs that draw them.
+_EXTRA_CODES = {
+    "odd_fact": {"fact_payload_not_canonical", "secrets_detected"},
+    "odd_event": {"secrets_detected"},
+    "require": {"context_missing_key"},
+    "bad_request": {
+        "child_run_request_invalid",
+        "missing_fact_key",
+        "run_not_found",
+        "io_unknown_namespace",
+    },
+}
+
+
+def _extra_seeds(feature: str, limit: int) -> list[int]:
+    return [s for s in range(400) if feature in _draw(s).features][:limit]
+
+
+def test_every_extra_feature_is_drawn_and_meets_its_refusals() -> None:
+    for feature, codes in _EXTRA_CODES.items():
+        seen: set[str] = set()
+        for seed in _extra_seeds(feature, 200):
+            d = _draw(seed)
+            if d.run_config.io_mode is IoMode.REPLAY:
+                continue
+            result = interpret(d.plan, d.run_config, d.initial, d.children)
+            for p in result.prediction.attempts.values():
+                seen.update(p.refusals)
+        assert codes <= seen, (feature, codes - seen)
+
+
+@pytest.mark.parametrize("feature", EXTRA_FEATURES)
+def test_the_interpreter_agrees_with_the_engine_on_extras(feature: str) -> None:
+    seeds = _extra_seeds(feature, 25)
+    assert seeds, feature
+    for seed in seeds:
+        result = _clean(seed)
+        assert result.violations == (), (seed, result.violations)
+        obs = result.observation
+        assert obs is not None and obs.model is not None
+        assert obs.final_phase is obs.model.phase, seed
+
+
+def test_a_wrong_refusal_prediction_fires() -> None:
+    # A `require` of an absent key: predicting that it completes must be contradicted.
+    def pick(p: AttemptPrediction) -> bool:
+        return p.error is not None and p.error[0] == "context_missing_key"
+
+    obs = _obs_with(next(s for s in _extra_seeds("require", 100) if _has(s, pick)))
+    assert check_model_agreement(obs) == []
+    key, p = _first(obs, pick)
+    attempts = dict(obs.model.prediction.attempts)  # type: ignore[union-attr]
+    attempts[key] = attrs.evolve(p, completed=True, error=None)
+    assert check_model_agreement(_tamper(obs, attempts=attempts))
+
+
+def _has(seed: int, pick: Any) -> bool:
+    d = _draw(seed)
+    result = interpret(d.plan, d.run_config, d.initial, d.children)
+    path = set(result.prediction.path)
+    return any(pick(p) and k in path for k, p in result.prediction.attempts.items())
+
+
+def test_strict_equal_takes_a_json_types_subclass_as_that_type() -> None:
+    from mfm_scenarios.program import Bag, Level, Text
+
+    from mfm_sim.invariants.attempt_spans import strict_equal
+
+    assert strict_equal([Text("a"), Level.HIGH, Bag([1])], ["a", 2, [1]])
+    assert strict_equal({"l": Level.LOW}, {"l": 1})
+    assert not strict_equal([True], [1])  # bool is still not a number
+    assert not strict_equal(Level.HIGH, 1)
+    assert not strict_equal(Text("a"), "b")
