@@ -426,4 +426,5 @@ class Simulation:
             content_addressed=True,
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
+            service_states=world.service_states(),
         )

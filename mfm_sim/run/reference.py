@@ -73,7 +73,7 @@ def reference_outcome(
         snap = None
         if sim.final.final_snapshot_id is not None:
             snap = json.loads(sim.durable.artifacts.data[sim.final.final_snapshot_id])  # type: ignore[attr-defined]
-        ref = Reference(sim.final.phase, snap)
+        ref = Reference(sim.final.phase, snap, service_states=world.service_states())
     _REFERENCE_CACHE[key] = ref
     if len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
         _REFERENCE_CACHE.popitem(last=False)
