@@ -4,6 +4,7 @@ fail (fatal or retryable)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mfm_engine.errors import ErrorCategory, StateError, info
@@ -23,13 +24,16 @@ class Process:
     """Which simulated process is running now: the wrapped states and resolver of a
     simulation are built once and find the live incarnation's handle through this."""
 
-    __slots__ = ("handle", "journal", "uses")
+    __slots__ = ("feed", "handle", "journal", "uses")
 
-    def __init__(self) -> None:
+    def __init__(self, feed: Callable[[Any], Any] | None = None) -> None:
         self.handle: IncarnationHandle | None = None
         # The handler journal and the transports made and called, across incarnations.
         self.journal: list[JournalEntry] = []
         self.uses: list[TransportUse] = []
+        # A reference run's: wraps each handler's IO to answer with a schedule's recorded
+        # facts (`mfm_sim.run.recorded_facts`); None everywhere else.
+        self.feed = feed
 
 
 class FaultyState:
@@ -69,6 +73,8 @@ class FaultyState:
                     )
                 if fault.arg == 0:
                     h.crash(fault)
+        if self._process.feed is not None:
+            io = self._process.feed(io)
         entry, ctx, io, events = journal_proxies(
             self._process.journal, h.number, self._state_id, ctx, io, events
         )

@@ -4,7 +4,9 @@
 never the world, and returns violations in a fixed order (registry order, then run: the
 main run first and the others by id, then stream order). The engine contract comes first,
 then the thirteen invariants of SPEC §6 by number, then the checks that mutation testing once ran
-outside the product (`honest_errors`, `log_contract`, `clean_schedule`; no SPEC §6 number).
+outside the product (`honest_errors`, `log_contract`, `clean_schedule`; no SPEC §6 number), and
+last `service_state`, which compares the simulated services' final states with the fault-free
+run's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from mfm_sim.invariants import (
     replay_no_transport,
     retry_timing,
     secrets_never_stored,
+    service_state,
     staged_commit,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
@@ -70,6 +73,8 @@ REGISTRY: tuple[Invariant, ...] = (
     honest_errors.INVARIANT,
     log_contract.INVARIANT,
     clean_schedule.INVARIANT,
+    # Services as a public API (issue 16): their final states against the fault-free run's.
+    service_state.INVARIANT,
 )
 
 # (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.

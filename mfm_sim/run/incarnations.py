@@ -48,6 +48,7 @@ from mfm_sim.run.observation import (
     Outcome,
     RunView,
 )
+from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
@@ -103,6 +104,7 @@ class Simulation:
         recoverable: bool,
         interleave: bool,
         check_idempotent: bool = True,
+        facts: RecordedFacts | None = None,
     ) -> None:
         self.scenario = scenario
         self.instance = instance
@@ -113,7 +115,8 @@ class Simulation:
         self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
         self.incarnations: list[Incarnation] = []
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
-        self.process = Process()
+        # A reference run fed a schedule's facts answers its handlers with them.
+        self.process = Process(feeder(facts, world.ids.issued) if facts else None)
         self.resolver = FaultyResolver(self.base_resolver, self.process)
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
         self.plan = self.resolver.wrap(instance.plan)
@@ -423,4 +426,5 @@ class Simulation:
             content_addressed=True,
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
+            service_states=world.service_states(),
         )

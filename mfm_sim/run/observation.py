@@ -122,6 +122,8 @@ class Reference:
     final_snapshot: Mapping[str, Any] | None
     # A reference interpreter's detailed prediction (generated workloads), or None.
     prediction: Prediction | None = None
+    # namespace -> each service's compared final state (None: not recorded, e.g. a model).
+    service_states: Mapping[str, Any] | None = None
 
 
 @attrs.frozen
@@ -159,6 +161,9 @@ class Observation:
     # the order they started; and every transport an incarnation made or called.
     handler_journal: tuple[HandlerAttempt, ...] = ()
     transport_uses: tuple[TransportUse, ...] = ()
+    # namespace -> each simulated service's final state, modulo what it declares idempotent
+    # (`World.service_states`); compared with the reference's by the `service_state` check.
+    service_states: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -13,6 +13,7 @@ from mfm_sim.run.incarnations import Simulation
 from mfm_sim.run.observation import (
     Outcome,
 )
+from mfm_sim.run.recorded_facts import recorded_facts
 from mfm_sim.run.reference import reference_outcome
 from mfm_sim.run.result import SimResult, Stats
 from mfm_sim.run.scenario import Scenario
@@ -59,8 +60,12 @@ def simulate(
     with variant_context(variant):
         sim.run()
         obs = sim.observation()
-        if world.injector.fired and needs_reference(obs) and not sim.agrees_with_model():
-            obs = attrs.evolve(obs, reference=reference_outcome(scenario, seed, variant, instance))
+        # A model settles the status and snapshot, never the services' states.
+        judged = obs.service_states or not sim.agrees_with_model()
+        if world.injector.fired and needs_reference(obs) and judged:
+            facts = recorded_facts(obs)
+            ref = reference_outcome(scenario, seed, variant, instance, facts)
+            obs = attrs.evolve(obs, reference=ref)
     violations = tuple(check(obs))
     kinds: dict[str, int] = {}
     for f in world.injector.fired:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mfm_sim.faults.appends import Batch, SeqIndex
 from mfm_sim.faults.injector import Injector
 from mfm_sim.faults.kinds import Fault
@@ -44,6 +46,17 @@ class World:
         self.ids = SimIds(self.streams)
         self.services: dict[str, object] = {}
         self.incarnation = 0
+
+    def service_states(self) -> dict[str, Any]:
+        """namespace -> the final state each service offers for comparison with the fault-free
+        run (`compared_state()`, `mfm_sim.testing.services.Service`); others are left out."""
+        out: dict[str, Any] = {}
+        for namespace in sorted(self.services):
+            compared = getattr(self.services[namespace], "compared_state", None)
+            state = compared() if callable(compared) else None
+            if state is not None:
+                out[namespace] = state
+        return out
 
     def effect(self, key: str) -> None:
         """An external service applied an effect under `key` (invariant 9 counts these)."""

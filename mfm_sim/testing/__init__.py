@@ -9,8 +9,9 @@
 - the pytest plugin (`mfm_sim.testing.pytest_plugin`), loaded by pytest on its own.
 
 `buggify` and `handler_scope` are re-exported here because users call them from their own
-code; they live with the fault model (`mfm_sim.faults.buggify`) and the world
-(`mfm_sim.world.scope`). They load on first use: pytest imports this package for the plugin
+code, and `Service` because users subclass it for their own simulated services; they live
+with the fault model (`mfm_sim.faults.buggify`), the world (`mfm_sim.world.scope`) and
+`mfm_sim.testing.services`. They load on first use: pytest imports this package for the plugin
 at every start-up, and a test run that never simulates must not pay for the simulator.
 """
 
@@ -19,9 +20,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["buggify", "handler_scope"]
+__all__ = ["Service", "buggify", "handler_scope"]
 
-_LAZY = {"buggify": "mfm_sim.faults.buggify", "handler_scope": "mfm_sim.world.scope"}
+_LAZY = {
+    "Service": "mfm_sim.testing.services",
+    "buggify": "mfm_sim.faults.buggify",
+    "handler_scope": "mfm_sim.world.scope",
+}
 
 
 def __getattr__(name: str) -> Any:

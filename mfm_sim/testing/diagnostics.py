@@ -39,7 +39,7 @@ from mfm_sim.world.strict import StrictRecord
 __all__ = ["Diagnosis", "diagnose", "final_snapshot", "format_report", "timeline_excerpt"]
 
 # Which violation a report leads with: the ones a user's handler causes first.
-_PRIORITY = ("effects_at_most_once", "crash_transparency", "model_agreement")
+_PRIORITY = ("effects_at_most_once", "crash_transparency", "model_agreement", "service_state")
 
 
 @attrs.frozen
@@ -198,6 +198,39 @@ def _explain_effects(
     return headline, handlers, details, sorted(set(seqs))
 
 
+def _explain_service_state(
+    world: Any, violation: Violation
+) -> tuple[str, list[str], list[str], list[int]]:
+    """(headline, handlers, details, seqs) for a service left in another state: the handlers
+    that called it in more than one attempt, the repeated calls first."""
+    namespace = violation.message.split("'", 2)[1] if "'" in violation.message else ""
+    records = [r for r in service_records(world) if r.service == namespace and r.op != "get"]
+    attempts: dict[str, list[ServiceRecord]] = {}
+    for r in records:
+        if r.state_id is not None:
+            attempts.setdefault(r.state_id, []).append(r)
+    repeated = [
+        sid for sid, rs in attempts.items() if len({(r.attempt, r.incarnation) for r in rs}) > 1
+    ]
+    handlers = repeated + [sid for sid in attempts if sid not in repeated]
+    details = [violation.message]
+    for sid in handlers[:3]:
+        for r in attempts[sid]:
+            details.append(f"  {r.summary} by {r.caller()}, incarnation {r.incarnation}")
+    culprit = handlers[0] if handlers else None
+    who = f"handler {culprit}" if culprit else "a handler"
+    details += [
+        f"why: {who} changed {namespace} in an attempt a crash interrupted, and its retry "
+        f"changed it again; the result never reached the context, so only {namespace}'s "
+        f"state shows the double effect.",
+        "fix: make the write idempotent (an idempotency key derived from the input, or a "
+        "conditional write such as cas on the version read), and read what it depends on "
+        "through a fact key so a retry computes the same value.",
+    ]
+    headline = f"{who} applied its change to {namespace} twice: it is not crash-safe"
+    return headline, handlers, details, list(violation.seqs)
+
+
 def _explain_divergence(
     obs: Observation | None, reference: Observation | None, violation: Violation, against: str
 ) -> tuple[str, list[str], list[str], list[int]]:
@@ -310,6 +343,8 @@ def diagnose(
         )
         if lead.invariant == "effects_at_most_once":
             headline, handlers, details, seqs = _explain_effects(obs, world, lead)
+        elif lead.invariant == "service_state":
+            headline, handlers, details, seqs = _explain_service_state(world, lead)
         elif lead.invariant == "crash_transparency":
             headline, handlers, details, seqs = _explain_divergence(
                 obs, reference, lead, "the fault-free run"

@@ -21,6 +21,7 @@ the handler that charged twice.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "FlakyService",
     "KeyValueService",
     "Ledger",
+    "Service",
     "ServiceFactory",
     "ServiceRecord",
     "flaky",
@@ -69,18 +71,35 @@ class ServiceRecord:
         return f"{self.state_id} attempt {self.attempt}"
 
 
-class _Service:
-    """What the built-in services share: the world, records, and tracing of calls."""
+class Service:
+    """The base class of a simulated external service; subclass it for your own.
+
+    A subclass sets `NAMESPACE`, keeps its state in `self.data` (initial data is the `data`
+    constructor argument, copied) and implements `call_as(call, env)`: `env` is the calling
+    attempt's `LiveIoEnv` (None outside a bound transport). For every call it makes one
+    `record(...)`: with `effect_key` and `apply=True` when the call applied an effect, which
+    counts the effect under that key (invariant 9, `effects_at_most_once`), notes the calling
+    state, attempt and incarnation (what a report's why/fix lines and handler names come
+    from) and, with `trace`, adds a timeline line.
+
+    After each schedule, `state()` (by default `{"data": self.data}`) is compared with the
+    fault-free run's (the `service_state` check), except the fields named in `IDEMPOTENT`:
+    what an idempotent repeat may change (a version counter), so not a double effect.
+    """
 
     NAMESPACE = "service"
+    IDEMPOTENT: tuple[str, ...] = ()
 
-    def __init__(self, world: Any, *, trace: bool = False) -> None:
+    def __init__(
+        self, world: Any, *, trace: bool = False, data: Mapping[str, Any] | None = None
+    ) -> None:
         self._world = world
         self._trace = trace
         self.records: list[ServiceRecord] = []
         self.calls = 0
+        self.data: dict[str, Any] = copy.deepcopy(dict(data or {}))
 
-    def _note(
+    def record(
         self,
         env: LiveIoEnv | None,
         call: IoCall | None,
@@ -90,7 +109,8 @@ class _Service:
         effect_key: str | None = None,
         apply: bool = False,
         idempotency_key: str | None = None,
-    ) -> None:
+    ) -> ServiceRecord:
+        """Note one call: who made it, and the effect it applied (counted per key)."""
         world = self._world
         count = 0
         if effect_key is not None and apply:
@@ -126,6 +146,15 @@ class _Service:
             if record.applied:
                 what += f" -> applied (effect {effect_key!r} x{count})"
             trace.add(incarnation, "service", f"{self.NAMESPACE} {what}")
+        return record
+
+    def state(self) -> dict[str, Any]:
+        """The service's state at the end of a schedule, as JSON-like data by field."""
+        return {"data": self.data}
+
+    def compared_state(self) -> dict[str, Any]:
+        """`state()` without the `IDEMPOTENT` fields: what must equal the fault-free run's."""
+        return copy.deepcopy({k: v for k, v in self.state().items() if k not in self.IDEMPOTENT})
 
     async def call(self, call: IoCall) -> Any:
         return await self.call_as(call, None)
@@ -140,7 +169,7 @@ def _bad_request(service: str, message: str) -> Exception:
     )
 
 
-class Ledger(_Service):
+class Ledger(Service):
     """A payment-like ledger: an idempotency key makes a charge apply once; without one, every
     call applies.
 
@@ -151,9 +180,11 @@ class Ledger(_Service):
 
     NAMESPACE = "ledger"
 
-    def __init__(self, world: Any, *, trace: bool = False) -> None:
-        super().__init__(world, trace=trace)
-        self.balances: dict[str, int] = {}
+    def __init__(
+        self, world: Any, *, trace: bool = False, data: Mapping[str, int] | None = None
+    ) -> None:
+        super().__init__(world, trace=trace, data=data)
+        self.balances: dict[str, int] = self.data  # account -> balance; `data` is the initial
         self._applied: dict[str, dict[str, Any]] = {}
 
     def charge(
@@ -168,13 +199,13 @@ class Ledger(_Service):
         self.calls += 1
         summary = f"charge {account} {amount} idempotency_key={idempotency_key or '-'}"
         if idempotency_key is not None and idempotency_key in self._applied:
-            self._note(
+            self.record(
                 env, call, "charge", summary + " (deduplicated)", idempotency_key=idempotency_key
             )
             return self._applied[idempotency_key]
         self.balances[account] = self.balances.get(account, 0) + amount
         key = idempotency_key or f"{account}:{amount}:unkeyed"
-        self._note(
+        self.record(
             env,
             call,
             "charge",
@@ -202,7 +233,7 @@ class Ledger(_Service):
         )
 
 
-class KeyValueService(_Service):
+class KeyValueService(Service):
     """A versioned key-value store: `{op: get|put|delete|cas|incr, key, ...}`.
 
     Writes may carry an `idempotency_key`: the first write under it applies and its response
@@ -213,12 +244,18 @@ class KeyValueService(_Service):
 
     NAMESPACE = "kv"
     OPS = ("get", "put", "delete", "cas", "incr")
+    # A repeated put or cas under no idempotency key bumps the version, nothing else.
+    IDEMPOTENT = ("versions",)
 
-    def __init__(self, world: Any, *, trace: bool = False) -> None:
-        super().__init__(world, trace=trace)
-        self.data: dict[str, Any] = {}
-        self.versions: dict[str, int] = {}
+    def __init__(
+        self, world: Any, *, trace: bool = False, data: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(world, trace=trace, data=data)
+        self.versions: dict[str, int] = {key: 1 for key in self.data}
         self._applied: dict[str, Any] = {}
+
+    def state(self) -> dict[str, Any]:
+        return {"data": self.data, "versions": self.versions}
 
     def _bump(self, key: str) -> int:
         version = self.versions.get(key, 0) + 1
@@ -236,7 +273,7 @@ class KeyValueService(_Service):
         idem = req.get("idempotency_key")
         summary = f"{op} {key}"
         if op == "get":
-            self._note(env, call, op, summary)
+            self.record(env, call, op, summary)
             return {
                 "key": key,
                 "found": key in self.data,
@@ -244,7 +281,7 @@ class KeyValueService(_Service):
                 "version": self.versions.get(key, 0),
             }
         if idem is not None and idem in self._applied:
-            self._note(env, call, op, summary + " (deduplicated)", idempotency_key=idem)
+            self.record(env, call, op, summary + " (deduplicated)", idempotency_key=idem)
             return self._applied[idem]
         if op == "put":
             self.data[key] = req.get("value")
@@ -276,7 +313,7 @@ class KeyValueService(_Service):
         if idem is not None:
             effect = f"kv:{idem}"
             self._applied[idem] = result
-        self._note(
+        self.record(
             env,
             call,
             op,
@@ -293,7 +330,7 @@ class KeyValueService(_Service):
         return self.apply(call.request, env=env, call=call)
 
 
-class FlakyService(_Service):
+class FlakyService(Service):
     """Another service behind a flaky network: seeded latency, transient and ambiguous errors.
 
     Per call it draws, in this order and always all three, from `world.streams.stream(
@@ -325,6 +362,15 @@ class FlakyService(_Service):
         self.transient_errors = 0
         self.ambiguous_errors = 0
 
+    def state(self) -> dict[str, Any]:
+        inner = getattr(self.inner, "state", None)
+        return inner() if inner is not None else {}
+
+    def compared_state(self) -> dict[str, Any] | None:  # type: ignore[override]
+        """The inner service's: the network in front of it keeps no state."""
+        inner = getattr(self.inner, "compared_state", None)
+        return inner() if inner is not None else None
+
     async def call_as(self, call: IoCall, env: LiveIoEnv | None) -> Any:
         self.calls += 1
         rng = self._rng
@@ -335,7 +381,7 @@ class FlakyService(_Service):
             await asyncio.sleep(latency / 1000)
         if transient:
             self.transient_errors += 1
-            self._note(env, call, "transient_error", f"transient error ({self.name})")
+            self.record(env, call, "transient_error", f"transient error ({self.name})")
             raise io_error(
                 IoErrorKind.TRANSPORT,
                 "service_transient_error",
@@ -346,7 +392,7 @@ class FlakyService(_Service):
         result = await _call(self.inner, call, env)
         if ambiguous:
             self.ambiguous_errors += 1
-            self._note(env, call, "ambiguous_error", f"ambiguous error ({self.name})")
+            self.record(env, call, "ambiguous_error", f"ambiguous error ({self.name})")
             raise io_error(
                 IoErrorKind.TRANSPORT,
                 "service_ambiguous_error",

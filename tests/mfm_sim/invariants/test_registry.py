@@ -38,6 +38,7 @@ from mfm_sim.invariants.monotone_attempts import check_monotone_attempts
 from mfm_sim.invariants.order import check_order
 from mfm_sim.invariants.registry import CHECKS, INVARIANTS, REGISTRY, check, invariant_names
 from mfm_sim.invariants.retry_timing import check_retry_timing
+from mfm_sim.invariants.service_state import check_service_state
 from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
@@ -56,7 +57,7 @@ from tests.mfm_sim.logs import (
 
 NAMES = [name for name, _, _ in INVARIANTS]
 # The checks mutation testing once ran outside the product, after SPEC §6, without a number.
-LATER = ["honest_errors", "log_contract", "clean_schedule"]
+LATER = ["honest_errors", "log_contract", "clean_schedule", "service_state"]
 
 # The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
 PROMISES = [
@@ -110,6 +111,7 @@ def test_invariant_table_names_and_numbers():
         check_honest_errors,
         check_log_contract,
         check_clean_schedule,
+        check_service_state,
     ]
 
 

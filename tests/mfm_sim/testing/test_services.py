@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
-from mfm_engine import IoCall, IoError, LiveIoEnv, RunConfig, Stores
+from mfm_engine import (
+    DependencyEdge,
+    ExecutionPlan,
+    IoCall,
+    IoError,
+    LiveIoEnv,
+    RunConfig,
+    StateGraph,
+    StateMeta,
+    StateNode,
+    Stores,
+)
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore
 
 from mfm_sim.run.world import World
+from mfm_sim.testing.check import CheckFailure, CheckResult, MfmSim
 from mfm_sim.testing.services import (
     FlakyService,
     KeyValueService,
     Ledger,
+    Service,
     ServiceFactory,
     flaky,
     ledger_factory,
@@ -173,3 +188,184 @@ def test_make_services_gives_each_world_fresh_services() -> None:
     assert isinstance(w1.services["kv"].inner, KeyValueService)
     with pytest.raises(ValueError, match="unknown service"):
         make_services(["nope"])
+
+
+# --------------------------------------------------------------------- the Service base class
+
+
+GUIDE = (Path(__file__).resolve().parents[3] / "docs" / "library-users.md").read_text()
+
+
+def _carrier_from_the_docs() -> type:
+    """The custom carrier exactly as docs/library-users.md prints it."""
+    block = GUIDE.split("```python\nfrom mfm_sim.testing import Service\n", 1)[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec("from mfm_sim.testing import Service\n" + block, namespace)
+    return namespace["Carrier"]
+
+
+class _Ship:
+    """Ships the order without a fact key or idempotency key: a retry ships again."""
+
+    def meta(self) -> StateMeta:
+        return StateMeta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
+        order = ctx.require("order")
+        await io.call(IoCall("carrier", {"op": "ship", "order": order["id"]}))
+        ctx.write("shipped", True)
+
+
+class _ShipOnce:
+    def meta(self) -> StateMeta:
+        return StateMeta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
+        order = ctx.require("order")
+        key = f"ship:{order['id']}"
+        req = {"op": "ship", "order": order["id"], "idempotency_key": key}
+        parcel = await io.call(IoCall("carrier", req, fact_key=key))
+        ctx.write("parcel", parcel)
+
+
+class _Reserve:
+    """A read-modify-write of the stock that never puts the stock in the context."""
+
+    def meta(self) -> StateMeta:
+        return StateMeta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
+        got = await io.call(IoCall("kv", {"op": "get", "key": "stock"}))
+        await io.call(IoCall("kv", {"op": "put", "key": "stock", "value": got["value"] - 1}))
+        ctx.write("reserved", True)
+
+
+def _plan(first: Any, state_id: str) -> Any:
+    def build() -> ExecutionPlan:
+        states = (StateNode(state_id, first()), StateNode("shop.order.done", _Done()))
+        return ExecutionPlan(
+            "shop", StateGraph(states, (DependencyEdge(state_id, "shop.order.done"),))
+        )
+
+    return build
+
+
+class _Done:
+    def meta(self) -> StateMeta:
+        return StateMeta()
+
+    async def handle(self, ctx: Any, io: Any, events: Any) -> None:
+        ctx.write("done", True)
+
+
+def _shape(report: str) -> list[str]:
+    """A report's labelled lines (`handler:`, `why:`, `fix:`, ...) and its service timeline."""
+    kinds = set()
+    for line in report.splitlines():
+        words = line.split()
+        if len(words) > 2 and words[1].startswith("i") and words[1][1:].isdigit():
+            if words[2] == "service":  # "  0.000s  i0  service ledger charge ..."
+                kinds.add("timeline service")
+        elif words and words[0].endswith(":") and not words[0].startswith("#"):
+            kinds.add(words[0])
+    return sorted(kinds)
+
+
+def test_service_takes_initial_data_and_compares_its_state_modulo_idempotent_fields() -> None:
+    world = World(1, None)
+    data = {"stock": 10}
+    kv = KeyValueService(world, data=data)
+    _run(world, kv.call(IoCall("kv", {"op": "put", "key": "stock", "value": 10})))
+    assert data == {"stock": 10} and kv.data == {"stock": 10}  # copied, not shared
+    assert kv.state() == {"data": {"stock": 10}, "versions": {"stock": 2}}
+    assert kv.compared_state() == {"data": {"stock": 10}}  # a repeated put: versions only
+    ledger = Ledger(world, data={"alice": 100})
+    ledger.charge("alice", 5, None)
+    assert ledger.balances == {"alice": 105} and ledger.compared_state() == {"data": ledger.data}
+    assert isinstance(ledger, Service) and isinstance(kv, Service)
+    assert FlakyService(world, kv).compared_state() == {"data": {"stock": 10}}
+    assert world.service_states() == {}  # only services the world holds
+    world.services["kv"] = kv
+    world.services["plain"] = object()  # duck-typed: nothing to compare
+    assert world.service_states() == {"kv": {"data": {"stock": 10}}}
+
+
+def test_service_is_exported_where_users_import_from() -> None:
+    import mfm_sim.testing
+
+    assert mfm_sim.testing.Service is Service
+    assert "Service" in mfm_sim.testing.__all__
+
+
+def test_service_record_counts_the_effect_and_names_the_caller() -> None:
+    world = World(1, None)
+    carrier = _carrier_from_the_docs()(world, trace=True)
+    env = _env("shop.ship.parcel", 2)
+    call = IoCall("carrier", {"op": "ship", "order": "o-1"})
+    _run(world, carrier.call_as(call, env))
+    _run(world, carrier.call_as(call, env))
+    (first, second) = carrier.records
+    assert (second.effect_key, second.count, second.state_id, second.attempt) == (
+        "o-1:unkeyed",
+        2,
+        "shop.ship.parcel",
+        2,
+    )
+    assert first.applied and world.effects == {"o-1:unkeyed": 2}
+    assert [e[3] for e in world.trace.entries if e[2] == "service"][-1] == (
+        "carrier ship o-1 idempotency_key=- by shop.ship.parcel#2 -> applied "
+        "(effect 'o-1:unkeyed' x2)"
+    )
+
+
+def test_a_carrier_from_the_docs_gets_the_report_the_ledger_gets() -> None:
+    from mfm_sim.examples.payments import ORDER, buggy_plan
+
+    carrier = _carrier_from_the_docs()
+    sim = MfmSim(nodeid="test_shipping.py::test_ship")
+    shipped = sim.run(
+        _plan(_Ship, "shop.ship.parcel"),
+        initial_context={"order": ORDER},
+        services={"carrier": carrier},
+        seeds=300,
+        shrink=False,
+    )
+    charged = MfmSim(nodeid="test_payments.py::test_charge").run(
+        buggy_plan, initial_context={"order": ORDER}, seeds=300, shrink=False
+    )
+    assert isinstance(shipped, CheckFailure) and isinstance(charged, CheckFailure)
+    assert shipped.invariant == charged.invariant == "effects_at_most_once"
+    assert shipped.handlers == ("shop.ship.parcel",)
+    assert "handler shop.ship.parcel attempt" in shipped.report
+    assert "applied carrier effect 'o-1001:unkeyed' a second time" in shipped.report
+    assert "timeline service" in _shape(shipped.report)
+    assert _shape(shipped.report) == _shape(charged.report)
+
+
+def test_a_correct_workflow_with_a_custom_service_passes() -> None:
+    from mfm_sim.examples.payments import ORDER
+
+    outcome = MfmSim().run(
+        _plan(_ShipOnce, "shop.ship.parcel"),
+        initial_context={"order": ORDER},
+        services={"carrier": _carrier_from_the_docs()},
+        seeds=200,
+    )
+    assert isinstance(outcome, CheckResult), getattr(outcome, "report", "")
+    assert outcome.crashes > 0
+
+
+def test_a_double_effect_only_in_service_state_is_caught() -> None:
+    stocked = functools.partial(KeyValueService, data={"stock": 10})
+    outcome = MfmSim(nodeid="test_stock.py::test_reserve").run(
+        _plan(_Reserve, "shop.stock.reserve"),
+        services={"kv": stocked},
+        seeds=200,
+        shrink=False,
+    )
+    assert isinstance(outcome, CheckFailure)
+    assert outcome.invariant == "service_state"
+    assert outcome.handlers[0] == "shop.stock.reserve"
+    assert "data.stock: 8 != 9" in outcome.report
+    assert "why: handler shop.stock.reserve changed kv" in outcome.report
+    assert "fix: make the write idempotent" in outcome.report
