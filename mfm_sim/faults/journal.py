@@ -49,10 +49,11 @@ def _copy(value: Any) -> Any:
     t = type(value)
     if t in _SCALARS:
         return value
+    scalars = _SCALARS
     if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: v if type(v) in scalars else _copy(v) for k, v in value.items()}
     if t is list or t is tuple:
-        return [_copy(v) for v in value]
+        return [v if type(v) in scalars else _copy(v) for v in value]
     return value
 
 
