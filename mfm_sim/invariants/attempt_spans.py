@@ -108,11 +108,15 @@ def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]
         return found  # type: ignore[no-any-return]
     by_run = spans(obs)
     found = []
+    names: dict[uuid.UUID, str] = {}  # each run id's text once, for the sort key
     for triple, entries in journal_by_attempt(obs).items():
-        span = by_run.get(triple[0], {}).get((triple[1], triple[2]))
+        run_spans = by_run.get(triple[0])
+        span = run_spans.get((triple[1], triple[2])) if run_spans is not None else None
         if span is not None:
+            if triple[0] not in names:
+                names[triple[0]] = str(triple[0])
             found.append((triple, entries, span))
-    found.sort(key=lambda t: (str(t[0][0]), t[0][1], t[0][2]))
+    found.sort(key=lambda t: (names[t[0][0]], t[0][1], t[0][2]))
     memo[_MATCHED] = found
     return found
 
