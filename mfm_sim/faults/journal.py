@@ -39,18 +39,21 @@ __all__ = [
 
 REQUIRED = "<required>"  # the default of a `require` read: the key had to be there
 
-_SCALARS = (str, int, bool, float, type(None))
+# A frozenset of types: one hashed lookup (types hash by identity) per recorded value.
+_SCALARS = frozenset((str, int, bool, float, type(None)))
 
 
 def _copy(value: Any) -> Any:
-    """A copy of a JSON-like value, so a handler mutating it later leaves the record as read."""
+    """A copy of a JSON-like value, so a handler mutating it later leaves the record as read.
+    Callers on the hot path test `type(value) in _SCALARS` first and skip the call."""
     t = type(value)
     if t in _SCALARS:
         return value
+    scalars = _SCALARS
     if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: v if type(v) in scalars else _copy(v) for k, v in value.items()}
     if t is list or t is tuple:
-        return [_copy(v) for v in value]
+        return [v if type(v) in scalars else _copy(v) for v in value]
     return value
 
 
@@ -132,7 +135,15 @@ class _Ctx:
 
     def read(self, key: str, default: Any = None) -> Any:
         value = self._inner.read(key, default)
-        self._ops.append(("read", key, _copy(value), _copy(default)))
+        scalars = _SCALARS
+        self._ops.append(
+            (
+                "read",
+                key,
+                value if type(value) in scalars else _copy(value),
+                default if type(default) in scalars else _copy(default),
+            )
+        )
         return value
 
     def require(self, key: str) -> Any:
@@ -141,12 +152,14 @@ class _Ctx:
         except Exception:
             self._ops.append(("missing", key))
             raise
-        self._ops.append(("read", key, _copy(value), REQUIRED))
+        self._ops.append(
+            ("read", key, value if type(value) in _SCALARS else _copy(value), REQUIRED)
+        )
         return value
 
     def write(self, key: str, value: Any) -> None:
         self._inner.write(key, value)
-        self._ops.append(("write", key, _copy(value)))
+        self._ops.append(("write", key, value if type(value) in _SCALARS else _copy(value)))
 
     def delete(self, key: str) -> None:
         self._inner.delete(key)

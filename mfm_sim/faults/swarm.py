@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import attrs
 
 from mfm_sim.faults.kinds import ALL_KINDS, FAULTS, FaultKind
-from mfm_sim.world.rng import Rng, Streams
+from mfm_sim.world.rng import Rng, Streams, first_draws
 
 __all__ = [
     "BUDGET_STREAM",
@@ -37,6 +37,10 @@ def swarm_stream(streams: Streams, kind: FaultKind) -> Rng:
     return streams.stream(f"swarm:{kind.value}")
 
 
+# Each kind's stream name, and its highest rate, made once: every schedule draws them all.
+_KIND_DRAWS = tuple((k, f"swarm:{k.value}", FAULTS[k].max_rate or MAX_RATE) for k in ALL_KINDS)
+
+
 @attrs.frozen
 class FaultConfig:
     """One seed's swarm: which kinds are on, at which per-call rate, and the fault budget."""
@@ -59,13 +63,14 @@ class FaultConfig:
         recoverable: bool = True,
     ) -> FaultConfig:
         rates = []
-        for kind in ALL_KINDS:
+        seed = streams.seed
+        for kind, name, high in _KIND_DRAWS:
             # Every kind draws, allowed or not, from its own stream: filtering kinds or adding
-            # one shifts no other kind's draws.
-            rng = swarm_stream(streams, kind)
-            on = rng.random() < 0.5
-            high = FAULTS[kind].max_rate or MAX_RATE
-            rate = 0.01 + rng.random() * (high - 0.01)
+            # one shifts no other kind's draws. Its first two draws are all it takes, so the
+            # stream is not made (`swarm_stream(streams, kind)` gives the same two values).
+            draws = first_draws(seed, name)
+            on = draws[0] < 0.5
+            rate = 0.01 + draws[1] * (high - 0.01)
             if kind is K.BUGGIFY:
                 rate = 0.0  # users' own sites set their odds
             if kind in allowed and (on or not swarm):

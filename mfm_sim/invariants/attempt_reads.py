@@ -11,7 +11,7 @@ disagrees.
 from __future__ import annotations
 
 from mfm_sim.invariants.attempt_spans import decoded, matched
-from mfm_sim.invariants.context_model import replay_ops
+from mfm_sim.invariants.context_model import replay_entry
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
@@ -26,11 +26,12 @@ def check_attempt_reads(obs: Observation) -> list[Violation]:
     if not obs.handler_journal:
         return out.items
     for (run_id, state, attempt), entries, span in matched(obs):
-        base = decoded(obs, span.entered.event.base_snapshot_id)
+        base_id = span.entered.event.base_snapshot_id
+        base = decoded(obs, base_id)
         if not isinstance(base, dict):
             continue  # lost or corrupt: hash integrity and detection judge that
         for entry in entries:
-            _, wrong = replay_ops(base, entry.ops)
+            _, wrong = replay_entry(obs, base_id, base, entry)
             for line in wrong[:3]:
                 out.add(run_id, (span.entered.seq,), f"{state} attempt {attempt}: {line}")
     return out.items

@@ -16,12 +16,25 @@ from typing import Any
 
 from mfm_engine.events import EventEnvelope
 
-from mfm_sim.invariants.derive import COMPLETED, DOMAIN, ENTERED, FACT, FAILED, Log, each_run
+from mfm_sim.invariants.derive import (
+    COMPLETED,
+    DOMAIN,
+    ENTERED,
+    FACT,
+    FAILED,
+    Log,
+    derive,
+    each_run,
+)
 from mfm_sim.run.observation import HandlerAttempt, Observation
 
 __all__ = ["Span", "decoded", "journal_by_attempt", "matched", "spans", "strict_equal"]
 
 Triple = tuple[uuid.UUID, str, int]
+
+# Keys of what this module remembers in `derive(obs).memo`.
+_MATCHED = "attempt_spans.matched"
+_DECODED = "attempt_spans.decoded"
 
 
 class Span:
@@ -89,25 +102,47 @@ def journal_by_attempt(obs: Observation) -> dict[Triple, list[HandlerAttempt]]:
 def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]:
     """Each journaled (run, state, attempt) whose span is in the durable log, with its entries
     and span, ordered by run id, state and attempt (never by mapping order)."""
+    memo = derive(obs).memo
+    found = memo.get(_MATCHED)
+    if found is not None:  # three checks ask in turn; the list is only read
+        return found  # type: ignore[no-any-return]
     by_run = spans(obs)
     found = []
+    names: dict[uuid.UUID, str] = {}  # each run id's text once, for the sort key
     for triple, entries in journal_by_attempt(obs).items():
-        span = by_run.get(triple[0], {}).get((triple[1], triple[2]))
+        run_spans = by_run.get(triple[0])
+        span = run_spans.get((triple[1], triple[2])) if run_spans is not None else None
         if span is not None:
+            if triple[0] not in names:
+                names[triple[0]] = str(triple[0])
             found.append((triple, entries, span))
-    found.sort(key=lambda t: (str(t[0][0]), t[0][1], t[0][2]))
+    found.sort(key=lambda t: (names[t[0][0]], t[0][1], t[0][2]))
+    memo[_MATCHED] = found
     return found
 
 
 def decoded(obs: Observation, artifact_id: str | None) -> Any:
     """The JSON value of an artifact as it was written, or None if it is lost or not JSON."""
-    data = obs.pristine.get(artifact_id) if artifact_id is not None else None
-    if data is None:
+    if artifact_id is None:
         return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
+    # Several checks decode the same snapshots: once per observation. Callers only read it.
+    memo = derive(obs).memo
+    key = (_DECODED, artifact_id)
+    if key in memo:
+        return memo[key]
+    data = obs.pristine.get(artifact_id)
+    value = None
+    if data is not None:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = None
+    memo[key] = value
+    return value
+
+
+# The built-in types `_json_type` maps to themselves: the fast path skips it for them.
+_PLAIN = frozenset({bool, int, float, str, dict, list, tuple, type(None)})
 
 
 def _json_type(value: Any) -> type:
@@ -125,11 +160,24 @@ def _json_type(value: Any) -> type:
 def strict_equal(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, lists and tuples are both arrays, and a subclass of a
     JSON type is that type."""
-    ta, tb = _json_type(a), _json_type(b)
-    if ta in (list, tuple) and tb in (list, tuple):
-        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
-    if ta is not tb:
+    ta, tb = type(a), type(b)
+    if ta is not tb or ta not in _PLAIN:
+        ta, tb = _json_type(a), _json_type(b)
+    if ta is tb:
+        if ta is dict:
+            if a.keys() != b.keys():
+                return False
+            for k, v in a.items():  # noqa: SIM110  # a loop: no generator per level
+                if not strict_equal(v, b[k]):
+                    return False
+            return True
+        if ta is not list and ta is not tuple:
+            return bool(a == b)  # two scalars of one type: the common case
+    elif ta not in (list, tuple) or tb not in (list, tuple):
         return False
-    if ta is dict:
-        return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
-    return bool(a == b)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):  # noqa: SIM110  # a loop: no generator per level
+        if not strict_equal(x, y):
+            return False
+    return True

@@ -117,9 +117,11 @@ class Log:
 class Derived:
     """What the checks derive from one observation, once: every run classified (the main
     run, the one under `main_run_id`, first; the others ordered by id, never by mapping
-    order), and whether faults used up attempts (computed when first asked)."""
+    order), and whether faults used up attempts (computed when first asked). `memo` holds
+    what several checks derive from the same observation (decoded artifacts, the journal
+    matched to spans, replayed context ops), keyed by what it is, so each is derived once."""
 
-    __slots__ = ("consumed", "logs", "main", "obs")
+    __slots__ = ("consumed", "logs", "main", "memo", "obs")
 
     def __init__(self, obs: Observation) -> None:
         self.obs = obs
@@ -131,6 +133,7 @@ class Derived:
         self.logs = tuple(Log(v) for v in views)
         self.main = self.logs[0] if main is not None else None
         self.consumed: bool | None = None
+        self.memo: dict[Any, Any] = {}
 
 
 _last: Derived | None = None

@@ -10,7 +10,7 @@ never reaches the snapshot, or a write that does not, shows here.
 from __future__ import annotations
 
 from mfm_sim.invariants.attempt_spans import decoded, matched, strict_equal
-from mfm_sim.invariants.context_model import replay_ops
+from mfm_sim.invariants.context_model import replay_entry
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
@@ -29,11 +29,12 @@ def check_staged_commit(obs: Observation) -> list[Violation]:
         if not span.completed or len(entries) != 1 or entries[0].ended != "ok":
             continue
         assert span.terminal is not None
-        base = decoded(obs, span.entered.event.base_snapshot_id)
+        base_id = span.entered.event.base_snapshot_id
+        base = decoded(obs, base_id)
         snapshot = decoded(obs, span.terminal.event.context_snapshot_id)
         if not isinstance(base, dict) or not isinstance(snapshot, dict):
             continue  # lost or corrupt: hash integrity and detection judge that
-        model, _ = replay_ops(base, entries[0].ops)
+        model, _ = replay_entry(obs, base_id, base, entries[0])
         if not strict_equal(model, snapshot):
             extra = sorted(set(snapshot) - set(model))
             missing = sorted(set(model) - set(snapshot))

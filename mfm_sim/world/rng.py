@@ -28,6 +28,7 @@ __all__ = [
     "MASK64",
     "Rng",
     "Streams",
+    "first_draws",
     "parse_seed",
 ]
 
@@ -61,6 +62,22 @@ def _draws(key: bytes) -> Iterator[Iterator[float]]:
     for index in itertools.count():
         words = int.from_bytes(blake2b(key + index.to_bytes(8, "big")).digest(), "little")
         yield map(sub, unpack((words & _MANTISSAS | _EXPONENTS).to_bytes(64, "little")), _ONES)
+
+
+def first_draws(seed: int, name: str) -> tuple[float, ...]:
+    """The first eight draws of `Rng(seed, name)`, without making the stream: for a consumer
+    that takes a few draws of a stream it never reads again (the swarm's per-kind draws)."""
+    if not (type(seed) is int and 0 <= seed <= MASK64):
+        _check_seed(seed)
+    key = seed.to_bytes(8, "big") + name.encode("utf-8") + bytes(8)  # block 0
+    words = int.from_bytes(hashlib.blake2b(key).digest(), "little")
+    return tuple(
+        map(
+            operator.sub,
+            _DOUBLES.unpack((words & _MANTISSAS | _EXPONENTS).to_bytes(64, "little")),
+            _ONES,
+        )
+    )
 
 
 class Rng:

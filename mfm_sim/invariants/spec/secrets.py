@@ -37,6 +37,8 @@ MARKERS: tuple[str, ...] = (
     "authorization",
     "bearer ",
 )
+# One scan of the lowered text for all markers: a match exactly when one is a substring.
+_ANY_MARKER = re.compile("|".join(map(re.escape, MARKERS)))
 REDACTED = "error details redacted"
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 # Unicode White_Space, what the original's `split_whitespace` splits on (Python's `str.split`
@@ -54,7 +56,7 @@ def looks_like_mnemonic(text: str) -> bool:
 
 def text_has_secret(text: str) -> bool:
     lowered = str(text).lower()
-    return any(marker in lowered for marker in MARKERS) or looks_like_mnemonic(str(text))
+    return _ANY_MARKER.search(lowered) is not None or looks_like_mnemonic(str(text))
 
 
 def has_secret(value: Any) -> bool:

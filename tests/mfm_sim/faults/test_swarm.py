@@ -81,3 +81,24 @@ def test_config_to_json() -> None:
         "budget": None,
         "activation": 0.5,
     }
+
+
+def test_the_draw_takes_each_kinds_first_two_draws_of_its_stream() -> None:
+    # `draw` reads each kind's first two draws without making the stream; they must be the
+    # values `swarm_stream` hands out, or seeds would re-key.
+    from mfm_sim.faults.kinds import ALL_KINDS, FAULTS
+    from mfm_sim.faults.swarm import MAX_RATE, FaultConfig, swarm_stream
+    from mfm_sim.world.rng import Streams
+
+    for seed in range(40):
+        config = FaultConfig.draw(Streams(seed), ALL_KINDS)
+        want = []
+        streams = Streams(seed)
+        for kind in ALL_KINDS:
+            rng = swarm_stream(streams, kind)
+            on = rng.random() < 0.5
+            high = FAULTS[kind].max_rate or MAX_RATE
+            rate = 0.01 + rng.random() * (high - 0.01)
+            if on:
+                want.append((kind, 0.0 if kind.value == "buggify" else rate))
+        assert config.rates == tuple(want)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mfm_sim.world.rng as rng_module
-from mfm_sim.world.rng import MASK64, Rng, Streams, parse_seed
+from mfm_sim.world.rng import MASK64, Rng, Streams, first_draws, parse_seed
 
 seeds = st.integers(min_value=0, max_value=MASK64)
 
@@ -352,3 +352,19 @@ def test_an_rng_refuses_to_be_copied_or_pickled() -> None:
     for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match="fork"):
             attempt(r)
+
+
+@given(seeds, st.text(max_size=20))
+@settings(max_examples=50)
+def test_first_draws_are_the_streams_first_eight(seed: int, name: str) -> None:
+    # The swarm takes its per-kind draws this way: they must be the stream's own.
+    rng = Rng(seed, name)
+    assert first_draws(seed, name) == tuple(rng.random() for _ in range(8))
+    assert list(first_draws(seed, name)) == reference_draws(seed, name, 8)
+
+
+def test_first_draws_checks_the_seed() -> None:
+    with pytest.raises(ValueError):
+        first_draws(-1, "x")
+    with pytest.raises(TypeError):
+        first_draws(True, "x")
