@@ -51,6 +51,14 @@ __all__ = ["run"]
     metavar="S",
     help="Stop dispatching new seeds after S wall-clock seconds.",
 )
+@click.option(
+    "--maxfail",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Stop dispatching new seeds after N failing schedules (what was found is kept).",
+)
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first failing schedule.")
 @file_option("--junit", help_text="Write a JUnit XML report to FILE.")
 @file_option("--json", "json_path", help_text="Write a machine-readable summary to FILE.")
 @click.option(
@@ -73,6 +81,8 @@ def run(
     swarm: bool,
     unrestricted: bool,
     time_budget: float | None,
+    maxfail: int | None,
+    exitfirst: bool,
     junit: str | None,
     json_path: str | None,
     shard: str | None,
@@ -87,13 +97,13 @@ def run(
     from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, tune_collector
     from mfm_sim.explore.sweep import shard as take_shard
     from mfm_sim.explore.sweep import sweep as run_sweep
+    from mfm_sim.report.groups import group_failures, print_groups, verdict_line
     from mfm_sim.report.junit import junit_xml
     from mfm_sim.report.progress import Progress
     from mfm_sim.report.summary import (
         Failure,
         ReplayOptions,
         RunReport,
-        print_failures,
         summary_table,
         to_json,
     )
@@ -147,6 +157,7 @@ def run(
             variant=variant,
             time_budget=time_budget,
             progress=progress,
+            max_failing=1 if exitfirst else maxfail,
         )
 
     # 3. Save what failed, so the next run replays it first.
@@ -178,16 +189,17 @@ def run(
     if junit:
         write_output(junit, junit_xml(report), "--junit")
 
+    # The failures first, grouped; the table and the verdict last, where the eye lands.
+    groups = group_failures(report.failures)
+    print_groups(groups, click.echo)
     stdout_console().print(summary_table(report))
     if report.failing:
-        click.echo("")
-        print_failures(report.failures, report.failing, click.echo)
         click.echo(
-            f"FAILED: {report.failing} failing schedules "
-            f"({result_sw.failing} in the sweep, {report.db_failing} from the failure database"
+            f"{report.failing} failing schedules: {result_sw.failing} in the sweep, "
+            f"{report.db_failing} from the failure database"
             + (f", {duplicates} found by both" if duplicates else "")
-            + ")"
         )
+        click.echo(verdict_line(report.failing, groups, len(report.failures)))
         return EXIT_VIOLATION
     click.echo(f"ok: {result_sw.schedules} schedules, no violations")
     return 0

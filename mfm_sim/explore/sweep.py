@@ -87,6 +87,7 @@ class SweepResult:
     coverage: dict[str, int] | None  # recovery path -> schedules it fired in; None: not measured
     wall_s: float  # display only
     budget_exhausted: bool = False
+    stopped_on_failures: bool = False  # `--maxfail` reached: later seeds not dispatched
 
     @property
     def faults(self) -> int:
@@ -293,14 +294,18 @@ def sweep(
     progress: Progress | None = None,
     coverage: bool = True,
     max_failures: int = MAX_FAILURES,
+    max_failing: int | None = None,
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
     Results do not depend on `jobs`. `time_budget` (seconds) stops dispatching new seeds once
-    spent; the seeds run are then a prefix of `seeds`.
+    spent; the seeds run are then a prefix of `seeds`. `max_failing` (`-x`, `--maxfail N`)
+    stops dispatching once that many schedules have failed; what was found is kept.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if max_failing is not None and max_failing < 1:
+        raise ValueError(f"max failing must be at least 1, got {max_failing}")
     if time_budget is not None and time_budget <= 0:
         raise ValueError(f"time budget must be positive, got {time_budget}")
     if variant is not None and variant not in VARIANTS:
@@ -326,11 +331,18 @@ def sweep(
     def over_budget() -> bool:
         return time_budget is not None and time.monotonic() - began >= time_budget
 
+    def enough_failed() -> bool:
+        return max_failing is not None and totals.p.failing >= max_failing
+
     exhausted = False
+    stopped = False
     if jobs == 1 or len(seeds) <= 1:
         for start, chunk in _chunks(seeds, 1):
             if over_budget():
                 exhausted = True
+                break
+            if enough_failed():
+                stopped = True
                 break
             totals.merge(_run_chunk(start, chunk, options))
             if progress is not None:
@@ -344,9 +356,12 @@ def sweep(
         pending: set[Future[_Partial]] = set()
         try:
             while True:
-                while len(pending) < jobs * IN_FLIGHT_PER_JOB and not exhausted:
+                while len(pending) < jobs * IN_FLIGHT_PER_JOB and not (exhausted or stopped):
                     if over_budget():
                         exhausted = True
+                        break
+                    if enough_failed():
+                        stopped = True
                         break
                     nxt = next(work, None)
                     if nxt is None:
@@ -394,4 +409,5 @@ def sweep(
         coverage=dict(sorted(p.coverage.items())) if p.coverage is not None else None,
         wall_s=wall,
         budget_exhausted=exhausted,
+        stopped_on_failures=stopped,
     )

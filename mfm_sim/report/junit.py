@@ -32,6 +32,7 @@ class Case:
     skipped: str | None = None
     detail: str = ""  # the body of the failure or error element
     out: str = ""  # system-out
+    properties: tuple[tuple[str, str], ...] = ()  # counts etc.: kept out of the stable name
 
     @property
     def failed(self) -> bool:
@@ -44,6 +45,13 @@ class Suite:
     cases: tuple[Case, ...]
     seconds: float | None = None  # None: the sum of the cases' times
     properties: tuple[tuple[str, str], ...] = ()
+
+
+def _properties(parent: ET.Element, pairs: Sequence[tuple[str, str]]) -> None:
+    if pairs:
+        props = ET.SubElement(parent, "properties")
+        for key, value in pairs:
+            ET.SubElement(props, "property", name=key, value=value)
 
 
 def to_xml(suites: Sequence[Suite], name: str = "mfm-sim") -> bytes:
@@ -61,14 +69,12 @@ def to_xml(suites: Sequence[Suite], name: str = "mfm-sim") -> bytes:
             skipped=str(sum(c.skipped is not None for c in s.cases)),
             time=f"{seconds:.3f}",
         )
-        if s.properties:
-            props = ET.SubElement(el, "properties")
-            for key, value in s.properties:
-                ET.SubElement(props, "property", name=key, value=value)
+        _properties(el, s.properties)
         for c in s.cases:
             case = ET.SubElement(
                 el, "testcase", classname=c.classname, name=c.name, time=f"{c.seconds:.3f}"
             )
+            _properties(case, c.properties)
             if c.failure is not None:
                 failure = ET.SubElement(case, "failure", message=c.failure)
                 if c.failure_type is not None:
@@ -88,8 +94,8 @@ def to_xml(suites: Sequence[Suite], name: str = "mfm-sim") -> bytes:
 
 def report_suites(report: RunReport) -> list[Suite]:
     """Suite `mfm-sim.failure-db` (one case per replayed file, if any) and suite
-    `mfm-sim.sweep` (one case per scenario; its failure lists the failing seeds with their
-    replay commands)."""
+    `mfm-sim.sweep` (one case per scenario, named by the scenario alone; its failure lists
+    the failing seeds with their replay commands)."""
     sw = report.sweep
     props = (
         ("mfm-sim", package_version()),
@@ -106,7 +112,9 @@ def report_suites(report: RunReport) -> list[Suite]:
             kept.setdefault(f.result.scenario, []).append(f)
     cases = []
     for name, tally in sw.per_scenario.items():
-        case = Case("mfm-sim.sweep", f"{name} ({tally.schedules} schedules)")
+        # Named by scenario only, so the name is the same for any --seeds.
+        counts = (("schedules", str(tally.schedules)), ("failing", str(tally.failing)))
+        case = Case("mfm-sim.sweep", name, properties=counts)
         if tally.failing:
             fails = kept.get(name, [])
             invs = sorted({v.invariant for f in fails for v in f.result.violations})

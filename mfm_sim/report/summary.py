@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -15,6 +14,7 @@ from rich.text import Text
 from mfm_sim.explore.faildb import Entry
 from mfm_sim.explore.sweep import SweepResult
 from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.report.collapse import collapse
 from mfm_sim.run.result import SimResult
 
 __all__ = [
@@ -174,10 +174,13 @@ def failure_lines(failure: Failure) -> list[str]:
     r = failure.result
     where = " (from the failure database)" if failure.source == "failure-db" else ""
     lines = [f"FAIL {r.scenario} seed {r.seed}{where}  [replay key: {replay_key(r.seed)}]"]
-    for v in r.violations:
+    for c in collapse(r.violations):
+        v = c.first
         run = v.run_id[:8] if v.run_id else "-"
         seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
-        lines.append(f"  invariant {v.invariant}: run {run} events seq {seqs}: {v.message}")
+        lines.append(
+            f"  invariant {v.invariant}: run {run} events seq {seqs}: {v.message}{c.suffix()}"
+        )
     lines.append(f"  digest {r.digest}")
     if failure.schedule_file:
         lines.append(f"  schedule saved: {failure.schedule_file}")
@@ -194,6 +197,8 @@ def summary_table(report: RunReport) -> Table:
     seeds = f"{report.seeds} ({sw.seeds_run} of {sw.seeds_planned} seeds run)"
     if sw.budget_exhausted:
         seeds += "; time budget spent"
+    if sw.stopped_on_failures:
+        seeds += "; stopped at --maxfail"
     table.add_row("seeds", seeds)
     if report.options.variant:
         table.add_row("engine variant", Text(report.options.variant, style="bold red"))
@@ -295,6 +300,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "first": sw.first_seed,
             "last": sw.last_seed,
             "budget_exhausted": sw.budget_exhausted,
+            "stopped_on_failures": sw.stopped_on_failures,
         },
         "schedules": sw.schedules,
         "faults": sw.faults,
@@ -331,14 +337,3 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "schedules_per_s": round(sw.schedules_per_s, 1),
         },
     }
-
-
-def print_failures(failures: Sequence[Failure], total: int, echo: Any) -> None:
-    """Print the first MAX_PRINTED failures in full, then how many more there are."""
-    for f in failures[:MAX_PRINTED]:
-        for line in failure_lines(f):
-            echo(line)
-        echo("")
-    rest = total - min(len(failures), MAX_PRINTED)
-    if rest > 0:
-        echo(f"... and {rest} more failing schedules (see --json FILE for the kept ones)")

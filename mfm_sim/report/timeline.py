@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mfm_sim.invariants import Violation
+from mfm_sim.report.collapse import collapse
 from mfm_sim.run.result import SimResult
 
 __all__ = ["Row", "render", "render_html", "rows"]
@@ -171,8 +172,8 @@ def render(result: SimResult, *, title: str | None = None) -> RenderableType:
     if not items:
         return Group(head, Text("(no trace kept: replay with keep_trace=True)", style="dim"))
     violations = Text()
-    for v in result.violations:
-        violations.append(v.describe() + "\n", style="bold red")
+    for c in collapse(result.violations):
+        violations.append(c.describe() + "\n", style="bold red")
     return Group(head, table, violations) if result.violations else Group(head, table)
 
 
@@ -212,7 +213,7 @@ def render_html(result: SimResult, *, title: str | None = None) -> str:
     parts += [f'<p class="summary">{esc(line)}</p>' for line in _summary(result)]
     if result.violations:
         parts.append('<ul class="violations">')
-        parts += [f"<li>{esc(v.describe())}</li>" for v in result.violations]
+        parts += [f"<li>{esc(c.describe())}</li>" for c in collapse(result.violations)]
         parts.append("</ul>")
     parts.append(
         "<table><thead><tr><th>virtual time</th><th>inc</th><th>kind</th><th>detail</th>"
