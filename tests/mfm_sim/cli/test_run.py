@@ -159,3 +159,85 @@ def test_run_tunes_the_collector_of_its_process(
     )
     assert res.exit_code == 0, res.output
     assert calls == [True]
+
+
+# ---------------------------------------------------------------- triage (issue 17)
+
+ORPHAN = ["run", "--scenario", "linear", "--engine-variant", VARIANT]
+
+
+@needs_variant
+def test_incarnation_repeats_print_once_in_terminal_and_junit(tmp_path: Path) -> None:
+    junit = tmp_path / "r.xml"
+    res = invoke([*ORPHAN, "--seed-range", "3..3", "--junit", str(junit), *db_args(tmp_path)])
+    assert res.exit_code == 1, res.output
+    own = [ln for ln in res.stdout.splitlines() if "failed on its own" in ln]
+    assert len(own) == 1 and re.search(r"\(x\d+, incarnations \d+-\d+\)$", own[0])
+    body = ET.parse(junit).getroot().find(".//failure")
+    assert body is not None and body.text is not None
+    assert body.text.count("failed on its own") == 1
+
+
+@needs_variant
+def test_failures_grouped_table_after_and_final_verdict(tmp_path: Path) -> None:
+    res = invoke([*ORPHAN, "--seeds", "30", *db_args(tmp_path)])
+    assert res.exit_code == 1, res.output
+    out = res.stdout
+    last = out.rstrip().splitlines()[-1]
+    m = re.match(r"FAILED: (\d+) failing schedules in (\d+) groups?: (.+)$", last)
+    assert m, last
+    groups = int(m.group(2))
+    assert out.count("GROUP ") == min(groups, 10)
+    assert sum(int(n) for n in re.findall(r"\((\d+)\)", m.group(3))) == int(m.group(1))
+    assert out.index("GROUP 1/") < out.index("mfm-sim run") < out.index("FAILED:")
+    # The printed replay command of the first group reproduces its digest.
+    command = re.search(r"^  replay: (.*)$", out, flags=re.M)
+    digest = re.search(r"^  digest (\w+)$", out, flags=re.M)
+    assert command and digest
+    again = invoke(shlex.split(command.group(1))[1:])
+    assert again.exit_code == 1 and f"digest: {digest.group(1)}" in again.stdout
+
+
+@needs_variant
+def test_junit_case_names_do_not_depend_on_seeds(tmp_path: Path) -> None:
+    names = []
+    for n in ("5", "12"):
+        junit = tmp_path / f"{n}.xml"
+        invoke([*ORPHAN, "--seeds", n, "--junit", str(junit), *db_args(tmp_path, n)])
+        case = ET.parse(junit).getroot().find(".//testsuite[@name='mfm-sim.sweep']/testcase")
+        assert case is not None
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert props["schedules"] == n and int(props["failing"]) > 0
+        names.append(case.get("name"))
+    assert names == ["linear", "linear"]
+
+
+@needs_variant
+def test_exitfirst_and_maxfail_stop_dispatching_and_keep_what_was_found(tmp_path: Path) -> None:
+    for flag, limit in ((["-x"], 1), (["--maxfail", "3"], 3)):
+        out = tmp_path / f"{limit}.json"
+        args = [*ORPHAN, "--seeds", "200", *flag, "--json", str(out)]
+        res = invoke([*args, *db_args(tmp_path, str(limit))])
+        assert res.exit_code == 1, res.output
+        data = json.loads(out.read_text())
+        assert data["failing"] == limit and len(data["failures"]) == limit
+        assert data["seeds"]["run"] < 200 and data["seeds"]["stopped_on_failures"]
+        assert "stopped at --maxfail" in res.stdout
+        assert f"FAILED: {limit} failing schedules" in res.stdout
+
+
+@needs_variant
+def test_maxfail_with_jobs_keeps_a_prefix(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = invoke(
+        [*ORPHAN, "--seeds", "400", "--jobs", "2", "--maxfail", "2", "--json", str(out),
+         *db_args(tmp_path)]
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    data = json.loads(out.read_text())
+    assert data["failing"] >= 2 and data["seeds"]["run"] < 400
+
+
+def test_maxfail_must_be_positive(tmp_path: Path) -> None:
+    res = invoke(["run", "--seeds", "3", "--maxfail", "0", *db_args(tmp_path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output

@@ -175,3 +175,16 @@ def test_workers_tune_their_collector_and_results_do_not_move(
             gc.enable()
             gc.set_threshold(*threshold)
     assert digests[0] == digests[1]
+
+
+def test_max_failing_stops_dispatching_after_n_failures() -> None:
+    if VARIANT not in VARIANTS:
+        pytest.skip("variant not registered")
+    linear = [get_scenario("linear")]
+    full = sweep(linear, range(60), variant=VARIANT)
+    cut = sweep(linear, range(60), variant=VARIANT, max_failing=2)
+    assert full.failing > 2 and not full.stopped_on_failures
+    assert cut.failing == 2 and cut.stopped_on_failures and cut.seeds_run < 60
+    assert [r.seed for r in cut.failures] == [r.seed for r in full.failures[:2]]
+    with pytest.raises(ValueError, match="max failing"):
+        sweep(linear, range(3), max_failing=0)
