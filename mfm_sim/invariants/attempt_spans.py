@@ -34,7 +34,6 @@ Triple = tuple[uuid.UUID, str, int]
 
 # Keys of what this module remembers in `derive(obs).memo`.
 _MATCHED = "attempt_spans.matched"
-_DECODED = "attempt_spans.decoded"
 
 
 class Span:
@@ -121,23 +120,32 @@ def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]
     return found
 
 
+# Decoded JSON by the exact bytes it came from, across observations: a sweep stores the same
+# snapshots and fact payloads in schedule after schedule. Keyed by content, never by artifact
+# id, so an engine that files bytes under a wrong id still gets those bytes' value. A value is
+# a pure function of its bytes, so the cache cannot change a verdict; it is emptied when full.
+_values: dict[bytes, Any] = {}
+_KEPT = 1 << 14
+_MISS = object()
+
+
 def decoded(obs: Observation, artifact_id: str | None) -> Any:
-    """The JSON value of an artifact as it was written, or None if it is lost or not JSON."""
+    """The JSON value of an artifact as it was written, or None if it is lost or not JSON.
+    Several checks and schedules decode the same bytes: callers only read the value."""
     if artifact_id is None:
         return None
-    # Several checks decode the same snapshots: once per observation. Callers only read it.
-    memo = derive(obs).memo
-    key = (_DECODED, artifact_id)
-    if key in memo:
-        return memo[key]
     data = obs.pristine.get(artifact_id)
-    value = None
-    if data is not None:
+    if data is None:
+        return None
+    value = _values.get(data, _MISS)
+    if value is _MISS:
         try:
             value = json.loads(data)
         except ValueError:
             value = None
-    memo[key] = value
+        if len(_values) >= _KEPT:
+            _values.clear()
+        _values[data] = value
     return value
 
 
