@@ -151,6 +151,8 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
 
 # The built-in types `_json_type` maps to themselves: the fast path skips it for them.
 _PLAIN = frozenset({bool, int, float, str, dict, list, tuple, type(None)})
+# Of those, the scalars: two of one type compare with `==` (`True == 1` never arises).
+_SCALAR = frozenset({bool, int, float, str, type(None)})
 
 
 def _json_type(value: Any) -> type:
@@ -175,8 +177,14 @@ def strict_equal(a: Any, b: Any) -> bool:
         if ta is dict:
             if a.keys() != b.keys():
                 return False
-            for k, v in a.items():  # noqa: SIM110  # a loop: no generator per level
-                if not strict_equal(v, b[k]):
+            for k, v in a.items():
+                w = b[k]
+                tv = type(v)
+                # Two scalars of one plain type, inline: no call per item (the common case).
+                if tv is type(w) and tv in _SCALAR:
+                    if v != w:
+                        return False
+                elif not strict_equal(v, w):
                     return False
             return True
         if ta is not list and ta is not tuple:
@@ -185,7 +193,11 @@ def strict_equal(a: Any, b: Any) -> bool:
         return False
     if len(a) != len(b):
         return False
-    for x, y in zip(a, b, strict=True):  # noqa: SIM110  # a loop: no generator per level
-        if not strict_equal(x, y):
+    for x, y in zip(a, b, strict=True):
+        tx = type(x)
+        if tx is type(y) and tx in _SCALAR:
+            if x != y:
+                return False
+        elif not strict_equal(x, y):
             return False
     return True
