@@ -173,28 +173,19 @@ def strict_equal(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ta is not tb or ta not in _PLAIN:
         ta, tb = _json_type(a), _json_type(b)
-    if ta is tb:
-        if ta is dict:
-            if a.keys() != b.keys():
-                return False
-            for k, v in a.items():
-                w = b[k]
-                tv = type(v)
-                # Two scalars of one plain type, inline: no call per item (the common case).
-                if tv is type(w) and tv in _SCALAR:
-                    if v != w:
-                        return False
-                elif not strict_equal(v, w):
-                    return False
-            return True
-        if ta is not list and ta is not tuple:
-            return bool(a == b)  # two scalars of one type: the common case
-    elif ta not in (list, tuple) or tb not in (list, tuple):
+    if ta is tb and ta is dict:
+        if a.keys() != b.keys():
+            return False
+        pairs = zip(a.values(), map(b.__getitem__, a), strict=True)  # same keys: b[k] by a[k]
+    elif ta is tb and ta is not list and ta is not tuple:
+        return bool(a == b)  # two scalars of one type: the common case
+    elif ta not in (list, tuple) or tb not in (list, tuple) or len(a) != len(b):
         return False
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
+    else:
+        pairs = zip(a, b, strict=True)
+    for x, y in pairs:
         tx = type(x)
+        # Two scalars of one plain type, inline: no call per item (the common case).
         if tx is type(y) and tx in _SCALAR:
             if x != y:
                 return False
