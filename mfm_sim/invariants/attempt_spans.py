@@ -176,13 +176,14 @@ def strict_equal(a: Any, b: Any) -> bool:
     if ta is tb and ta is dict:
         if a.keys() != b.keys():
             return False
-        pairs = zip(a.values(), map(b.__getitem__, a), strict=True)  # same keys: b[k] by a[k]
+        # Same keys, so same lengths: `strict` would only cost a check per item.
+        pairs = zip(a.values(), map(b.__getitem__, a))  # noqa: B905
     elif ta is tb and ta is not list and ta is not tuple:
         return bool(a == b)  # two scalars of one type: the common case
     elif ta not in (list, tuple) or tb not in (list, tuple) or len(a) != len(b):
         return False
     else:
-        pairs = zip(a, b, strict=True)
+        pairs = zip(a, b)  # noqa: B905  # lengths compared above
     for x, y in pairs:
         tx = type(x)
         # Two scalars of one plain type, inline: no call per item (the common case).
