@@ -63,7 +63,9 @@ class Injector:
         if self._scripted is not None or self._sites is not None:
             return False
         exhausted = self.budget is not None and self.budget <= 0
-        return self._paused or self._config is None or exhausted
+        # A swarm with no kind on (a fault-free run) can fire nothing at `decide`: every
+        # site's candidates are empty, so nothing is drawn there either.
+        return self._paused or self._config is None or not self._config.rates or exhausted
 
     @property
     def paused(self) -> bool:

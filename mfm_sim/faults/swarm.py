@@ -65,15 +65,19 @@ class FaultConfig:
         rates = []
         seed = streams.seed
         for kind, name, high in _KIND_DRAWS:
-            # Every kind draws, allowed or not, from its own stream: filtering kinds or adding
-            # one shifts no other kind's draws. Its first two draws are all it takes, so the
-            # stream is not made (`swarm_stream(streams, kind)` gives the same two values).
+            # Each kind draws from its own stream: filtering kinds or adding one shifts no
+            # other kind's draws. Its first two draws are all it takes, so the stream is not
+            # made (`swarm_stream(streams, kind)` gives the same two values), and a kind not
+            # allowed is not drawn at all: its draws are a pure function of (seed, name) that
+            # nothing else reads.
+            if kind not in allowed:
+                continue
             draws = first_draws(seed, name)
             on = draws[0] < 0.5
             rate = 0.01 + draws[1] * (high - 0.01)
             if kind is K.BUGGIFY:
                 rate = 0.0  # users' own sites set their odds
-            if kind in allowed and (on or not swarm):
+            if on or not swarm:
                 rates.append((kind, rate if swarm or kind is K.BUGGIFY else 0.05))
         drawn_budget = 1 + streams.stream(BUDGET_STREAM).below(8)  # drawn in both modes
         budget = drawn_budget if recoverable else None

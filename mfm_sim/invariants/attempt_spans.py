@@ -34,7 +34,6 @@ Triple = tuple[uuid.UUID, str, int]
 
 # Keys of what this module remembers in `derive(obs).memo`.
 _MATCHED = "attempt_spans.matched"
-_DECODED = "attempt_spans.decoded"
 
 
 class Span:
@@ -121,28 +120,39 @@ def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]
     return found
 
 
+# Decoded JSON by the exact bytes it came from, across observations: a sweep stores the same
+# snapshots and fact payloads in schedule after schedule. Keyed by content, never by artifact
+# id, so an engine that files bytes under a wrong id still gets those bytes' value. A value is
+# a pure function of its bytes, so the cache cannot change a verdict; it is emptied when full.
+_values: dict[bytes, Any] = {}
+_KEPT = 1 << 14
+_MISS = object()
+
+
 def decoded(obs: Observation, artifact_id: str | None) -> Any:
-    """The JSON value of an artifact as it was written, or None if it is lost or not JSON."""
+    """The JSON value of an artifact as it was written, or None if it is lost or not JSON.
+    Several checks and schedules decode the same bytes: callers only read the value."""
     if artifact_id is None:
         return None
-    # Several checks decode the same snapshots: once per observation. Callers only read it.
-    memo = derive(obs).memo
-    key = (_DECODED, artifact_id)
-    if key in memo:
-        return memo[key]
     data = obs.pristine.get(artifact_id)
-    value = None
-    if data is not None:
+    if data is None:
+        return None
+    value = _values.get(data, _MISS)
+    if value is _MISS:
         try:
             value = json.loads(data)
         except ValueError:
             value = None
-    memo[key] = value
+        if len(_values) >= _KEPT:
+            _values.clear()
+        _values[data] = value
     return value
 
 
 # The built-in types `_json_type` maps to themselves: the fast path skips it for them.
 _PLAIN = frozenset({bool, int, float, str, dict, list, tuple, type(None)})
+# Of those, the scalars: two of one type compare with `==` (`True == 1` never arises).
+_SCALAR = frozenset({bool, int, float, str, type(None)})
 
 
 def _json_type(value: Any) -> type:
@@ -163,21 +173,23 @@ def strict_equal(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ta is not tb or ta not in _PLAIN:
         ta, tb = _json_type(a), _json_type(b)
-    if ta is tb:
-        if ta is dict:
-            if a.keys() != b.keys():
+    if ta is tb and ta is dict:
+        if a.keys() != b.keys():
+            return False
+        # Same keys, so same lengths: `strict` would only cost a check per item.
+        pairs = zip(a.values(), map(b.__getitem__, a))  # noqa: B905
+    elif ta is tb and ta is not list and ta is not tuple:
+        return bool(a == b)  # two scalars of one type: the common case
+    elif ta not in (list, tuple) or tb not in (list, tuple) or len(a) != len(b):
+        return False
+    else:
+        pairs = zip(a, b)  # noqa: B905  # lengths compared above
+    for x, y in pairs:
+        tx = type(x)
+        # Two scalars of one plain type, inline: no call per item (the common case).
+        if tx is type(y) and tx in _SCALAR:
+            if x != y:
                 return False
-            for k, v in a.items():  # noqa: SIM110  # a loop: no generator per level
-                if not strict_equal(v, b[k]):
-                    return False
-            return True
-        if ta is not list and ta is not tuple:
-            return bool(a == b)  # two scalars of one type: the common case
-    elif ta not in (list, tuple) or tb not in (list, tuple):
-        return False
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):  # noqa: SIM110  # a loop: no generator per level
-        if not strict_equal(x, y):
+        elif not strict_equal(x, y):
             return False
     return True
