@@ -371,6 +371,17 @@ class FlakyService(Service):
         inner = getattr(self.inner, "compared_state", None)
         return inner() if inner is not None else None
 
+    def _failed(self, env: Any, call: IoCall, kind: str, effect: str) -> Exception:
+        """Record an injected `kind` error on the timeline and make the retryable RPC error."""
+        self.record(env, call, f"{kind}_error", f"{kind} error ({self.name})")
+        return io_error(
+            IoErrorKind.TRANSPORT,
+            f"service_{kind}_error",
+            ErrorCategory.RPC,
+            f"{self.name}: {kind} error ({effect})",
+            retryable=True,
+        )
+
     async def call_as(self, call: IoCall, env: LiveIoEnv | None) -> Any:
         self.calls += 1
         rng = self._rng
@@ -381,25 +392,11 @@ class FlakyService(Service):
             await asyncio.sleep(latency / 1000)
         if transient:
             self.transient_errors += 1
-            self.record(env, call, "transient_error", f"transient error ({self.name})")
-            raise io_error(
-                IoErrorKind.TRANSPORT,
-                "service_transient_error",
-                ErrorCategory.RPC,
-                f"{self.name}: transient error (the call had no effect)",
-                retryable=True,
-            )
+            raise self._failed(env, call, "transient", "the call had no effect")
         result = await _call(self.inner, call, env)
         if ambiguous:
             self.ambiguous_errors += 1
-            self.record(env, call, "ambiguous_error", f"ambiguous error ({self.name})")
-            raise io_error(
-                IoErrorKind.TRANSPORT,
-                "service_ambiguous_error",
-                ErrorCategory.RPC,
-                f"{self.name}: ambiguous error (the call may have taken effect)",
-                retryable=True,
-            )
+            raise self._failed(env, call, "ambiguous", "the call may have taken effect")
         return result
 
 
