@@ -128,9 +128,14 @@ def replay(
         title = f"timeline of {sc.name} seed {seed_value}" + (" (shrunk)" if shrunk else "")
         stdout_console().print(render(shown, title=title))
     if html_path:
-        from mfm_sim.report.timeline import render_html
+        from mfm_sim.report.summary import ReplayOptions
+        from mfm_sim.report.timeline_html import page_for
 
-        write_output(html_path, render_html(shown), "--html")
+        # The page names the command that reproduces what it shows (the shrunk file if shrunk).
+        shown_file = str(Path(out_dir) / f"{sc.name}-{seed_value}.min.json") if shrunk else None
+        options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+        command = options.command(sc.name, seed_value, shown_file or schedule_file)
+        write_output(html_path, page_for(shown, variant=variant, replay=command), "--html")
         click.echo(f"timeline written to {html_path}")
     if emit_test:
         from mfm_sim.report.regression import regression_test

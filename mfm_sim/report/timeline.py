@@ -1,4 +1,5 @@
-"""A readable timeline of one schedule, from its trace: for the terminal (rich) and as HTML.
+"""A readable timeline of one schedule, from its trace: for the terminal (rich); the HTML page
+is in `mfm_sim.report.timeline_html`.
 
 Each trace entry is (virtual ns, incarnation, kind, detail). The timeline shows the virtual
 time, the incarnation (a simulated process lifetime), store calls, the faults that fired
@@ -9,7 +10,6 @@ and marks the events that a violation cites.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 
@@ -18,14 +18,36 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from mfm_sim.faults.kinds import FAULTS, FaultClass, FaultKind
 from mfm_sim.invariants import Violation
 from mfm_sim.report.collapse import collapse
 from mfm_sim.run.result import SimResult
 
-__all__ = ["Row", "render", "render_html", "rows"]
+__all__ = [
+    "SEVERITIES",
+    "Row",
+    "fault_severity",
+    "render",
+    "render_html",
+    "row_severity",
+    "rows",
+    "summary_lines",
+    "vt",
+]
 
 KERNEL = ("RunStarted", "StateEntered", "StateCompleted", "StateFailed", "RunCompleted")
-_EVENT = re.compile(r"^(?P<run>[0-9a-f-]{1,8})#(?P<seq>\d+) (?P<name>\S+)")
+EVENT_LINE = re.compile(r"^(?P<run>[0-9a-f-]{1,8})#(?P<seq>\d+) (?P<name>\S+)")
+_FAULT_KIND = re.compile(r"^step=\d+ (?P<kind>\S+) at ")
+
+# Fault severity, most severe first: what the fault lets the engine do wrong. A fault row is
+# styled by its severity, so latency (the call only took time) never looks like a crash.
+SEVERITIES: dict[str, tuple[str, str]] = {
+    "crash": ("bold white on red", "the process died"),
+    "lie": ("bold white on magenta", "the store lied or lost data"),
+    "error": ("bold black on dark_orange", "a store call failed, honestly"),
+    "other": ("bold black on yellow", "a handler's own failure or a user's fault point"),
+    "slow": ("black on cyan", "latency: the call only took time"),
+}
 
 # category -> rich style; the HTML uses the category as a CSS class.
 STYLES: dict[str, str] = {
@@ -85,7 +107,7 @@ def _category(kind: str, detail: str) -> str:
     if kind == "store":
         return "store"
     if kind == "event":
-        m = _EVENT.match(detail)
+        m = EVENT_LINE.match(detail)
         name = m.group("name") if m else ""
         if name == "StateEntered":
             return "attempt"
@@ -99,6 +121,28 @@ def _category(kind: str, detail: str) -> str:
     if kind in ("service", "buggify"):
         return "service"
     return "other"
+
+
+def fault_severity(kind: FaultKind) -> str:
+    """A key of `SEVERITIES`, from the fault-kind table's class of `kind`."""
+    if kind is FaultKind.LATENCY:
+        return "slow"
+    return {
+        FaultClass.CRASH: "crash",
+        FaultClass.LYING: "lie",
+        FaultClass.HONEST: "error",
+    }.get(FAULTS[kind].fault_class, "other")
+
+
+def row_severity(row: Row) -> str | None:
+    """The severity of a fault row (None for any other row)."""
+    if row.category != "fault":
+        return None
+    m = _FAULT_KIND.match(row.detail)
+    try:
+        return fault_severity(FaultKind(m.group("kind"))) if m else "other"
+    except ValueError:  # a kind this version does not know: shown, never guessed at
+        return "other"
 
 
 def _citations(violations: Sequence[Violation]) -> dict[tuple[str, int], list[str]]:
@@ -120,7 +164,7 @@ def rows(result: SimResult) -> list[Row]:
     for ns, inc, kind, detail in result.trace:
         marks: tuple[str, ...] = ()
         if kind == "event":
-            m = _EVENT.match(detail)
+            m = EVENT_LINE.match(detail)
             if m:
                 marks = tuple(cited.get((m.group("run"), int(m.group("seq"))), ()))
         out.append(Row(ns, inc, kind, detail, _category(kind, detail), marks, inc != last_inc))
@@ -128,7 +172,7 @@ def rows(result: SimResult) -> list[Row]:
     return out
 
 
-def _summary(result: SimResult) -> list[str]:
+def summary_lines(result: SimResult) -> list[str]:
     st = result.stats
     faults = ", ".join(f"{k}={n}" for k, n in st.faults_by_kind) or "none"
     phase = result.final_phase.value if result.final_phase is not None else "unfinished"
@@ -144,7 +188,7 @@ def _summary(result: SimResult) -> list[str]:
 def render(result: SimResult, *, title: str | None = None) -> RenderableType:
     """A rich renderable: the summary, then one table row per trace entry."""
     head = Text()
-    for i, line in enumerate(_summary(result)):
+    for i, line in enumerate(summary_lines(result)):
         head.append(("\n" if i else "") + line, style="bold" if i == 0 else "")
     table = Table(
         title=title or f"timeline of {result.scenario} seed {result.seed}",
@@ -158,7 +202,8 @@ def render(result: SimResult, *, title: str | None = None) -> RenderableType:
     table.add_column("detail", overflow="fold")
     items = rows(result)
     for i, row in enumerate(items):
-        style = STYLES.get(row.category, "")
+        severity = row_severity(row)
+        style = SEVERITIES[severity][0] if severity else STYLES.get(row.category, "")
         detail = Text(row.detail, style=style)
         if row.marks:
             detail.append("  <- " + ", ".join(row.marks), style="bold reverse red")
@@ -177,55 +222,15 @@ def render(result: SimResult, *, title: str | None = None) -> RenderableType:
     return Group(head, table, violations) if result.violations else Group(head, table)
 
 
-_CSS = """
-body { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; margin: 2em;
-       background: #fdfdfd; color: #222; }
-h1 { font-size: 1.2em; } p.summary { margin: 0.2em 0; }
-table { border-collapse: collapse; font-size: 0.9em; }
-td, th { padding: 2px 8px; text-align: left; vertical-align: top; }
-th { border-bottom: 2px solid #888; } td.vt, td.inc { text-align: right; color: #555; }
-tr.newinc td { border-top: 1px solid #bbb; }
-tr.start td, tr.resume td { color: #066; font-weight: bold; }
-tr.probe td { color: #066; }
-tr.fault td { background: #c00; color: #fff; font-weight: bold; }
-tr.crash td { color: #c00; font-weight: bold; }
-tr.error td { color: #a60; } tr.result td { color: #070; font-weight: bold; }
-tr.stuck td { color: #909; font-weight: bold; } tr.store td { color: #999; }
-tr.kernel td { color: #070; } tr.attempt td { color: #850; font-weight: bold; }
-tr.failed td { color: #c00; } tr.done td { color: #070; font-weight: bold; }
-tr.domain td { color: #036; } tr.service td { color: #909; }
-span.mark { background: #c00; color: #fff; padding: 0 4px; margin-left: 1em; }
-ul.violations li { color: #c00; }
-"""
+def render_html(
+    result: SimResult,
+    *,
+    title: str | None = None,
+    replay: str | None = None,
+    baseline: SimResult | None = None,
+) -> str:
+    """The standalone HTML page (`mfm_sim.report.timeline_html.render_html`), kept here for
+    the callers that found it in this module."""
+    from mfm_sim.report.timeline_html import render_html as page
 
-
-def render_html(result: SimResult, *, title: str | None = None) -> str:
-    """A standalone HTML page (inline CSS, no scripts, nothing time-dependent)."""
-    esc = html.escape
-    heading = title or f"mfm-sim timeline: {result.scenario} seed {result.seed}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(heading)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{esc(heading)}</h1>",
-    ]
-    parts += [f'<p class="summary">{esc(line)}</p>' for line in _summary(result)]
-    if result.violations:
-        parts.append('<ul class="violations">')
-        parts += [f"<li>{esc(c.describe())}</li>" for c in collapse(result.violations)]
-        parts.append("</ul>")
-    parts.append(
-        "<table><thead><tr><th>virtual time</th><th>inc</th><th>kind</th><th>detail</th>"
-        "</tr></thead><tbody>"
-    )
-    for row in rows(result):
-        classes = row.category + (" newinc" if row.first_of_incarnation else "")
-        mark = f'<span class="mark">&larr; {esc(", ".join(row.marks))}</span>' if row.marks else ""
-        parts.append(
-            f'<tr class="{classes}"><td class="vt">{vt(row.vt_ns)}</td>'
-            f'<td class="inc">{row.incarnation}</td><td>{esc(row.kind)}</td>'
-            f"<td>{esc(row.detail)}{mark}</td></tr>"
-        )
-    parts.append("</tbody></table></body></html>")
-    return "\n".join(parts) + "\n"
+    return page(result, title=title, replay=replay, baseline=baseline)
