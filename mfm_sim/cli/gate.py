@@ -34,6 +34,7 @@ import click
 
 from mfm_sim.cli.options import (
     BadInput,
+    bad,
     check_writable,
     count_option,
     file_option,
@@ -47,6 +48,7 @@ from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
+from mfm_sim.report.groups import FailureGroup
 from mfm_sim.report.junit import Case, Suite
 from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
 from mfm_sim.run.result import SimResult
@@ -289,6 +291,89 @@ def _triage(
         click.echo(f"  schedules: {save_dir} ({len(kept)} files; the first shrunk)")
 
 
+@attrs.frozen
+class _GitHubOutputs:
+    """Where the files a GitHub workflow shows go (`mfm_sim.report.github`); None: not asked."""
+
+    annotations: str | None
+    step_summary: str | None
+    html_dir: str | None
+    issues_dir: str | None
+
+    def write(
+        self,
+        found: Sequence[_Found],
+        suites: Sequence[Suite],
+        failing: int,
+        commit: str | None,
+        start: int,
+    ) -> None:
+        from mfm_sim.report import github
+        from mfm_sim.report.groups import group_failures
+        from mfm_sim.report.issue import IssueContext
+
+        # Corpus failures ran the real engine; the sweep's ran the variant, if any.
+        variant_of = {f.failure.source: f.variant for f in found}
+        groups = group_failures([f.failure for f in found])
+        timelines = self._timelines(groups, variant_of) if self.html_dir else {}
+        if self.annotations:
+            write_output(self.annotations, github.annotations(groups), "--annotations")
+            click.echo(f"annotations: {self.annotations}")
+        if self.step_summary:
+            verdict = "FAILED" if any(c.failed for s in suites for c in s.cases) else "ok"
+            text = github.step_summary(verdict, suites, groups, timelines, failing)
+            write_output(self.step_summary, text, "--step-summary")
+            click.echo(f"step summary: {self.step_summary}")
+        if self.issues_dir and groups:
+            contexts = [IssueContext(commit, start, variant_of.get(g.first.source)) for g in groups]
+            issues = github.signature_issues(groups, contexts)
+            for issue in issues:
+                _write_in(self.issues_dir, f"{issue.sig_id}.md", issue.body, "--issues-dir")
+            index = "".join(f"{i.sig_id}\t{i.title}\n" for i in issues)
+            _write_in(self.issues_dir, "index.tsv", index, "--issues-dir")
+            click.echo(f"issues: {self.issues_dir} ({len(issues)} signatures)")
+
+    def _timelines(
+        self, groups: Sequence[FailureGroup], variant_of: dict[str, str | None]
+    ) -> dict[tuple[str, int], str]:
+        """The HTML timeline of each group's fastest failure (the first MAX_PRINTED groups)."""
+        from mfm_sim.report.summary import MAX_PRINTED
+        from mfm_sim.report.timeline_html import page_for
+
+        assert self.html_dir is not None
+        out: dict[tuple[str, int], str] = {}
+        for g in groups[:MAX_PRINTED]:
+            f = g.first
+            r = f.result
+            name = f"{r.scenario}-{r.seed}.html"
+            page = page_for(r, variant=variant_of.get(f.source), replay=f.replay)
+            _write_in(self.html_dir, name, page, "--html-dir")
+            out[(r.scenario, r.seed)] = name
+        if out:
+            click.echo(f"timelines: {self.html_dir} ({len(out)} HTML files)")
+        return out
+
+
+def _check_dir(directory: str | None, param: str) -> None:
+    """Refuse, before any work, an output directory that could never be made: one whose
+    nearest existing ancestor is a file."""
+    if directory is None:
+        return
+    path = os.path.abspath(directory)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        bad(param, f"cannot create {directory}: {path} is a file")
+
+
+def _write_in(directory: str, name: str, text: str, param: str) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        bad(param, f"cannot create {directory}: {exc.strerror or exc}")
+    write_output(os.path.join(directory, name), text, param)
+
+
 # ------------------------------------------------------------------------------ command
 
 
@@ -328,6 +413,27 @@ def _triage(
     metavar="DIR",
     help="On failure, write the failing schedules (the first shrunk) to DIR.",
 )
+@file_option(
+    "--annotations",
+    help_text="Write GitHub `::error` annotations (one per failure signature) to FILE.",
+)
+@file_option(
+    "--step-summary", help_text="Write a markdown summary (for $GITHUB_STEP_SUMMARY) to FILE."
+)
+@click.option(
+    "--html-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="On failure, write the HTML timeline of each failure group's fastest seed to DIR.",
+)
+@click.option(
+    "--issues-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="On failure, write one issue body per failure signature to DIR (<id>.md, index.tsv).",
+)
 @click.option("--skip-tests", is_flag=True, help="Do not run the test suite.")
 @click.option("--no-shrink", is_flag=True, help="Do not shrink the first failure.")
 @click.option(
@@ -355,6 +461,10 @@ def gate(
     junit: str | None,
     issue_path: str | None,
     save_failures: str | None,
+    annotations: str | None,
+    step_summary: str | None,
+    html_dir: str | None,
+    issues_dir: str | None,
     skip_tests: bool,
     no_shrink: bool,
     corpus: str,
@@ -369,6 +479,10 @@ def gate(
     variant = parse_variant(variant)
     check_writable(junit, "--junit")
     check_writable(issue_path, "--issue-body")
+    check_writable(annotations, "--annotations")
+    check_writable(step_summary, "--step-summary")
+    _check_dir(html_dir, "--html-dir")
+    _check_dir(issues_dir, "--issues-dir")
     entries = _load_corpus(corpus)
     commit = git_commit()
     start = (
@@ -433,6 +547,9 @@ def gate(
     if junit:
         write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
         click.echo(f"junit: {junit}")
+    if harness_error is None:
+        outputs = _GitHubOutputs(annotations, step_summary, html_dir, issues_dir)
+        outputs.write(found, suites, max(len(found), failing), commit, start)
     if harness_error is not None:
         click.echo(f"HARNESS ERROR (not an engine violation): {harness_error}")
         return EXIT_HARNESS
