@@ -93,7 +93,7 @@ def test_annotation_messages_and_titles_are_escaped(groups: list[FailureGroup]) 
     r = g.first.result
     hostile = Violation("order", None, (), "100% broken\nsecond line, with: colons", r.seed)
     failure = attrs.evolve(g.first, result=attrs.evolve(r, violations=(hostile,)))
-    group = FailureGroup(g.signature, (failure,))
+    group = FailureGroup((("order", hostile.message),), (failure,))
     (line,) = annotations([group]).splitlines()
     assert "100%25 broken%0Asecond line, with: colons" in line
     title = line.split("::", 2)[1].removeprefix("error title=")
