@@ -249,7 +249,7 @@ body.hide-store #trace tr.store { display: none; }
 .sev-crash { background: #c00; color: #fff; } .sev-lie { background: #7a1fa2; color: #fff; }
 .sev-error { background: #f0a030; color: #000; } .sev-other { background: #f5e050; color: #000; }
 .sev-slow { background: #bfe3f5; color: #024; }
-tr.fault td { font-weight: bold; }
+tr.fault td { font-weight: bold; } tr.fault td.vt, tr.fault td.inc { color: inherit; }
 a.mark { background: #c00; color: #fff; padding: 0 4px; margin-left: 1em; text-decoration: none; }
 details.payload { margin-top: 2px; } details.payload summary { color: #666; cursor: pointer; }
 details.payload pre { font-weight: normal; color: #222; }
@@ -271,7 +271,7 @@ a.span.open { background: #4a6fd0; } a.span.cited { outline: 2px solid #c00; }
 ul.legend { columns: 3; list-style: none; padding: 0; font-size: 0.85em; max-width: 1200px; }
 ul.legend li { display: flex; gap: 8px; align-items: center; break-inside: avoid;
                margin: 1px 0; }
-span.chip { padding: 0 4px; }
+span.chip { padding: 0 4px; white-space: nowrap; }
 label.toggle { display: inline-block; margin: 0.5em 0; }
 """
 
@@ -296,6 +296,7 @@ _SCRIPT = """
     var row = location.hash.length > 1 && document.getElementById(location.hash.slice(1));
     var details = row && row.querySelector('details.payload');
     if (details) { details.open = true; }
+    if (row) { row.scrollIntoView(); }  // opening it moved the row: bring it back to the top
   }
   box.addEventListener('change', apply);
   window.addEventListener('hashchange', reveal);
