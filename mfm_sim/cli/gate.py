@@ -26,8 +26,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, overload
 
 import attrs
 import click
@@ -56,6 +56,8 @@ from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
 
 __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_commit"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_BUDGET = 60.0  # seconds of sweep when `--seeds` is not given
 SEED_SPACE = 2**64
@@ -377,6 +379,13 @@ def _write_in(directory: str, name: str, text: str, param: str) -> None:
 # ------------------------------------------------------------------------------ command
 
 
+def _dir_option(name: str, help_text: str) -> Callable[[F], F]:
+    """An optional output directory, written only when the gate finds a failure."""
+    return click.option(
+        name, type=click.Path(file_okay=False), default=None, metavar="DIR", help=help_text
+    )
+
+
 @click.command("gate")
 @click.option(
     "--time-budget",
@@ -406,12 +415,8 @@ def _write_in(directory: str, name: str, text: str, param: str) -> None:
     "issue_path",
     help_text="On failure, write a ready issue body (markdown) to FILE.",
 )
-@click.option(
-    "--save-failures",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="On failure, write the failing schedules (the first shrunk) to DIR.",
+@_dir_option(
+    "--save-failures", "On failure, write the failing schedules (the first shrunk) to DIR."
 )
 @file_option(
     "--annotations",
@@ -420,19 +425,12 @@ def _write_in(directory: str, name: str, text: str, param: str) -> None:
 @file_option(
     "--step-summary", help_text="Write a markdown summary (for $GITHUB_STEP_SUMMARY) to FILE."
 )
-@click.option(
-    "--html-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="On failure, write the HTML timeline of each failure group's fastest seed to DIR.",
+@_dir_option(
+    "--html-dir", "On failure, write the HTML timeline of each failure group's fastest seed to DIR."
 )
-@click.option(
+@_dir_option(
     "--issues-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="On failure, write one issue body per failure signature to DIR (<id>.md, index.tsv).",
+    "On failure, write one issue body per failure signature to DIR (<id>.md, index.tsv).",
 )
 @click.option("--skip-tests", is_flag=True, help="Do not run the test suite.")
 @click.option("--no-shrink", is_flag=True, help="Do not shrink the first failure.")

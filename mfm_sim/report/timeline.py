@@ -28,7 +28,6 @@ __all__ = [
     "Row",
     "fault_severity",
     "render",
-    "render_html",
     "row_severity",
     "rows",
     "summary_lines",
@@ -220,17 +219,3 @@ def render(result: SimResult, *, title: str | None = None) -> RenderableType:
     for c in collapse(result.violations):
         violations.append(c.describe() + "\n", style="bold red")
     return Group(head, table, violations) if result.violations else Group(head, table)
-
-
-def render_html(
-    result: SimResult,
-    *,
-    title: str | None = None,
-    replay: str | None = None,
-    baseline: SimResult | None = None,
-) -> str:
-    """The standalone HTML page (`mfm_sim.report.timeline_html.render_html`), kept here for
-    the callers that found it in this module."""
-    from mfm_sim.report.timeline_html import render_html as page
-
-    return page(result, title=title, replay=replay, baseline=baseline)

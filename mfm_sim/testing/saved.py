@@ -4,7 +4,7 @@ Like Hypothesis's example database: a failing seed's schedule goes to the packag
 database (`mfm_sim.explore.faildb`, `.mfm-sim/failures/<check>-<seed>.json`); the next run
 of the same check tries those seeds before its own, and forgets one that passes. Next to it,
 in `.mfm-sim/reports/`, the failure's text report and its HTML timeline
-(`mfm_sim.report.timeline.render_html`), so a CI job can keep them as artifacts.
+(`mfm_sim.report.timeline_html.render_html`), so a CI job can keep them as artifacts.
 
 Entries are named after the check (the test's node id), never after the process-unique
 scenario name, so they survive from one session to the next.
@@ -46,7 +46,7 @@ class SavedFailures:
     def save(self, check: str, result: SimResult, report: str) -> Path:
         """Save the failing schedule, the report and the HTML timeline; the timeline's path."""
         # `report` is a layer above `testing`: only a failing check reaches for it.
-        from mfm_sim.report.timeline import render_html
+        from mfm_sim.report.timeline_html import render_html
 
         named = attrs.evolve(
             result, scenario=check, schedule=attrs.evolve(result.schedule, scenario=check)

@@ -26,7 +26,8 @@ from mfm_sim.report.summary import (
     summary_table,
     to_json,
 )
-from mfm_sim.report.timeline import render, render_html, rows
+from mfm_sim.report.timeline import render, rows
+from mfm_sim.report.timeline_html import render_html
 from mfm_sim.selfcheck.variants import VARIANTS, variant_context
 
 VARIANT = "unfixed_orphan"
