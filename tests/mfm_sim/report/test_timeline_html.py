@@ -4,6 +4,7 @@ store toggle, fault severities, payload diffs; and the page as headless Chromium
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shlex
@@ -16,12 +17,20 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from mfm_sim import SimResult, get_scenario, simulate
 from mfm_sim.cli.main import cli
 from mfm_sim.faults.kinds import CRASH_KINDS, LYING_KINDS, Fault, FaultKind
 from mfm_sim.report.summary import ReplayOptions
-from mfm_sim.report.timeline import Row, fault_severity, rows
+from mfm_sim.report.timeline import (
+    SEVERITIES,
+    Row,
+    fault_severity,
+    render,
+    row_severity,
+    rows,
+)
 from mfm_sim.report.timeline_html import page_for, render_html, spans
 from mfm_sim.selfcheck.variants import VARIANTS
 
@@ -143,6 +152,15 @@ def test_latency_is_not_drawn_as_a_crash(failing: SimResult, page: str) -> None:
     text = render_html(result)
     assert 'class="fault sev-slow' in text
     assert "sev-crash" not in text.split("<tbody>", 1)[1]  # only the legend has the red
+    # The terminal timeline styles the fault row by its severity too.
+    (slow_row,) = [r for r in rows(result) if r.category == "fault"]
+    assert row_severity(slow_row) == "slow" and "red" not in SEVERITIES["slow"][0]
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system="truecolor", force_terminal=True).print(
+        render(result)
+    )
+    line = next(x for x in buf.getvalue().splitlines() if "latency at" in x)
+    assert "\x1b[" in line and ";41m" not in line and "48;5;1m" not in line  # no red ground
 
 
 # ------------------------------------------------------------------------------ links
