@@ -462,6 +462,11 @@ def render_html(
         parts.append(f"<h2>Violations ({len(collapsed)})</h2>")
         parts += _violations(collapsed, set(anchors.values()))
     parts.append("<h2>Attempts per state</h2>")
+    parts.append(
+        '<p class="summary">one lane per state; left to right the trace entries in order '
+        "(virtual time often stands still); dashed lines: a new incarnation; a span links "
+        "to its StateEntered</p>"
+    )
     parts += _lanes(items)
     parts.append("<h2>Legend</h2>")
     parts += _legend()
