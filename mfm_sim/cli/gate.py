@@ -41,9 +41,11 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_variant,
     scenario_option,
+    time_budget_option,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
+from mfm_sim.explore.interrupt import exit_status
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
@@ -204,10 +206,8 @@ def _canary(entry: Entry, sc: Scenario, schedule: Schedule, available: bool) -> 
     )
 
 
-def _seeds(start: int, seeds: int | None, budget: float | None) -> SeedRing:
-    if budget == 0:
-        return SeedRing(start, 0)
-    return SeedRing(start, sys.maxsize if seeds is None else seeds)
+def _seeds(start: int, seeds: int | None) -> SeedRing:
+    return SeedRing(start, sys.maxsize if seeds is None else seeds)  # len() must fit
 
 
 def _seed_span(sw: SweepResult, start: int) -> str:
@@ -215,10 +215,17 @@ def _seed_span(sw: SweepResult, start: int) -> str:
 
 
 def _sweep_line(sw: SweepResult, start: int) -> str:
-    return (
+    line = (
         f"sweep: seeds {_seed_span(sw, start)} ({sw.seeds_run} seeds x {len(sw.scenarios)} "
         f"scenarios = {sw.schedules} schedules) in {sw.wall_s:.1f}s; {sw.failing} failing"
     )
+    if sw.budget_exhausted:
+        line += f"; the time budget stopped it after {sw.seeds_run} seeds"
+    if sw.stopped_on_failures:
+        line += "; stopped at the failure limit"
+    if sw.partial is not None:
+        line += f"; PARTIAL: {sw.partial}"
+    return line
 
 
 def _coverage_case(report: RunReport, required: bool) -> Case:
@@ -293,12 +300,9 @@ def _triage(
 
 
 @click.command("gate")
-@click.option(
-    "--time-budget",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="S",
-    help=f"Seconds for the sweep [default: {DEFAULT_BUDGET:g} without --seeds].",
+@time_budget_option(
+    "Start no new chunk of sweep seeds after S seconds (finite, > 0) "
+    f"[default: {DEFAULT_BUDGET:g} without --seeds]."
 )
 @click.option(
     "--seeds", type=click.IntRange(min=0), default=None, metavar="N", help="Sweep exactly N seeds."
@@ -388,22 +392,18 @@ def gate(
     found: list[_Found] = []
     harness_error: str | None = None
     failing = 0  # every failing schedule, kept or not
+    interrupted: int | None = None  # the signal that stopped the sweep
     options = ReplayOptions(variant)
     try:
         suites.append(Suite("mfm-sim.corpus", tuple(_replay_corpus(entries, found))))
-        sw = sweep(
-            scs,
-            _seeds(start, seeds, budget),
-            jobs=jobs,
-            variant=variant,
-            time_budget=budget or None,  # 0: no seeds at all (_seeds), not "no budget"
-        )
+        sw = sweep(scs, _seeds(start, seeds), jobs=jobs, variant=variant, time_budget=budget)
     except HarnessError as exc:
         harness_error = str(exc)
         error = Case("mfm-sim.harness", "error", error="harness error (not an engine violation)")
         suites.append(Suite("mfm-sim.harness", (attrs.evolve(error, detail=harness_error),)))
     else:
         click.echo(_sweep_line(sw, start))
+        interrupted = sw.interrupted
         sweep_found = [
             Failure("sweep", r, options.command(r.scenario, r.seed)) for r in sw.failures
         ]
@@ -424,18 +424,20 @@ def gate(
         _triage(
             found,
             max(len(found), failing),
-            no_shrink=no_shrink,
+            no_shrink=no_shrink or interrupted is not None,  # asked to stop: no more work
             issue_path=issue_path,
             save_dir=save_failures,
             commit=commit,
             start=start,
         )
-    if junit:
-        write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
+    if junit and write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit"):
         click.echo(f"junit: {junit}")
     if harness_error is not None:
         click.echo(f"HARNESS ERROR (not an engine violation): {harness_error}")
         return EXIT_HARNESS
+    if interrupted is not None and not found:
+        click.echo("gate: INTERRUPTED (what ran passed; the JUnit is marked partial)")
+        return exit_status(interrupted)
     if any(c.failed for s in suites for c in s.cases):
         click.echo("gate: FAILED")
         return EXIT_VIOLATION

@@ -47,6 +47,7 @@ MAX_FAILURES = 100  # failing schedules kept in full (the first ones by (scenari
 MAX_CHUNK = 32  # seeds per unit of work sent to a worker
 IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bounded memory
 MAX_TRIES = 3  # a chunk whose worker dies this often is reported by seed, not run again
+BUDGET_CHUNK_SCHEDULES = 64  # at most this many schedules a chunk under a time budget
 POLL_S = 0.2  # how often the dispatcher looks at stop signals while it waits for workers
 KILL_WAIT_S = 1.0  # how long a worker may take to die of SIGTERM before it gets SIGKILL
 
@@ -449,7 +450,10 @@ def _stop_executor(pool: ProcessPoolExecutor, *, kill: bool) -> None:
 
 def _sweep_pool(state: _Dispatch, options: _Options, jobs: int, progress: Progress | None) -> None:
     """Chunks of seeds in `jobs` worker processes; a dead worker's chunks are run again."""
-    state.start(max(1, min(MAX_CHUNK, state.count // (jobs * 16))))
+    size = min(MAX_CHUNK, state.count // (jobs * 16))
+    if state.time_budget is not None:  # the budget may overshoot by one chunk: keep it short
+        size = min(size, BUDGET_CHUNK_SCHEDULES // len(options.scenarios))
+    state.start(max(1, size))
     planned = state.count * len(options.scenarios)
     pool = make_executor(jobs, options)
     pending: dict[Future[_Partial], _Chunk] = {}
