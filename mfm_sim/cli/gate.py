@@ -45,9 +45,9 @@ from mfm_sim.cli.options import (
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
-from mfm_sim.explore.interrupt import exit_status
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
+from mfm_sim.explore.interrupt import exit_status
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
 from mfm_sim.report.junit import Case, Suite
 from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
