@@ -33,6 +33,7 @@ __all__ = [
     "VARIANT_OPT",
     "BadInput",
     "bad",
+    "check_dir_path",
     "check_writable",
     "count_option",
     "failures_dir_option",
@@ -229,6 +230,17 @@ def count_option(
     )
 
 
+def check_dir_path(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
+    """A directory that exists or can be made: no part of the path may be a file."""
+    name = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "DIR"
+    path = Path(value)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            what = "is a file" if part == path else f"is under {part}, which is a file"
+            bad(name, f"{value} {what}: give a directory")
+    return value
+
+
 def failures_dir_option(help_text: str) -> Callable[[F], F]:
     """`--failures-dir DIR`, the failure database (`mfm_sim.explore.faildb`)."""
     return click.option(
@@ -236,6 +248,7 @@ def failures_dir_option(help_text: str) -> Callable[[F], F]:
         type=click.Path(file_okay=False),
         default=DEFAULT_DIR,
         show_default=True,
+        callback=check_dir_path,
         help=help_text,
     )
 

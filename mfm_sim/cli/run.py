@@ -126,7 +126,7 @@ def run(
 
     # 1. The failure database first: schedules that once failed.
     db = FailureDB(failures_dir)
-    entries = db.entries()
+    entries = db.entries(quarantine=True)  # a corrupt file warns once, never blocks a run
     for path, why in db.errors:
         warn(f"skipping unreadable failure-database file {path}: {why}")
     rerun = rerun_entries(entries, [s.name for s in scs], variant)
