@@ -118,9 +118,9 @@ class StopSignals:
         self.received = signum
 
 
-def detach_worker() -> None:
-    """Set up a freshly started worker process (see the module docstring)."""
-    parent = os.getppid()
+def detach_worker(parent: int) -> None:
+    """Set up a freshly started worker process of `parent` (its pid, taken before the worker
+    started: if the parent is already gone, the worker exits; see the module docstring)."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
     if sys.platform.startswith("linux"):

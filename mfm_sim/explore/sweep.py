@@ -12,6 +12,7 @@ import gc
 import heapq
 import math
 import multiprocessing
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -201,9 +202,9 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
-def _init_worker(options: _Options) -> None:
+def _init_worker(options: _Options, parent: int) -> None:
     global _OPTIONS
-    detach_worker()
+    detach_worker(parent)
     _OPTIONS = options
     tune_collector()
 
@@ -427,7 +428,10 @@ def _sweep_here(state: _Dispatch, options: _Options, progress: Progress | None) 
 def make_executor(jobs: int, options: _Options) -> ProcessPoolExecutor:
     """The worker pool of a sweep: `jobs` processes, each set up by `_init_worker`."""
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(options,)
+        max_workers=jobs,
+        mp_context=_context(),
+        initializer=_init_worker,
+        initargs=(options, os.getpid()),
     )
 
 
