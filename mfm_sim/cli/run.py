@@ -213,7 +213,11 @@ def run(
         return exit_status(result_sw.interrupted)
     if result_sw.partial is not None:  # seeds lost to dying workers: no verdict on them
         return EXIT_HARNESS
-    click.echo(f"ok: {result_sw.schedules} schedules, no violations")
+    budget = f" (the time budget stopped it after {result_sw.seeds_run} seeds)"
+    click.echo(
+        f"ok: {result_sw.schedules} schedules, no violations"
+        + (budget if result_sw.budget_exhausted else "")
+    )
     return 0
 
 
