@@ -26,10 +26,7 @@ def _corrupt(db: Path, good: dict[str, object]) -> dict[str, str]:
     files = {
         "bad-json.json": ("{", "not JSON"),
         "deep.json": ("[" * 100_000 + "]" * 100_000, "recursion"),
-        "huge-seed.json": (
-            json.dumps(good).replace('"seed": 3', '"seed": ' + "7" * 5000),
-            "digits",
-        ),
+        "huge-seed.json": (huge_seed, "digits"),
         "wrong-types.json": (json.dumps({**good, "faults": "none"}), "corrupt schedule"),
         "not-object.json": ("[1, 2]", "not a JSON object"),
         "binary.json": ("\udcff", "not JSON"),
