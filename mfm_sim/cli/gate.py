@@ -396,7 +396,14 @@ def gate(
     options = ReplayOptions(variant)
     try:
         suites.append(Suite("mfm-sim.corpus", tuple(_replay_corpus(entries, found))))
-        sw = sweep(scs, _seeds(start, seeds), jobs=jobs, variant=variant, time_budget=budget)
+        sw = sweep(
+            scs,
+            _seeds(start, seeds),
+            jobs=jobs,
+            variant=variant,
+            time_budget=budget,
+            stop_signals=True,
+        )
     except HarnessError as exc:
         harness_error = str(exc)
         error = Case("mfm-sim.harness", "error", error="harness error (not an engine violation)")

@@ -157,6 +157,7 @@ def run(
             time_budget=time_budget,
             progress=progress,
             max_failing=1 if exitfirst else maxfail,
+            stop_signals=True,  # a signal ends the sweep; what it found is saved and reported
         )
 
     # 3. Save what failed, so the next run replays it first.

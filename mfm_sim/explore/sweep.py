@@ -8,6 +8,7 @@ bit for bit, with its trace, by `mfm-sim replay`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import math
@@ -530,12 +531,17 @@ def sweep(
     coverage: bool = True,
     max_failures: int = MAX_FAILURES,
     max_failing: int | None = None,
+    stop_signals: bool = False,
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
     Results do not depend on `jobs`. `time_budget` (seconds) stops dispatching new seeds once
     spent; the seeds run are then a prefix of `seeds`. `max_failing` (`-x`, `--maxfail N`)
     stops dispatching once that many schedules have failed; what was found is kept.
+    `stop_signals` (a command's choice, not a library's): SIGINT, SIGTERM and SIGHUP stop the
+    sweep within POLL_S plus a worker's death, and it returns what it found, marked
+    `interrupted`; without it they act as usual (Ctrl-C raises KeyboardInterrupt). Either
+    way no worker outlives the sweep.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -559,7 +565,7 @@ def sweep(
     )
     totals = _Totals(max_failures, measure)
     state = _Dispatch(seeds, totals, time_budget, max_failing)
-    with StopSignals() as signals:
+    with StopSignals() if stop_signals else contextlib.nullcontext() as signals:
         state.signals = signals
         if jobs == 1 or state.count <= 1:
             _sweep_here(state, options, progress)

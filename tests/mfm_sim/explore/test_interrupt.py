@@ -76,7 +76,14 @@ def test_sigint_stops_a_sweep_promptly_keeps_its_failures_and_kills_its_workers(
             sent.append(time.monotonic())
             os.kill(os.getpid(), signal.SIGINT)
 
-    res = sweep([get_scenario("linear")], range(10**6), jobs=2, variant=VARIANT, progress=progress)
+    res = sweep(
+        [get_scenario("linear")],
+        range(10**6),
+        jobs=2,
+        variant=VARIANT,
+        progress=progress,
+        stop_signals=True,
+    )
     took = time.monotonic() - sent[0]
     assert took < 2.0, f"{took:.1f}s from SIGINT to the sweep's return"
     assert res.interrupted == signal.SIGINT and res.partial == "interrupted by SIGINT"
@@ -86,6 +93,20 @@ def test_sigint_stops_a_sweep_promptly_keeps_its_failures_and_kills_its_workers(
     # Holes (chunks in flight when it stopped, before the furthest seed run) are listed.
     assert all(u.reason == "interrupted by SIGINT" for u in res.unrun)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@linux_only
+def test_without_stop_signals_ctrl_c_raises_and_still_kills_the_workers() -> None:
+    """A library caller (a test, say) is not handed a partial result it might take as a pass."""
+    workers: set[int] = set()
+
+    def progress(done: int, planned: int, failing: int) -> None:
+        workers.update(children(os.getpid()))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep([get_scenario("linear")], range(10**6), jobs=2, progress=progress)
+    assert workers and not [p for p in workers if alive(p)], "a worker outlived the sweep"
 
 
 @linux_only
