@@ -21,8 +21,8 @@ import os
 import signal
 import sys
 import threading
-from types import FrameType, TracebackType
-from typing import Any
+from types import FrameType
+from typing import Any, Self
 
 __all__ = [
     "STOP_SIGNALS",
@@ -61,21 +61,22 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signum)
+class _Handlers:
+    """Installs `_handle` for `signals` while entered, in the main thread only (elsewhere it
+    installs nothing and never fires); puts the old handlers back on exit."""
 
-
-class RaiseOnStopSignals:
-    """While entered (in the main thread), SIGTERM and SIGHUP raise `Interrupted`."""
+    signals: tuple[signal.Signals, ...] = STOP_SIGNALS
 
     def __init__(self) -> None:
         self._old: dict[int, Any] = {}
 
-    def __enter__(self) -> RaiseOnStopSignals:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            for sig in STOP_SIGNALS:
-                if sig != signal.SIGINT:
-                    self._old[sig] = signal.signal(sig, _raise_interrupted)
+            for sig in self.signals:
+                try:
+                    self._old[sig] = signal.signal(sig, self._handle)
+                except (OSError, ValueError):  # not settable here: leave it as it was
+                    continue
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -83,34 +84,22 @@ class RaiseOnStopSignals:
             signal.signal(sig, old)
         self._old.clear()
 
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
 
-class StopSignals:
-    """While entered (in the main thread), the first stop signal sets `received`; a second
-    raises KeyboardInterrupt. Elsewhere (another thread) it installs nothing and never fires."""
+
+class RaiseOnStopSignals(_Handlers):
+    """While entered, SIGTERM and SIGHUP raise `Interrupted` (SIGINT raises as it always does)."""
+
+    signals = tuple(sig for sig in STOP_SIGNALS if sig != signal.SIGINT)
+
+
+class StopSignals(_Handlers):
+    """While entered, the first stop signal sets `received`; a second raises `Interrupted`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for sig in STOP_SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except (OSError, ValueError):  # not settable here: leave it as it was
-                continue
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
