@@ -203,9 +203,11 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
-def _init_worker(options: _Options, parent: int) -> None:
+def _init_worker(options: _Options, parent: int | None = None) -> None:
+    """A worker's setup; `parent`: the pool owner's pid (None: not in a worker process)."""
     global _OPTIONS
-    detach_worker(parent)
+    if parent is not None:
+        detach_worker(parent)
     _OPTIONS = options
     tune_collector()
 
