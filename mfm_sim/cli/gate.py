@@ -14,8 +14,13 @@ if all pass.
    the time budget is spent (the seeds run are then a prefix of the same sequence).
 4. Coverage of recovery paths; `--require-coverage` fails the gate if one never fired.
 
+`--time-budget` means what it means in `run`: no chunk of seeds is started after it (the
+running ones finish), and the sweep line says the budget stopped it after how many seeds.
+
 Exit status: 0 all passed; 1 a test, corpus schedule, swept seed or required coverage failed;
-2 bad input; 3 the harness itself crashed (never reported as an engine violation).
+2 bad input; 3 the harness itself crashed (never reported as an engine violation); 128 + the
+signal when SIGINT, SIGTERM or SIGHUP stopped it before any failure was found (the JUnit is
+still written, marked partial).
 """
 
 from __future__ import annotations
