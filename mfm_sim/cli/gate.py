@@ -39,6 +39,7 @@ import click
 
 from mfm_sim.cli.options import (
     BadInput,
+    check_dir_path,
     check_writable,
     count_option,
     file_option,
@@ -47,6 +48,7 @@ from mfm_sim.cli.options import (
     parse_variant,
     scenario_option,
     time_budget_option,
+    warn,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
@@ -290,14 +292,18 @@ def _triage(
     if issue_path:
         context = IssueContext(commit, start, first.variant)
         body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
-        write_output(issue_path, body, "--issue-body")
-        click.echo(f"  issue body: {issue_path}")
+        if write_output(issue_path, body, "--issue-body"):
+            click.echo(f"  issue body: {issue_path}")
     if save_dir:
         db = FailureDB(save_dir)
         kept = found[:MAX_FAILURES]
-        for i, f in enumerate(kept):
-            r = shrunk if i == 0 else f.failure.result
-            db.save(r, variant=f.variant, suffix=f.failure.result.violations[0].invariant)
+        try:
+            for i, f in enumerate(kept):
+                r = shrunk if i == 0 else f.failure.result
+                db.save(r, variant=f.variant, suffix=f.failure.result.violations[0].invariant)
+        except OSError as exc:  # a full disk must not hide the verdict
+            warn(f"--save-failures: cannot write to {save_dir}: {exc.strerror or exc}")
+            return
         click.echo(f"  schedules: {save_dir} ({len(kept)} files; the first shrunk)")
 
 
@@ -333,6 +339,7 @@ def _triage(
 @click.option(
     "--save-failures",
     type=click.Path(file_okay=False),
+    callback=check_dir_path,
     default=None,
     metavar="DIR",
     help="On failure, write the failing schedules (the first shrunk) to DIR.",

@@ -230,8 +230,12 @@ def count_option(
     )
 
 
-def check_dir_path(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
+def check_dir_path(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> str | None:
     """A directory that exists or can be made: no part of the path may be a file."""
+    if value is None:
+        return None
     name = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "DIR"
     path = Path(value)
     for part in (path, *path.parents):

@@ -10,6 +10,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.mfm_sim.cli.support import VARIANT, invoke, needs_variant
 from tests.mfm_sim.processes import alive, linux_only, start, wait_for_children
 
@@ -50,3 +52,25 @@ def test_sigterm_ends_the_gate_with_a_partial_junit_and_no_worker_left(tmp_path:
     assert props["partial-reason"] == "interrupted by SIGTERM"
     failing = any(c.find("failure") is not None for c in sweep.iter("testcase"))
     assert proc.returncode == (1 if failing else 143), (proc.returncode, out)
+
+
+def test_save_failures_under_a_file_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    args = ["gate", "--skip-tests", "--corpus", str(tmp_path), "--seeds", "1"]
+    res = invoke([*args, "--save-failures", str(tmp_path / "afile" / "db")])
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--save-failures" in lines[0] and "which is a file" in lines[0]
+
+
+@needs_variant
+def test_an_issue_body_that_cannot_be_written_keeps_the_gate_verdict(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    args = ["gate", "--skip-tests", "--corpus", str(tmp_path), "--seeds", "20"]
+    args += ["--scenario", "linear", "--engine-variant", VARIANT, "--no-shrink"]
+    res = invoke([*args, "--seed-start", "0", "--issue-body", "/dev/full"])
+    assert res.exit_code == 1 and "gate: FAILED" in res.stdout, res.output
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("mfm-sim: warning:")]
+    assert len(warnings) == 1 and "--issue-body: cannot write /dev/full" in warnings[0]
+    assert "issue body:" not in res.stdout and "harness bug" not in res.stderr
