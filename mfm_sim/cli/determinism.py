@@ -36,13 +36,14 @@ def check_determinism_cmd(
     """Same seed, different processes and hash seeds: same digest. Also checks for state
     leaking between simulations (seeds A, B, A in one process)."""
     from mfm_sim.explore.determinism import check_determinism, leak_check
+    from mfm_sim.explore.sweep import seed_count
 
     scs = parse_scenarios(scenario)
     seed_seq, _ = parse_seeds(seeds, seed_range, DEFAULT_SEEDS)
     report = check_determinism(scs, seed_seq, processes=processes)
     click.echo(report.describe())
     leaks_ok = True
-    if len(seed_seq) >= 2:
+    if seed_count(seed_seq) >= 2:
         a, b = seed_seq[0], seed_seq[1]
         for sc in scs:
             leak = leak_check(sc, a, b)

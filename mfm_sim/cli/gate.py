@@ -14,8 +14,13 @@ if all pass.
    the time budget is spent (the seeds run are then a prefix of the same sequence).
 4. Coverage of recovery paths; `--require-coverage` fails the gate if one never fired.
 
+`--time-budget` means what it means in `run`: no chunk of seeds is started after it (the
+running ones finish), and the sweep line says the budget stopped it after how many seeds.
+
 Exit status: 0 all passed; 1 a test, corpus schedule, swept seed or required coverage failed;
-2 bad input; 3 the harness itself crashed (never reported as an engine violation).
+2 bad input; 3 the harness itself crashed (never reported as an engine violation); 128 + the
+signal when SIGINT, SIGTERM or SIGHUP stopped it before any failure was found (the JUnit is
+still written, marked partial).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import click
 from mfm_sim.cli.options import (
     BadInput,
     bad,
+    check_dir_path,
     check_writable,
     count_option,
     file_option,
@@ -42,11 +48,14 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_variant,
     scenario_option,
+    time_budget_option,
+    warn,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.faildb import Entry, FailureDB
+from mfm_sim.explore.interrupt import exit_status
 from mfm_sim.explore.sweep import MAX_FAILURES, SweepResult
 from mfm_sim.report.groups import FailureGroup
 from mfm_sim.report.junit import Case, Suite
@@ -208,10 +217,8 @@ def _canary(entry: Entry, sc: Scenario, schedule: Schedule, available: bool) -> 
     )
 
 
-def _seeds(start: int, seeds: int | None, budget: float | None) -> SeedRing:
-    if budget == 0:
-        return SeedRing(start, 0)
-    return SeedRing(start, sys.maxsize if seeds is None else seeds)
+def _seeds(start: int, seeds: int | None) -> SeedRing:
+    return SeedRing(start, sys.maxsize if seeds is None else seeds)  # len() must fit
 
 
 def _seed_span(sw: SweepResult, start: int) -> str:
@@ -219,10 +226,17 @@ def _seed_span(sw: SweepResult, start: int) -> str:
 
 
 def _sweep_line(sw: SweepResult, start: int) -> str:
-    return (
+    line = (
         f"sweep: seeds {_seed_span(sw, start)} ({sw.seeds_run} seeds x {len(sw.scenarios)} "
         f"scenarios = {sw.schedules} schedules) in {sw.wall_s:.1f}s; {sw.failing} failing"
     )
+    if sw.budget_exhausted:
+        line += f"; the time budget stopped it after {sw.seeds_run} seeds"
+    if sw.stopped_on_failures:
+        line += "; stopped at the failure limit"
+    if sw.partial is not None:
+        line += f"; PARTIAL: {sw.partial}"
+    return line
 
 
 def _coverage_case(report: RunReport, required: bool) -> Case:
@@ -282,14 +296,18 @@ def _triage(
     if issue_path:
         context = IssueContext(commit, start, first.variant)
         body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
-        write_output(issue_path, body, "--issue-body")
-        click.echo(f"  issue body: {issue_path}")
+        if write_output(issue_path, body, "--issue-body"):
+            click.echo(f"  issue body: {issue_path}")
     if save_dir:
         db = FailureDB(save_dir)
         kept = found[:MAX_FAILURES]
-        for i, f in enumerate(kept):
-            r = shrunk if i == 0 else f.failure.result
-            db.save(r, variant=f.variant, suffix=f.failure.result.violations[0].invariant)
+        try:
+            for i, f in enumerate(kept):
+                r = shrunk if i == 0 else f.failure.result
+                db.save(r, variant=f.variant, suffix=f.failure.result.violations[0].invariant)
+        except OSError as exc:  # a full disk must not hide the verdict
+            warn(f"--save-failures: cannot write to {save_dir}: {exc.strerror or exc}")
+            return
         click.echo(f"  schedules: {save_dir} ({len(kept)} files; the first shrunk)")
 
 
@@ -356,18 +374,6 @@ class _GitHubOutputs:
         return out
 
 
-def _check_dir(directory: str | None, param: str) -> None:
-    """Refuse, before any work, an output directory that could never be made: one whose
-    nearest existing ancestor is a file."""
-    if directory is None:
-        return
-    path = os.path.abspath(directory)
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    if not os.path.isdir(path):
-        bad(param, f"cannot create {directory}: {path} is a file")
-
-
 def _write_in(directory: str, name: str, text: str, param: str) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
@@ -382,17 +388,19 @@ def _write_in(directory: str, name: str, text: str, param: str) -> None:
 def _dir_option(name: str, help_text: str) -> Callable[[F], F]:
     """An optional output directory, written only when the gate finds a failure."""
     return click.option(
-        name, type=click.Path(file_okay=False), default=None, metavar="DIR", help=help_text
+        name,
+        type=click.Path(file_okay=False),
+        callback=check_dir_path,
+        default=None,
+        metavar="DIR",
+        help=help_text,
     )
 
 
 @click.command("gate")
-@click.option(
-    "--time-budget",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="S",
-    help=f"Seconds for the sweep [default: {DEFAULT_BUDGET:g} without --seeds].",
+@time_budget_option(
+    "Start no new chunk of sweep seeds after S seconds (finite, > 0) "
+    f"[default: {DEFAULT_BUDGET:g} without --seeds]."
 )
 @click.option(
     "--seeds", type=click.IntRange(min=0), default=None, metavar="N", help="Sweep exactly N seeds."
@@ -479,8 +487,6 @@ def gate(
     check_writable(issue_path, "--issue-body")
     check_writable(annotations, "--annotations")
     check_writable(step_summary, "--step-summary")
-    _check_dir(html_dir, "--html-dir")
-    _check_dir(issues_dir, "--issues-dir")
     entries = _load_corpus(corpus)
     commit = git_commit()
     start = (
@@ -500,15 +506,17 @@ def gate(
     found: list[_Found] = []
     harness_error: str | None = None
     failing = 0  # every failing schedule, kept or not
+    interrupted: int | None = None  # the signal that stopped the sweep
     options = ReplayOptions(variant)
     try:
         suites.append(Suite("mfm-sim.corpus", tuple(_replay_corpus(entries, found))))
         sw = sweep(
             scs,
-            _seeds(start, seeds, budget),
+            _seeds(start, seeds),
             jobs=jobs,
             variant=variant,
-            time_budget=budget or None,  # 0: no seeds at all (_seeds), not "no budget"
+            time_budget=budget,
+            stop_signals=True,
         )
     except HarnessError as exc:
         harness_error = str(exc)
@@ -516,6 +524,7 @@ def gate(
         suites.append(Suite("mfm-sim.harness", (attrs.evolve(error, detail=harness_error),)))
     else:
         click.echo(_sweep_line(sw, start))
+        interrupted = sw.interrupted
         sweep_found = [
             Failure("sweep", r, options.command(r.scenario, r.seed)) for r in sw.failures
         ]
@@ -536,14 +545,13 @@ def gate(
         _triage(
             found,
             max(len(found), failing),
-            no_shrink=no_shrink,
+            no_shrink=no_shrink or interrupted is not None,  # asked to stop: no more work
             issue_path=issue_path,
             save_dir=save_failures,
             commit=commit,
             start=start,
         )
-    if junit:
-        write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit")
+    if junit and write_output(junit, to_xml(suites, name="mfm-sim-gate"), "--junit"):
         click.echo(f"junit: {junit}")
     if harness_error is None:
         outputs = _GitHubOutputs(annotations, step_summary, html_dir, issues_dir)
@@ -551,6 +559,9 @@ def gate(
     if harness_error is not None:
         click.echo(f"HARNESS ERROR (not an engine violation): {harness_error}")
         return EXIT_HARNESS
+    if interrupted is not None and not found:
+        click.echo("gate: INTERRUPTED (what ran passed; the JUnit is marked partial)")
+        return exit_status(interrupted)
     if any(c.failed for s in suites for c in s.cases):
         click.echo("gate: FAILED")
         return EXIT_VIOLATION

@@ -5,7 +5,11 @@ share are in `mfm_sim.cli.options`.
 
 Exit status: 0 all good; 1 an invariant was violated (or the determinism check failed);
 2 bad input (one `mfm-sim: error: ...` line on stderr); 3 the harness itself crashed (a bug
-in mfm-sim, never reported as an engine violation); 130 interrupted.
+in mfm-sim, never reported as an engine violation), or a sweep's seeds were lost to worker
+processes that kept dying; 128 + the signal when SIGINT (130), SIGTERM (143) or SIGHUP (129)
+stopped it with no violation found (a sweep then saves and reports what it found, marked
+partial). Standard output that cannot be written (a full disk) is one warning line and
+does not change the status; a reader that closed the pipe (`| head`) is not even that.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from mfm_sim.cli.listing import list_cmd
 from mfm_sim.cli.replay import replay
 from mfm_sim.cli.run import run
 from mfm_sim.cli.status import EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_VIOLATION
+from mfm_sim.cli.stdout_guard import GuardedStdout
 from mfm_sim.errors import InvalidScenario
+from mfm_sim.explore.interrupt import Interrupted, RaiseOnStopSignals, exit_status
 from mfm_sim.run.scenario import UnknownScenario
 from mfm_sim.run.schedule import ScheduleError
 from mfm_sim.selfcheck.variants import UnknownVariant
@@ -53,23 +59,47 @@ class _Cli(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        guard = GuardedStdout(sys.stdout)
+        sys.stdout = guard  # type: ignore[assignment]
+        try:
+            with RaiseOnStopSignals():
+                code = self._run(args, prog_name, complete_var, standalone_mode, **extra)
+        finally:
+            sys.stdout = guard.inner
+            warning = guard.settle()
+        if warning is not None:
+            _err(f"mfm-sim: warning: {warning}")
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        **extra: Any,
+    ) -> int:
         try:
             rv = super().main(
                 args, prog_name or "mfm-sim", complete_var, standalone_mode=False, **extra
             )
             code = rv if isinstance(rv, int) else 0
-        except click.exceptions.Abort:
-            _err("mfm-sim: interrupted")
-            code = EXIT_INTERRUPTED
+        except click.exceptions.Abort as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, Interrupted):
+                _err(f"mfm-sim: {cause}")
+                code = exit_status(cause.signum)
+            else:
+                _err("mfm-sim: interrupted")
+                code = EXIT_INTERRUPTED
         except click.ClickException as exc:
             no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
             if no_args and isinstance(exc, no_args):
                 # `mfm-sim` alone: the help, as click does, with click's usage exit status.
                 click.echo(exc.format_message(), err=True)
-                code = EXIT_BAD_INPUT
-                if standalone_mode:
-                    sys.exit(code)
-                return code
+                return EXIT_BAD_INPUT
             msg = _one_line(exc.format_message())
             ctx = getattr(exc, "ctx", None)
             if isinstance(exc, click.UsageError) and ctx is not None and "--help" not in msg:
@@ -82,8 +112,6 @@ class _Cli(click.Group):
         except Exception as exc:
             _harness_failure(exc)
             code = EXIT_HARNESS
-        if standalone_mode:
-            sys.exit(code)
         return code
 
 

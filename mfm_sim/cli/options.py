@@ -6,6 +6,7 @@ status 2 (`mfm_sim.cli.main`).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
+from mfm_sim.explore.atomic_file import write_atomic
 from mfm_sim.explore.faildb import DEFAULT_DIR
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind, parse_kinds
 from mfm_sim.run.scenario import Scenario, UnknownScenario, resolve_names
@@ -31,6 +33,7 @@ __all__ = [
     "VARIANT_OPT",
     "BadInput",
     "bad",
+    "check_dir_path",
     "check_writable",
     "count_option",
     "failures_dir_option",
@@ -43,6 +46,8 @@ __all__ = [
     "parse_variant",
     "scenario_option",
     "stdout_console",
+    "time_budget_option",
+    "warn",
     "write_output",
 ]
 
@@ -146,15 +151,21 @@ def check_writable(path: str | None, param: str) -> None:
         bad(param, f"cannot write {path}: permission denied")
 
 
-def write_output(path: str, data: str | bytes, param: str) -> None:
-    """Write the output file of `param`; a failure is bad input, not a harness crash."""
+def write_output(path: str, data: str | bytes, param: str) -> bool:
+    """Write the output file of `param` whole or not at all (`write_atomic`). A failure (a full
+    disk, say) is one warning line on stderr and False: the command still prints its verdict
+    and exits with the verdict's status."""
     try:
-        if isinstance(data, bytes):
-            Path(path).write_bytes(data)
-        else:
-            Path(path).write_text(data)
+        write_atomic(path, data)
     except OSError as exc:
-        bad(param, f"cannot write {path}: {exc.strerror or exc}")
+        warn(f"{param}: cannot write {path}: {exc.strerror or exc}; nothing was written there")
+        return False
+    return True
+
+
+def warn(line: str) -> None:
+    """One warning line on stderr."""
+    click.echo(f"mfm-sim: warning: {line}", err=True)
 
 
 def stdout_console() -> Console:
@@ -219,6 +230,21 @@ def count_option(
     )
 
 
+def check_dir_path(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> str | None:
+    """A directory that exists or can be made: no part of the path may be a file."""
+    if value is None:
+        return None
+    name = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "DIR"
+    path = Path(value)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            what = "is a file" if part == path else f"is under {part}, which is a file"
+            bad(name, f"{value} {what}: give a directory")
+    return value
+
+
 def failures_dir_option(help_text: str) -> Callable[[F], F]:
     """`--failures-dir DIR`, the failure database (`mfm_sim.explore.faildb`)."""
     return click.option(
@@ -226,8 +252,34 @@ def failures_dir_option(help_text: str) -> Callable[[F], F]:
         type=click.Path(file_okay=False),
         default=DEFAULT_DIR,
         show_default=True,
+        callback=check_dir_path,
         help=help_text,
     )
+
+
+class _Seconds(click.ParamType):
+    """A finite positive number of seconds (not nan, inf, 0 or below)."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a finite positive number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a finite positive number of seconds", param, ctx)
+        return seconds
+
+
+def time_budget_option(help_text: str) -> Callable[[F], F]:
+    """`--time-budget S`: the same meaning in every command (`mfm_sim.explore.sweep.sweep`):
+    no chunk of seeds is started after S wall-clock seconds, and the running ones finish."""
+    return click.option("--time-budget", type=_Seconds(), default=None, metavar="S", help=help_text)
 
 
 def file_option(*decls: str, help_text: str) -> Callable[[F], F]:

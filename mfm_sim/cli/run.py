@@ -26,11 +26,15 @@ from mfm_sim.cli.options import (
     parse_variant,
     scenario_option,
     stdout_console,
+    time_budget_option,
+    warn,
     write_output,
 )
-from mfm_sim.cli.status import EXIT_VIOLATION
+from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
 
 __all__ = ["run"]
+
+MAX_UNRUN_LINES = 5  # chunks of seeds not run listed on the terminal (all of them in --json)
 
 
 @click.command()
@@ -44,13 +48,7 @@ __all__ = ["run"]
 @FAULTS_OPT
 @SWARM_OPT
 @UNRESTRICTED_OPT
-@click.option(
-    "--time-budget",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="S",
-    help="Stop dispatching new seeds after S wall-clock seconds.",
-)
+@time_budget_option("Start no new chunk of seeds after S wall-clock seconds (finite, > 0).")
 @click.option(
     "--maxfail",
     type=click.IntRange(min=1),
@@ -93,8 +91,9 @@ def run(
     """Sweep seeds over scenarios; exit 1 on any invariant violation."""
     from mfm_sim.explore.coverage import expected_paths
     from mfm_sim.explore.faildb import FailureDB
+    from mfm_sim.explore.interrupt import exit_status
     from mfm_sim.explore.rerun import rerun_entries, save_failures
-    from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, tune_collector
+    from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, seed_count, tune_collector
     from mfm_sim.explore.sweep import shard as take_shard
     from mfm_sim.explore.sweep import sweep as run_sweep
     from mfm_sim.report.groups import group_failures, print_groups, verdict_line
@@ -116,7 +115,7 @@ def run(
         except ValueError as exc:
             bad("--shard", str(exc))
         seed_seq = take_shard(seed_seq, i, n)  # type: ignore[assignment]
-        if len(seed_seq) == 0:
+        if seed_count(seed_seq) == 0:
             bad("--shard", f"shard {i}/{n} of seeds {seeds_desc} is empty: use more seeds")
         seeds_desc = f"shard {i}/{n} of {seeds_desc}"
     kinds = parse_faults(faults)
@@ -127,9 +126,9 @@ def run(
 
     # 1. The failure database first: schedules that once failed.
     db = FailureDB(failures_dir)
-    entries = db.entries()
+    entries = db.entries(quarantine=True)  # a corrupt file warns once, never blocks a run
     for path, why in db.errors:
-        _note(f"warning: skipping unreadable failure-database file {path}: {why}")
+        warn(f"skipping unreadable failure-database file {path}: {why}")
     rerun = rerun_entries(entries, [s.name for s in scs], variant)
     db_failures = [
         Failure(
@@ -146,7 +145,7 @@ def run(
 
     # 2. The sweep.
     tune_collector()  # this process is the harness's own (workers tune theirs too)
-    with Progress(len(seed_seq) * len(scs), "sweep") as progress:
+    with Progress(seed_count(seed_seq) * len(scs), "sweep") as progress:
         result_sw = run_sweep(
             scs,
             seed_seq,
@@ -158,13 +157,14 @@ def run(
             time_budget=time_budget,
             progress=progress,
             max_failing=1 if exitfirst else maxfail,
+            stop_signals=True,  # a signal ends the sweep; what it found is saved and reported
         )
 
     # 3. Save what failed, so the next run replays it first.
     kept = result_sw.failures[:MAX_FAILURES]
     saved = save_failures(db, kept, variant)
     if saved.error is not None:
-        _note(f"warning: cannot save failing schedules to {failures_dir}: {saved.error}")
+        warn(f"cannot save failing schedules to {failures_dir}: {saved.error}")
     sweep_failures = [
         Failure("sweep", r, options.command(r.scenario, r.seed), path)
         for r, path in zip(kept, saved.paths, strict=True)
@@ -193,6 +193,15 @@ def run(
     groups = group_failures(report.failures)
     print_groups(groups, click.echo)
     stdout_console().print(summary_table(report))
+    if result_sw.partial is not None:
+        click.echo(
+            f"PARTIAL: {result_sw.partial}; {result_sw.seeds_run} of "
+            f"{result_sw.seeds_planned} seeds run; what was found is saved and reported"
+        )
+        for u in result_sw.unrun[:MAX_UNRUN_LINES]:
+            click.echo(f"  not run ({u.reason}): seeds {', '.join(map(str, u.seeds))}")
+        if len(result_sw.unrun) > MAX_UNRUN_LINES:
+            click.echo(f"  ... and {len(result_sw.unrun) - MAX_UNRUN_LINES} more chunks (--json)")
     if report.failing:
         click.echo(
             f"{report.failing} failing schedules: {result_sw.failing} in the sweep, "
@@ -201,7 +210,15 @@ def run(
         )
         click.echo(verdict_line(report.failing, groups, len(report.failures)))
         return EXIT_VIOLATION
-    click.echo(f"ok: {result_sw.schedules} schedules, no violations")
+    if result_sw.interrupted is not None:
+        return exit_status(result_sw.interrupted)
+    if result_sw.partial is not None:  # seeds lost to dying workers: no verdict on them
+        return EXIT_HARNESS
+    budget = f" (the time budget stopped it after {result_sw.seeds_run} seeds)"
+    click.echo(
+        f"ok: {result_sw.schedules} schedules, no violations"
+        + (budget if result_sw.budget_exhausted else "")
+    )
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import itertools
 import json
 import os
 import subprocess
@@ -41,6 +42,7 @@ from mfm_sim.run.simulate import simulate
 from mfm_sim.run.trace import format_entry
 
 HASH_SEEDS: tuple[str, ...] = ("0", "12345", "random")
+BATCH_PAIRS = 2000  # (scenario, seed) pairs per set of worker processes
 
 Entry = tuple[int, int, str, str]
 
@@ -231,38 +233,57 @@ def run_jobs(job: dict[str, Any]) -> dict[str, Any]:
 def _run_many(job: dict[str, Any], hash_seeds: Sequence[str]) -> list[dict[str, Any]]:
     """Run the job in one worker process per hash seed, all at once."""
     with tempfile.TemporaryDirectory(prefix="mfm-sim-jobs-") as tmp:
-        procs = []
-        for i, hash_seed in enumerate(hash_seeds):
-            path = Path(tmp) / f"job{i}.json"
-            path.write_text(json.dumps(dict(job, tag=hash_seed)))
-            env = dict(os.environ)
-            env["PYTHONHASHSEED"] = hash_seed
-            with path.open("rb") as stdin:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "mfm_sim.explore.determinism", "--worker"],
-                        stdin=stdin,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        env=env,
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for i, hash_seed in enumerate(hash_seeds):
+                path = Path(tmp) / f"job{i}.json"
+                path.write_text(json.dumps(dict(job, tag=hash_seed)))
+                env = dict(os.environ)
+                env["PYTHONHASHSEED"] = hash_seed
+                with path.open("rb") as stdin:
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "mfm_sim.explore.determinism", "--worker"],
+                            stdin=stdin,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env=env,
+                        )
                     )
-                )
-        answers = []
-        for proc, hash_seed in zip(procs, hash_seeds, strict=True):
-            out, err = proc.communicate()
-            if proc.returncode != 0:
-                tail = err.decode(errors="replace").strip()[-2000:]
-                raise RuntimeError(
-                    f"determinism worker (PYTHONHASHSEED={hash_seed}) exited {proc.returncode}: "
-                    f"{tail}"
-                )
-            answers.append(json.loads(out))
-        return answers
+            answers = []
+            for proc, hash_seed in zip(procs, hash_seeds, strict=True):
+                out, err = proc.communicate()
+                if proc.returncode != 0:
+                    tail = err.decode(errors="replace").strip()[-2000:]
+                    raise RuntimeError(
+                        f"determinism worker (PYTHONHASHSEED={hash_seed}) exited "
+                        f"{proc.returncode}: {tail}"
+                    )
+                answers.append(json.loads(out))
+            return answers
+        finally:
+            # Interrupted (Ctrl-C, SIGTERM) or failed: no worker outlives the check.
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 def _read_trace(path: str) -> list[Entry]:
     with open(path) as fh:
         return [tuple(json.loads(line)) for line in fh if line.strip()]  # type: ignore[misc]
+
+
+def _mismatches(rows: list[list[list[Any]]], n: int) -> list[tuple[int, int, int]]:
+    """(pair index, process a, process b) of each pair whose digests differ."""
+    out: list[tuple[int, int, int]] = []
+    for k in range(n):
+        digests = [r[k][2] for r in rows]
+        for p in range(1, len(digests)):
+            if digests[p] != digests[0]:
+                out.append((k, 0, p))
+                break
+    return out
 
 
 def check_determinism(
@@ -278,23 +299,25 @@ def check_determinism(
     if processes < 2:
         raise ValueError("check_determinism needs at least 2 processes")
     scs = list(scenarios)
-    seed_list = [int(s) for s in seeds]
     hash_seeds = tuple(HASH_SEEDS[i] if i < len(HASH_SEEDS) else "random" for i in range(processes))
     specs = [_scenario_spec(s) for s in scs]
     names = [s["name"] for s in specs]
-    pairs = [[i, seed] for i in range(len(specs)) for seed in seed_list]
-    job = {"scenarios": specs, "pairs": pairs, "sys_path": list(sys.path)}
-    answers = _run_many(job, hash_seeds)
-    rows = [a["results"] for a in answers]
-    mismatched: list[tuple[int, int, int]] = []  # (pair index, process a, process b)
-    for k in range(len(pairs)):
-        digests = [r[k][2] for r in rows]
-        for p in range(1, len(digests)):
-            if digests[p] != digests[0]:
-                mismatched.append((k, 0, p))
-                break
-    if not mismatched:
-        return DeterminismReport(True, len(pairs), processes, hash_seeds)
+    # Seeds go out in batches (one set of worker processes each), so a huge seed count is
+    # never a list: memory stays that of one batch. The first batch with a mismatch is the
+    # last one run.
+    per_batch = max(1, BATCH_PAIRS // max(1, len(specs)))
+    seed_iter = iter(seeds)
+    checked = 0
+    while batch := [int(s) for s in itertools.islice(seed_iter, per_batch)]:
+        pairs = [[i, seed] for i in range(len(specs)) for seed in batch]
+        job = {"scenarios": specs, "pairs": pairs, "sys_path": list(sys.path)}
+        rows = [a["results"] for a in _run_many(job, hash_seeds)]
+        checked += len(pairs)
+        mismatched = _mismatches(rows, len(pairs))
+        if mismatched:
+            break
+    else:
+        return DeterminismReport(True, checked, processes, hash_seeds)
 
     k, pa, pb = mismatched[0]
     idx, seed = pairs[k]
@@ -317,7 +340,7 @@ def check_determinism(
         i, vt, entries = diff
         div = Divergence(name, seed, pair_seeds, digests, i, vt, entries, files)
     return DeterminismReport(
-        False, len(pairs), processes, hash_seeds, div, len(mismatched), str(directory)
+        False, checked, processes, hash_seeds, div, len(mismatched), str(directory)
     )
 
 

@@ -3,7 +3,11 @@
 Like Hypothesis's example database: a directory (default `.mfm-sim/failures/`) of schedule
 JSON files named `<scenario>-<seed>.json`. Each file is a plain schedule (`Schedule.load`
 reads it) plus a few informative keys: the engine variant it failed under, the invariant
-and the digest. A file that cannot be read is reported, never fatal.
+and the digest. A file that cannot be read is reported, never fatal; `entries(quarantine=True)`
+also moves it aside into `quarantine/`, so one corrupt file (bad JSON, deep nesting, a
+5,000-digit seed, wrong types) costs one warning once and never blocks a run. Files are
+written through unique temporary names (`write_atomic`): runs sharing a directory never
+collide, and a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -17,12 +21,25 @@ from typing import Any
 
 import attrs
 
+from mfm_sim.explore.atomic_file import write_atomic
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.schedule import Schedule, ScheduleError
 
-__all__ = ["DEFAULT_DIR", "Entry", "FailureDB", "Replayed", "entry_name", "load_all", "save"]
+__all__ = [
+    "DEFAULT_DIR",
+    "MAX_ENTRY_BYTES",
+    "QUARANTINE",
+    "Entry",
+    "FailureDB",
+    "Replayed",
+    "entry_name",
+    "load_all",
+    "save",
+]
 
 DEFAULT_DIR = os.path.join(".mfm-sim", "failures")
+QUARANTINE = "quarantine"  # subdirectory that unreadable entries are moved to
+MAX_ENTRY_BYTES = 4 * 2**20  # a saved schedule is a few KiB; anything this large is not one
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -76,21 +93,38 @@ class FailureDB:
         data["variant"] = variant
         data["invariant"] = result.violations[0].invariant if result.violations else None
         data["digest"] = result.digest
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         return path
 
-    def entries(self) -> list[Entry]:
-        """Every `*.json` file, sorted by name; unreadable ones carry `error` instead."""
+    def entries(self, *, quarantine: bool = False) -> list[Entry]:
+        """Every `*.json` file, sorted by name; unreadable ones carry `error` instead. With
+        `quarantine`, each unreadable one is moved into `quarantine/` (its `error` says where)."""
         self.errors = []
         if not self.dir.is_dir():
             return []
         out: list[Entry] = []
         for path in sorted(self.dir.glob("*.json")):
-            out.append(self._read(path))
+            entry = self._read(path)
+            if entry.error is not None and quarantine:
+                entry = attrs.evolve(entry, error=f"{entry.error}; {self._quarantine(path)}")
+            out.append(entry)
         self.errors = [(e.path, e.error) for e in out if e.error is not None]
         return out
+
+    def _quarantine(self, path: Path) -> str:
+        """Move `path` aside (never over an earlier quarantined file); say what was done."""
+        target_dir = self.dir / QUARANTINE
+        try:
+            target_dir.mkdir(exist_ok=True)
+            n = 0
+            target = target_dir / path.name
+            while target.exists():
+                n += 1
+                target = target_dir / f"{path.stem}.{n}{path.suffix}"
+            os.replace(path, target)
+        except OSError as exc:
+            return f"could not move it aside: {exc.strerror or exc}"
+        return f"moved to {target}"
 
     def load_all(self) -> list[Schedule]:
         """The readable schedules, sorted by file name; problems are listed in `errors`."""
@@ -98,15 +132,22 @@ class FailureDB:
 
     def _read(self, path: Path) -> Entry:
         try:
-            raw = json.loads(path.read_text())
+            with path.open("rb") as fh:
+                data = fh.read(MAX_ENTRY_BYTES + 1)
         except OSError as exc:
             return Entry(path, None, error=f"cannot read: {exc.strerror}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return Entry(path, None, error=f"not JSON: {exc}")
+        if len(data) > MAX_ENTRY_BYTES:
+            return Entry(path, None, error=f"larger than {MAX_ENTRY_BYTES} bytes")
+        try:
+            raw = json.loads(data)
+        except (ValueError, RecursionError) as exc:  # bad JSON, UTF-8, huge int, deep nesting
+            return Entry(path, None, error=f"not JSON: {_short(exc)}")
+        if not isinstance(raw, dict):
+            return Entry(path, None, error="not a JSON object")
         try:
             schedule = Schedule.from_json(raw)
-        except ScheduleError as exc:
-            return Entry(path, None, error=str(exc))
+        except (ScheduleError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            return Entry(path, None, error=_short(exc))
         variant = raw.get("variant")
         invariant = raw.get("invariant")
         digest = raw.get("digest")
@@ -127,6 +168,11 @@ class FailureDB:
             except FileNotFoundError:
                 pass
         return n
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def save(

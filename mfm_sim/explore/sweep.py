@@ -8,19 +8,24 @@ bit for bit, with its trace, by `mfm-sim replay`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
+import math
 import multiprocessing
+import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import attrs
 
 from mfm_sim.errors import HarnessError
+from mfm_sim.explore.interrupt import StopSignals, detach_worker, signal_name
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import invariant_names
 from mfm_sim.run.result import SimResult
@@ -28,11 +33,25 @@ from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import simulate
 from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant
 
-__all__ = ["MAX_FAILURES", "ScenarioTally", "SweepResult", "parse_shard", "shard", "sweep"]
+__all__ = [
+    "MAX_FAILURES",
+    "ScenarioTally",
+    "SweepResult",
+    "Unrun",
+    "make_executor",
+    "parse_shard",
+    "seed_count",
+    "shard",
+    "sweep",
+]
 
 MAX_FAILURES = 100  # failing schedules kept in full (the first ones by (scenario, seed))
 MAX_CHUNK = 32  # seeds per unit of work sent to a worker
 IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bounded memory
+MAX_TRIES = 3  # a chunk whose worker dies this often is reported by seed, not run again
+BUDGET_CHUNK_SCHEDULES = 64  # at most this many schedules a chunk under a time budget
+POLL_S = 0.2  # how often the dispatcher looks at stop signals while it waits for workers
+KILL_WAIT_S = 1.0  # how long a worker may take to die of SIGTERM before it gets SIGKILL
 
 Progress = Callable[[int, int, int], None]  # (schedules done, schedules planned, failing)
 
@@ -58,6 +77,14 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise ValueError(f"shard {text!r} is impossible: I must be between 1 and N (N >= 1)")
     return i, n
+
+
+@attrs.frozen
+class Unrun:
+    """Seeds dispatched but never finished, and why (a stop signal, a worker that kept dying)."""
+
+    seeds: tuple[int, ...]
+    reason: str
 
 
 @attrs.frozen
@@ -88,6 +115,21 @@ class SweepResult:
     wall_s: float  # display only
     budget_exhausted: bool = False
     stopped_on_failures: bool = False  # `--maxfail` reached: later seeds not dispatched
+    interrupted: int | None = None  # the stop signal (SIGINT, SIGTERM, SIGHUP) that ended it
+    unrun: tuple[Unrun, ...] = ()  # seeds before `last_seed` (or lost) that never finished
+    worker_deaths: int = 0  # times a worker process died and its chunks were sent again
+
+    @property
+    def partial(self) -> str | None:
+        """Why the sweep's counts are not those of every seed it meant to run, or None.
+        (A time budget or `--maxfail` is asked for; a signal or lost seeds are not.)"""
+        reasons = []
+        if self.interrupted is not None:
+            reasons.append(f"interrupted by {signal_name(self.interrupted)}")
+        lost = sum(len(u.seeds) for u in self.unrun if "died" in u.reason)
+        if lost:
+            reasons.append(f"{lost} seeds not run: their worker process kept dying")
+        return "; ".join(reasons) or None
 
     @property
     def faults(self) -> int:
@@ -161,8 +203,11 @@ def tune_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
-def _init_worker(options: _Options) -> None:
+def _init_worker(options: _Options, parent: int | None = None) -> None:
+    """A worker's setup; `parent`: the pool owner's pid (None: not in a worker process)."""
     global _OPTIONS
+    if parent is not None:
+        detach_worker(parent)
     _OPTIONS = options
     tune_collector()
 
@@ -268,9 +313,202 @@ class _Totals:
         return [r for _, _, r in sorted(self._heap, key=lambda e: (-e[0][0], -e[0][1]))]
 
 
-def _chunks(seeds: Sequence[int], size: int) -> Iterator[tuple[int, tuple[int, ...]]]:
-    for start in range(0, len(seeds), size):
-        yield start, tuple(seeds[start : start + size])
+# ------------------------------------------------------------------------------ dispatch
+
+
+def seed_count(seeds: Sequence[int]) -> int:
+    """`len(seeds)`, also for a range longer than `sys.maxsize` (where `len` overflows)."""
+    try:
+        return len(seeds)
+    except OverflowError:
+        if not isinstance(seeds, range):
+            raise
+        r = seeds
+        span = r.stop - r.start if r.step > 0 else r.start - r.stop
+        return max(0, (span + abs(r.step) - 1) // abs(r.step))
+
+
+@attrs.define
+class _Chunk:
+    start: int  # the position of its first seed in the sweep's seeds
+    seeds: tuple[int, ...]
+    tries: int = 0  # times a worker died while it was in flight
+
+
+class _Dispatch:
+    """Which chunk goes out next, and why dispatching stopped: the time budget, `--maxfail`,
+    a stop signal. Positions, not seeds, are walked, so a range is never materialised."""
+
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        totals: _Totals,
+        time_budget: float | None,
+        max_failing: int | None,
+    ) -> None:
+        self.seeds = seeds
+        self.count = seed_count(seeds)
+        self.totals = totals
+        self.time_budget = time_budget
+        self.max_failing = max_failing
+        # Wall-clock time is used for two things only: the schedules/s display and the time
+        # budget, which decides how many seeds are dispatched (never what any seed does).
+        self.began = time.monotonic()
+        self.signals: StopSignals | None = None
+        self.exhausted = False
+        self.stopped = False
+        self.retry: deque[_Chunk] = deque()
+        self.unrun: list[Unrun] = []
+        self.worker_deaths = 0
+        self.reach = 0  # end position of the furthest chunk finished
+        self._size = 1
+        self._next = 0
+
+    def start(self, size: int) -> None:
+        self._size = size
+
+    @property
+    def interrupted(self) -> int | None:
+        return self.signals.received if self.signals is not None else None
+
+    def halted(self) -> bool:
+        if self.interrupted is not None or self.exhausted or self.stopped:
+            return True
+        if self.max_failing is not None and self.totals.p.failing >= self.max_failing:
+            self.stopped = True
+        elif self.time_budget is not None and time.monotonic() - self.began >= self.time_budget:
+            self.exhausted = True
+        return self.exhausted or self.stopped
+
+    def next_chunk(self) -> _Chunk | None:
+        if self.halted():
+            return None
+        if self.retry:
+            return self.retry.popleft()
+        if self._next >= self.count:
+            return None
+        start = self._next
+        self._next = min(self.count, start + self._size)
+        return _Chunk(start, tuple(self.seeds[start : self._next]))
+
+    def finish(self, chunk: _Chunk, part: _Partial) -> None:
+        # Merging is order-independent (sums, and failures kept by key).
+        self.totals.merge(part)
+        self.reach = max(self.reach, chunk.start + len(chunk.seeds))
+
+    def died(self, chunk: _Chunk) -> None:
+        """Its worker died: run it again, or after MAX_TRIES report its seeds."""
+        chunk.tries += 1
+        if chunk.tries >= MAX_TRIES:
+            self.unrun.append(Unrun(chunk.seeds, f"its worker died {chunk.tries} times"))
+        else:
+            self.retry.append(chunk)
+
+    def abandon(self, chunks: Iterable[_Chunk]) -> None:
+        """Chunks in flight or waiting for a re-run when the sweep stopped: those before the
+        furthest seed run are holes, listed by seed; those after it just were not reached."""
+        why = "stopped before it finished"
+        if self.interrupted is not None:
+            why = f"interrupted by {signal_name(self.interrupted)}"
+        elif self.exhausted:
+            why = "time budget spent before its re-run"
+        for chunk in sorted(chunks, key=lambda c: c.start):
+            if chunk.start < self.reach:
+                self.unrun.append(Unrun(chunk.seeds, why))
+        self.retry.clear()
+
+
+def _sweep_here(state: _Dispatch, options: _Options, progress: Progress | None) -> None:
+    """One seed at a time in this process (`jobs=1`)."""
+    state.start(1)
+    planned = state.count * len(options.scenarios)
+    while (chunk := state.next_chunk()) is not None:
+        state.finish(chunk, _run_chunk(chunk.start, chunk.seeds, options))
+        if progress is not None:
+            progress(state.totals.p.schedules, planned, state.totals.p.failing)
+
+
+def make_executor(jobs: int, options: _Options) -> ProcessPoolExecutor:
+    """The worker pool of a sweep: `jobs` processes, each set up by `_init_worker`."""
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=_context(),
+        initializer=_init_worker,
+        initargs=(options, os.getpid()),
+    )
+
+
+def _stop_executor(pool: ProcessPoolExecutor, *, kill: bool) -> None:
+    """Shut the pool down; with `kill`, its workers first get SIGTERM (then SIGKILL), so none
+    outlives the sweep and no running chunk is waited for."""
+    if kill:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        deadline = time.monotonic() + KILL_WAIT_S
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(KILL_WAIT_S)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _sweep_pool(state: _Dispatch, options: _Options, jobs: int, progress: Progress | None) -> None:
+    """Chunks of seeds in `jobs` worker processes; a dead worker's chunks are run again."""
+    size = min(MAX_CHUNK, state.count // (jobs * 16))
+    if state.time_budget is not None:  # the budget may overshoot by one chunk: keep it short
+        size = min(size, BUDGET_CHUNK_SCHEDULES // len(options.scenarios))
+    state.start(max(1, size))
+    planned = state.count * len(options.scenarios)
+    pool = make_executor(jobs, options)
+    pending: dict[Future[_Partial], _Chunk] = {}
+    clean = False
+    try:
+        while state.interrupted is None:
+            while len(pending) < jobs * IN_FLIGHT_PER_JOB:
+                chunk = state.next_chunk()
+                if chunk is None:
+                    break
+                pending[pool.submit(_run_chunk, chunk.start, chunk.seeds)] = chunk
+            if state.halted():
+                # Queued chunks never start; the running ones finish (one chunk's time).
+                for fut in [f for f in pending if f.cancel()]:
+                    del pending[fut]
+            if not pending:
+                break
+            done, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            if _collect(state, pending, done):
+                # A worker died: every future of that pool fails; gather them, start afresh.
+                _collect(state, pending, wait(pending).done)
+                _stop_executor(pool, kill=True)
+                pool = make_executor(jobs, options)
+            if progress is not None:
+                progress(state.totals.p.schedules, planned, state.totals.p.failing)
+        clean = state.interrupted is None
+    finally:
+        _stop_executor(pool, kill=not clean)
+        state.abandon([*pending.values(), *state.retry])
+
+
+def _collect(
+    state: _Dispatch, pending: dict[Future[_Partial], _Chunk], done: Iterable[Future[_Partial]]
+) -> bool:
+    """Merge the finished futures; True if one of them found its pool broken."""
+    broken = False
+    for fut in done:
+        chunk = pending.pop(fut)
+        try:
+            part = fut.result()
+        except BrokenProcessPool:
+            broken = True
+            state.died(chunk)
+        else:
+            state.finish(chunk, part)
+    if broken:
+        state.worker_deaths += 1
+    return broken
 
 
 def _context() -> Any:
@@ -295,19 +533,24 @@ def sweep(
     coverage: bool = True,
     max_failures: int = MAX_FAILURES,
     max_failing: int | None = None,
+    stop_signals: bool = False,
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
     Results do not depend on `jobs`. `time_budget` (seconds) stops dispatching new seeds once
     spent; the seeds run are then a prefix of `seeds`. `max_failing` (`-x`, `--maxfail N`)
     stops dispatching once that many schedules have failed; what was found is kept.
+    `stop_signals` (a command's choice, not a library's): SIGINT, SIGTERM and SIGHUP stop the
+    sweep within POLL_S plus a worker's death, and it returns what it found, marked
+    `interrupted`; without it they act as usual (Ctrl-C raises KeyboardInterrupt). Either
+    way no worker outlives the sweep.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if max_failing is not None and max_failing < 1:
         raise ValueError(f"max failing must be at least 1, got {max_failing}")
-    if time_budget is not None and time_budget <= 0:
-        raise ValueError(f"time budget must be positive, got {time_budget}")
+    if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
+        raise ValueError(f"time budget must be a finite positive number, got {time_budget}")
     if variant is not None and variant not in VARIANTS:
         known = ", ".join(sorted(VARIANTS))
         raise UnknownVariant(f"unknown engine variant {variant!r}; known: {known}")
@@ -323,61 +566,14 @@ def sweep(
         max_failures,
     )
     totals = _Totals(max_failures, measure)
-    planned = len(seeds) * len(scs)
-    # Wall-clock time is used for two things only: the schedules/s display and the time
-    # budget, which decides how many seeds are dispatched (never what any seed does).
-    began = time.monotonic()
-
-    def over_budget() -> bool:
-        return time_budget is not None and time.monotonic() - began >= time_budget
-
-    def enough_failed() -> bool:
-        return max_failing is not None and totals.p.failing >= max_failing
-
-    exhausted = False
-    stopped = False
-    if jobs == 1 or len(seeds) <= 1:
-        for start, chunk in _chunks(seeds, 1):
-            if over_budget():
-                exhausted = True
-                break
-            if enough_failed():
-                stopped = True
-                break
-            totals.merge(_run_chunk(start, chunk, options))
-            if progress is not None:
-                progress(totals.p.schedules, planned, totals.p.failing)
-    else:
-        size = max(1, min(MAX_CHUNK, len(seeds) // (jobs * 16)))
-        work = _chunks(seeds, size)
-        pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(options,)
-        )
-        pending: set[Future[_Partial]] = set()
-        try:
-            while True:
-                while len(pending) < jobs * IN_FLIGHT_PER_JOB and not (exhausted or stopped):
-                    if over_budget():
-                        exhausted = True
-                        break
-                    if enough_failed():
-                        stopped = True
-                        break
-                    nxt = next(work, None)
-                    if nxt is None:
-                        break
-                    pending.add(pool.submit(_run_chunk, nxt[0], nxt[1]))
-                if not pending:
-                    break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                # Merging is order-independent (sums, and failures kept by key).
-                for fut in done:
-                    totals.merge(fut.result())
-                if progress is not None:
-                    progress(totals.p.schedules, planned, totals.p.failing)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    wall = time.monotonic() - began
+    state = _Dispatch(seeds, totals, time_budget, max_failing)
+    with StopSignals() if stop_signals else contextlib.nullcontext() as signals:
+        state.signals = signals
+        if jobs == 1 or state.count <= 1:
+            _sweep_here(state, options, progress)
+        else:
+            _sweep_pool(state, options, jobs, progress)
+    wall = time.monotonic() - state.began
 
     p = totals.p
     order = {name: i for i, name in enumerate(invariant_names())}
@@ -391,10 +587,10 @@ def sweep(
     run = p.seeds
     return SweepResult(
         scenarios=tuple(sc.name for sc in scs),
-        seeds_planned=len(seeds),
+        seeds_planned=state.count,
         seeds_run=run,
         first_seed=seeds[0] if run else None,
-        last_seed=seeds[run - 1] if run else None,
+        last_seed=seeds[state.reach - 1] if run else None,
         schedules=p.schedules,
         faults_by_kind=dict(sorted(p.faults.items())),
         crashes=p.crashes,
@@ -408,6 +604,9 @@ def sweep(
         per_scenario=per_scenario,
         coverage=dict(sorted(p.coverage.items())) if p.coverage is not None else None,
         wall_s=wall,
-        budget_exhausted=exhausted,
-        stopped_on_failures=stopped,
+        budget_exhausted=state.exhausted,
+        stopped_on_failures=state.stopped,
+        interrupted=state.interrupted,
+        unrun=tuple(state.unrun),
+        worker_deaths=state.worker_deaths,
     )

@@ -102,7 +102,7 @@ def report_suites(report: RunReport) -> list[Suite]:
         ("python", platform.python_version()),
         ("seeds", report.seeds),
         ("engine-variant", report.options.variant or ""),
-    )
+    ) + ((("partial", "true"), ("partial-reason", sw.partial)) if sw.partial else ())
     out: list[Suite] = []
     if report.db_replayed or report.db_errors:
         out.append(Suite("mfm-sim.failure-db", _db_cases(report), 0.0, props))
@@ -131,6 +131,8 @@ def report_suites(report: RunReport) -> list[Suite]:
                 detail="\n".join(lines),
             )
         cases.append(case)
+    if sw.partial:  # the marker CI shows: the counts above are of a partial sweep
+        cases.append(Case("mfm-sim.sweep", "partial", error=f"partial sweep: {sw.partial}"))
     out.append(Suite("mfm-sim.sweep", tuple(cases), sw.wall_s, props))
     return out
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mfm_sim.explore.faildb import Entry
+from mfm_sim.explore.interrupt import signal_name
 from mfm_sim.explore.sweep import SweepResult
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.report.collapse import collapse
@@ -200,6 +201,10 @@ def summary_table(report: RunReport) -> Table:
     if sw.stopped_on_failures:
         seeds += "; stopped at --maxfail"
     table.add_row("seeds", seeds)
+    if sw.partial is not None:
+        table.add_row(Text("partial", style="bold yellow"), Text(sw.partial, style="yellow"))
+    if sw.worker_deaths:
+        table.add_row("worker deaths", f"{sw.worker_deaths} (their chunks were run again)")
     if report.options.variant:
         table.add_row("engine variant", Text(report.options.variant, style="bold red"))
     table.add_row("schedules", f"{sw.schedules}")
@@ -284,6 +289,8 @@ def to_json(report: RunReport) -> dict[str, Any]:
     return {
         "format": JSON_FORMAT,
         "ok": report.ok,
+        "partial": sw.partial is not None,
+        "partial_reason": sw.partial,
         "version": package_version(),
         "python": platform.python_version(),
         "options": {
@@ -301,6 +308,9 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "last": sw.last_seed,
             "budget_exhausted": sw.budget_exhausted,
             "stopped_on_failures": sw.stopped_on_failures,
+            "interrupted_by": signal_name(sw.interrupted) if sw.interrupted else None,
+            "not_run": [{"seeds": list(u.seeds), "reason": u.reason} for u in sw.unrun],
+            "worker_deaths": sw.worker_deaths,
         },
         "schedules": sw.schedules,
         "faults": sw.faults,

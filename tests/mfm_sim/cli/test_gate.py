@@ -176,7 +176,7 @@ def test_seeds_wrap_at_2_64_and_a_zero_budget_runs_none() -> None:
     )
     assert res.exit_code == 0, res.output
     assert f"seeds {2**64 - 2}..0 (3 seeds" in res.stdout
-    res = _gate("--skip-tests", "--time-budget", "0", "--seed-start", "5", "--scenario", "linear")
+    res = _gate("--skip-tests", "--seeds", "0", "--seed-start", "5", "--scenario", "linear")
     assert res.exit_code == 0, res.output
     assert "seeds 5..5 (0 seeds" in res.stdout
 

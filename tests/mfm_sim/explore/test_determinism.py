@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
+import pytest
 from mfm_scenarios import linear
 
 from mfm_sim import Scenario, get_scenario
@@ -97,3 +100,26 @@ def test_first_difference() -> None:
     assert first_difference(a, list(a)) is None
     assert first_difference(a, [a[0], (5, 0, "y", "3")]) == (1, 5, (a[1], (5, 0, "y", "3")))
     assert first_difference(a, a[:1]) == (1, 5, (a[1], None))
+
+
+def test_seeds_go_out_in_batches_and_are_never_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mfm_sim.explore import determinism
+
+    batches: list[int] = []
+    real = determinism._run_many
+
+    def counting(job: dict[str, Any], hash_seeds: Sequence[str]) -> list[dict[str, Any]]:
+        batches.append(len(job["pairs"]))
+        return real(job, hash_seeds)
+
+    monkeypatch.setattr(determinism, "BATCH_PAIRS", 2)
+    monkeypatch.setattr(determinism, "_run_many", counting)
+    report = check_determinism([get_scenario("linear")], iter(range(5)))
+    assert report.ok and report.checked == 5 and batches == [2, 2, 1]
+
+    # An endless seed stream: the first batch diverges, and only that batch was drawn.
+    batches.clear()
+    endless = itertools.count()
+    report = check_determinism([WALL_CLOCK], endless)
+    assert not report.ok and report.checked == 2 and next(endless) == 2
+    assert batches[0] == 2
