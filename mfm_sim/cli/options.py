@@ -16,7 +16,9 @@ import click
 from rich.console import Console
 
 from mfm_sim.explore.faildb import DEFAULT_DIR
+from mfm_sim.explore.seeds import SEED_SPACE, SeedSpan
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind, parse_kinds
+from mfm_sim.run.replay_target import REAL_ENGINE
 from mfm_sim.run.scenario import Scenario, UnknownScenario, resolve_names
 from mfm_sim.selfcheck.variants import VARIANTS
 from mfm_sim.world.rng import parse_seed
@@ -86,8 +88,8 @@ def parse_seed_arg(text: str, param: str = "SEED") -> int:
         bad(param, str(exc))
 
 
-def parse_seed_range(text: str) -> range:
-    """`A..B`, both ends included."""
+def parse_seed_range(text: str) -> SeedSpan:
+    """`A..B`, both ends included (never materialised: `0..2**64-1` is legal)."""
     head, sep, tail = text.partition("..")
     if not sep:
         bad("--seed-range", f"{text!r} is not of the form A..B (for example 0..999)")
@@ -95,18 +97,18 @@ def parse_seed_range(text: str) -> range:
     b = parse_seed_arg(tail, "--seed-range")
     if b < a:
         bad("--seed-range", f"{text!r} is empty: the end must not be below the start")
-    return range(a, b + 1)
+    return SeedSpan(range(a, b + 1))
 
 
-def parse_seeds(seeds: int | None, seed_range: str | None, default: int) -> tuple[range, str]:
+def parse_seeds(seeds: int | None, seed_range: str | None, default: int) -> tuple[SeedSpan, str]:
     """The seeds of `--seeds`/`--seed-range` (at most one of them) and how to show them."""
     if seeds is not None and seed_range is not None:
         raise BadInput("--seeds and --seed-range cannot be used together: give one of them")
     if seed_range is not None:
         r = parse_seed_range(seed_range)
-        return r, f"{r.start}..{r.stop - 1}"
+        return r, f"{r.seeds.start}..{r.seeds.stop - 1}"
     n = default if seeds is None else seeds
-    return range(n), f"0..{n - 1}"
+    return SeedSpan(range(n)), f"0..{n - 1}"
 
 
 def parse_faults(text: str | None) -> tuple[FaultKind, ...] | None:
@@ -122,9 +124,12 @@ def parse_faults(text: str | None) -> tuple[FaultKind, ...] | None:
 
 
 def parse_variant(name: str | None) -> str | None:
-    """A registered engine variant's name, or None for the real engine."""
+    """A registered engine variant's name, or None for the real engine (`real`, or none
+    given)."""
+    if name == REAL_ENGINE:
+        return None
     if name is not None and name not in VARIANTS:
-        known = ", ".join(sorted(VARIANTS)) or "none"
+        known = ", ".join([REAL_ENGINE, *sorted(VARIANTS)])
         bad("--engine-variant", f"unknown engine variant {name!r}; known: {known}")
     return name
 
@@ -167,7 +172,7 @@ def stdout_console() -> Console:
 
 SEEDS_OPT = click.option(
     "--seeds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=SEED_SPACE),  # seeds 0..N-1 are u64
     default=None,
     help=f"Run seeds 0..N-1 [default: {DEFAULT_SEEDS}].",
 )

@@ -24,10 +24,12 @@ from mfm_sim.cli.options import (
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
 from mfm_sim.report.replay import result_lines
+from mfm_sim.run.replay_target import Target
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario, UnknownScenario, get_scenario
-from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.schedule import Schedule, ScheduleFile
 from mfm_sim.run.simulate import simulate
+from mfm_sim.selfcheck.variants import VARIANTS
 
 __all__ = ["replay"]
 
@@ -79,20 +81,35 @@ def replay(
 ) -> int:
     """Re-run one schedule, by SEED or from a schedule file; exit 1 if it violates an invariant."""
     from mfm_sim.report.summary import package_version
-    from mfm_sim.run.replay_target import TargetError, schedule_for
+    from mfm_sim.run.replay_target import REAL_ENGINE, TargetError, target_for
 
+    given_variant = variant
     variant = parse_variant(variant)
     kinds = parse_faults(faults)
     check_writable(html_path, "--html")
     check_writable(emit_test, "--emit-test")
     seed_value = parse_seed_arg(seed) if seed is not None else None
     schedule: Schedule | None = None
+    target: Target | None = None
     if schedule_file is not None:
         try:
-            schedule = schedule_for(schedule_file, seed_value, scenario)
+            target = target_for(
+                schedule_file, seed_value, scenario, variant or (given_variant and REAL_ENGINE)
+            )
         except TargetError as exc:
             bad(_PARAM[exc.part], str(exc))
+        schedule = target.file.schedule
         scenario, seed_value = schedule.scenario, schedule.seed
+        if target.file.variant is not None and target.file.variant not in VARIANTS:
+            recorded = target.file.variant
+            bad("--schedule", f"{schedule_file} records unknown engine variant {recorded!r}")
+        variant = target.variant
+        if target.overridden:
+            click.echo(
+                f"note: {schedule_file} was recorded on {_engine(target.file.variant)}; "
+                f"replaying on {_engine(variant)} as --engine-variant asks "
+                "(the recorded digest is not compared)"
+            )
     if seed_value is None:
         raise BadInput("give the SEED to replay (or --schedule FILE)")
     if scenario is None:
@@ -112,6 +129,7 @@ def replay(
         variant=variant,
     )
     _echo_lines(result_lines(result))
+    mismatch = target is not None and not _digest_agrees(target, result)
 
     shown, shown_schedule, shrunk = result, result.schedule, False
     if do_shrink:
@@ -140,7 +158,28 @@ def replay(
         )
         write_output(emit_test, source, "--emit-test")
         click.echo(f"regression test written to {emit_test}")
-    return EXIT_VIOLATION if result.violations else 0
+    return EXIT_VIOLATION if result.violations or mismatch else 0
+
+
+def _engine(variant: str | None) -> str:
+    return "the real engine" if variant is None else f"engine variant {variant}"
+
+
+def _digest_agrees(target: Target, result: SimResult) -> bool:
+    """Say whether the replay reproduced the digest the file recorded (one line); False only
+    on a mismatch."""
+    recorded = target.file.digest
+    if recorded is None or target.overridden:
+        return True
+    if recorded == result.digest:
+        click.echo("  recorded digest: reproduced")
+        return True
+    click.echo(
+        f"DIGEST MISMATCH: the file recorded {recorded}, the replay gave {result.digest}: "
+        "this schedule does not reproduce here (another mfm-sim or Python version, or a "
+        "nondeterminism bug)"
+    )
+    return False
 
 
 def _shrink(
@@ -156,7 +195,8 @@ def _shrink(
     path = Path(out_dir) / f"{sc.name}-{result.seed}.min.json"
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        sh.schedule.dump(path)
+        first = sh.result.violations[0].invariant if sh.result.violations else None
+        ScheduleFile(sh.schedule, variant, first, sh.result.digest).dump(path)
     except OSError as exc:
         bad("--out-dir", f"cannot write {path}: {exc.strerror or exc}")
     click.echo(f"shrink: minimal schedule ({len(sh.schedule.faults)} faults) written to {path}")

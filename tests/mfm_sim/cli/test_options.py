@@ -31,13 +31,17 @@ def test_seeds() -> None:
     assert parse_seed_arg("0x10") == 16
     with pytest.raises(BadInput, match=r"^--seed: "):
         parse_seed_arg("abc", "--seed")
-    assert parse_seed_range("3..5") == range(3, 6)
+    assert parse_seed_range("3..5").seeds == range(3, 6)
     for bad in ("5..2", "abc", "1..x"):
         with pytest.raises(BadInput, match=r"^--seed-range: "):
             parse_seed_range(bad)
-    assert parse_seeds(None, None, 7) == (range(7), "0..6")
-    assert parse_seeds(3, None, 7) == (range(3), "0..2")
-    assert parse_seeds(None, "4..6", 7) == (range(4, 7), "4..6")
+    for args, seeds, desc in (
+        ((None, None, 7), range(7), "0..6"),
+        ((3, None, 7), range(3), "0..2"),
+        ((None, "4..6", 7), range(4, 7), "4..6"),
+    ):
+        span, shown = parse_seeds(*args)
+        assert (span.seeds, shown) == (seeds, desc)
     with pytest.raises(BadInput, match="cannot be used together"):
         parse_seeds(3, "0..2", 7)
 

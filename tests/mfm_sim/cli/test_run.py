@@ -241,3 +241,33 @@ def test_maxfail_with_jobs_keeps_a_prefix(tmp_path: Path) -> None:
 def test_maxfail_must_be_positive(tmp_path: Path) -> None:
     res = invoke(["run", "--seeds", "3", "--maxfail", "0", *db_args(tmp_path)])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--seeds", str(10**30)], "--seeds"),
+        (["--seed-range", "0.." + "7" * 5000], "too large"),
+        (["--seed-range", "7" * 5000 + "..9"], "too large"),
+    ],
+    ids=["seeds-1e30", "range-5000-digits", "start-5000-digits"],
+)
+def test_huge_seed_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
+    res = invoke(["run", "--scenario", "linear", *args])
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr and len(res.stderr.splitlines()) == 1
+    assert "harness bug" not in res.stderr and len(res.stderr) < 400
+
+
+def test_the_whole_u64_seed_range_is_legal(tmp_path: Path) -> None:
+    res = invoke(
+        ["run", "--scenario", "linear", "--seed-range", f"0..{2**64 - 1}", "--maxfail", "1",
+         "--time-budget", "0.5", "--json", str(tmp_path / "r.json"), *db_args(tmp_path)]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "ok: " in res.stdout and "harness bug" not in res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["seeds"]["spec"] == f"0..{2**64 - 1}" and data["seeds"]["run"] >= 1
+    top = invoke(["run", "--scenario", "linear", "--seed-range", f"{2**64 - 2}..{2**64 - 1}",
+                  *db_args(tmp_path)])  # fmt: skip
+    assert top.exit_code == 0 and "ok: 2 schedules" in top.stdout
