@@ -51,7 +51,7 @@ from mfm_sim.report.junit import Case, Suite
 from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
-from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.schedule import Schedule, ScheduleFile
 
 __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_commit"]
 
@@ -163,7 +163,7 @@ def _replay_corpus(entries: Sequence[Entry], found: list[_Found]) -> list[Case]:
         result = simulate(sc, schedule.seed, schedule=schedule, keep_trace=False)
         case = Case("mfm-sim.corpus", name, time.monotonic() - t0)
         if result.violations:
-            replay = ReplayOptions().command(sc.name, schedule.seed, str(entry.path))
+            replay = ReplayOptions().command(sc.name, schedule.seed, str(entry.path), entry.variant)
             f = Failure("corpus", result, replay, str(entry.path))
             found.append(_Found(f, None))
             first = result.violations[0]
@@ -277,7 +277,10 @@ def _triage(
     click.echo(f"  shrunk: {note}")
     if issue_path:
         context = IssueContext(commit, start, first.variant)
-        body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
+        shrunk_file = ScheduleFile(
+            shrunk.schedule, first.variant, shrunk.violations[0].invariant, shrunk.digest
+        )
+        body = issue_body([f.failure for f in found], total, context, shrunk_file, note)
         write_output(issue_path, body, "--issue-body")
         click.echo(f"  issue body: {issue_path}")
     if save_dir:

@@ -80,7 +80,7 @@ def replay(
     variant: str | None,
 ) -> int:
     """Re-run one schedule, by SEED or from a schedule file; exit 1 if it violates an invariant."""
-    from mfm_sim.report.summary import package_version
+    from mfm_sim.report.summary import ReplayOptions, package_version
     from mfm_sim.run.replay_target import REAL_ENGINE, TargetError, target_for
 
     given_variant = variant
@@ -132,11 +132,12 @@ def replay(
     mismatch = target is not None and not _digest_agrees(target, result)
 
     shown, shown_schedule, shrunk = result, result.schedule, False
+    shrunk_path: str | None = None
     if do_shrink:
         if not result.violations:
             click.echo("shrink: nothing to shrink, the schedule breaks no invariant")
         else:
-            shown, shown_schedule = _shrink(sc, result, variant, out_dir)
+            shown, shown_schedule, shrunk_path = _shrink(sc, result, variant, out_dir)
             shrunk = True
             _echo_lines(result_lines(shown, label="shrunk"))
 
@@ -153,8 +154,20 @@ def replay(
     if emit_test:
         from mfm_sim.report.regression import regression_test
 
+        options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+        if shrunk_path is not None:
+            command = options.command(sc.name, seed_value, shrunk_path)
+        elif target is not None and schedule_file is not None:
+            command = options.command(sc.name, seed_value, schedule_file, target.file.variant)
+        else:
+            command = options.command(sc.name, seed_value)
         source = regression_test(
-            shown_schedule, shown, version=package_version(), variant=variant, shrunk=shrunk
+            shown_schedule,
+            shown,
+            version=package_version(),
+            variant=variant,
+            shrunk=shrunk,
+            replay=command,
         )
         write_output(emit_test, source, "--emit-test")
         click.echo(f"regression test written to {emit_test}")
@@ -184,9 +197,9 @@ def _digest_agrees(target: Target, result: SimResult) -> bool:
 
 def _shrink(
     sc: Scenario, result: SimResult, variant: str | None, out_dir: str
-) -> tuple[SimResult, Schedule]:
+) -> tuple[SimResult, Schedule, str]:
     """Shrink the failing `result`, write the minimal schedule to `out_dir`, and return the
-    shrunk run (with its trace, for the timeline) and schedule."""
+    shrunk run (with its trace, for the timeline), schedule and file."""
     from mfm_sim.explore.shrink import shrink
     from mfm_sim.report.summary import ReplayOptions
 
@@ -206,7 +219,7 @@ def _shrink(
     shown = sh.result
     if not shown.trace:
         shown = simulate(sc, result.seed, schedule=sh.schedule, variant=variant)
-    return shown, sh.schedule
+    return shown, sh.schedule, str(path)
 
 
 def _echo_lines(lines: list[str]) -> None:

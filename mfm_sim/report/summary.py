@@ -67,14 +67,27 @@ class ReplayOptions:
             out += ["--engine-variant", self.variant]
         return out
 
-    def command(self, scenario: str, seed: int, schedule_file: str | None = None) -> str:
-        """A copy-pasteable one-line `mfm-sim replay` command."""
+    def command(
+        self,
+        scenario: str,
+        seed: int,
+        schedule_file: str | None = None,
+        recorded_variant: str | None = None,
+    ) -> str:
+        """A copy-pasteable one-line `mfm-sim replay` command: every option that shapes the
+        schedule. The one builder of replay commands (run, gate, JUnit, issue body, emitted
+        regression tests), so none of them can drop one.
+
+        A schedule file replays bit for bit under the variant it recorded
+        (`recorded_variant`); the variant is named when it is another, `real` for the real
+        engine."""
         if schedule_file is not None:
-            # A schedule file replays bit for bit; only the engine variant still matters.
             argv = ["mfm-sim", "replay", str(seed), "--scenario", scenario]
             argv += ["--schedule", schedule_file]
             if self.variant is not None:
                 argv += ["--engine-variant", self.variant]
+            elif recorded_variant is not None:
+                argv += ["--engine-variant", "real"]
         else:
             argv = ["mfm-sim", "replay", str(seed), "--scenario", scenario, *self.args()]
         return shlex.join(argv)
@@ -174,13 +187,7 @@ def failure_lines(failure: Failure) -> list[str]:
     r = failure.result
     where = " (from the failure database)" if failure.source == "failure-db" else ""
     lines = [f"FAIL {r.scenario} seed {r.seed}{where}  [replay key: {replay_key(r.seed)}]"]
-    for c in collapse(r.violations):
-        v = c.first
-        run = v.run_id[:8] if v.run_id else "-"
-        seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
-        lines.append(
-            f"  invariant {v.invariant}: run {run} events seq {seqs}: {v.message}{c.suffix()}"
-        )
+    lines += [c.line() for c in collapse(r.violations)]
     lines.append(f"  digest {r.digest}")
     if failure.schedule_file:
         lines.append(f"  schedule saved: {failure.schedule_file}")
