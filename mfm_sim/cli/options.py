@@ -44,6 +44,7 @@ __all__ = [
     "parse_seeds",
     "parse_variant",
     "scenario_option",
+    "stderr_console",
     "stdout_console",
     "write_output",
 ]
@@ -165,6 +166,11 @@ def write_output(path: str, data: str | bytes, param: str) -> None:
 def stdout_console() -> Console:
     """A rich console on stdout, 100 columns wide when stdout is not a terminal."""
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 100)
+
+
+def stderr_console() -> Console:
+    """The same on stderr (where the human output goes when stdout carries `--json -`)."""
+    return Console(file=sys.stderr, width=None if sys.stderr.isatty() else 100)
 
 
 # ------------------------------------------------------------------------------ options

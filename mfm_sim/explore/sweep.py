@@ -28,9 +28,18 @@ from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.simulate import simulate
 from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant
 
-__all__ = ["MAX_FAILURES", "ScenarioTally", "SweepResult", "parse_shard", "shard", "sweep"]
+__all__ = [
+    "MAX_FAILURES",
+    "MAX_LISTED_SEEDS",
+    "ScenarioTally",
+    "SweepResult",
+    "parse_shard",
+    "shard",
+    "sweep",
+]
 
 MAX_FAILURES = 100  # failing schedules kept in full (the first ones by (scenario, seed))
+MAX_LISTED_SEEDS = 1_000_000  # failing seeds named (bounded memory: a few dozen MB at most)
 MAX_CHUNK = 32  # seeds per unit of work sent to a worker
 IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bounded memory
 
@@ -88,6 +97,9 @@ class SweepResult:
     wall_s: float  # display only
     budget_exhausted: bool = False
     stopped_on_failures: bool = False  # `--maxfail` reached: later seeds not dispatched
+    # Every failing (scenario, seed), in (scenario, seed) order, up to MAX_LISTED_SEEDS: the
+    # seeds of the failures not kept in full are still named (`--json`).
+    failing_seeds: tuple[tuple[str, int], ...] = ()
 
     @property
     def faults(self) -> int:
@@ -240,6 +252,8 @@ class _Totals:
         # (scenario, seed) order, whatever order the chunks finish in.
         self._heap: list[tuple[tuple[int, int], int, SimResult]] = []
         self._tie = 0
+        # Every failing (scenario, seed), the same way: the first MAX_LISTED_SEEDS by key.
+        self._seeds: list[tuple[tuple[int, int], str, int]] = []
 
     def merge(self, part: _Partial) -> None:
         p = self.p
@@ -258,11 +272,18 @@ class _Totals:
             p.coverage.update(part.coverage)
         for key, result in part.failures:
             neg = (-key[0], -key[1])
+            if len(self._seeds) < MAX_LISTED_SEEDS:
+                heapq.heappush(self._seeds, (neg, result.scenario, result.seed))
+            elif neg > self._seeds[0][0]:
+                heapq.heapreplace(self._seeds, (neg, result.scenario, result.seed))
             self._tie += 1
             if len(self._heap) < self.max_failures:
                 heapq.heappush(self._heap, (neg, self._tie, result))
             elif self._heap and neg > self._heap[0][0]:
                 heapq.heapreplace(self._heap, (neg, self._tie, result))
+
+    def failing_seeds(self) -> tuple[tuple[str, int], ...]:
+        return tuple((name, seed) for _, name, seed in sorted(self._seeds, reverse=True))
 
     def failures(self) -> list[SimResult]:
         return [r for _, _, r in sorted(self._heap, key=lambda e: (-e[0][0], -e[0][1]))]
@@ -410,4 +431,5 @@ def sweep(
         wall_s=wall,
         budget_exhausted=exhausted,
         stopped_on_failures=stopped,
+        failing_seeds=totals.failing_seeds(),
     )

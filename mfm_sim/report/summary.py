@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from rich.table import Table
@@ -16,6 +17,9 @@ from mfm_sim.explore.sweep import SweepResult
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.report.collapse import collapse
 from mfm_sim.run.result import SimResult
+
+if TYPE_CHECKING:
+    from mfm_sim.report.groups import FailureGroup
 
 __all__ = [
     "JSON_FORMAT",
@@ -284,8 +288,37 @@ def _failure_json(f: Failure) -> dict[str, Any]:
     }
 
 
-def to_json(report: RunReport) -> dict[str, Any]:
-    """A machine-readable summary. Everything outside `timing` is the same for any `--jobs`."""
+def _groups_json(groups: Sequence[FailureGroup]) -> list[dict[str, Any]]:
+    return [
+        {
+            "invariant": g.signature[0],
+            "message": g.signature[1],
+            "count": g.count,
+            "replay": g.first.replay,
+            "digest": g.first.result.digest,
+            "seeds": [[f.result.scenario, f.result.seed] for f in g.failures],
+        }
+        for g in groups
+    ]
+
+
+def _failing_seeds(sw: SweepResult) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for name, seed in sw.failing_seeds:
+        out.setdefault(name, []).append(seed)
+    return out
+
+
+def to_json(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> dict[str, Any]:
+    """A machine-readable summary. Everything outside `timing` is the same for any `--jobs`.
+
+    Every failing seed of the sweep is listed (`failing_seeds`, per scenario); the first
+    `MAX_FAILURES` are kept in full, schedules included (`failures`), and grouped by
+    signature (`groups`)."""
+    if groups is None:
+        from mfm_sim.report.groups import group_failures
+
+        groups = group_failures(report.failures)
     sw = report.sweep
     o = report.options
     return {
@@ -328,6 +361,9 @@ def to_json(report: RunReport) -> dict[str, Any]:
         },
         "failures": [_failure_json(f) for f in report.failures],
         "failures_omitted": max(0, report.failing - len(report.failures)),
+        "groups": _groups_json(groups),
+        "failing_seeds": _failing_seeds(sw),
+        "failing_seeds_omitted": sw.failing - len(sw.failing_seeds),
         "failure_db": {
             "replayed": [
                 {"file": str(e.path), "fixed": not r.violations, "digest": r.digest}

@@ -271,3 +271,77 @@ def test_the_whole_u64_seed_range_is_legal(tmp_path: Path) -> None:
     top = invoke(["run", "--scenario", "linear", "--seed-range", f"{2**64 - 2}..{2**64 - 1}",
                   *db_args(tmp_path)])  # fmt: skip
     assert top.exit_code == 0 and "ok: 2 schedules" in top.stdout
+
+
+@needs_variant
+def test_json_lists_every_failing_seed_and_the_groups(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = invoke([*ORPHAN[:2], "all", *ORPHAN[3:], "--seeds", "30", "--json", str(out),
+                  *db_args(tmp_path)])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    data = json.loads(out.read_text())
+    listed = sum(len(seeds) for seeds in data["failing_seeds"].values())
+    assert data["sweep_failing"] > len(data["failures"])  # more failures than are kept in full
+    assert listed == data["sweep_failing"] and data["failing_seeds_omitted"] == 0
+    assert all("schedule" in f for f in data["failures"])  # the kept ones in full
+    kept = {(f["scenario"], f["seed"]) for f in data["failures"]}
+    assert kept <= {(sc, s) for sc, seeds in data["failing_seeds"].items() for s in seeds}
+    # One bug, one group; its fastest failure's replay command.
+    (group,) = data["groups"]
+    assert group["invariant"] == "attempt_envelopes" and group["count"] == len(kept)
+    assert group["replay"].startswith("mfm-sim replay ") and VARIANT in group["replay"]
+
+
+@needs_variant
+def test_json_dash_writes_to_stdout_and_the_rest_to_stderr(tmp_path: Path) -> None:
+    res = invoke([*ORPHAN, "--seeds", "10", "--json", "-", *db_args(tmp_path)])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)  # stdout is the JSON alone
+    assert data["failing"] > 0 and not data["ok"]
+    assert "FAILED:" in res.stderr and "GROUP 1/" in res.stderr
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
+
+
+@needs_variant
+def test_quiet_and_verbose(tmp_path: Path) -> None:
+    quiet = invoke([*ORPHAN, "--seeds", "10", "-q", *db_args(tmp_path, "q")])
+    assert quiet.exit_code == 1
+    lines = quiet.stdout.strip().splitlines()
+    assert lines[-1].startswith("FAILED: ") and "GROUP" not in quiet.stdout
+    assert "mfm-sim run" not in quiet.stdout  # no table
+    assert all(" x attempt_envelopes: " in ln and "mfm-sim replay" in ln for ln in lines[:-1])
+    verbose = invoke([*ORPHAN, "--seeds", "10", "-v", *db_args(tmp_path, "v")])
+    failing = int(re.search(r"FAILED: (\d+)", verbose.stdout).group(1))  # type: ignore[union-attr]
+    assert verbose.stdout.count("\nFAIL linear seed") + verbose.stdout.startswith("FAIL") >= failing
+    both = invoke([*ORPHAN, "--seeds", "1", "-q", "-v"])
+    assert both.exit_code == 2 and len(both.stderr.splitlines()) == 1
+
+
+@needs_variant
+def test_end_of_run_recaps_each_group_with_its_replay_command(tmp_path: Path) -> None:
+    res = invoke([*ORPHAN, "--seeds", "10", *db_args(tmp_path)])
+    tail = res.stdout.strip().splitlines()[-2:]
+    assert tail[1].startswith("FAILED: ")
+    assert " x attempt_envelopes: " in tail[0] and "mfm-sim replay" in tail[0]
+
+
+@needs_variant
+def test_junit_signature_cases_and_real_skipped_count(tmp_path: Path) -> None:
+    names = []
+    for n in ("5", "12"):
+        junit = tmp_path / f"{n}.xml"
+        invoke([*ORPHAN, "--seeds", n, "--junit", str(junit), *db_args(tmp_path, n)])
+        root = ET.parse(junit).getroot()
+        failing = [c for c in root.iter("testcase") if c.find("failure") is not None]
+        names.append([c.get("name") for c in failing])
+        for c in failing:
+            props = {p.get("name"): p.get("value") for p in c.iter("property")}
+            assert "mfm-sim replay" in props["replay"] and int(props["count"]) > 0
+    assert names[0] == names[1]  # named by signature: the same for any --seeds
+    # A scenario whose every schedule failed has no passing part: skipped, and counted.
+    junit = tmp_path / "all.xml"
+    invoke([*ORPHAN, "--seed-range", "3..3", "--junit", str(junit), *db_args(tmp_path, "x")])
+    root = ET.parse(junit).getroot()
+    linear = root.find(".//testcase[@name='linear']")
+    assert linear is not None and linear.find("skipped") is not None
+    assert root.get("skipped") == "1"
