@@ -41,6 +41,7 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_variant,
     scenario_option,
+    writable_dir,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
@@ -327,6 +328,7 @@ def _triage(
 @click.option(
     "--save-failures",
     type=click.Path(file_okay=False),
+    callback=writable_dir,
     default=None,
     metavar="DIR",
     help="On failure, write the failing schedules (the first shrunk) to DIR.",

@@ -33,6 +33,7 @@ __all__ = [
     "VARIANT_OPT",
     "BadInput",
     "bad",
+    "check_dir",
     "check_writable",
     "count_option",
     "failures_dir_option",
@@ -46,6 +47,7 @@ __all__ = [
     "scenario_option",
     "stderr_console",
     "stdout_console",
+    "writable_dir",
     "write_output",
 ]
 
@@ -152,6 +154,24 @@ def check_writable(path: str | None, param: str) -> None:
         bad(param, f"cannot write {path}: permission denied")
 
 
+def check_dir(path: str | None, param: str) -> None:
+    """Refuse a directory that can never be: one under a file (it is created later, when
+    there is something to write; permissions are left to that write, which warns)."""
+    if path is None:
+        return
+    here = Path(path)
+    while not here.exists() and here != here.parent:
+        here = here.parent  # the nearest part that exists
+    if not here.is_dir():
+        bad(param, f"cannot use {path} as a directory: {here} is a file")
+
+
+def writable_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: `check_dir` on the option's value, before any work is done."""
+    check_dir(value, (param.opts or [param.name or "DIR"])[0])
+    return value
+
+
 def write_output(path: str, data: str | bytes, param: str) -> None:
     """Write the output file of `param`; a failure is bad input, not a harness crash."""
     try:
@@ -235,6 +255,7 @@ def failures_dir_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--failures-dir",
         type=click.Path(file_okay=False),
+        callback=writable_dir,
         default=DEFAULT_DIR,
         show_default=True,
         help=help_text,

@@ -20,6 +20,7 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_variant,
     stdout_console,
+    writable_dir,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
@@ -57,6 +58,7 @@ _PARAM = {"schedule": "--schedule", "seed": "SEED", "scenario": "--scenario"}
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
+    callback=writable_dir,
     default=".",
     show_default=True,
     help="Where --shrink writes <scenario>-<seed>.min.json.",

@@ -18,6 +18,7 @@ from mfm_sim.cli.options import (
     write_output,
 )
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind
+from tests.mfm_sim.cli.support import invoke
 
 
 def test_scenarios_are_listed_once_each_in_order() -> None:
@@ -75,3 +76,40 @@ def test_output_files_are_checked_before_work_and_written(tmp_path: Path) -> Non
     assert (tmp_path / "b.bin").read_bytes() == b"\x00"
     with pytest.raises(BadInput, match=r"^--html: cannot write "):
         write_output(str(tmp_path / "no" / "t.html"), "x", "--html")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explore", "--scenario", "linear", "--crash-points", "--failures-dir", "{f}/sub"],
+        ["run", "--scenario", "linear", "--seeds", "1", "--failures-dir", "{f}/sub"],
+        ["replay", "3", "--scenario", "linear", "--shrink", "--out-dir", "{f}/x"],
+        ["gate", "--skip-tests", "--seeds", "1", "--save-failures", "{f}/x/y"],
+    ],
+    ids=["explore", "run", "replay", "gate"],
+)
+def test_a_directory_under_a_file_is_bad_input_before_any_work(
+    tmp_path: Path, args: list[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    res = invoke([a.replace("{f}", str(afile)) for a in args])
+    assert res.exit_code == 2, res.output
+    assert f"{afile} is a file" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert "harness bug" not in res.stderr and res.stdout == ""
+
+
+def test_check_dir_accepts_directories_still_to_be_made(tmp_path: Path) -> None:
+    from mfm_sim.cli.options import check_dir
+
+    check_dir(str(tmp_path / "a" / "b" / "c"), "--out-dir")  # made later: fine
+    check_dir(None, "--out-dir")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(BadInput, match="is a file"):
+        check_dir(str(tmp_path / "f" / "b"), "--out-dir")
+
+
+def test_real_names_the_real_engine() -> None:
+    assert parse_variant("real") is None and parse_variant(None) is None
+    with pytest.raises(BadInput, match="known: real, "):
+        parse_variant("no_such_variant")
