@@ -61,8 +61,12 @@ def shard(seeds: Sequence[int], i: int, n: int) -> Sequence[int]:
 def parse_shard(text: str) -> tuple[int, int]:
     """`I/N` -> (I, N) with 1 <= I <= N; raises ValueError with a hint."""
     head, sep, tail = text.strip().partition("/")
-    if not sep or not head.strip().isdigit() or not tail.strip().isdigit():
-        raise ValueError(f"shard {text!r} is not of the form I/N (for example 1/4)")
+    # ASCII digits, at most 20 (a u64): `int()` of a 5,000-digit number raises another error.
+    if not sep or not all(
+        p.strip().isascii() and p.strip().isdigit() and len(p.strip()) <= 20 for p in (head, tail)
+    ):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"shard {shown!r} is not of the form I/N (for example 1/4)")
     i, n = int(head), int(tail)
     if n < 1 or not 1 <= i <= n:
         raise ValueError(f"shard {text!r} is impossible: I must be between 1 and N (N >= 1)")

@@ -345,3 +345,18 @@ def test_junit_signature_cases_and_real_skipped_count(tmp_path: Path) -> None:
     linear = root.find(".//testcase[@name='linear']")
     assert linear is not None and linear.find("skipped") is not None
     assert root.get("skipped") == "1"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--scenario", "x" * 100_000], "unknown scenario 'xxx"),
+        (["--shard", "1/" + "9" * 5000], "is not of the form I/N"),
+        (["--shard", "1/\u00b2"], "is not of the form I/N"),
+    ],
+    ids=["long-scenario", "5000-digit-shard", "unicode-digit-shard"],
+)
+def test_overlong_or_odd_values_are_one_short_line(args: list[str], needle: str) -> None:
+    res = invoke(["run", "--seeds", "1", *args])
+    assert res.exit_code == 2 and needle in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and len(res.stderr) < 600
