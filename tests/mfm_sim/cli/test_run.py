@@ -198,16 +198,24 @@ def test_failures_grouped_table_after_and_final_verdict(tmp_path: Path) -> None:
     assert again.exit_code == 1 and f"digest: {digest.group(1)}" in again.stdout
 
 
+def _junit_of(tmp_path: Path, seeds: str) -> ET.Element:
+    junit = tmp_path / f"{seeds}.xml"
+    invoke([*ORPHAN, "--seeds", seeds, "--junit", str(junit), *db_args(tmp_path, seeds)])
+    return ET.parse(junit).getroot()
+
+
+def _props(case: ET.Element) -> dict[str | None, str | None]:
+    return {p.get("name"): p.get("value") for p in case.iter("property")}
+
+
 @needs_variant
 def test_junit_case_names_do_not_depend_on_seeds(tmp_path: Path) -> None:
     names = []
     for n in ("5", "12"):
-        junit = tmp_path / f"{n}.xml"
-        invoke([*ORPHAN, "--seeds", n, "--junit", str(junit), *db_args(tmp_path, n)])
-        case = ET.parse(junit).getroot().find(".//testsuite[@name='mfm-sim.sweep']/testcase")
+        case = _junit_of(tmp_path, n).find(".//testsuite[@name='mfm-sim.sweep']/testcase")
         assert case is not None
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert props["schedules"] == n and int(props["failing"]) > 0
+        props = _props(case)
+        assert props["schedules"] == n and int(props["failing"] or 0) > 0
         names.append(case.get("name"))
     assert names == ["linear", "linear"]
 
@@ -329,14 +337,12 @@ def test_end_of_run_recaps_each_group_with_its_replay_command(tmp_path: Path) ->
 def test_junit_signature_cases_and_real_skipped_count(tmp_path: Path) -> None:
     names = []
     for n in ("5", "12"):
-        junit = tmp_path / f"{n}.xml"
-        invoke([*ORPHAN, "--seeds", n, "--junit", str(junit), *db_args(tmp_path, n)])
-        root = ET.parse(junit).getroot()
-        failing = [c for c in root.iter("testcase") if c.find("failure") is not None]
+        cases = _junit_of(tmp_path, n).iter("testcase")
+        failing = [c for c in cases if c.find("failure") is not None]
         names.append([c.get("name") for c in failing])
         for c in failing:
-            props = {p.get("name"): p.get("value") for p in c.iter("property")}
-            assert "mfm-sim replay" in props["replay"] and int(props["count"]) > 0
+            props = _props(c)
+            assert "mfm-sim replay" in (props["replay"] or "") and int(props["count"] or 0) > 0
     assert names[0] == names[1]  # named by signature: the same for any --seeds
     # A scenario whose every schedule failed has no passing part: skipped, and counted.
     junit = tmp_path / "all.xml"
