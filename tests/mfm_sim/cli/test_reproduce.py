@@ -167,3 +167,22 @@ def test_emitted_regression_test_names_a_reproducing_command(
     digest = re.search(r"RECORDED_DIGEST = '([0-9a-f]{64})'", source)
     assert digest is not None and "--schedule min/linear-3.min.json" in command
     assert _replay(command, tmp_path) == (1, digest.group(1))
+
+
+def test_every_command_explore_prints_reproduces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = invoke(
+        ["explore", "--scenario", "linear", "--crash-points", "--engine-variant", VARIANT,
+         "--failures-dir", "db"]
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    commands = [ln.split("replay: ", 1)[1] for ln in res.stdout.splitlines() if "replay: " in ln]
+    assert commands
+    for command in commands[:3]:
+        assert "--schedule" in command  # the saved file records the variant and the digest
+        argv = shlex.split(command)
+        replayed = invoke(argv[1:])
+        assert replayed.exit_code == 1, replayed.output
+        assert "recorded digest: reproduced" in replayed.stdout
