@@ -293,3 +293,18 @@ def test_schedule_file_keeps_what_it_recorded(tmp_path: Path) -> None:
     got = ScheduleFile.load(path)
     assert got == ScheduleFile(SCHEDULE, "unfixed_orphan", "liveness", "ab" * 32)
     assert Schedule.load(path) == SCHEDULE  # a plain reader ignores the extra keys
+
+
+@pytest.mark.parametrize("recoverable", [True, False])
+def test_every_schedule_the_harness_writes_passes_the_checks(recoverable: bool) -> None:
+    """No false refusals: what a sweep records (the faults that fired) is a valid file."""
+    from mfm_sim import get_scenario, simulate
+
+    fired = 0
+    for name in ("crash_loop", "corruption", "child_runs"):
+        for seed in range(15):
+            r = simulate(get_scenario(name), seed, recoverable=recoverable, keep_trace=False)
+            data = json.loads(json.dumps(r.schedule.to_json()))
+            assert Schedule.from_json(data).to_json() == data
+            fired += len(r.schedule.faults)
+    assert fired > 0
