@@ -199,6 +199,7 @@ def run(
         db_pruned=pruned,
         expected_paths=None if result_sw.coverage is None else tuple(expected_paths(scs)),
         duplicates=duplicates,
+        seeds_asked=seed_seq.count,
     )
     groups = group_failures(report.failures)
     data = json.dumps(to_json(report, groups), indent=2) + "\n"

@@ -140,6 +140,13 @@ class RunReport:
     db_pruned: int = 0
     expected_paths: tuple[str, ...] | None = None
     duplicates: int = 0  # sweep failures that are the same schedule as a failure-db one
+    # The exact number of seeds asked for, where a sequence's len() could not say it (more
+    # than sys.maxsize: `--seed-range 0..18446744073709551615`); None: the sweep's count.
+    seeds_asked: int | None = None
+
+    @property
+    def seeds_planned(self) -> int:
+        return self.sweep.seeds_planned if self.seeds_asked is None else self.seeds_asked
 
     @property
     def db_failing(self) -> int:
@@ -205,7 +212,7 @@ def summary_table(report: RunReport) -> Table:
     table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("scenarios", ", ".join(sw.scenarios))
-    seeds = f"{report.seeds} ({sw.seeds_run} of {sw.seeds_planned} seeds run)"
+    seeds = f"{report.seeds} ({sw.seeds_run} of {report.seeds_planned} seeds run)"
     if sw.budget_exhausted:
         seeds += "; time budget spent"
     if sw.stopped_on_failures:
@@ -335,7 +342,7 @@ def to_json(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> 
         "scenarios": list(sw.scenarios),
         "seeds": {
             "spec": report.seeds,
-            "planned": sw.seeds_planned,
+            "planned": report.seeds_planned,
             "run": sw.seeds_run,
             "first": sw.first_seed,
             "last": sw.last_seed,

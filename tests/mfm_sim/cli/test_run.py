@@ -276,6 +276,8 @@ def test_the_whole_u64_seed_range_is_legal(tmp_path: Path) -> None:
     assert "ok: " in res.stdout and "harness bug" not in res.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["seeds"]["spec"] == f"0..{2**64 - 1}" and data["seeds"]["run"] >= 1
+    assert data["seeds"]["planned"] == 2**64  # exact, though no len() can say it
+    assert f"of {2**64} seeds run" in res.stdout
     top = invoke(["run", "--scenario", "linear", "--seed-range", f"{2**64 - 2}..{2**64 - 1}",
                   *db_args(tmp_path)])  # fmt: skip
     assert top.exit_code == 0 and "ok: 2 schedules" in top.stdout
