@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from mfm_sim.run.result import SimResult
-from mfm_sim.run.schedule import Schedule, ScheduleError
+from mfm_sim.run.schedule import Schedule, ScheduleError, read_json_file
 
 __all__ = ["DEFAULT_DIR", "Entry", "FailureDB", "Replayed", "entry_name", "load_all", "save"]
 
@@ -98,12 +98,8 @@ class FailureDB:
 
     def _read(self, path: Path) -> Entry:
         try:
-            raw = json.loads(path.read_text())
-        except OSError as exc:
-            return Entry(path, None, error=f"cannot read: {exc.strerror}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return Entry(path, None, error=f"not JSON: {exc}")
-        try:
+            # Capped in size and depth: one huge or deeply nested file must not stop a run.
+            raw = read_json_file(path)
             schedule = Schedule.from_json(raw)
         except ScheduleError as exc:
             return Entry(path, None, error=str(exc))

@@ -368,3 +368,20 @@ def test_overlong_or_odd_values_are_one_short_line(args: list[str], needle: str)
     res = invoke(["run", "--seeds", "1", *args])
     assert res.exit_code == 2 and needle in res.stderr
     assert len(res.stderr.splitlines()) == 1 and len(res.stderr) < 600
+
+
+def test_a_huge_or_deep_failure_database_file_never_stops_a_run(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    db.mkdir()
+    depth = 100_000  # json.loads would raise RecursionError
+    (db / "deep.json").write_text('{"faults": ' + "[" * depth + "]" * depth + "}")
+    (db / "huge.json").write_bytes(b" " * (2 << 20))
+    (db / "float-seed.json").write_text(
+        '{"format": "mfm-sim-schedule/1", "seed": 1.5, "scenario": "linear", "faults": []}'
+    )
+    res = invoke(["run", "--scenario", "linear", "--seeds", "2", "--failures-dir", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "ok: 2 schedules" in res.stdout and "harness bug" not in res.stderr
+    warned = [ln for ln in res.stderr.splitlines() if "skipping unreadable" in ln]
+    assert len(warned) == 3
+    assert any("nests deeper" in w for w in warned) and any("larger than" in w for w in warned)
