@@ -8,6 +8,7 @@ import click
 from mfm_sim.cli.options import (
     RANGE_OPT,
     SEEDS_OPT,
+    bad,
     count_option,
     parse_scenarios,
     parse_seeds,
@@ -15,9 +16,12 @@ from mfm_sim.cli.options import (
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
 
-__all__ = ["DEFAULT_SEEDS", "check_determinism_cmd"]
+__all__ = ["DEFAULT_SEEDS", "MAX_SEEDS", "check_determinism_cmd"]
 
 DEFAULT_SEEDS = 20  # seeds checked when neither --seeds nor --seed-range is given
+# Each process is handed the seed list whole (and runs every seed): more is bad input, not a
+# list that eats the memory.
+MAX_SEEDS = 100_000
 
 
 @click.command("check-determinism")
@@ -39,7 +43,12 @@ def check_determinism_cmd(
     from mfm_sim.explore.sweep import seed_count
 
     scs = parse_scenarios(scenario)
-    seed_seq, _ = parse_seeds(seeds, seed_range, DEFAULT_SEEDS)
+    seed_seq, desc = parse_seeds(seeds, seed_range, DEFAULT_SEEDS)
+    if seed_seq.count > MAX_SEEDS:
+        bad(
+            "--seed-range" if seed_range else "--seeds",
+            f"seeds {desc} are {seed_seq.count}; check-determinism checks at most {MAX_SEEDS}",
+        )
     report = check_determinism(scs, seed_seq, processes=processes)
     click.echo(report.describe())
     leaks_ok = True

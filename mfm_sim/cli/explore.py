@@ -57,6 +57,7 @@ def explore(
     variant = parse_variant(variant)
     from mfm_sim.explore.crash_points import crash_points as enumerate_points
     from mfm_sim.explore.faildb import FailureDB
+    from mfm_sim.report.collapse import collapse
     from mfm_sim.report.summary import MAX_PRINTED, ReplayOptions
 
     db = FailureDB(failures_dir)
@@ -81,8 +82,8 @@ def explore(
                 f"FAIL {sc.name} seed {seed} crash-point schedule {k}: "
                 f"{', '.join(f'{f.kind.value}@step{f.step}' for f in r.schedule.faults)}"
             )
-            for v in r.violations:
-                click.echo(f"  {v.describe()}")
+            for c in collapse(r.violations):  # repeats per resume folded, with a count
+                click.echo(f"  {c.describe()}")
             click.echo(f"  replay: {options.command(sc.name, seed, path)}")
         if len(res.failures) > MAX_PRINTED:
             click.echo(f"... and {len(res.failures) - MAX_PRINTED} more failing crash points")

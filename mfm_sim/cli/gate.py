@@ -40,7 +40,6 @@ import click
 from mfm_sim.cli.options import (
     BadInput,
     bad,
-    check_dir_path,
     check_writable,
     count_option,
     file_option,
@@ -50,6 +49,7 @@ from mfm_sim.cli.options import (
     scenario_option,
     time_budget_option,
     warn,
+    writable_dir,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
@@ -62,7 +62,7 @@ from mfm_sim.report.junit import Case, Suite
 from mfm_sim.report.summary import Failure, ReplayOptions, RunReport
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario
-from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.schedule import Schedule, ScheduleFile
 
 __all__ = ["DEFAULT_BUDGET", "SeedRing", "default_seed_start", "gate", "git_commit"]
 
@@ -176,7 +176,7 @@ def _replay_corpus(entries: Sequence[Entry], found: list[_Found]) -> list[Case]:
         result = simulate(sc, schedule.seed, schedule=schedule, keep_trace=False)
         case = Case("mfm-sim.corpus", name, time.monotonic() - t0)
         if result.violations:
-            replay = ReplayOptions().command(sc.name, schedule.seed, str(entry.path))
+            replay = ReplayOptions().command(sc.name, schedule.seed, str(entry.path), entry.variant)
             f = Failure("corpus", result, replay, str(entry.path))
             found.append(_Found(f, None))
             first = result.violations[0]
@@ -295,7 +295,10 @@ def _triage(
     click.echo(f"  shrunk: {note}")
     if issue_path:
         context = IssueContext(commit, start, first.variant)
-        body = issue_body([f.failure for f in found], total, context, shrunk.schedule, note)
+        shrunk_file = ScheduleFile(
+            shrunk.schedule, first.variant, shrunk.violations[0].invariant, shrunk.digest
+        )
+        body = issue_body([f.failure for f in found], total, context, shrunk_file, note)
         if write_output(issue_path, body, "--issue-body"):
             click.echo(f"  issue body: {issue_path}")
     if save_dir:
@@ -390,7 +393,7 @@ def _dir_option(name: str, help_text: str) -> Callable[[F], F]:
     return click.option(
         name,
         type=click.Path(file_okay=False),
-        callback=check_dir_path,
+        callback=writable_dir,
         default=None,
         metavar="DIR",
         help=help_text,

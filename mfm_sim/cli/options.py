@@ -18,7 +18,9 @@ from rich.console import Console
 
 from mfm_sim.explore.atomic_file import write_atomic
 from mfm_sim.explore.faildb import DEFAULT_DIR
+from mfm_sim.explore.seeds import SEED_SPACE, SeedSpan
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind, parse_kinds
+from mfm_sim.run.replay_target import REAL_ENGINE
 from mfm_sim.run.scenario import Scenario, UnknownScenario, resolve_names
 from mfm_sim.selfcheck.variants import VARIANTS
 from mfm_sim.world.rng import parse_seed
@@ -33,7 +35,7 @@ __all__ = [
     "VARIANT_OPT",
     "BadInput",
     "bad",
-    "check_dir_path",
+    "check_dir",
     "check_writable",
     "count_option",
     "failures_dir_option",
@@ -45,9 +47,11 @@ __all__ = [
     "parse_seeds",
     "parse_variant",
     "scenario_option",
+    "stderr_console",
     "stdout_console",
     "time_budget_option",
     "warn",
+    "writable_dir",
     "write_output",
 ]
 
@@ -91,8 +95,8 @@ def parse_seed_arg(text: str, param: str = "SEED") -> int:
         bad(param, str(exc))
 
 
-def parse_seed_range(text: str) -> range:
-    """`A..B`, both ends included."""
+def parse_seed_range(text: str) -> SeedSpan:
+    """`A..B`, both ends included (never materialised: `0..2**64-1` is legal)."""
     head, sep, tail = text.partition("..")
     if not sep:
         bad("--seed-range", f"{text!r} is not of the form A..B (for example 0..999)")
@@ -100,18 +104,18 @@ def parse_seed_range(text: str) -> range:
     b = parse_seed_arg(tail, "--seed-range")
     if b < a:
         bad("--seed-range", f"{text!r} is empty: the end must not be below the start")
-    return range(a, b + 1)
+    return SeedSpan(range(a, b + 1))
 
 
-def parse_seeds(seeds: int | None, seed_range: str | None, default: int) -> tuple[range, str]:
+def parse_seeds(seeds: int | None, seed_range: str | None, default: int) -> tuple[SeedSpan, str]:
     """The seeds of `--seeds`/`--seed-range` (at most one of them) and how to show them."""
     if seeds is not None and seed_range is not None:
         raise BadInput("--seeds and --seed-range cannot be used together: give one of them")
     if seed_range is not None:
         r = parse_seed_range(seed_range)
-        return r, f"{r.start}..{r.stop - 1}"
+        return r, f"{r.seeds.start}..{r.seeds.stop - 1}"
     n = default if seeds is None else seeds
-    return range(n), f"0..{n - 1}"
+    return SeedSpan(range(n)), f"0..{n - 1}"
 
 
 def parse_faults(text: str | None) -> tuple[FaultKind, ...] | None:
@@ -127,9 +131,12 @@ def parse_faults(text: str | None) -> tuple[FaultKind, ...] | None:
 
 
 def parse_variant(name: str | None) -> str | None:
-    """A registered engine variant's name, or None for the real engine."""
+    """A registered engine variant's name, or None for the real engine (`real`, or none
+    given)."""
+    if name == REAL_ENGINE:
+        return None
     if name is not None and name not in VARIANTS:
-        known = ", ".join(sorted(VARIANTS)) or "none"
+        known = ", ".join([REAL_ENGINE, *sorted(VARIANTS)])
         bad("--engine-variant", f"unknown engine variant {name!r}; known: {known}")
     return name
 
@@ -149,6 +156,24 @@ def check_writable(path: str | None, param: str) -> None:
         bad(param, f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         bad(param, f"cannot write {path}: permission denied")
+
+
+def check_dir(path: str | None, param: str) -> None:
+    """Refuse a directory that can never be: one under a file (it is created later, when
+    there is something to write; permissions are left to that write, which warns)."""
+    if path is None:
+        return
+    here = Path(path)
+    while not here.exists() and here != here.parent:
+        here = here.parent  # the nearest part that exists
+    if not here.is_dir():
+        bad(param, f"cannot use {path} as a directory: {here} is a file")
+
+
+def writable_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: `check_dir` on the option's value, before any work is done."""
+    check_dir(value, (param.opts or [param.name or "DIR"])[0])
+    return value
 
 
 def write_output(path: str, data: str | bytes, param: str) -> bool:
@@ -173,12 +198,17 @@ def stdout_console() -> Console:
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 100)
 
 
+def stderr_console() -> Console:
+    """The same on stderr (where the human output goes when stdout carries `--json -`)."""
+    return Console(file=sys.stderr, width=None if sys.stderr.isatty() else 100)
+
+
 # ------------------------------------------------------------------------------ options
 
 
 SEEDS_OPT = click.option(
     "--seeds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=SEED_SPACE),  # seeds 0..N-1 are u64
     default=None,
     help=f"Run seeds 0..N-1 [default: {DEFAULT_SEEDS}].",
 )
@@ -230,29 +260,14 @@ def count_option(
     )
 
 
-def check_dir_path(
-    ctx: click.Context | None, param: click.Parameter | None, value: str | None
-) -> str | None:
-    """A directory that exists or can be made: no part of the path may be a file."""
-    if value is None:
-        return None
-    name = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "DIR"
-    path = Path(value)
-    for part in (path, *path.parents):
-        if part.exists() and not part.is_dir():
-            what = "is a file" if part == path else f"is under {part}, which is a file"
-            bad(name, f"{value} {what}: give a directory")
-    return value
-
-
 def failures_dir_option(help_text: str) -> Callable[[F], F]:
     """`--failures-dir DIR`, the failure database (`mfm_sim.explore.faildb`)."""
     return click.option(
         "--failures-dir",
         type=click.Path(file_okay=False),
+        callback=writable_dir,
         default=DEFAULT_DIR,
         show_default=True,
-        callback=check_dir_path,
         help=help_text,
     )
 

@@ -20,14 +20,17 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_variant,
     stdout_console,
+    writable_dir,
     write_output,
 )
 from mfm_sim.cli.status import EXIT_VIOLATION
 from mfm_sim.report.replay import result_lines
+from mfm_sim.run.replay_target import Target
 from mfm_sim.run.result import SimResult
 from mfm_sim.run.scenario import Scenario, UnknownScenario, get_scenario
-from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.schedule import Schedule, ScheduleFile
 from mfm_sim.run.simulate import simulate
+from mfm_sim.selfcheck.variants import VARIANTS
 
 __all__ = ["replay"]
 
@@ -55,6 +58,7 @@ _PARAM = {"schedule": "--schedule", "seed": "SEED", "scenario": "--scenario"}
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
+    callback=writable_dir,
     default=".",
     show_default=True,
     help="Where --shrink writes <scenario>-<seed>.min.json.",
@@ -78,21 +82,36 @@ def replay(
     variant: str | None,
 ) -> int:
     """Re-run one schedule, by SEED or from a schedule file; exit 1 if it violates an invariant."""
-    from mfm_sim.report.summary import package_version
-    from mfm_sim.run.replay_target import TargetError, schedule_for
+    from mfm_sim.report.summary import ReplayOptions, package_version
+    from mfm_sim.run.replay_target import REAL_ENGINE, TargetError, target_for
 
+    given_variant = variant
     variant = parse_variant(variant)
     kinds = parse_faults(faults)
     check_writable(html_path, "--html")
     check_writable(emit_test, "--emit-test")
     seed_value = parse_seed_arg(seed) if seed is not None else None
     schedule: Schedule | None = None
+    target: Target | None = None
     if schedule_file is not None:
         try:
-            schedule = schedule_for(schedule_file, seed_value, scenario)
+            target = target_for(
+                schedule_file, seed_value, scenario, variant or (given_variant and REAL_ENGINE)
+            )
         except TargetError as exc:
             bad(_PARAM[exc.part], str(exc))
+        schedule = target.file.schedule
         scenario, seed_value = schedule.scenario, schedule.seed
+        if target.file.variant is not None and target.file.variant not in VARIANTS:
+            recorded = target.file.variant
+            bad("--schedule", f"{schedule_file} records unknown engine variant {recorded!r}")
+        variant = target.variant
+        if target.overridden:
+            click.echo(
+                f"note: {schedule_file} was recorded on {_engine(target.file.variant)}; "
+                f"replaying on {_engine(variant)} as --engine-variant asks "
+                "(the recorded digest is not compared)"
+            )
     if seed_value is None:
         raise BadInput("give the SEED to replay (or --schedule FILE)")
     if scenario is None:
@@ -112,13 +131,15 @@ def replay(
         variant=variant,
     )
     _echo_lines(result_lines(result))
+    mismatch = target is not None and not _digest_agrees(target, result)
 
     shown, shown_schedule, shrunk = result, result.schedule, False
+    shrunk_path: str | None = None
     if do_shrink:
         if not result.violations:
             click.echo("shrink: nothing to shrink, the schedule breaks no invariant")
         else:
-            shown, shown_schedule = _shrink(sc, result, variant, out_dir)
+            shown, shown_schedule, shrunk_path = _shrink(sc, result, variant, out_dir)
             shrunk = True
             _echo_lines(result_lines(shown, label="shrunk"))
 
@@ -140,19 +161,52 @@ def replay(
     if emit_test:
         from mfm_sim.report.regression import regression_test
 
+        options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+        if shrunk_path is not None:
+            command = options.command(sc.name, seed_value, shrunk_path)
+        elif target is not None and schedule_file is not None:
+            command = options.command(sc.name, seed_value, schedule_file, target.file.variant)
+        else:
+            command = options.command(sc.name, seed_value)
         source = regression_test(
-            shown_schedule, shown, version=package_version(), variant=variant, shrunk=shrunk
+            shown_schedule,
+            shown,
+            version=package_version(),
+            variant=variant,
+            shrunk=shrunk,
+            replay=command,
         )
         write_output(emit_test, source, "--emit-test")
         click.echo(f"regression test written to {emit_test}")
-    return EXIT_VIOLATION if result.violations else 0
+    return EXIT_VIOLATION if result.violations or mismatch else 0
+
+
+def _engine(variant: str | None) -> str:
+    return "the real engine" if variant is None else f"engine variant {variant}"
+
+
+def _digest_agrees(target: Target, result: SimResult) -> bool:
+    """Say whether the replay reproduced the digest the file recorded (one line); False only
+    on a mismatch."""
+    recorded = target.file.digest
+    if recorded is None or target.overridden:
+        return True
+    if recorded == result.digest:
+        click.echo("  recorded digest: reproduced")
+        return True
+    click.echo(
+        f"DIGEST MISMATCH: the file recorded {recorded}, the replay gave {result.digest}: "
+        "this schedule does not reproduce here (another mfm-sim or Python version, or a "
+        "nondeterminism bug)"
+    )
+    return False
 
 
 def _shrink(
     sc: Scenario, result: SimResult, variant: str | None, out_dir: str
-) -> tuple[SimResult, Schedule]:
+) -> tuple[SimResult, Schedule, str]:
     """Shrink the failing `result`, write the minimal schedule to `out_dir`, and return the
-    shrunk run (with its trace, for the timeline) and schedule."""
+    shrunk run (with its trace, for the timeline), schedule and file."""
     from mfm_sim.explore.shrink import shrink
     from mfm_sim.report.summary import ReplayOptions
 
@@ -161,7 +215,8 @@ def _shrink(
     path = Path(out_dir) / f"{sc.name}-{result.seed}.min.json"
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        sh.schedule.dump(path)
+        first = sh.result.violations[0].invariant if sh.result.violations else None
+        ScheduleFile(sh.schedule, variant, first, sh.result.digest).dump(path)
     except OSError as exc:
         bad("--out-dir", f"cannot write {path}: {exc.strerror or exc}")
     click.echo(f"shrink: minimal schedule ({len(sh.schedule.faults)} faults) written to {path}")
@@ -171,7 +226,7 @@ def _shrink(
     shown = sh.result
     if not shown.trace:
         shown = simulate(sc, result.seed, schedule=sh.schedule, variant=variant)
-    return shown, sh.schedule
+    return shown, sh.schedule, str(path)
 
 
 def _echo_lines(lines: list[str]) -> None:

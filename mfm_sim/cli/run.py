@@ -25,6 +25,7 @@ from mfm_sim.cli.options import (
     parse_seeds,
     parse_variant,
     scenario_option,
+    stderr_console,
     stdout_console,
     time_budget_option,
     warn,
@@ -57,8 +58,18 @@ MAX_UNRUN_LINES = 5  # chunks of seeds not run listed on the terminal (all of th
     help="Stop dispatching new seeds after N failing schedules (what was found is kept).",
 )
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first failing schedule.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only the one-line recap of each group and the verdict."
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Every failing schedule in full, not one per group."
+)
 @file_option("--junit", help_text="Write a JUnit XML report to FILE.")
-@file_option("--json", "json_path", help_text="Write a machine-readable summary to FILE.")
+@file_option(
+    "--json",
+    "json_path",
+    help_text="Write a machine-readable summary to FILE (`-`: to stdout, the rest to stderr).",
+)
 @click.option(
     "--shard",
     metavar="I/N",
@@ -81,6 +92,8 @@ def run(
     time_budget: float | None,
     maxfail: int | None,
     exitfirst: bool,
+    quiet: bool,
+    verbose: bool,
     junit: str | None,
     json_path: str | None,
     shard: str | None,
@@ -96,7 +109,7 @@ def run(
     from mfm_sim.explore.sweep import MAX_FAILURES, parse_shard, seed_count, tune_collector
     from mfm_sim.explore.sweep import shard as take_shard
     from mfm_sim.explore.sweep import sweep as run_sweep
-    from mfm_sim.report.groups import group_failures, print_groups, verdict_line
+    from mfm_sim.report.groups import group_failures, print_groups, recap_lines, verdict_line
     from mfm_sim.report.junit import junit_xml
     from mfm_sim.report.progress import Progress
     from mfm_sim.report.summary import (
@@ -120,7 +133,10 @@ def run(
         seeds_desc = f"shard {i}/{n} of {seeds_desc}"
     kinds = parse_faults(faults)
     variant = parse_variant(variant)
-    check_writable(json_path, "--json")
+    if quiet and verbose:
+        bad("-q", "-q and -v cannot be used together: give one of them")
+    json_stdout = json_path == "-"  # then stdout carries the JSON alone
+    check_writable(None if json_stdout else json_path, "--json")
     check_writable(junit, "--junit")
     options = ReplayOptions(variant, kinds, swarm, not unrestricted)
 
@@ -183,39 +199,52 @@ def run(
         db_pruned=pruned,
         expected_paths=None if result_sw.coverage is None else tuple(expected_paths(scs)),
         duplicates=duplicates,
+        seeds_asked=seed_seq.count,
     )
-    if json_path:
-        write_output(json_path, json.dumps(to_json(report), indent=2) + "\n", "--json")
-    if junit:
-        write_output(junit, junit_xml(report), "--junit")
-
-    # The failures first, grouped; the table and the verdict last, where the eye lands.
     groups = group_failures(report.failures)
-    print_groups(groups, click.echo)
-    stdout_console().print(summary_table(report))
+    data = json.dumps(to_json(report, groups), indent=2) + "\n"
+    if json_stdout:
+        click.echo(data, nl=False)
+    elif json_path:
+        write_output(json_path, data, "--json")
+    if junit:
+        write_output(junit, junit_xml(report, groups), "--junit")
+
+    # The failures first, grouped; the table, the recap and the verdict last, where the eye
+    # lands.
+    def echo(line: str) -> None:
+        click.echo(line, err=json_stdout)
+
+    if not quiet:
+        print_groups(groups, echo, verbose=verbose)
+        console = stderr_console() if json_stdout else stdout_console()
+        console.print(summary_table(report))
     if result_sw.partial is not None:
-        click.echo(
+        echo(
             f"PARTIAL: {result_sw.partial}; {result_sw.seeds_run} of "
             f"{result_sw.seeds_planned} seeds run; what was found is saved and reported"
         )
         for u in result_sw.unrun[:MAX_UNRUN_LINES]:
-            click.echo(f"  not run ({u.reason}): seeds {', '.join(map(str, u.seeds))}")
+            echo(f"  not run ({u.reason}): seeds {', '.join(map(str, u.seeds))}")
         if len(result_sw.unrun) > MAX_UNRUN_LINES:
-            click.echo(f"  ... and {len(result_sw.unrun) - MAX_UNRUN_LINES} more chunks (--json)")
+            echo(f"  ... and {len(result_sw.unrun) - MAX_UNRUN_LINES} more chunks (--json)")
     if report.failing:
-        click.echo(
-            f"{report.failing} failing schedules: {result_sw.failing} in the sweep, "
-            f"{report.db_failing} from the failure database"
-            + (f", {duplicates} found by both" if duplicates else "")
-        )
-        click.echo(verdict_line(report.failing, groups, len(report.failures)))
+        if not quiet:
+            echo(
+                f"{report.failing} failing schedules: {result_sw.failing} in the sweep, "
+                f"{report.db_failing} from the failure database"
+                + (f", {duplicates} found by both" if duplicates else "")
+            )
+        for line in recap_lines(groups):
+            echo(line)
+        echo(verdict_line(report.failing, groups, len(report.failures)))
         return EXIT_VIOLATION
     if result_sw.interrupted is not None:
         return exit_status(result_sw.interrupted)
     if result_sw.partial is not None:  # seeds lost to dying workers: no verdict on them
         return EXIT_HARNESS
     budget = f" (the time budget stopped it after {result_sw.seeds_run} seeds)"
-    click.echo(
+    echo(
         f"ok: {result_sw.schedules} schedules, no violations"
         + (budget if result_sw.budget_exhausted else "")
     )

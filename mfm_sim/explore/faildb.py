@@ -23,7 +23,7 @@ import attrs
 
 from mfm_sim.explore.atomic_file import write_atomic
 from mfm_sim.run.result import SimResult
-from mfm_sim.run.schedule import Schedule, ScheduleError
+from mfm_sim.run.schedule import MAX_FILE_BYTES, Schedule, ScheduleError, read_json_file
 
 __all__ = [
     "DEFAULT_DIR",
@@ -39,7 +39,7 @@ __all__ = [
 
 DEFAULT_DIR = os.path.join(".mfm-sim", "failures")
 QUARANTINE = "quarantine"  # subdirectory that unreadable entries are moved to
-MAX_ENTRY_BYTES = 4 * 2**20  # a saved schedule is a few KiB; anything this large is not one
+MAX_ENTRY_BYTES = MAX_FILE_BYTES  # a saved schedule is a few KiB; anything this large is not one
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -132,16 +132,10 @@ class FailureDB:
 
     def _read(self, path: Path) -> Entry:
         try:
-            with path.open("rb") as fh:
-                data = fh.read(MAX_ENTRY_BYTES + 1)
-        except OSError as exc:
-            return Entry(path, None, error=f"cannot read: {exc.strerror}")
-        if len(data) > MAX_ENTRY_BYTES:
-            return Entry(path, None, error=f"larger than {MAX_ENTRY_BYTES} bytes")
-        try:
-            raw = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # bad JSON, UTF-8, huge int, deep nesting
-            return Entry(path, None, error=f"not JSON: {_short(exc)}")
+            # Capped in size and depth: one huge or deeply nested file must not stop a run.
+            raw = read_json_file(path)
+        except ScheduleError as exc:
+            return Entry(path, None, error=_short(exc))
         if not isinstance(raw, dict):
             return Entry(path, None, error="not a JSON object")
         try:

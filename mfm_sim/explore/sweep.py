@@ -35,6 +35,7 @@ from mfm_sim.selfcheck.variants import VARIANTS, UnknownVariant
 
 __all__ = [
     "MAX_FAILURES",
+    "MAX_LISTED_SEEDS",
     "ScenarioTally",
     "SweepResult",
     "Unrun",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 MAX_FAILURES = 100  # failing schedules kept in full (the first ones by (scenario, seed))
+MAX_LISTED_SEEDS = 1_000_000  # failing seeds named (bounded memory: a few dozen MB at most)
 MAX_CHUNK = 32  # seeds per unit of work sent to a worker
 IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bounded memory
 MAX_TRIES = 3  # a chunk whose worker dies this often is reported by seed, not run again
@@ -71,8 +73,12 @@ def shard(seeds: Sequence[int], i: int, n: int) -> Sequence[int]:
 def parse_shard(text: str) -> tuple[int, int]:
     """`I/N` -> (I, N) with 1 <= I <= N; raises ValueError with a hint."""
     head, sep, tail = text.strip().partition("/")
-    if not sep or not head.strip().isdigit() or not tail.strip().isdigit():
-        raise ValueError(f"shard {text!r} is not of the form I/N (for example 1/4)")
+    # ASCII digits, at most 20 (a u64): `int()` of a 5,000-digit number raises another error.
+    if not sep or not all(
+        p.strip().isascii() and p.strip().isdigit() and len(p.strip()) <= 20 for p in (head, tail)
+    ):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"shard {shown!r} is not of the form I/N (for example 1/4)")
     i, n = int(head), int(tail)
     if n < 1 or not 1 <= i <= n:
         raise ValueError(f"shard {text!r} is impossible: I must be between 1 and N (N >= 1)")
@@ -118,6 +124,9 @@ class SweepResult:
     interrupted: int | None = None  # the stop signal (SIGINT, SIGTERM, SIGHUP) that ended it
     unrun: tuple[Unrun, ...] = ()  # seeds before `last_seed` (or lost) that never finished
     worker_deaths: int = 0  # times a worker process died and its chunks were sent again
+    # Every failing (scenario, seed), in (scenario, seed) order, up to MAX_LISTED_SEEDS: the
+    # seeds of the failures not kept in full are still named (`--json`).
+    failing_seeds: tuple[tuple[str, int], ...] = ()
 
     @property
     def partial(self) -> str | None:
@@ -285,6 +294,8 @@ class _Totals:
         # (scenario, seed) order, whatever order the chunks finish in.
         self._heap: list[tuple[tuple[int, int], int, SimResult]] = []
         self._tie = 0
+        # Every failing (scenario, seed), the same way: the first MAX_LISTED_SEEDS by key.
+        self._seeds: list[tuple[tuple[int, int], str, int]] = []
 
     def merge(self, part: _Partial) -> None:
         p = self.p
@@ -303,11 +314,18 @@ class _Totals:
             p.coverage.update(part.coverage)
         for key, result in part.failures:
             neg = (-key[0], -key[1])
+            if len(self._seeds) < MAX_LISTED_SEEDS:
+                heapq.heappush(self._seeds, (neg, result.scenario, result.seed))
+            elif neg > self._seeds[0][0]:
+                heapq.heapreplace(self._seeds, (neg, result.scenario, result.seed))
             self._tie += 1
             if len(self._heap) < self.max_failures:
                 heapq.heappush(self._heap, (neg, self._tie, result))
             elif self._heap and neg > self._heap[0][0]:
                 heapq.heapreplace(self._heap, (neg, self._tie, result))
+
+    def failing_seeds(self) -> tuple[tuple[str, int], ...]:
+        return tuple((name, seed) for _, name, seed in sorted(self._seeds, reverse=True))
 
     def failures(self) -> list[SimResult]:
         return [r for _, _, r in sorted(self._heap, key=lambda e: (-e[0][0], -e[0][1]))]
@@ -609,4 +627,5 @@ def sweep(
         interrupted=state.interrupted,
         unrun=tuple(state.unrun),
         worker_deaths=state.worker_deaths,
+        failing_seeds=totals.failing_seeds(),
     )

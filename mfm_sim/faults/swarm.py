@@ -17,6 +17,7 @@ from mfm_sim.world.rng import Rng, Streams, first_draws
 __all__ = [
     "BUDGET_STREAM",
     "INTERLEAVE_STREAM",
+    "MAX_BUDGET",
     "MAX_RATE",
     "SITE_ACTIVATION",
     "FaultConfig",
@@ -29,6 +30,8 @@ K = FaultKind
 SITE_ACTIVATION = 0.25
 MAX_RATE = 0.10
 BUDGET_STREAM = "swarm:budget"
+# A recoverable seed fires 1..MAX_BUDGET faults; then faults stop and liveness is judged.
+MAX_BUDGET = 8
 INTERLEAVE_STREAM = "swarm:interleave"
 
 
@@ -79,7 +82,7 @@ class FaultConfig:
                 rate = 0.0  # users' own sites set their odds
             if on or not swarm:
                 rates.append((kind, rate if swarm or kind is K.BUGGIFY else 0.05))
-        drawn_budget = 1 + streams.stream(BUDGET_STREAM).below(8)  # drawn in both modes
+        drawn_budget = 1 + streams.stream(BUDGET_STREAM).below(MAX_BUDGET)  # drawn in both modes
         budget = drawn_budget if recoverable else None
         activation = SITE_ACTIVATION if swarm else 1.0
         return cls(tuple(rates), budget, activation)

@@ -35,6 +35,13 @@ class Collapsed:
     def describe(self) -> str:
         return self.first.describe() + self.suffix()
 
+    def line(self) -> str:
+        """The printed line: `  invariant X: run 1a2b3c4d events seq 4,5: message (x3, ...)`."""
+        v = self.first
+        run = v.run_id[:8] if v.run_id else "-"
+        seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
+        return f"  invariant {v.invariant}: run {run} events seq {seqs}: {v.message}{self.suffix()}"
+
 
 def _key(v: Violation) -> tuple[str, str | None, tuple[int, ...], str]:
     return (v.invariant, v.run_id, tuple(v.seqs), _INCARNATION.sub("incarnation N", v.message))

@@ -23,6 +23,7 @@ import attrs
 from mfm_sim.report.groups import FailureGroup, Signature
 from mfm_sim.report.issue import IssueContext, issue_body
 from mfm_sim.report.junit import Suite
+from mfm_sim.run.schedule import ScheduleFile
 
 __all__ = [
     "MARKER",
@@ -143,11 +144,12 @@ def signature_issues(
         sig_id = signature_id(g.signature)
         r = g.first.result
         note = "unshrunk; `mfm-sim replay ... --shrink` shrinks it"
-        body = issue_body(list(g.failures), g.count, context, r.schedule, note)
-        pairs = "\n".join(f"- `{inv}`: {msg}" for inv, msg in g.signature)
+        shown = ScheduleFile(r.schedule, context.variant, g.name, r.digest)
+        body = issue_body(list(g.failures), g.count, context, shown, note)
+        pairs = f"- `{g.signature[0]}`: {g.signature[1]}"
         body = (
             f"{marker(sig_id)}\n{body}\n### Signature `{sig_id}`\n\n"
-            f"The invariants and messages (numbers and ids normalised) every schedule of this "
+            f"The invariant and message (numbers and ids normalised) every schedule of this "
             f"group breaks; a later run that finds it comments here.\n\n{pairs}\n"
         )
         title = f"mfm-sim: {g.name} violated [{sig_id}]"

@@ -1,12 +1,21 @@
-"""Failing schedules grouped by signature: the set of (invariant, message) pairs with run
-ids, sequence numbers and other numbers stripped, so one bug is one group, whatever seed."""
+"""Failing schedules grouped by signature, so that one bug is one group, whatever the seed.
+
+A signature is an invariant and its message with what differs from seed to seed normalised
+away: run ids, numbers, state names, payloads. A failing schedule usually breaks several
+invariants (the bug, then its consequences), so each failure has several signatures; the
+groups are a greedy cover: the signature shared by the most failures first, then among the
+rest, and so on. One bug then shows as the symptom all its failures share, not one group per
+combination of consequences. Deterministic: ties go to the smaller signature.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import attrs
+import click
 
 from mfm_sim.report.summary import MAX_PRINTED, Failure, failure_lines
 from mfm_sim.run.result import SimResult
@@ -14,27 +23,37 @@ from mfm_sim.run.result import SimResult
 __all__ = [
     "FailureGroup",
     "group_failures",
+    "normalise",
     "print_groups",
+    "recap_lines",
     "signature",
     "verdict_line",
 ]
 
 MAX_SEEDS_LISTED = 20  # other seeds named per group; the rest are counted
+MAX_RECAPPED = 20  # groups recapped one line each at the end of a run
 
-# Hex ids first (they may contain digits), then any remaining number.
-_HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b")
+# Payloads first (they hold anything), then hex ids (they may contain digits), state names
+# (`chain.s1.run`, `pay.charge.alice`), and any remaining number.
+_PAYLOAD = re.compile(r"\{.*\}|\[.*\]")
+_HEX_ID = re.compile(r"\b[0-9a-f]{8,}(?:-[0-9a-f]{4,})*\b")
+_STATE = re.compile(r"\b[A-Za-z_][\w-]*(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"\d+")
 
-Signature = tuple[tuple[str, str], ...]
+Signature = tuple[str, str]  # (invariant, normalised message)
 
 
-def _normalise(message: str) -> str:
-    return _NUMBER.sub("N", _HEX_ID.sub("<id>", message))
+def normalise(message: str) -> str:
+    """`message` with its run ids, payloads, state names and numbers replaced by placeholders."""
+    text = _PAYLOAD.sub("{...}", message)
+    text = _HEX_ID.sub("<id>", text)
+    text = _STATE.sub("<state>", text)
+    return _NUMBER.sub("N", text)
 
 
-def signature(result: SimResult) -> Signature:
-    """The sorted, de-duplicated (invariant, normalised message) pairs of `result`."""
-    return tuple(sorted({(v.invariant, _normalise(v.message)) for v in result.violations}))
+def signature(result: SimResult) -> tuple[Signature, ...]:
+    """The sorted, de-duplicated signatures of `result`'s violations."""
+    return tuple(sorted({(v.invariant, normalise(v.message)) for v in result.violations}))
 
 
 def _cost(f: Failure) -> tuple[int, int, int]:
@@ -45,15 +64,20 @@ def _cost(f: Failure) -> tuple[int, int, int]:
 
 @attrs.frozen
 class FailureGroup:
-    """Failures with one signature; `failures[0]` is the fastest, smallest one."""
+    """Failures sharing one signature; `failures[0]` is the fastest, smallest one."""
 
     signature: Signature
     failures: tuple[Failure, ...]
 
     @property
     def name(self) -> str:
-        """The group's invariants, in signature order: `attempt_envelopes+engine_contract`."""
-        return "+".join(dict.fromkeys(inv for inv, _ in self.signature))
+        """The invariant the group breaks."""
+        return self.signature[0]
+
+    @property
+    def title(self) -> str:
+        """`invariant: normalised message`: stable across seeds (a JUnit case name)."""
+        return f"{self.signature[0]}: {self.signature[1]}"
 
     @property
     def count(self) -> int:
@@ -65,28 +89,51 @@ class FailureGroup:
 
 
 def group_failures(failures: Sequence[Failure]) -> list[FailureGroup]:
-    """Groups, the largest first (ties: by name), each ordered fastest first."""
-    by_sig: dict[Signature, list[Failure]] = {}
-    for f in failures:
-        by_sig.setdefault(signature(f.result), []).append(f)
-    groups = [FailureGroup(sig, tuple(sorted(fs, key=_cost))) for sig, fs in by_sig.items()]
-    return sorted(groups, key=lambda g: (-g.count, g.name, g.signature))
+    """Groups by greedy cover (see the module's docstring), the largest first, each ordered
+    fastest first."""
+    sigs = [signature(f.result) or (("(none)", "no violations"),) for f in failures]
+    remaining = list(range(len(failures)))
+    groups: list[FailureGroup] = []
+    while remaining:
+        counts = Counter(s for i in remaining for s in sigs[i])
+        best = min(counts, key=lambda s: (-counts[s], s))
+        members = [failures[i] for i in remaining if best in sigs[i]]
+        remaining = [i for i in remaining if best not in sigs[i]]
+        groups.append(FailureGroup(best, tuple(sorted(members, key=_cost))))
+    return groups
 
 
-def print_groups(groups: Sequence[FailureGroup], echo: Callable[[str], object]) -> None:
-    """Each group once: its fastest failure in full, then the count and the other seeds."""
-    for i, g in enumerate(groups[:MAX_PRINTED], 1):
-        echo(f"GROUP {i}/{len(groups)}: {g.name} ({g.count} failing schedules)")
-        for line in failure_lines(g.first):
-            echo(line)
+def print_groups(
+    groups: Sequence[FailureGroup], echo: Callable[[str], object], *, verbose: bool = False
+) -> None:
+    """Each group once: its fastest failure in full, then the count and the other seeds;
+    `verbose`: every failure of every group in full."""
+    shown = groups if verbose else groups[:MAX_PRINTED]
+    for i, g in enumerate(shown, 1):
+        echo(f"GROUP {i}/{len(groups)}: {g.title} ({g.count} failing schedules)")
+        for f in g.failures if verbose else g.failures[:1]:
+            for line in failure_lines(f):
+                echo(line)
         others = [f"{f.result.scenario}:{f.result.seed}" for f in g.failures[1:]]
-        if others:
-            shown = ", ".join(others[:MAX_SEEDS_LISTED])
+        if others and not verbose:
+            listed = ", ".join(others[:MAX_SEEDS_LISTED])
             more = len(others) - MAX_SEEDS_LISTED
-            echo(f"  also failing: {shown}" + (f" and {more} more" if more > 0 else ""))
+            echo(f"  also failing: {listed}" + (f" and {more} more" if more > 0 else ""))
         echo("")
-    if len(groups) > MAX_PRINTED:
-        echo(f"... and {len(groups) - MAX_PRINTED} more groups (see --json FILE)")
+    if len(groups) > len(shown):
+        echo(f"... and {len(groups) - len(shown)} more groups (see -v or --json FILE)")
+
+
+def recap_lines(groups: Sequence[FailureGroup], *, color: bool = True) -> list[str]:
+    """One line per group, for the end of a run: count, signature and the replay command of
+    its fastest failure (red where the terminal shows colour)."""
+    out = []
+    for g in groups[:MAX_RECAPPED]:
+        line = f"  {g.count:>4} x {g.title}  ->  {g.first.replay}"
+        out.append(click.style(line, fg="red") if color else line)
+    if len(groups) > MAX_RECAPPED:
+        out.append(f"  ... and {len(groups) - MAX_RECAPPED} more groups")
+    return out
 
 
 def verdict_line(failing: int, groups: Sequence[FailureGroup], kept: int) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from mfm_sim.report.summary import Failure, ReplayOptions, package_version
-from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.schedule import ScheduleFile
 
 __all__ = ["MAX_LISTED", "IssueContext", "issue_body"]
 
@@ -29,11 +29,12 @@ def issue_body(
     failures: Sequence[Failure],
     total: int,
     context: IssueContext,
-    shrunk: Schedule,
+    shrunk: ScheduleFile,
     note: str,
 ) -> str:
     """Markdown for `failures[0]` (seed, commit, Python, invariant, digest, the replay commands,
-    the shrunk schedule), then the others; `total` counts the failures not kept too."""
+    the shrunk schedule with the variant and digest its replay must reproduce), then the
+    others; `total` counts the failures not kept too."""
     f = failures[0]
     r = f.result
     first = r.violations[0]
@@ -69,7 +70,7 @@ def issue_body(
         "",
         "```sh",
         f.replay,
-        f"{options.command(r.scenario, r.seed, 'shrunk.json')} --timeline",
+        f"{options.command(r.scenario, r.seed, 'shrunk.json', shrunk.variant)} --timeline",
         options.python_command(r.scenario, r.seed, f.schedule_file),
         "```",
         "",

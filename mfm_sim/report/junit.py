@@ -14,7 +14,8 @@ from pathlib import Path
 
 import attrs
 
-from mfm_sim.report.summary import Failure, RunReport, failure_lines, package_version
+from mfm_sim.report.groups import FailureGroup, group_failures
+from mfm_sim.report.summary import RunReport, failure_lines, package_version
 
 __all__ = ["Case", "Suite", "junit_xml", "report_suites", "to_xml"]
 
@@ -92,10 +93,12 @@ def to_xml(suites: Sequence[Suite], name: str = "mfm-sim") -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def report_suites(report: RunReport) -> list[Suite]:
+def report_suites(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> list[Suite]:
     """Suite `mfm-sim.failure-db` (one case per replayed file, if any) and suite
-    `mfm-sim.sweep` (one case per scenario, named by the scenario alone; its failure lists
-    the failing seeds with their replay commands)."""
+    `mfm-sim.sweep`: one case per scenario for its passing schedules (named by the scenario
+    alone; skipped when none passed), then one failing case per signature of the sweep's
+    failures (named by the signature, so the same for any `--seeds`; its message carries the
+    count and the replay command of the fastest failure, its body every kept failure)."""
     sw = report.sweep
     props = (
         ("mfm-sim", package_version()),
@@ -106,31 +109,51 @@ def report_suites(report: RunReport) -> list[Suite]:
     out: list[Suite] = []
     if report.db_replayed or report.db_errors:
         out.append(Suite("mfm-sim.failure-db", _db_cases(report), 0.0, props))
-    kept: dict[str, list[Failure]] = {}
-    for f in report.failures:
-        if f.source == "sweep":
-            kept.setdefault(f.result.scenario, []).append(f)
     cases = []
     for name, tally in sw.per_scenario.items():
-        # Named by scenario only, so the name is the same for any --seeds.
         counts = (("schedules", str(tally.schedules)), ("failing", str(tally.failing)))
         case = Case("mfm-sim.sweep", name, properties=counts)
-        if tally.failing:
-            fails = kept.get(name, [])
-            invs = sorted({v.invariant for f in fails for v in f.result.violations})
-            lines: list[str] = []
-            for f in fails:
-                lines += failure_lines(f)
-            if tally.failing > len(fails):
-                lines.append(f"... and {tally.failing - len(fails)} more failing schedules")
+        passed = tally.schedules - tally.failing
+        if passed <= 0:
+            why = "no schedules run" if not tally.schedules else "every schedule failed"
+            case = attrs.evolve(case, skipped=f"{why} (failures: see the signature cases)")
+        elif tally.failing:
             case = attrs.evolve(
                 case,
-                failure=f"{tally.failing} of {tally.schedules} schedules failed: "
-                + ", ".join(invs),
-                failure_type="invariant",
-                detail="\n".join(lines),
+                out=f"{passed} of {tally.schedules} schedules passed; the {tally.failing} "
+                "failing ones are reported by signature",
             )
         cases.append(case)
+    if groups is None:
+        groups = group_failures(report.failures)
+    for g in groups:
+        sweep_fails = [f for f in g.failures if f.source == "sweep"]
+        if not sweep_fails:
+            continue  # the failure database's, reported in its own suite
+        lines: list[str] = []
+        for f in sweep_fails:
+            lines += failure_lines(f)
+        cases.append(
+            Case(
+                "mfm-sim.sweep",
+                g.title,
+                failure=f"{len(sweep_fails)} failing schedules; replay: {sweep_fails[0].replay}",
+                failure_type=g.name,
+                detail="\n".join(lines),
+                properties=(("count", str(len(sweep_fails))), ("replay", sweep_fails[0].replay)),
+            )
+        )
+    kept = sum(1 for f in report.failures if f.source == "sweep")
+    if sw.failing > kept:
+        cases.append(
+            Case(
+                "mfm-sim.sweep",
+                "failures not kept in full",
+                failure=f"{sw.failing - kept} more failing schedules, not kept in full "
+                "(their seeds: --json)",
+                failure_type="invariant",
+            )
+        )
     if sw.partial:  # the marker CI shows: the counts above are of a partial sweep
         cases.append(Case("mfm-sim.sweep", "partial", error=f"partial sweep: {sw.partial}"))
     out.append(Suite("mfm-sim.sweep", tuple(cases), sw.wall_s, props))
@@ -163,6 +186,6 @@ def _db_cases(report: RunReport) -> tuple[Case, ...]:
     return tuple(cases)
 
 
-def junit_xml(report: RunReport) -> bytes:
+def junit_xml(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> bytes:
     """The JUnit XML of a sweep's report (`mfm-sim run --junit`)."""
-    return to_xml(report_suites(report))
+    return to_xml(report_suites(report, groups))

@@ -26,11 +26,12 @@ def regression_test(
     version: str,
     variant: str | None = None,
     shrunk: bool = False,
+    replay: str | None = None,
 ) -> str:
     """Python source of a pytest module that replays `schedule` and asserts no violations.
 
     `result` is the replay that failed (its violations and digest are recorded in the file
-    for reference).
+    for reference); `replay` is the command that reproduces it (`ReplayOptions.command`).
     """
     first = result.violations[0] if result.violations else None
     invariant = first.invariant if first else None
@@ -46,6 +47,11 @@ def regression_test(
         "Written by `mfm-sim replay --emit-test`"
         + (" from the shrunk schedule" if shrunk else "")
         + f" (mfm-sim {version}, Python {platform.python_version()}).",
+        *(
+            ["", "Reproduce the failure (its digest is RECORDED_DIGEST):", "", f"    {replay}"]
+            if replay
+            else []
+        ),
         '"""',
         "",
         "import json",

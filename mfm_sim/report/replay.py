@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mfm_sim.report.collapse import collapse
 from mfm_sim.report.summary import human_ns, replay_key
 from mfm_sim.run.result import SimResult
 
@@ -10,7 +11,7 @@ __all__ = ["result_lines"]
 
 def result_lines(result: SimResult, *, label: str = "replay") -> list[str]:
     """`label: scenario seed N: PASS|FAIL`, then the replay key, digest, phase, faults and stats,
-    and one line per violation with the events that break it."""
+    and one line per distinct violation with the events that break it."""
     st = result.stats
     verdict = (
         f"FAIL ({len(result.violations)} violations)"
@@ -28,8 +29,6 @@ def result_lines(result: SimResult, *, label: str = "replay") -> list[str]:
         f"{st.resumes}, incarnations {st.incarnations}, fault points {st.store_calls}, "
         f"virtual time {human_ns(st.virtual_ns)}, trace entries {st.trace_entries}",
     ]
-    for v in result.violations:
-        run_id = v.run_id[:8] if v.run_id else "-"
-        seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
-        lines.append(f"  invariant {v.invariant}: run {run_id} events seq {seqs}: {v.message}")
+    # Repeats (one per crash-and-resume cycle) folded into one line with their count.
+    lines += [c.line() for c in collapse(result.violations)]
     return lines

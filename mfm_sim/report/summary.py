@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from rich.table import Table
@@ -17,6 +18,9 @@ from mfm_sim.explore.sweep import SweepResult
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.report.collapse import collapse
 from mfm_sim.run.result import SimResult
+
+if TYPE_CHECKING:
+    from mfm_sim.report.groups import FailureGroup
 
 __all__ = [
     "JSON_FORMAT",
@@ -68,14 +72,27 @@ class ReplayOptions:
             out += ["--engine-variant", self.variant]
         return out
 
-    def command(self, scenario: str, seed: int, schedule_file: str | None = None) -> str:
-        """A copy-pasteable one-line `mfm-sim replay` command."""
+    def command(
+        self,
+        scenario: str,
+        seed: int,
+        schedule_file: str | None = None,
+        recorded_variant: str | None = None,
+    ) -> str:
+        """A copy-pasteable one-line `mfm-sim replay` command: every option that shapes the
+        schedule. The one builder of replay commands (run, gate, JUnit, issue body, emitted
+        regression tests), so none of them can drop one.
+
+        A schedule file replays bit for bit under the variant it recorded
+        (`recorded_variant`); the variant is named when it is another, `real` for the real
+        engine."""
         if schedule_file is not None:
-            # A schedule file replays bit for bit; only the engine variant still matters.
             argv = ["mfm-sim", "replay", str(seed), "--scenario", scenario]
             argv += ["--schedule", schedule_file]
             if self.variant is not None:
                 argv += ["--engine-variant", self.variant]
+            elif recorded_variant is not None:
+                argv += ["--engine-variant", "real"]
         else:
             argv = ["mfm-sim", "replay", str(seed), "--scenario", scenario, *self.args()]
         return shlex.join(argv)
@@ -124,6 +141,13 @@ class RunReport:
     db_pruned: int = 0
     expected_paths: tuple[str, ...] | None = None
     duplicates: int = 0  # sweep failures that are the same schedule as a failure-db one
+    # The exact number of seeds asked for, where a sequence's len() could not say it (more
+    # than sys.maxsize: `--seed-range 0..18446744073709551615`); None: the sweep's count.
+    seeds_asked: int | None = None
+
+    @property
+    def seeds_planned(self) -> int:
+        return self.sweep.seeds_planned if self.seeds_asked is None else self.seeds_asked
 
     @property
     def db_failing(self) -> int:
@@ -175,13 +199,7 @@ def failure_lines(failure: Failure) -> list[str]:
     r = failure.result
     where = " (from the failure database)" if failure.source == "failure-db" else ""
     lines = [f"FAIL {r.scenario} seed {r.seed}{where}  [replay key: {replay_key(r.seed)}]"]
-    for c in collapse(r.violations):
-        v = c.first
-        run = v.run_id[:8] if v.run_id else "-"
-        seqs = ",".join(map(str, v.seqs)) if v.seqs else "-"
-        lines.append(
-            f"  invariant {v.invariant}: run {run} events seq {seqs}: {v.message}{c.suffix()}"
-        )
+    lines += [c.line() for c in collapse(r.violations)]
     lines.append(f"  digest {r.digest}")
     if failure.schedule_file:
         lines.append(f"  schedule saved: {failure.schedule_file}")
@@ -195,7 +213,7 @@ def summary_table(report: RunReport) -> Table:
     table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("scenarios", ", ".join(sw.scenarios))
-    seeds = f"{report.seeds} ({sw.seeds_run} of {sw.seeds_planned} seeds run)"
+    seeds = f"{report.seeds} ({sw.seeds_run} of {report.seeds_planned} seeds run)"
     if sw.budget_exhausted:
         seeds += "; time budget spent"
     if sw.stopped_on_failures:
@@ -282,8 +300,37 @@ def _failure_json(f: Failure) -> dict[str, Any]:
     }
 
 
-def to_json(report: RunReport) -> dict[str, Any]:
-    """A machine-readable summary. Everything outside `timing` is the same for any `--jobs`."""
+def _groups_json(groups: Sequence[FailureGroup]) -> list[dict[str, Any]]:
+    return [
+        {
+            "invariant": g.signature[0],
+            "message": g.signature[1],
+            "count": g.count,
+            "replay": g.first.replay,
+            "digest": g.first.result.digest,
+            "seeds": [[f.result.scenario, f.result.seed] for f in g.failures],
+        }
+        for g in groups
+    ]
+
+
+def _failing_seeds(sw: SweepResult) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for name, seed in sw.failing_seeds:
+        out.setdefault(name, []).append(seed)
+    return out
+
+
+def to_json(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> dict[str, Any]:
+    """A machine-readable summary. Everything outside `timing` is the same for any `--jobs`.
+
+    Every failing seed of the sweep is listed (`failing_seeds`, per scenario); the first
+    `MAX_FAILURES` are kept in full, schedules included (`failures`), and grouped by
+    signature (`groups`)."""
+    if groups is None:
+        from mfm_sim.report.groups import group_failures
+
+        groups = group_failures(report.failures)
     sw = report.sweep
     o = report.options
     return {
@@ -302,7 +349,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
         "scenarios": list(sw.scenarios),
         "seeds": {
             "spec": report.seeds,
-            "planned": sw.seeds_planned,
+            "planned": report.seeds_planned,
             "run": sw.seeds_run,
             "first": sw.first_seed,
             "last": sw.last_seed,
@@ -331,6 +378,9 @@ def to_json(report: RunReport) -> dict[str, Any]:
         },
         "failures": [_failure_json(f) for f in report.failures],
         "failures_omitted": max(0, report.failing - len(report.failures)),
+        "groups": _groups_json(groups),
+        "failing_seeds": _failing_seeds(sw),
+        "failing_seeds_omitted": sw.failing - len(sw.failing_seeds),
         "failure_db": {
             "replayed": [
                 {"file": str(e.path), "fixed": not r.violations, "digest": r.digest}

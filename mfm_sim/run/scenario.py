@@ -89,7 +89,8 @@ def get_scenario(name: str) -> Scenario:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise UnknownScenario(f"unknown scenario {name!r}; known: {known}, default, all") from None
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        raise UnknownScenario(f"unknown scenario {shown!r}; known: {known}, default, all") from None
 
 
 def resolve_names(name: str) -> list[Scenario]:

@@ -242,18 +242,21 @@ def parse_seed(text: str) -> int:
     a failure report means exactly one thing. Raises `ValueError` with a one-line hint.
     """
     s = text.strip()
+    shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
     if not s:
         raise ValueError("seed is empty: give a decimal integer like 42 or hex like 0x2a")
+    # Leading zeros aside, a u64 has at most 20 decimal or 16 hex digits: longer text is too
+    # large without converting it (`int()` refuses more than 4,300 digits with a ValueError).
     if _DECIMAL.fullmatch(s):
-        value = int(s, 10)
+        value = int(s, 10) if len(s.lstrip("0")) <= 20 else MASK64 + 1
     elif _HEX.fullmatch(s):
-        value = int(s, 16)
+        value = int(s, 16) if len(s[2:].lstrip("0")) <= 16 else MASK64 + 1
     elif s.startswith("-"):
-        raise ValueError(f"seed {text!r} is negative: seeds are in [0, 2**64)")
+        raise ValueError(f"seed {shown!r} is negative: seeds are in [0, 2**64)")
     else:
         raise ValueError(
-            f"seed {text!r} is not an integer: give decimal digits like 42 or hex like 0x2a"
+            f"seed {shown!r} is not an integer: give decimal digits like 42 or hex like 0x2a"
         )
     if value > MASK64:
-        raise ValueError(f"seed {text!r} is too large: seeds are in [0, 2**64), max {MASK64:#x}")
+        raise ValueError(f"seed {shown!r} is too large: seeds are in [0, 2**64), max {MASK64:#x}")
     return value

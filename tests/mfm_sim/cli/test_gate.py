@@ -106,7 +106,9 @@ def test_gate_fails_on_a_broken_engine_and_writes_an_issue(tmp_path: Path) -> No
     failures = [
         c for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None
     ]
-    assert [c.get("name") for c in failures] == ["linear"]
+    # One case per failure signature, named by it (no seed, no count: stable across sweeps).
+    names = [c.get("name") or "" for c in failures]
+    assert names and all(re.match(r"[a-z_]+: ", n) and not re.search(r"\d", n) for n in names)
 
 
 def test_gate_bad_input_exits_2(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from mfm_sim.cli.options import (
     write_output,
 )
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind
+from tests.mfm_sim.cli.support import invoke
 
 
 def test_scenarios_are_listed_once_each_in_order() -> None:
@@ -31,13 +32,17 @@ def test_seeds() -> None:
     assert parse_seed_arg("0x10") == 16
     with pytest.raises(BadInput, match=r"^--seed: "):
         parse_seed_arg("abc", "--seed")
-    assert parse_seed_range("3..5") == range(3, 6)
+    assert parse_seed_range("3..5").seeds == range(3, 6)
     for bad in ("5..2", "abc", "1..x"):
         with pytest.raises(BadInput, match=r"^--seed-range: "):
             parse_seed_range(bad)
-    assert parse_seeds(None, None, 7) == (range(7), "0..6")
-    assert parse_seeds(3, None, 7) == (range(3), "0..2")
-    assert parse_seeds(None, "4..6", 7) == (range(4, 7), "4..6")
+    for args, seeds, desc in (
+        ((None, None, 7), range(7), "0..6"),
+        ((3, None, 7), range(3), "0..2"),
+        ((None, "4..6", 7), range(4, 7), "4..6"),
+    ):
+        span, shown = parse_seeds(*args)
+        assert (span.seeds, shown) == (seeds, desc)
     with pytest.raises(BadInput, match="cannot be used together"):
         parse_seeds(3, "0..2", 7)
 
@@ -76,3 +81,40 @@ def test_output_files_are_checked_before_work_and_written(
     err = capsys.readouterr().err
     assert err.startswith("mfm-sim: warning: --html: cannot write ") and err.count("\n") == 1
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explore", "--scenario", "linear", "--crash-points", "--failures-dir", "{f}/sub"],
+        ["run", "--scenario", "linear", "--seeds", "1", "--failures-dir", "{f}/sub"],
+        ["replay", "3", "--scenario", "linear", "--shrink", "--out-dir", "{f}/x"],
+        ["gate", "--skip-tests", "--seeds", "1", "--save-failures", "{f}/x/y"],
+    ],
+    ids=["explore", "run", "replay", "gate"],
+)
+def test_a_directory_under_a_file_is_bad_input_before_any_work(
+    tmp_path: Path, args: list[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    res = invoke([a.replace("{f}", str(afile)) for a in args])
+    assert res.exit_code == 2, res.output
+    assert f"{afile} is a file" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert "harness bug" not in res.stderr and res.stdout == ""
+
+
+def test_check_dir_accepts_directories_still_to_be_made(tmp_path: Path) -> None:
+    from mfm_sim.cli.options import check_dir
+
+    check_dir(str(tmp_path / "a" / "b" / "c"), "--out-dir")  # made later: fine
+    check_dir(None, "--out-dir")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(BadInput, match="is a file"):
+        check_dir(str(tmp_path / "f" / "b"), "--out-dir")
+
+
+def test_real_names_the_real_engine() -> None:
+    assert parse_variant("real") is None and parse_variant(None) is None
+    with pytest.raises(BadInput, match="known: real, "):
+        parse_variant("no_such_variant")

@@ -198,16 +198,24 @@ def test_failures_grouped_table_after_and_final_verdict(tmp_path: Path) -> None:
     assert again.exit_code == 1 and f"digest: {digest.group(1)}" in again.stdout
 
 
+def _junit_of(tmp_path: Path, seeds: str) -> ET.Element:
+    junit = tmp_path / f"{seeds}.xml"
+    invoke([*ORPHAN, "--seeds", seeds, "--junit", str(junit), *db_args(tmp_path, seeds)])
+    return ET.parse(junit).getroot()
+
+
+def _props(case: ET.Element) -> dict[str | None, str | None]:
+    return {p.get("name"): p.get("value") for p in case.iter("property")}
+
+
 @needs_variant
 def test_junit_case_names_do_not_depend_on_seeds(tmp_path: Path) -> None:
     names = []
     for n in ("5", "12"):
-        junit = tmp_path / f"{n}.xml"
-        invoke([*ORPHAN, "--seeds", n, "--junit", str(junit), *db_args(tmp_path, n)])
-        case = ET.parse(junit).getroot().find(".//testsuite[@name='mfm-sim.sweep']/testcase")
+        case = _junit_of(tmp_path, n).find(".//testsuite[@name='mfm-sim.sweep']/testcase")
         assert case is not None
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert props["schedules"] == n and int(props["failing"]) > 0
+        props = _props(case)
+        assert props["schedules"] == n and int(props["failing"] or 0) > 0
         names.append(case.get("name"))
     assert names == ["linear", "linear"]
 
@@ -241,3 +249,139 @@ def test_maxfail_with_jobs_keeps_a_prefix(tmp_path: Path) -> None:
 def test_maxfail_must_be_positive(tmp_path: Path) -> None:
     res = invoke(["run", "--seeds", "3", "--maxfail", "0", *db_args(tmp_path)])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--seeds", str(10**30)], "--seeds"),
+        (["--seed-range", "0.." + "7" * 5000], "too large"),
+        (["--seed-range", "7" * 5000 + "..9"], "too large"),
+    ],
+    ids=["seeds-1e30", "range-5000-digits", "start-5000-digits"],
+)
+def test_huge_seed_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
+    res = invoke(["run", "--scenario", "linear", *args])
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr and len(res.stderr.splitlines()) == 1
+    assert "harness bug" not in res.stderr and len(res.stderr) < 400
+
+
+def test_the_whole_u64_seed_range_is_legal(tmp_path: Path) -> None:
+    res = invoke(
+        ["run", "--scenario", "linear", "--seed-range", f"0..{2**64 - 1}", "--maxfail", "1",
+         "--time-budget", "0.5", "--json", str(tmp_path / "r.json"), *db_args(tmp_path)]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "ok: " in res.stdout and "harness bug" not in res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["seeds"]["spec"] == f"0..{2**64 - 1}" and data["seeds"]["run"] >= 1
+    assert data["seeds"]["planned"] == 2**64  # exact, though no len() can say it
+    assert f"of {2**64} seeds run" in res.stdout
+    top = invoke(["run", "--scenario", "linear", "--seed-range", f"{2**64 - 2}..{2**64 - 1}",
+                  *db_args(tmp_path)])  # fmt: skip
+    assert top.exit_code == 0 and "ok: 2 schedules" in top.stdout
+
+
+@needs_variant
+def test_json_lists_every_failing_seed_and_the_groups(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    res = invoke([*ORPHAN[:2], "all", *ORPHAN[3:], "--seeds", "30", "--json", str(out),
+                  *db_args(tmp_path)])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    data = json.loads(out.read_text())
+    listed = sum(len(seeds) for seeds in data["failing_seeds"].values())
+    assert data["sweep_failing"] > len(data["failures"])  # more failures than are kept in full
+    assert listed == data["sweep_failing"] and data["failing_seeds_omitted"] == 0
+    assert all("schedule" in f for f in data["failures"])  # the kept ones in full
+    kept = {(f["scenario"], f["seed"]) for f in data["failures"]}
+    assert kept <= {(sc, s) for sc, seeds in data["failing_seeds"].items() for s in seeds}
+    # One bug, one group; its fastest failure's replay command.
+    (group,) = data["groups"]
+    assert group["invariant"] == "attempt_envelopes" and group["count"] == len(kept)
+    assert group["replay"].startswith("mfm-sim replay ") and VARIANT in group["replay"]
+
+
+@needs_variant
+def test_json_dash_writes_to_stdout_and_the_rest_to_stderr(tmp_path: Path) -> None:
+    res = invoke([*ORPHAN, "--seeds", "10", "--json", "-", *db_args(tmp_path)])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)  # stdout is the JSON alone
+    assert data["failing"] > 0 and not data["ok"]
+    assert "FAILED:" in res.stderr and "GROUP 1/" in res.stderr
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
+
+
+@needs_variant
+def test_quiet_and_verbose(tmp_path: Path) -> None:
+    quiet = invoke([*ORPHAN, "--seeds", "10", "-q", *db_args(tmp_path, "q")])
+    assert quiet.exit_code == 1
+    lines = quiet.stdout.strip().splitlines()
+    assert lines[-1].startswith("FAILED: ") and "GROUP" not in quiet.stdout
+    assert "mfm-sim run" not in quiet.stdout  # no table
+    assert all(" x attempt_envelopes: " in ln and "mfm-sim replay" in ln for ln in lines[:-1])
+    verbose = invoke([*ORPHAN, "--seeds", "10", "-v", *db_args(tmp_path, "v")])
+    failing = int(re.search(r"FAILED: (\d+)", verbose.stdout).group(1))  # type: ignore[union-attr]
+    assert verbose.stdout.count("\nFAIL linear seed") + verbose.stdout.startswith("FAIL") >= failing
+    both = invoke([*ORPHAN, "--seeds", "1", "-q", "-v"])
+    assert both.exit_code == 2 and len(both.stderr.splitlines()) == 1
+
+
+@needs_variant
+def test_end_of_run_recaps_each_group_with_its_replay_command(tmp_path: Path) -> None:
+    res = invoke([*ORPHAN, "--seeds", "10", *db_args(tmp_path)])
+    tail = res.stdout.strip().splitlines()[-2:]
+    assert tail[1].startswith("FAILED: ")
+    assert " x attempt_envelopes: " in tail[0] and "mfm-sim replay" in tail[0]
+
+
+@needs_variant
+def test_junit_signature_cases_and_real_skipped_count(tmp_path: Path) -> None:
+    names = []
+    for n in ("5", "12"):
+        cases = _junit_of(tmp_path, n).iter("testcase")
+        failing = [c for c in cases if c.find("failure") is not None]
+        names.append([c.get("name") for c in failing])
+        for c in failing:
+            props = _props(c)
+            assert "mfm-sim replay" in (props["replay"] or "") and int(props["count"] or 0) > 0
+    assert names[0] == names[1]  # named by signature: the same for any --seeds
+    # A scenario whose every schedule failed has no passing part: skipped, and counted.
+    junit = tmp_path / "all.xml"
+    invoke([*ORPHAN, "--seed-range", "3..3", "--junit", str(junit), *db_args(tmp_path, "x")])
+    root = ET.parse(junit).getroot()
+    linear = root.find(".//testcase[@name='linear']")
+    assert linear is not None and linear.find("skipped") is not None
+    assert root.get("skipped") == "1"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--scenario", "x" * 100_000], "unknown scenario 'xxx"),
+        (["--shard", "1/" + "9" * 5000], "is not of the form I/N"),
+        (["--shard", "1/\u00b2"], "is not of the form I/N"),
+    ],
+    ids=["long-scenario", "5000-digit-shard", "unicode-digit-shard"],
+)
+def test_overlong_or_odd_values_are_one_short_line(args: list[str], needle: str) -> None:
+    res = invoke(["run", "--seeds", "1", *args])
+    assert res.exit_code == 2 and needle in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and len(res.stderr) < 600
+
+
+def test_a_huge_or_deep_failure_database_file_never_stops_a_run(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    db.mkdir()
+    depth = 100_000  # json.loads would raise RecursionError
+    (db / "deep.json").write_text('{"faults": ' + "[" * depth + "]" * depth + "}")
+    (db / "huge.json").write_bytes(b" " * (2 << 20))
+    (db / "float-seed.json").write_text(
+        '{"format": "mfm-sim-schedule/1", "seed": 1.5, "scenario": "linear", "faults": []}'
+    )
+    res = invoke(["run", "--scenario", "linear", "--seeds", "2", "--failures-dir", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "ok: 2 schedules" in res.stdout and "harness bug" not in res.stderr
+    warned = [ln for ln in res.stderr.splitlines() if "skipping unreadable" in ln]
+    assert len(warned) == 3
+    assert any("nests deeper" in w for w in warned) and any("larger than" in w for w in warned)

@@ -25,11 +25,11 @@ def _corrupt(db: Path, good: dict[str, object]) -> dict[str, str]:
     huge_seed = json.dumps(good).replace('"seed": 3', '"seed": ' + "7" * 5000)
     files = {
         "bad-json.json": ("{", "not JSON"),
-        "deep.json": ("[" * 100_000 + "]" * 100_000, "recursion"),
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nests deeper"),
         "huge-seed.json": (huge_seed, "digits"),
         "wrong-types.json": (json.dumps({**good, "faults": "none"}), "corrupt schedule"),
         "not-object.json": ("[1, 2]", "not a JSON object"),
-        "binary.json": ("\udcff", "not JSON"),
+        "binary.json": ("\udcff", "not UTF-8"),
         "too-big.json": (" " * (MAX_ENTRY_BYTES + 1), "larger than"),
     }
     for name, (text, _) in files.items():

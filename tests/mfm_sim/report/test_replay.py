@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mfm_sim import get_scenario, simulate
+from mfm_sim.report.collapse import collapse
 from mfm_sim.report.replay import result_lines
 from mfm_sim.selfcheck.variants import VARIANTS
 
@@ -27,7 +28,10 @@ def test_a_failing_schedule_names_each_violation_with_its_events() -> None:
     lines = result_lines(result, label="shrunk")
     assert lines[0] == f"shrunk: linear seed 3: FAIL ({len(result.violations)} violations)"
     cited = lines[5:]
-    assert len(cited) == len(result.violations)
-    for line, v in zip(cited, result.violations, strict=True):
-        assert line.startswith(f"  invariant {v.invariant}: run ")
-        assert line.endswith(v.message)
+    folded = collapse(result.violations)
+    assert len(cited) == len(folded) < len(result.violations)  # repeats are folded
+    for line, c in zip(cited, folded, strict=True):
+        assert line.startswith(f"  invariant {c.first.invariant}: run ")
+        assert line.endswith(c.first.message + c.suffix())
+    assert sum(c.count for c in folded) == len(result.violations)
+    assert any("(x" in line for line in cited)

@@ -99,9 +99,13 @@ def test_junit_and_json_describe_the_failures(tmp_path: Path) -> None:
     root = ET.fromstring(junit_xml(report))
     assert root.tag == "testsuites"
     cases = root.findall(".//testcase")
-    assert len(cases) == 2  # one per scenario
+    names = [c.get("name") for c in cases]
+    assert names[:2] == list(report.sweep.per_scenario)  # one per scenario: the passing part
+    failing = [c for c in cases if c.find("failure") is not None]
+    assert failing and all(c.get("name") not in report.sweep.per_scenario for c in failing)
     failures = root.findall(".//failure")
     assert failures and "mfm-sim replay" in (failures[0].text or "")
+    assert "mfm-sim replay" in failures[0].get("message", "")  # the replay command, and count
     assert int(root.get("failures", "0")) == len(failures)
 
     data = to_json(report)

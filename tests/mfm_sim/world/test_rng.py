@@ -368,3 +368,16 @@ def test_first_draws_checks_the_seed() -> None:
         first_draws(-1, "x")
     with pytest.raises(TypeError):
         first_draws(True, "x")
+
+
+@pytest.mark.parametrize("text", ["7" * 5000, "0x" + "f" * 5000, "1" * 21])
+def test_overlong_seeds_are_too_large_in_one_short_line(text: str) -> None:
+    with pytest.raises(ValueError, match="too large") as exc:
+        parse_seed(text)
+    assert len(str(exc.value)) < 200
+
+
+def test_leading_zeros_do_not_make_a_seed_too_large() -> None:
+    assert parse_seed("0" * 30 + "42") == 42
+    assert parse_seed("0x" + "0" * 30 + "2a") == 42
+    assert parse_seed(str(2**64 - 1)) == 2**64 - 1
