@@ -7,6 +7,7 @@ import json
 
 import click
 
+from mfm_sim.cli.cluster import DASK_OPT, sweep_executor
 from mfm_sim.cli.options import (
     DEFAULT_SEEDS,
     FAULTS_OPT,
@@ -41,6 +42,7 @@ __all__ = ["run"]
 @SEEDS_OPT
 @RANGE_OPT
 @count_option("--jobs", 1, "Worker processes (results are the same for any count).")
+@DASK_OPT
 @FAULTS_OPT
 @SWARM_OPT
 @UNRESTRICTED_OPT
@@ -77,6 +79,7 @@ def run(
     seeds: int | None,
     seed_range: str | None,
     jobs: int,
+    dask: str | None,
     faults: str | None,
     swarm: bool,
     unrestricted: bool,
@@ -124,6 +127,7 @@ def run(
     check_writable(json_path, "--json")
     check_writable(junit, "--junit")
     options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+    executor, jobs = sweep_executor(dask, jobs, scs)  # open until the command ends
 
     # 1. The failure database first: schedules that once failed.
     db = FailureDB(failures_dir)
@@ -158,6 +162,7 @@ def run(
             time_budget=time_budget,
             progress=progress,
             max_failing=1 if exitfirst else maxfail,
+            executor=executor,
         )
 
     # 3. Save what failed, so the next run replays it first.

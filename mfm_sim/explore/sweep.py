@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 import attrs
@@ -281,6 +281,19 @@ def _context() -> Any:
     return multiprocessing.get_context()
 
 
+def _pool(
+    jobs: int, options: _Options, executor: Executor | None
+) -> tuple[Executor, tuple[Any, ...]]:
+    """The executor that runs the chunks, and what each chunk is sent besides its seeds."""
+    if executor is not None:
+        # Another machine's worker has no initializer of ours: each chunk carries the options.
+        return executor, (options,)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(options,)
+    )
+    return pool, ()
+
+
 def sweep(
     scenarios: Sequence[Scenario],
     seeds: Sequence[int],
@@ -295,12 +308,15 @@ def sweep(
     coverage: bool = True,
     max_failures: int = MAX_FAILURES,
     max_failing: int | None = None,
+    executor: Executor | None = None,
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
     Results do not depend on `jobs`. `time_budget` (seconds) stops dispatching new seeds once
     spent; the seeds run are then a prefix of `seeds`. `max_failing` (`-x`, `--maxfail N`)
     stops dispatching once that many schedules have failed; what was found is kept.
+    `executor` (a Dask cluster's, `mfm_sim.explore.dask`) runs the chunks instead of `jobs`
+    local processes; `jobs` is then how many chunks it runs at once. The sweep shuts it down.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -336,7 +352,7 @@ def sweep(
 
     exhausted = False
     stopped = False
-    if jobs == 1 or len(seeds) <= 1:
+    if executor is None and (jobs == 1 or len(seeds) <= 1):
         for start, chunk in _chunks(seeds, 1):
             if over_budget():
                 exhausted = True
@@ -350,9 +366,7 @@ def sweep(
     else:
         size = max(1, min(MAX_CHUNK, len(seeds) // (jobs * 16)))
         work = _chunks(seeds, size)
-        pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(options,)
-        )
+        pool, extra = _pool(jobs, options, executor)
         pending: set[Future[_Partial]] = set()
         try:
             while True:
@@ -366,7 +380,7 @@ def sweep(
                     nxt = next(work, None)
                     if nxt is None:
                         break
-                    pending.add(pool.submit(_run_chunk, nxt[0], nxt[1]))
+                    pending.add(pool.submit(_run_chunk, nxt[0], nxt[1], *extra))
                 if not pending:
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
