@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 LOCAL_PREFIX = "local:"
-CONNECT_TIMEOUT_S = 30.0  # reaching the scheduler, and waiting for its first worker
+WORKER_TIMEOUT_S = 30.0  # waiting for the scheduler's first worker
+# (Reaching the scheduler takes Dask's own `distributed.comm.timeouts.connect`, 30 s.)
 
 
 class DaskSetupError(ValueError):
@@ -193,17 +194,17 @@ def open_pool(
         else:
             address = target.address or ""
         try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_S)
+            client = Client(address)
         except (OSError, TimeoutError) as exc:
             what = " ".join(str(exc).split()) or type(exc).__name__
             raise DaskSetupError(f"cannot reach the Dask scheduler at {address}: {what}") from exc
         try:
             try:
-                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+                client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
             except TimeoutError as exc:
                 raise DaskSetupError(
                     f"no Dask worker joined the scheduler at {address} "
-                    f"within {CONNECT_TIMEOUT_S:.0f}s"
+                    f"within {WORKER_TIMEOUT_S:.0f}s"
                 ) from exc
             workers = check_workers(client, modules, version, python)
             # What `--jobs` workers do at start: a sweep's heap tuned for many short schedules.
