@@ -6,6 +6,7 @@ that imports it), so every other command line starts without it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import click
 from mfm_sim.cli.options import bad
 from mfm_sim.run.scenario import Scenario
 
-__all__ = ["DASK_OPT", "EXTRA_HINT", "open_executor", "sweep_executor"]
+__all__ = ["DASK_OPT", "EXTRA_HINT", "open_executor", "scaling_bench", "sweep_executor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,15 +32,20 @@ DASK_OPT: Callable[[F], F] = click.option(
 )
 
 
-@contextmanager
-def open_executor(dask: str, scenarios: Sequence[Scenario]) -> Iterator[tuple[Executor, int]]:
-    """The Dask pool for `dask` and how many chunks it runs at once; bad input exits 2."""
+def _dask_module() -> Any:
     try:
         from mfm_sim.explore import dask as dask_mod
     except ImportError as exc:
         bad("--dask", f"needs Dask, which is not installed ({exc}): {EXTRA_HINT}")
+    return dask_mod
+
+
+@contextmanager
+def open_executor(dask: str, scenarios: Sequence[Scenario]) -> Iterator[tuple[Executor, int]]:
+    """The Dask pool for `dask` and how many chunks it runs at once; bad input exits 2."""
     from mfm_sim import __version__
 
+    dask_mod = _dask_module()
     try:
         target = dask_mod.parse_target(dask)
         # The workers import the scenarios' own modules when they unpickle a chunk's options.
@@ -63,3 +69,47 @@ def sweep_executor(
         bad("--dask", "give --jobs or --dask, not both (a Dask cluster has its own workers)")
     executor, width = click.get_current_context().with_resource(open_executor(dask, scenarios))
     return executor, width
+
+
+def scaling_bench(dask: str, schedules: int, json_path: str | None) -> int:
+    """`mfm-sim bench --dask local:N`: print (and write) 1 worker against N."""
+    from rich.table import Table
+
+    from mfm_sim import __version__
+    from mfm_sim.cli.options import stdout_console, write_output
+    from mfm_sim.run.scenario import default_mix
+    from mfm_sim.selfcheck.scaling import dask_scaling
+
+    dask_mod = _dask_module()
+    try:
+        target = dask_mod.parse_target(dask)
+    except dask_mod.DaskSetupError as exc:
+        bad("--dask", str(exc))
+    if target.local_workers is None:
+        bad("--dask", "bench compares cluster sizes it starts itself: give local:N")
+    mix = default_mix()
+    seeds = max(1, schedules // len(mix))
+    try:
+        rows = dask_scaling(mix, seeds, target.local_workers, __version__)
+    except dask_mod.DaskSetupError as exc:
+        bad("--dask", str(exc))
+    table = Table(
+        title=f"Dask scaling: {seeds} seeds x {len(mix)} scenarios per cluster size",
+        title_justify="left",
+    )
+    for col in ("workers", "schedules", "wall s", "schedules/s", "speed-up", "efficiency"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r.workers),
+            str(r.schedules),
+            f"{r.wall_s:.2f}",
+            f"{r.schedules_per_s:.0f}",
+            f"{r.speedup:.2f}",
+            f"{r.efficiency:.2f}",
+        )
+    stdout_console().print(table)
+    if json_path:
+        data = {"dask_scaling": [r.to_json() for r in rows]}
+        write_output(json_path, json.dumps(data, indent=2) + "\n", "--json")
+    return 0

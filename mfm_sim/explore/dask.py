@@ -41,6 +41,7 @@ __all__ = [
     "check_workers",
     "open_pool",
     "parse_target",
+    "prepare_worker",
     "probe_workers",
     "worker_problem",
 ]
@@ -145,12 +146,27 @@ def check_workers(
     return len(probes)
 
 
+def prepare_worker(dask_worker: Any) -> None:
+    """Run on each worker before a sweep (`client.run` passes the worker).
+
+    What a `--jobs` worker does at start (a heap tuned for many short schedules), and Dask's
+    statistical profiler stopped: every 10 ms it takes the interpreter lock to walk the
+    running chunk's stack, which costs a pure-Python sweep about half its speed. A worker
+    restarted after a loss runs with both defaults: slower, never different.
+    """
+    tune_collector()
+    for name in ("profile", "profile-cycle"):
+        callback = dask_worker.periodic_callbacks.pop(name, None)
+        if callback is not None:
+            callback.stop()
+
+
 class DaskPool(Executor):
     """The Dask client's executor, shaped like the `ProcessPoolExecutor` a sweep expects.
 
     `workers` is how many chunks run at once (one per single-threaded worker); `shutdown`
     takes `cancel_futures` (the Dask executor does not), so a stopped sweep leaves no work
-    queued on a shared cluster.
+    queued on a shared cluster, and leaves the pool usable by another sweep.
     """
 
     def __init__(self, client: Client, workers: int) -> None:
@@ -173,6 +189,9 @@ class DaskPool(Executor):
                 future.cancel()  # also cancels the Dask future behind it
         self._submitted = []
         self._executor.shutdown(wait=wait)
+        # One sweep's shutdown, not the cluster's: `open_pool` closes the client, and the
+        # next sweep on this pool gets a fresh executor.
+        self._executor = self.client.get_executor(pure=False)
 
 
 @contextmanager
@@ -207,8 +226,7 @@ def open_pool(
                     f"within {WORKER_TIMEOUT_S:.0f}s"
                 ) from exc
             workers = check_workers(client, modules, version, python)
-            # What `--jobs` workers do at start: a sweep's heap tuned for many short schedules.
-            client.run(tune_collector)
+            client.run(prepare_worker)
             yield DaskPool(client, workers)
         finally:
             client.close()
