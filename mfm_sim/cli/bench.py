@@ -35,7 +35,12 @@ __all__ = ["bench"]
     help="Instead: seeds until each engine variant is first detected.",
 )
 @count_option("--bug-limit", 2000)
-@count_option("--sweeps", 3, "Disjoint sweeps per variant for --bugs (the median is reported).")
+@count_option(
+    "--sweeps",
+    3,
+    "Disjoint sweeps per variant for --bugs (the median is reported); turns per cluster "
+    "size for --dask (the best is reported).",
+)
 @click.option("--json", "json_path", default=None, help="Also write the figures as JSON.")
 @click.option(
     "--dask",
@@ -64,7 +69,7 @@ def bench(
     if dask is not None:
         from mfm_sim.cli.cluster import scaling_bench
 
-        return scaling_bench(dask, sweep_seeds, json_path)
+        return scaling_bench(dask, sweep_seeds, sweeps, json_path)
     if bug_mode:
         mix = all_scenarios()
         rows = bench_mod.bugs(sorted(VARIANTS), mix, limit=bug_limit, sweeps=sweeps)

@@ -71,7 +71,7 @@ def sweep_executor(
     return executor, width
 
 
-def scaling_bench(dask: str, schedules: int, json_path: str | None) -> int:
+def scaling_bench(dask: str, schedules: int, rounds: int, json_path: str | None) -> int:
     """`mfm-sim bench --dask local:N`: print (and write) 1 worker against N."""
     from rich.table import Table
 
@@ -90,11 +90,12 @@ def scaling_bench(dask: str, schedules: int, json_path: str | None) -> int:
     mix = default_mix()
     seeds = max(1, schedules // len(mix))
     try:
-        rows = dask_scaling(mix, seeds, target.local_workers, __version__)
+        rows = dask_scaling(mix, seeds, target.local_workers, __version__, rounds)
     except dask_mod.DaskSetupError as exc:
         bad("--dask", str(exc))
     table = Table(
-        title=f"Dask scaling: {seeds} seeds x {len(mix)} scenarios per cluster size",
+        title=f"Dask scaling: {seeds} seeds x {len(mix)} scenarios per cluster size, "
+        f"best of {rounds} turns",
         title_justify="left",
     )
     for col in ("workers", "schedules", "wall s", "schedules/s", "speed-up", "efficiency"):

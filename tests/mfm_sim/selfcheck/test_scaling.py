@@ -19,7 +19,8 @@ def test_one_worker_is_compared_with_n() -> None:
 def test_the_bench_reports_schedules_per_second_and_efficiency(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     out = tmp_path / "scaling.json"
-    res = invoke(["bench", "--dask", "local:1", "--sweep-seeds", "16", "--json", str(out)])
+    args = ["bench", "--dask", "local:1", "--sweep-seeds", "16", "--sweeps", "2"]
+    res = invoke([*args, "--json", str(out)])
     assert res.exit_code == 0, res.output
     assert "efficiency" in res.output
     (row,) = json.loads(out.read_text())["dask_scaling"]
