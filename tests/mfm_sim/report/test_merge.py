@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from mfm_sim.cli.main import cli
+from mfm_sim.explore.sweep import MAX_FAILURES
 from mfm_sim.report.merge import MergeError, Shard, merge_reports, seeds_of, shared_seed
 
 
@@ -113,3 +114,30 @@ def test_the_failure_database_s_replays_count_once(shards: list[dict[str, Any]])
     merged = _merge(a, b)
     assert merged["failure_db_failing"] == merged["failing"] == 1
     assert merged["failures"] == [failure] and not merged["ok"]
+
+
+def test_failures_beyond_the_cap_keep_the_first_by_scenario_then_seed(
+    shards: list[dict[str, Any]],
+) -> None:
+    a, b = copy.deepcopy(shards)
+    for r, seeds in ((a, range(0, 6, 2)), (b, range(1, 6, 2))):
+        # Each shard kept all of its failures (fewer than the cap); together they exceed it.
+        r["failures"] = [
+            {"source": "sweep", "scenario": sc, "seed": seed, "n": n}
+            for sc in ("diamond_io", "linear")
+            for seed in seeds
+            for n in range(20)
+        ]
+        r["sweep_failing"] = r["failing"] = len(r["failures"])
+    merged = _merge(b, a)
+    kept = merged["failures"]
+    assert len(kept) == MAX_FAILURES and merged["failing"] == 240
+    assert merged["failures_omitted"] == 140
+    # The report's scenario order (linear before diamond_io), then the seed.
+    assert [(f["scenario"], f["seed"]) for f in kept[::20]] == [
+        ("linear", 0),
+        ("linear", 1),
+        ("linear", 2),
+        ("linear", 3),
+        ("linear", 4),
+    ]
