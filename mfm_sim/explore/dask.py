@@ -207,7 +207,7 @@ def open_pool(
                 n_workers=target.local_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: two clusters never collide on 8787
             )
             address = cluster.scheduler_address
         else:

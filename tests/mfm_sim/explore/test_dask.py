@@ -46,7 +46,7 @@ def _timeless(result: SweepResult) -> SweepResult:
 def cluster() -> Iterator[Any]:
     """Two single-threaded worker processes under nannies (a killed one is restarted)."""
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as c:
         yield c
 
@@ -166,7 +166,7 @@ def odd_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     other.mkdir(parents=True)
     (other / "__init__.py").write_text('__version__ = "0.0.1"\n')
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as c:
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0") as c:
         addr = c.scheduler_address
         procs = [
             _worker(addr, root, str(bare_python), env),
