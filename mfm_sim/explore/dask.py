@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 LOCAL_PREFIX = "local:"
+_INSTALL_HINT = "install the client's mfm-sim (and your scenarios) on every worker"
 WORKER_TIMEOUT_S = 30.0  # waiting for the scheduler's first worker
 # (Reaching the scheduler takes Dask's own `distributed.comm.timeouts.connect`, 30 s.)
 
@@ -107,10 +108,15 @@ def worker_problem(
     """Why the worker at `address` cannot run this client's sweep; None if it can."""
     if isinstance(probe, BaseException):
         what = " ".join(str(probe).split()) or type(probe).__name__
-        return f"worker {address} cannot import mfm-sim ({type(probe).__name__}: {what})"
+        return (
+            f"worker {address} cannot import mfm-sim and the scenarios' modules "
+            f"({type(probe).__name__}: {what}): {_INSTALL_HINT}"
+        )
     theirs, their_python = probe
     if theirs != version:
-        return f"worker {address} runs mfm-sim {theirs}, this client runs {version}"
+        return (
+            f"worker {address} runs mfm-sim {theirs}, this client runs {version}: {_INSTALL_HINT}"
+        )
     if their_python != python:
         # The replay key holds the Python version: a schedule is only promised to repeat on
         # the same one.
@@ -137,10 +143,7 @@ def check_workers(
     ]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise DaskSetupError(
-            f"{problems[0]}{more}: every Dask worker needs this mfm-sim installed "
-            "(pip install the same version and extras on the workers)"
-        )
+        raise DaskSetupError(problems[0] + more)
     if not probes:
         raise DaskSetupError("the Dask scheduler has no workers")
     return len(probes)
