@@ -22,6 +22,7 @@ This module is the only one that imports Dask; the CLI loads it only when `--das
 
 from __future__ import annotations
 
+import logging
 import platform
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -211,6 +212,9 @@ def open_pool(
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",  # a free port: two clusters never collide on 8787
+                # Dask's warnings about its own workers (killed after Ctrl-C, restarted
+                # after a loss) are not the sweep's news; its errors still show.
+                silence_logs=logging.ERROR,
             )
             address = cluster.scheduler_address
         else:
