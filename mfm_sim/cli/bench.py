@@ -35,8 +35,20 @@ __all__ = ["bench"]
     help="Instead: seeds until each engine variant is first detected.",
 )
 @count_option("--bug-limit", 2000)
-@count_option("--sweeps", 3, "Disjoint sweeps per variant for --bugs (the median is reported).")
+@count_option(
+    "--sweeps",
+    3,
+    "Disjoint sweeps per variant for --bugs (the median is reported); turns per cluster "
+    "size for --dask (the best is reported).",
+)
 @click.option("--json", "json_path", default=None, help="Also write the figures as JSON.")
+@click.option(
+    "--dask",
+    metavar="local:N",
+    default=None,
+    help="Instead: a sweep's schedules/s on a local Dask cluster of 1 worker and of N "
+    "(--sweep-seeds schedules each), and the scaling efficiency.",
+)
 def bench(
     quick: bool,
     seeds: int,
@@ -47,12 +59,17 @@ def bench(
     bug_limit: int,
     sweeps: int,
     json_path: str | None,
+    dask: str | None,
 ) -> int:
     """Throughput, overhead, virtual-time speed-up, sweep time and memory, side by side."""
     from mfm_sim.run.scenario import all_scenarios
     from mfm_sim.selfcheck import bench as bench_mod
 
     check_writable(json_path, "--json")
+    if dask is not None:
+        from mfm_sim.cli.cluster import scaling_bench
+
+        return scaling_bench(dask, sweep_seeds, sweeps, json_path)
     if bug_mode:
         mix = all_scenarios()
         rows = bench_mod.bugs(sorted(VARIANTS), mix, limit=bug_limit, sweeps=sweeps)

@@ -27,6 +27,7 @@ from mfm_sim.cli.determinism import check_determinism_cmd
 from mfm_sim.cli.explore import explore
 from mfm_sim.cli.gate import gate
 from mfm_sim.cli.listing import list_cmd
+from mfm_sim.cli.merge import merge
 from mfm_sim.cli.replay import replay
 from mfm_sim.cli.run import run
 from mfm_sim.cli.status import EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_VIOLATION
@@ -132,7 +133,7 @@ def cli() -> None:
     """Deterministic simulation testing of the mfm execution engine."""
 
 
-for _command in (run, replay, explore, check_determinism_cmd, list_cmd, bench, gate):
+for _command in (run, replay, explore, check_determinism_cmd, list_cmd, bench, gate, merge):
     cli.add_command(_command)
 
 

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from mfm_sim.cli.cluster import DASK_OPT, sweep_executor
 from mfm_sim.cli.options import (
     DEFAULT_SEEDS,
     FAULTS_OPT,
@@ -46,6 +47,7 @@ MAX_UNRUN_LINES = 5  # chunks of seeds not run listed on the terminal (all of th
 @SEEDS_OPT
 @RANGE_OPT
 @count_option("--jobs", 1, "Worker processes (results are the same for any count).")
+@DASK_OPT
 @FAULTS_OPT
 @SWARM_OPT
 @UNRESTRICTED_OPT
@@ -86,6 +88,7 @@ def run(
     seeds: int | None,
     seed_range: str | None,
     jobs: int,
+    dask: str | None,
     faults: str | None,
     swarm: bool,
     unrestricted: bool,
@@ -139,6 +142,7 @@ def run(
     check_writable(None if json_stdout else json_path, "--json")
     check_writable(junit, "--junit")
     options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+    executor, jobs = sweep_executor(dask, jobs, scs)  # open until the command ends
 
     # 1. The failure database first: schedules that once failed.
     db = FailureDB(failures_dir)
@@ -174,6 +178,7 @@ def run(
             progress=progress,
             max_failing=1 if exitfirst else maxfail,
             stop_signals=True,  # a signal ends the sweep; what it found is saved and reported
+            executor=executor,
         )
 
     # 3. Save what failed, so the next run replays it first.

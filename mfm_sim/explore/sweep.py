@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -456,10 +456,11 @@ def make_executor(jobs: int, options: _Options) -> ProcessPoolExecutor:
     )
 
 
-def _stop_executor(pool: ProcessPoolExecutor, *, kill: bool) -> None:
-    """Shut the pool down; with `kill`, its workers first get SIGTERM (then SIGKILL), so none
-    outlives the sweep and no running chunk is waited for."""
-    if kill:
+def _stop_executor(pool: Executor, *, kill: bool) -> None:
+    """Shut the pool down; with `kill`, a local pool's workers first get SIGTERM (then
+    SIGKILL), so none outlives the sweep and no running chunk is waited for (a Dask
+    executor's shutdown cancels what it still holds)."""
+    if kill and isinstance(pool, ProcessPoolExecutor):
         procs = list((getattr(pool, "_processes", None) or {}).values())
         for proc in procs:
             if proc.is_alive():
@@ -473,14 +474,23 @@ def _stop_executor(pool: ProcessPoolExecutor, *, kill: bool) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _sweep_pool(state: _Dispatch, options: _Options, jobs: int, progress: Progress | None) -> None:
-    """Chunks of seeds in `jobs` worker processes; a dead worker's chunks are run again."""
+def _sweep_pool(
+    state: _Dispatch,
+    options: _Options,
+    jobs: int,
+    progress: Progress | None,
+    executor: Executor | None = None,
+) -> None:
+    """Chunks of seeds in `jobs` worker processes, or on `executor` (a Dask cluster's, which
+    recomputes a lost worker's chunks itself); a dead local worker's chunks are run again."""
     size = min(MAX_CHUNK, state.count // (jobs * 16))
     if state.time_budget is not None:  # the budget may overshoot by one chunk: keep it short
         size = min(size, BUDGET_CHUNK_SCHEDULES // len(options.scenarios))
     state.start(max(1, size))
     planned = state.count * len(options.scenarios)
-    pool = make_executor(jobs, options)
+    # Another machine's worker has no initializer of ours: each chunk carries the options.
+    extra: tuple[_Options, ...] = (options,) if executor is not None else ()
+    pool: Executor = executor if executor is not None else make_executor(jobs, options)
     pending: dict[Future[_Partial], _Chunk] = {}
     clean = False
     try:
@@ -489,7 +499,7 @@ def _sweep_pool(state: _Dispatch, options: _Options, jobs: int, progress: Progre
                 chunk = state.next_chunk()
                 if chunk is None:
                     break
-                pending[pool.submit(_run_chunk, chunk.start, chunk.seeds)] = chunk
+                pending[pool.submit(_run_chunk, chunk.start, chunk.seeds, *extra)] = chunk
             if state.halted():
                 # Queued chunks never start; the running ones finish (one chunk's time).
                 for fut in [f for f in pending if f.cancel()]:
@@ -552,6 +562,7 @@ def sweep(
     max_failures: int = MAX_FAILURES,
     max_failing: int | None = None,
     stop_signals: bool = False,
+    executor: Executor | None = None,
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
@@ -562,6 +573,8 @@ def sweep(
     sweep within POLL_S plus a worker's death, and it returns what it found, marked
     `interrupted`; without it they act as usual (Ctrl-C raises KeyboardInterrupt). Either
     way no worker outlives the sweep.
+    `executor` (a Dask cluster's, `mfm_sim.explore.dask`) runs the chunks instead of `jobs`
+    local processes; `jobs` is then how many chunks it runs at once. The sweep shuts it down.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -587,10 +600,10 @@ def sweep(
     state = _Dispatch(seeds, totals, time_budget, max_failing)
     with StopSignals() if stop_signals else contextlib.nullcontext() as signals:
         state.signals = signals
-        if jobs == 1 or state.count <= 1:
+        if executor is None and (jobs == 1 or state.count <= 1):
             _sweep_here(state, options, progress)
         else:
-            _sweep_pool(state, options, jobs, progress)
+            _sweep_pool(state, options, jobs, progress, executor)
     wall = time.monotonic() - state.began
 
     p = totals.p

@@ -85,3 +85,37 @@ def test_the_rules_can_fail() -> None:
     # The walker sees imports: the world layer's loop imports the clock.
     assert "mfm_sim.world.clock" in IMPORTS["world"]
     assert any(m.startswith("mfm_sim.world") for m in IMPORTS["faults"])
+
+
+# Dask is an optional extra: one module imports it, and no module imports that one at load
+# time (a command loads it when `--dask` is given).
+DASK_HOME = "mfm_sim.explore.dask"
+DASK_PACKAGES = frozenset({"dask", "distributed"})
+
+
+def _imported(nodes: Iterator[ast.AST]) -> Iterator[str]:
+    """Every module an import among `nodes` names (`from a import b` names `a` and `a.b`)."""
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def _module(path: Path) -> str:
+    return ".".join(("mfm_sim", *path.relative_to(PACKAGE).with_suffix("").parts))
+
+
+def test_only_one_module_imports_dask_and_nothing_loads_it_at_import_time() -> None:
+    trees = {_module(p): ast.parse(p.read_text(encoding="utf-8")) for p in PACKAGE.rglob("*.py")}
+    users = sorted(
+        name
+        for name, tree in trees.items()
+        if any(m.split(".")[0] in DASK_PACKAGES for m in _imported(ast.walk(tree)))
+    )
+    assert users == [DASK_HOME]
+    eager = sorted(name for name, tree in trees.items() if DASK_HOME in _imported(iter(tree.body)))
+    assert eager == []
+    # The rule can fail: the command that opens a cluster names the module (in a function).
+    assert any(DASK_HOME in _imported(ast.walk(tree)) for tree in trees.values())
