@@ -17,6 +17,7 @@ from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.operator import draw_mistakes
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
@@ -488,7 +489,7 @@ def build(rng: Rng) -> ScenarioRun:
     drawn = draw(rng)
     result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children)
     plans = {drawn.plan.op_id: drawn.plan, **{p.op_id: p for p, _, _ in drawn.children.values()}}
-    return ScenarioRun(
+    run = ScenarioRun(
         plan=drawn.plan,
         run_config=drawn.run_config,
         initial_context=drawn.initial,
@@ -505,6 +506,17 @@ def build(rng: Rng) -> ScenarioRun:
         transparent=False,
         model=Reference(result.phase, None, result.prediction),
     )
+    return _with_operator(run, rng.fork("operator"))
+
+
+def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
+    """The run with the seed's operator mistakes (`mfm_scenarios.operator`) and the refusals
+    the model predicts for them; drawn last, from a fork, so the workload stays as drawn."""
+    calls, expected = draw_mistakes(rng, run.plan, run.run_config, run.manifest())
+    if not calls or run.model is None or run.model.prediction is None:
+        return run
+    prediction = attrs.evolve(run.model.prediction, operator=expected)
+    return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
 
 
 SCENARIO = register(
