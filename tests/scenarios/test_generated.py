@@ -8,11 +8,12 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine.config import EventProfile, IoMode
-from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, SCENARIO, draw
+from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, RARE_ODDS, SCENARIO, draw
 from mfm_scenarios.interpreter import REDACTED, has_secret, interpret
 from mfm_scenarios.operator import MISTAKES
-from mfm_scenarios.program import CATCHABLE, CHILD, EMIT, FAIL, KINDS
+from mfm_scenarios.program import BIG_EVENT, CATCHABLE, CHILD, CYCLIC_EVENT, EMIT, FAIL, KINDS
 
+from mfm_sim.faults.journal import CYCLE
 from mfm_sim.invariants.model_agreement import check_model_agreement
 from mfm_sim.invariants.model_prediction import attempts_shifted
 from mfm_sim.invariants.operator_calls import expected_refusal
@@ -83,7 +84,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
                 seen["derived_facts"] += 1
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
-    assert set(features) == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
+    rare = {f for f, _ in RARE_ODDS}
+    assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
         "secret_event",
@@ -359,3 +361,34 @@ def test_a_wrong_operator_prediction_or_a_write_fires() -> None:
     assert any("operator" in v.message for v in check_model_agreement(_tamper(obs, operator=wrong)))
     wrote = attrs.evolve(obs, operator_calls=(attrs.evolve(call, wrote=True),))
     assert any("durable stores" in v.message for v in check_model_agreement(wrote))
+
+
+# Rare events (`RARE_ODDS`): a payload holding a cycle, one of 100,001 containers (both with a
+# secret past them), a `str` subclass as the name. Each is drawn, and the engine refuses or
+# keeps it as the interpreter predicts.
+@pytest.mark.parametrize("feature", [f for f, _ in RARE_ODDS])
+def test_each_rare_event_is_drawn_and_predicted(feature: str) -> None:
+    seeds = [s for s in range(1000) if feature in _draw(s).features][:4]
+    assert seeds, feature
+    emitted = []
+    for seed in seeds:
+        result = _clean(seed)
+        assert result.violations == (), (seed, result.violations)
+        journal = result.observation.handler_journal
+        emitted += [op for entry in journal for op in entry.ops if op[0] == "emit"]
+    if feature == "text_name":
+        assert any(type(op[1]) is not str for op in emitted)
+    else:  # the scan must find the secret past the cycle or the bulk
+        refused = [op for op in emitted if op[1] in (CYCLIC_EVENT, BIG_EVENT)]
+        assert refused and all(op[3] == "secrets_detected" for op in refused), seeds
+
+
+def test_a_cyclic_payload_is_journaled_with_its_cycle_cut() -> None:
+    payloads = [
+        op[2]
+        for seed in [s for s in range(1000) if "cyclic_event" in _draw(s).features][:4]
+        for e in _clean(seed).observation.handler_journal
+        for op in e.ops
+        if op[:2] == ("emit", CYCLIC_EVENT)
+    ]
+    assert payloads and all(p[1] == [CYCLE] for p in payloads)
