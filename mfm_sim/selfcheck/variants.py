@@ -530,3 +530,15 @@ _register(
         "if False:  # the bug: the history's states are never looked up",
     ),
 )
+
+_register(
+    "run_started_op_unchecked",
+    "resume never compares the history's RunStarted op with the manifest's: a lying log's "
+    "forged RunStarted of another op goes unrefused (run_started_op_id_mismatch)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        "if history.started.op_id != manifest.op_id:",
+        "if False:  # the bug: RunStarted's op is never looked at",
+    ),
+)

@@ -69,8 +69,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "error_details_kept": ("generated", 1),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
-    "start_contract_unchecked": ("generated", 17),  # an operator's mistaken start
-    "resume_plan_states_unchecked": ("generated", 11),  # a wrong build's resume
+    "start_contract_unchecked": ("generated", 3),  # an operator's mistaken start
+    "resume_plan_states_unchecked": ("generated", 80),  # a wrong build's resume
+    "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -102,6 +103,7 @@ CAUGHT_BY: dict[str, str] = {
     "stream_seqs_unchecked": "detected_not_silent",
     "start_contract_unchecked": "model_agreement",
     "resume_plan_states_unchecked": "model_agreement",
+    "run_started_op_unchecked": "detected_not_silent",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
