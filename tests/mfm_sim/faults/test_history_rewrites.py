@@ -3,8 +3,6 @@ each shape by the check ENGINE.md names for it."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from mfm_engine.errors import EngineError, ErrorCategory, info
 from mfm_engine.events import (
@@ -26,9 +24,8 @@ from mfm_sim.faults.kinds import Fault, FaultKind
 from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS
 from mfm_sim.run.observation import Outcome
 from mfm_sim.run.scenario import get_scenario
-from tests.mfm_sim.faults.test_log_lies import _resume_read_step
+from tests.mfm_sim.faults.test_log_lies import RUN, _refusal, _resume_read_step
 
-RUN = uuid.UUID(int=11)
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 FAILED = info("boom", ErrorCategory.UNKNOWN, "boom", retryable=True)
 
@@ -40,15 +37,6 @@ def _stream(*, closed: bool = True) -> list[EventEnvelope]:
         events += [StateCompleted("op.s1.run", B)]
     events.append(DomainEvent("fact_recorded", {"key": "k", "payload_id": C}))
     return [EventEnvelope(RUN, n, e) for n, e in enumerate(events, 1)]  # type: ignore[arg-type]
-
-
-def _refusal(stream: list[EventEnvelope]) -> str | None:
-    try:
-        read_run_history(RUN, stream)
-        FactIndex.from_event_stream(stream)
-    except EngineError as exc:
-        return exc.info.code
-    return None
 
 
 # The refusal, and (for the attempt envelopes) the part of the message naming the rule broken.
