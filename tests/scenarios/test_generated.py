@@ -338,7 +338,7 @@ def test_operator_mistakes_leave_the_workload_as_drawn() -> None:
 
 def test_the_engine_refuses_every_operator_mistake_as_predicted() -> None:
     made: Counter[str] = Counter()
-    for seed in range(400):
+    for seed in range(250):
         result = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True)
         assert result.violations == (), (seed, result.violations)
         obs = result.observation
