@@ -17,11 +17,14 @@ from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.operator import draw_mistakes
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
+    BIG_EVENT,
     CALL,
     CHILD,
+    CYCLIC_EVENT,
     DELETE,
     EMIT,
     FAIL,
@@ -44,7 +47,7 @@ from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.testing.services import make_services
 from mfm_sim.world.rng import Rng
 
-__all__ = ["EXTRA_FEATURES", "FEATURES", "SCENARIO", "build", "draw"]
+__all__ = ["EXTRA_FEATURES", "FEATURES", "RARE_ODDS", "SCENARIO", "build", "draw"]
 
 FEATURES = (
     "read",
@@ -72,6 +75,9 @@ FEATURES = (
 # Drawn from a fork of the seed's stream taken after everything else, so a seed keeps the
 # workload it had before these existed and only gains their ops.
 EXTRA_FEATURES = ("odd_fact", "odd_event", "require", "bad_request")
+# A seed's chance of each rare event (`_rare`): scanning a cycle or a big value walks 100,000
+# containers before the engine's careful pass, so they stay rare.
+RARE_ODDS = (("cyclic_event", 0.03), ("big_event", 0.006), ("text_name", 0.05))
 TAGS = ("audit", "slow", "beta")
 # Fact payloads the canonical encoder must refuse or take as what they subclass: non-string
 # keys, non-JSON values (a second one after the first), a float before one, str and int
@@ -407,7 +413,7 @@ def draw(rng: Rng) -> Drawn:
     cfg = draw_run_config(rng, io_mode=IoMode.REPLAY if replay else IoMode.LIVE, skip_tags=skip)
     cfg = attrs.evolve(cfg, replay_missing_fact_retryable=rng.chance(0.5))
     initial = {"seeded": n, "base": _value(rng)}
-    extras = _extras(rng.fork("extras"), programs)
+    extras = _extras(rng.fork("extras"), programs) | _rare(rng.fork("rare"), programs)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children)
 
@@ -426,6 +432,31 @@ def _extras(rng: Rng, programs: list[Program]) -> frozenset[str]:
             ops[at:at] = _extra_ops(rng, feature, f"x{i}_{at}_{len(ops)}")
         programs[i] = Program(tuple(ops), program.tags)
     return on
+
+
+def _rare(rng: Rng, programs: list[Program]) -> frozenset[str]:
+    """Rare events, each in one main program (in place, from their own fork of the stream):
+    a payload holding a cycle, one with 100,001 containers of distinct strings (both with a
+    secret past them, so refused as `secrets_detected`), and a name that is a `str` subclass."""
+    on: set[str] = set()
+    for feature, odds in RARE_ODDS:
+        if not rng.chance(odds):
+            continue
+        i = rng.below(len(programs))
+        # A secret inside a container: a scan reaches it only past the cycle or the bulk.
+        key, secret = f"{feature}_{i}", rng.choice((_SECRET_VALUES[0], _SECRET_VALUES[2]))
+        if feature == "cyclic_event":
+            op = Op(EMIT, key, name=CYCLIC_EVENT, value=secret, catch=rng.chance(0.5))
+        elif feature == "big_event":
+            op = Op(EMIT, key, name=BIG_EVENT, value=secret, catch=rng.chance(0.5))
+        else:
+            name = Text(rng.choice(("ev_text", "password_reset")))
+            op = Op(EMIT, key, name=name, value={"n": rng.below(100)}, catch=rng.chance(0.5))
+        ops = list(programs[i].ops)
+        ops.insert(rng.below(len(ops) + 1), op)
+        programs[i] = Program(tuple(ops), programs[i].tags)
+        on.add(feature)
+    return frozenset(on)
 
 
 def _extra_ops(rng: Rng, feature: str, uid: str) -> list[Op]:
@@ -488,7 +519,7 @@ def build(rng: Rng) -> ScenarioRun:
     drawn = draw(rng)
     result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children)
     plans = {drawn.plan.op_id: drawn.plan, **{p.op_id: p for p, _, _ in drawn.children.values()}}
-    return ScenarioRun(
+    run = ScenarioRun(
         plan=drawn.plan,
         run_config=drawn.run_config,
         initial_context=drawn.initial,
@@ -505,6 +536,17 @@ def build(rng: Rng) -> ScenarioRun:
         transparent=False,
         model=Reference(result.phase, None, result.prediction),
     )
+    return _with_operator(run, rng.fork("operator"))
+
+
+def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
+    """The run with the seed's operator mistakes (`mfm_scenarios.operator`) and the refusals
+    the model predicts for them; drawn last, from a fork, so the workload stays as drawn."""
+    calls, expected = draw_mistakes(rng, run.plan, run.run_config, run.manifest())
+    if not calls or run.model is None or run.model.prediction is None:
+        return run
+    prediction = attrs.evolve(run.model.prediction, operator=expected)
+    return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
 
 
 SCENARIO = register(

@@ -46,6 +46,7 @@ from mfm_scenarios.program import (
     Op,
     Program,
     ProgramState,
+    event_payload,
 )
 from mfm_scenarios.steps import kahn_order
 
@@ -187,7 +188,7 @@ class _Attempt:
         elif kind == RANDOM:
             self.write(op.key, self.derived_fact("random_bytes", "hex"))
         elif kind == EMIT:
-            if text_has_secret(op.name) or has_secret(op.value):
+            if text_has_secret(op.name) or has_secret(event_payload(op)):
                 raise _Refused("secrets_detected", False)
             if self.cfg.event_profile is not EventProfile.MINIMAL:
                 self.events.append((op.name, op.value))

@@ -23,9 +23,12 @@ from mfm_engine.errors import ContextError, ErrorCategory, IoError, StateError, 
 __all__ = [
     "AWAIT_KIND",
     "AWAIT_NAMESPACE",
+    "BIG_EVENT",
+    "BIG_MEMBERS",
     "CALL",
     "CATCHABLE",
     "CHILD",
+    "CYCLIC_EVENT",
     "DELETE",
     "EMIT",
     "FAIL",
@@ -42,6 +45,7 @@ __all__ = [
     "Program",
     "ProgramState",
     "Text",
+    "event_payload",
 ]
 
 READ = "read"  # ctx.write(key, ctx.read(src))
@@ -65,6 +69,12 @@ CATCHABLE = (
     "missing_fact_key",
 )
 
+# An EMIT of one of these names sends `[op.value, a list that contains itself]` or `[op.value,
+# 100,001 one-string lists]`: built when the handler runs, so the plan never holds a cycle or
+# a value that big (nothing compares or copies one).
+CYCLIC_EVENT = "cyclic"
+BIG_EVENT = "big"
+BIG_MEMBERS = 100_001  # containers: more than the engine scans before its careful pass
 SPAWN_NAMESPACE = "machine.child_run.spawn"  # ENGINE.md, child runs
 AWAIT_NAMESPACE = "machine.child_run.await"
 AWAIT_KIND = "child_run_await_v1"
@@ -83,6 +93,19 @@ class Level(IntEnum):
 
     LOW = 1
     HIGH = 2
+
+
+def event_payload(op: Op) -> Any:
+    """The payload an EMIT op sends: its value, or for `CYCLIC_EVENT` / `BIG_EVENT` the value
+    before a cycle / 100,001 lists of distinct strings (a scan meets the value last, so a
+    secret in it is found only past them)."""
+    if op.name == CYCLIC_EVENT:
+        loop: list[Any] = []
+        loop.append(loop)
+        return [op.value, loop]
+    if op.name == BIG_EVENT:
+        return [op.value, *([f"v{i}"] for i in range(BIG_MEMBERS))]
+    return op.value
 
 
 @attrs.frozen
@@ -164,7 +187,7 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
     elif kind == RANDOM:
         ctx.write(op.key, (await io.random_bytes(op.n)).hex())
     elif kind == EMIT:
-        events.emit(op.name, op.value)
+        events.emit(op.name, event_payload(op))
     elif kind == REQUIRE:
         ctx.write(op.key, ctx.require(op.src))
     elif kind == CHILD:

@@ -57,6 +57,34 @@ def _copy(value: Any) -> Any:
     return value
 
 
+CYCLE = "<cycle>"  # what a journal records for a container met again inside itself
+
+
+def _acyclic(value: Any, path: set[int]) -> Any:
+    """`_copy`, with a container already on the path recorded as `CYCLE`."""
+    t = type(value)
+    if not (t is dict or t is list or t is tuple):
+        return value
+    if id(value) in path:
+        return CYCLE
+    path.add(id(value))
+    if t is dict:
+        out: Any = {k: _acyclic(v, path) for k, v in value.items()}
+    else:
+        out = [_acyclic(v, path) for v in value]
+    path.discard(id(value))
+    return out
+
+
+def _copy_payload(value: Any) -> Any:
+    """An event payload's copy; a payload that contains itself (which the engine must scan
+    without hanging) is recorded with the cycle cut, so no check walks it forever."""
+    try:
+        return _copy(value)
+    except RecursionError:
+        return _acyclic(value, set())
+
+
 def _code(exc: BaseException) -> str:
     info = getattr(exc, "info", None)
     code = getattr(info, "code", None)
@@ -226,9 +254,9 @@ class _Events:
         try:
             self._inner.emit(name, payload, payload_ref)
         except Exception as exc:
-            self._ops.append(("emit", name, _copy(payload), _code(exc)))
+            self._ops.append(("emit", name, _copy_payload(payload), _code(exc)))
             raise
-        self._ops.append(("emit", name, _copy(payload), None))
+        self._ops.append(("emit", name, _copy_payload(payload), None))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

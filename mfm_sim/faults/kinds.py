@@ -57,6 +57,8 @@ class FaultKind(enum.Enum):
     LIE_SEQ_GAP = "lie_seq_gap"
     LIE_REORDERED_RANGE = "lie_reordered_range"
     LIE_FOREIGN_RECORD = "lie_foreign_record"
+    # A well-numbered history no engine wrote (attempts, RunStarted, a fact record).
+    LIE_REWRITTEN_HISTORY = "lie_rewritten_history"
 
 
 class FaultClass(enum.Enum):
@@ -216,6 +218,14 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
             (K.LIE_FOREIGN_RECORD, 0, "which record", "another run's record in place of its own"),
         )
     },
+    # Numbered as an honest stream is, so only the engine's later checks can see it.
+    K.LIE_REWRITTEN_HISTORY: FaultSpec(
+        C.LYING,
+        ("events.read_range",),
+        "a read of the log returns a well-numbered history no engine wrote",
+        ArgRange(0, 6, meaning="which rewrite (history_rewrites.SHAPES)"),
+        **_LOG_LIE,
+    ),
 }
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
@@ -237,6 +247,7 @@ LOG_LIE_KINDS: tuple[FaultKind, ...] = (
     K.LIE_SEQ_GAP,
     K.LIE_REORDERED_RANGE,
     K.LIE_FOREIGN_RECORD,
+    K.LIE_REWRITTEN_HISTORY,
 )
 # Names `--faults` accepts for a set of kinds. `lying-log`: the log lies, and the crashes
 # that make the engine resume, the one call that reads a whole stream.

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import attrs
 from mfm_engine.events import FACT_RECORDED, DomainEvent, EventEnvelope
 
+from mfm_sim.faults.history_rewrites import rewrite
 from mfm_sim.faults.kinds import FaultKind
 
 __all__ = ["lie", "other_payload_id", "other_run_id"]
@@ -90,6 +91,8 @@ def lie(kind: FaultKind, arg: int, stream: Sequence[EventEnvelope]) -> list[Even
         out[j - 1], out[j] = out[j], out[j - 1]
     elif kind is K.LIE_FOREIGN_RECORD:
         out[i] = attrs.evolve(out[i], run_id=other_run_id(out[i].run_id))
+    elif kind is K.LIE_REWRITTEN_HISTORY:
+        out = rewrite(arg, out)
     else:
         raise ValueError(f"{kind.value} is not a lie about the log")
     return out

@@ -42,6 +42,11 @@ LOG_LIE_REFUSALS: dict[FaultKind, frozenset[str]] = {
     K.LIE_SEQ_GAP: _ENVELOPES,
     K.LIE_REORDERED_RANGE: _ENVELOPES,
     K.LIE_FOREIGN_RECORD: _ENVELOPES | {"run_id_mismatch"},
+    # Well-numbered, so refused by the attempt envelopes, the missing RunStarted or one of
+    # another op, or the malformed fact record (ENGINE.md, "Attempt envelopes", "Start and
+    # resume", "Facts").
+    K.LIE_REWRITTEN_HISTORY: _ENVELOPES
+    | {"missing_run_started", "run_started_op_id_mismatch", "fact_recorded_malformed"},
 }
 LOG_REFUSAL_CODES = frozenset().union(*LOG_LIE_REFUSALS.values())
 

@@ -45,9 +45,11 @@ from mfm_sim.run.observation import (
     ContractBreach,
     Incarnation,
     Observation,
+    OperatorOutcome,
     Outcome,
     RunView,
 )
+from mfm_sim.run.operator import AFTER_CRASH, BEFORE_START, make_calls, resumable
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
@@ -128,6 +130,7 @@ class Simulation:
         self.final: RunResult | None = None
         self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
+        self.operator_calls: list[OperatorOutcome] = []  # the operator's mistakes, as made
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -277,6 +280,9 @@ class Simulation:
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
         self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
+        # Mistaken starts come before the manifest can rot: each is refused for its own fault.
+        self.operator_calls.extend(make_calls(self, BEFORE_START))
+        after_crash = any(c.when == AFTER_CRASH for c in self.instance.operator)
         rot = world.injector.decide_setup("manifest.put")
         if rot is not None:
             world.trace.fault(rot)
@@ -305,6 +311,9 @@ class Simulation:
                 break
             if inc.outcome is Outcome.RESULT and inc.phase in TERMINAL:
                 break
+            if after_crash and inc.outcome is not Outcome.RESULT and resumable(self):
+                after_crash = False  # the wrong build is tried once, then the right one
+                self.operator_calls.extend(make_calls(self, AFTER_CRASH))
             if inc.outcome is Outcome.ERROR and self.run_id is None and inc.error_kind == "untyped":
                 break  # an engine_contract violation is already recorded
             if (
@@ -427,4 +436,5 @@ class Simulation:
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),
+            operator_calls=tuple(self.operator_calls),
         )

@@ -27,6 +27,7 @@ __all__ = [
     "HandlerAttempt",
     "Incarnation",
     "Observation",
+    "OperatorOutcome",
     "Outcome",
     "Prediction",
     "Reference",
@@ -106,6 +107,20 @@ class ContractBreach:
 
 
 @attrs.frozen
+class OperatorOutcome:
+    """What one operator mistake (`mfm_sim.run.operator`) got: the refusal, and whether the
+    durable stores changed. `head` is the main run's durable head when it was made (0: before
+    the main start), so a check can judge it against the log as it stood then."""
+
+    name: str
+    call: str  # "start" | "resume"
+    error_kind: str | None  # None: the call returned a result
+    error_code: str | None
+    wrote: bool
+    head: int = 0
+
+
+@attrs.frozen
 class RunView:
     run_id: uuid.UUID
     stream: tuple[EventEnvelope, ...]
@@ -164,6 +179,8 @@ class Observation:
     # namespace -> each simulated service's final state, modulo what it declares idempotent
     # (`World.service_states`); compared with the reference's by the `service_state` check.
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
+    # The operator's mistaken starts and resumes beside the main run, in the order made.
+    operator_calls: tuple[OperatorOutcome, ...] = ()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:
@@ -226,3 +243,6 @@ class Prediction:
     # Predictable fields of recorded payloads: key -> {field: value} (None: the whole payload).
     fact_fields: Mapping[str, Mapping[str, Any]]
     final_context: Mapping[str, Any] | None  # may hold FactRef symbols
+    # Operator mistakes: name -> (error kind, error code or None where ENGINE.md names none)
+    # a correct engine refuses it with, writing nothing (`mfm_scenarios.operator`).
+    operator: Mapping[str, tuple[str, str | None]] = attrs.field(factory=dict)

@@ -504,3 +504,41 @@ _register(
         "if False:  # the bug: the io mode is never looked at",
     ),
 )
+
+# ------------------------------------------------------------------------------ operator input
+
+_register(
+    "start_contract_unchecked",
+    "start never checks the manifest against the run: a wrong manifest id, op id or run config "
+    "starts a run instead of being refused before anything is written",
+    _patch(
+        _ENGINE,
+        "DefaultExecutionEngine._start",
+        "validate_start_run_contract(run)",
+        "pass  # the bug: the start's contract is never checked",
+    ),
+)
+
+_register(
+    "resume_plan_states_unchecked",
+    "resume never checks that the plan holds every state the history names: a wrong build's "
+    "plan runs over the history instead of being refused (recovery_state_not_in_plan)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        "if state_id not in known:",
+        "if False:  # the bug: the history's states are never looked up",
+    ),
+)
+
+_register(
+    "run_started_op_unchecked",
+    "resume never compares the history's RunStarted op with the manifest's: a lying log's "
+    "forged RunStarted of another op goes unrefused (run_started_op_id_mismatch)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        "if history.started.op_id != manifest.op_id:",
+        "if False:  # the bug: RunStarted's op is never looked at",
+    ),
+)

@@ -8,12 +8,15 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine.config import EventProfile, IoMode
-from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, SCENARIO, draw
+from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, RARE_ODDS, SCENARIO, draw
 from mfm_scenarios.interpreter import REDACTED, has_secret, interpret
-from mfm_scenarios.program import CATCHABLE, CHILD, EMIT, FAIL, KINDS
+from mfm_scenarios.operator import MISTAKES
+from mfm_scenarios.program import BIG_EVENT, CATCHABLE, CHILD, CYCLIC_EVENT, EMIT, FAIL, KINDS
 
+from mfm_sim.faults.journal import CYCLE
 from mfm_sim.invariants.model_agreement import check_model_agreement
 from mfm_sim.invariants.model_prediction import attempts_shifted
+from mfm_sim.invariants.operator_calls import expected_refusal
 from mfm_sim.run.observation import AttemptPrediction, Observation, Prediction
 from mfm_sim.run.simulate import simulate
 from mfm_sim.world.rng import Streams
@@ -81,7 +84,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
                 seen["derived_facts"] += 1
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
-    assert set(features) == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
+    rare = {f for f, _ in RARE_ODDS}
+    assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
         "secret_event",
@@ -306,3 +310,85 @@ def test_strict_equal_takes_a_json_types_subclass_as_that_type() -> None:
     assert not strict_equal([True], [1])  # bool is still not a number
     assert not strict_equal(Level.HIGH, 1)
     assert not strict_equal(Text("a"), "b")
+
+
+# Operator mistakes (`mfm_scenarios.operator`): every one is drawn, the engine refuses each as
+# the model predicts and writes nothing, and a wrong prediction or a write is caught.
+def _operator_seeds(limit: int) -> dict[str, list[int]]:
+    seeds: dict[str, list[int]] = {name: [] for name in MISTAKES}
+    for seed in range(400):
+        for call in SCENARIO.build(Streams(seed).stream("scenario")).operator:
+            if len(seeds[call.name]) < limit:
+                seeds[call.name].append(seed)
+    return seeds
+
+
+def test_every_operator_mistake_is_drawn() -> None:
+    seeds = _operator_seeds(3)
+    assert all(seeds.values()), [n for n, s in seeds.items() if not s]
+
+
+def test_operator_mistakes_leave_the_workload_as_drawn() -> None:
+    # Drawn from a fork after everything else: the plan, knobs and programs do not move.
+    for seed in range(40):
+        run = SCENARIO.build(Streams(seed).stream("scenario"))
+        d = _draw(seed)
+        assert run.plan == d.plan and run.run_config == d.run_config
+
+
+def test_the_engine_refuses_every_operator_mistake_as_predicted() -> None:
+    made: Counter[str] = Counter()
+    for seed in range(250):
+        result = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True)
+        assert result.violations == (), (seed, result.violations)
+        obs = result.observation
+        assert obs is not None and obs.model is not None and obs.model.prediction is not None
+        for call in obs.operator_calls:
+            kind, code = expected_refusal(obs, call, obs.model.prediction.operator[call.name])
+            assert not call.wrote, (seed, call)
+            assert call.error_kind == kind, (seed, call)
+            assert code is None or call.error_code == code, (seed, call)
+            made[call.name] += 1
+    assert set(made) == set(MISTAKES), set(MISTAKES) - set(made)
+
+
+def test_a_wrong_operator_prediction_or_a_write_fires() -> None:
+    seed = next(s for s in range(200) if _clean(s).observation.operator_calls)  # type: ignore[union-attr]
+    obs = _obs_with(seed)
+    assert check_model_agreement(obs) == []
+    call = obs.operator_calls[0]
+    wrong = {**obs.model.prediction.operator, call.name: ("io", "nope")}  # type: ignore[union-attr]
+    assert any("operator" in v.message for v in check_model_agreement(_tamper(obs, operator=wrong)))
+    wrote = attrs.evolve(obs, operator_calls=(attrs.evolve(call, wrote=True),))
+    assert any("durable stores" in v.message for v in check_model_agreement(wrote))
+
+
+# Rare events (`RARE_ODDS`): a payload holding a cycle, one of 100,001 containers (both with a
+# secret past them), a `str` subclass as the name. Each is drawn, and the engine refuses or
+# keeps it as the interpreter predicts.
+@pytest.mark.parametrize("feature", [f for f, _ in RARE_ODDS])
+def test_each_rare_event_is_drawn_and_predicted(feature: str) -> None:
+    seeds = [s for s in range(1000) if feature in _draw(s).features][:4]
+    assert seeds, feature
+    emitted = []
+    for seed in seeds:
+        result = _clean(seed)
+        assert result.violations == (), (seed, result.violations)
+        journal = result.observation.handler_journal
+        emitted += [op for entry in journal for op in entry.ops if op[0] == "emit"]
+    if feature == "text_name":
+        assert any(type(op[1]) is not str for op in emitted)
+    else:  # the scan must find the secret past the cycle or the bulk
+        refused = [op for op in emitted if op[1] in (CYCLIC_EVENT, BIG_EVENT)]
+        assert refused and all(op[3] == "secrets_detected" for op in refused), seeds
+
+
+def test_a_cyclic_payload_is_journaled_with_its_cycle_cut() -> None:
+    payloads = [
+        op[2]
+        for seed in [s for s in range(1000) if "cyclic_event" in _draw(s).features][:4]
+        for e in _clean(seed).observation.handler_journal
+        for op in e.ops
+        if op[:2] == ("emit", CYCLIC_EVENT)
+    ]
+    assert payloads and all(p[1] == [CYCLE] for p in payloads)

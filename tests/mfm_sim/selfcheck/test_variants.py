@@ -69,6 +69,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "error_details_kept": ("generated", 1),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
+    "start_contract_unchecked": ("generated", 3),  # an operator's mistaken start
+    "resume_plan_states_unchecked": ("generated", 80),  # a wrong build's resume
+    "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -98,6 +101,9 @@ CAUGHT_BY: dict[str, str] = {
     "error_details_kept": "secrets_never_stored",
     "fact_conflict_ignored": "detected_not_silent",
     "stream_seqs_unchecked": "detected_not_silent",
+    "start_contract_unchecked": "model_agreement",
+    "resume_plan_states_unchecked": "model_agreement",
+    "run_started_op_unchecked": "detected_not_silent",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -112,12 +118,15 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "staged_delete_dropped": ("generated",),
     "secret_event_accepted": ("generated",),
     "error_details_kept": ("generated",),
+    "start_contract_unchecked": ("generated",),  # only generated seeds make operator mistakes
+    "resume_plan_states_unchecked": ("generated",),
 }
 SWEEP_BOUND = 2000
 
 # Everything a variant may patch, read the way the engine reads it.
 PATCHED: tuple[tuple[Any, str], ...] = (
     (DefaultExecutionEngine, "_resume"),
+    (DefaultExecutionEngine, "_start"),
     (DefaultExecutionEngine, "_run_states"),
     (attempt_mod, "_execute"),
     (attempt_mod, "read_snapshot"),

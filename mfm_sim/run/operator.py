@@ -1,0 +1,176 @@
+"""Operator mistakes: a start or resume made beside the main run with input the engine must
+refuse before it writes anything (a plan it cannot run, a manifest that does not match, a
+context that is not an object, a run id with no history, a wrong build's plan on resume).
+
+A scenario lists them (`ScenarioRun.operator`); the runner makes each on a fresh engine of its
+own (its own id stream, no transports) over the durable stores, with no fault point counted,
+so the main run's schedule is what it would be without them. What each got, and whether the
+durable stores changed, goes into the observation; the scenario's model predicts the refusal
+and invariant 13 compares (`mfm_sim.invariants.operator_calls`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from mfm_engine.config import RunConfig, RunManifest
+from mfm_engine.context import JsonContext
+from mfm_engine.errors import ContextError, RunError
+from mfm_engine.hashing import artifact_id_for_bytes, json_bytes_unchecked
+from mfm_engine.plan import ExecutionPlan, StaticPlanResolver
+from mfm_engine.runtime import DefaultExecutionEngine, StartRun
+from mfm_engine.stores import ArtifactKind, ArtifactStore, Stores
+
+from mfm_sim.errors import HarnessError
+from mfm_sim.run.observation import OperatorOutcome
+from mfm_sim.world.frames import raised_by_harness
+from mfm_sim.world.loop import Deadlock, Runaway, SimLoop
+from mfm_sim.world.sources import SimIds
+
+if TYPE_CHECKING:
+    from mfm_sim.run.incarnations import Simulation
+
+__all__ = [
+    "AFTER_CRASH",
+    "BEFORE_START",
+    "CONTEXT_FORMS",
+    "OperatorCall",
+    "make_calls",
+    "resumable",
+]
+
+BEFORE_START = "before_start"  # before the main start: the store holds only the manifest
+# After the first incarnation that died or failed and left the main run unfinished with a state
+# entered: the operator restarts the process with the wrong build first.
+AFTER_CRASH = "after_crash"
+# How a start hands its initial context: the main run's value, left out (StartRun's default,
+# an empty JsonContext), `context_value` as is, or wrapped in a JsonContext.
+CONTEXT_FORMS = ("main", "omit", "value", "json_context")
+_MAX_STEPS = 100_000  # a refusal takes a handful; a wrong engine that runs is cut short
+_MAX_NS = 3600 * 10**9
+
+
+@attrs.frozen
+class OperatorCall:
+    """One mistaken call. Unset parts are the main run's: its manifest (`manifest` None), the
+    canonical id of the call's manifest (`manifest_id` None), its plan, the manifest's run
+    config. A resume names the main run unless `run_id` is given; its engine resolves every
+    manifest to `plan` (a wrong build) when given."""
+
+    name: str
+    call: str  # "start" | "resume"
+    when: str = BEFORE_START
+    manifest: RunManifest | None = None
+    manifest_id: str | None = None
+    store_manifest: bool = True  # the operator stored the call's manifest first
+    plan: ExecutionPlan | None = None
+    run_config: RunConfig | None = None
+    context: str = "main"  # one of CONTEXT_FORMS
+    context_value: Any = None
+    run_id: uuid.UUID | None = None
+
+
+class _DiskView:
+    """The artifacts as a reader sees them now: corrupted bytes where a fault rotted them."""
+
+    def __init__(self, inner: ArtifactStore, corrupted: Mapping[str, bytes]) -> None:
+        self._inner = inner
+        self._corrupted = corrupted
+
+    async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        return await self._inner.put(kind, data)
+
+    async def get(self, artifact_id: str) -> bytes:
+        rotten = self._corrupted.get(artifact_id)
+        return rotten if rotten is not None else await self._inner.get(artifact_id)
+
+    async def exists(self, artifact_id: str) -> bool:
+        return await self._inner.exists(artifact_id)
+
+
+def _durable_state(sim: Simulation) -> tuple[int, tuple[int, ...]]:
+    """What a write would change: the artifact count and every stream's length."""
+    artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
+    streams = sim.durable.events.streams  # type: ignore[attr-defined]
+    return len(artifacts), tuple(len(s) for s in streams.values())
+
+
+def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
+    inst = sim.instance
+    manifest = call.manifest or inst.manifest()
+    data = json_bytes_unchecked(manifest.to_json())
+    manifest_id = call.manifest_id or artifact_id_for_bytes(data)
+    if call.store_manifest and call.manifest is not None:
+        sim.durable.artifacts.data[artifact_id_for_bytes(data)] = data  # type: ignore[attr-defined]
+    plan = call.plan or inst.plan
+    cfg = call.run_config or manifest.run_config
+    if call.context == "omit":
+        return StartRun(manifest, manifest_id, plan, cfg)
+    value: Any = dict(inst.initial_context) if call.context == "main" else call.context_value
+    if call.context == "json_context":
+        value = JsonContext(value)  # a non-object is refused right here, by the data type
+    return StartRun(manifest, manifest_id, plan, cfg, value)
+
+
+def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
+    world = sim.world
+    run_id = call.run_id or sim.run_id
+    head = len(sim.durable.events.streams.get(sim.run_id, ())) if sim.run_id else 0  # type: ignore[attr-defined]
+    resolver = StaticPlanResolver(call.plan or sim.instance.plan)
+    engine = DefaultExecutionEngine(
+        resolver, ids=ids, clock=world.engine_clock, entropy=world.entropy
+    )
+    stores = Stores(_DiskView(sim.durable.artifacts, world.corrupted), sim.durable.events)
+    loop = SimLoop(
+        world.clock, None, max_steps=_MAX_STEPS, max_time_ns=world.clock.now_ns + _MAX_NS
+    )
+    before = _durable_state(sim)
+    kind: str | None = None
+    code: str | None = None
+    try:
+        if call.call == "start":
+            coro = engine.start(stores, _start_run(sim, call))
+            before = _durable_state(sim)  # the operator's own manifest put is not the engine's
+        else:
+            assert run_id is not None
+            coro = engine.resume(stores, run_id)
+        loop.run_until_complete(coro)
+    except RunError as exc:
+        kind, code = exc.kind.value, exc.info.code
+    except ContextError as exc:  # JsonContext refused the value before start was called
+        kind, code = "context", exc.info.code
+    except (Deadlock, Runaway) as exc:
+        kind, code = "untyped", type(exc).__name__
+    except Exception as exc:
+        if raised_by_harness(exc.__traceback__):
+            raise HarnessError(
+                f"harness failure in operator call {call.name} (seed {world.seed}): {exc!r}"
+            ) from exc
+        kind, code = "untyped", type(exc).__name__
+    finally:
+        sim.dead_tasks.extend(loop.kill())
+    wrote = _durable_state(sim) != before
+    world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
+    return OperatorOutcome(call.name, call.call, kind, code, wrote, head)
+
+
+def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:
+    """Make the scenario's operator calls of moment `when`, in order."""
+    calls = [c for c in sim.instance.operator if c.when == when]
+    if not calls:
+        return []
+    ids = SimIds(sim.world.streams, "operator:ids")  # the main run's ids stay as drawn
+    return [_one(sim, call, ids) for call in calls]
+
+
+def resumable(sim: Simulation) -> bool:
+    """The main run's durable log is unfinished and names a state: the moment an after-crash
+    mistake is made (a wrong build's resume is then refused whatever the plan lacks)."""
+    if sim.run_id is None:
+        return False
+    stream = sim.durable.events.streams.get(sim.run_id, ())  # type: ignore[attr-defined]
+    names = {type(env.event).__name__ for env in stream}
+    return "StateEntered" in names and "RunCompleted" not in names

@@ -1,0 +1,53 @@
+"""Invariant 13's operator half: a mistaken resume is judged against the log as it stood."""
+
+from __future__ import annotations
+
+import attrs
+from mfm_engine.events import RunCompleted, RunStarted
+from mfm_scenarios.generated import SCENARIO
+
+from mfm_sim.invariants.model_agreement import check_model_agreement
+from mfm_sim.invariants.operator_calls import expected_refusal
+from mfm_sim.run.observation import Observation, OperatorOutcome
+from mfm_sim.run.simulate import simulate
+
+
+def _with_resume_mistake(finished: bool = False) -> tuple[Observation, OperatorOutcome]:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        main = obs.runs.get(obs.main_run_id) if obs.main_run_id else None
+        done = main is not None and isinstance(main.stream[-1].event, RunCompleted)
+        for call in obs.operator_calls:
+            if call.call == "resume" and call.head > 0 and (done or not finished):
+                return obs, call
+    raise AssertionError("no mistaken resume of the main run in 400 seeds")
+
+
+def test_a_mistaken_resume_is_refused_as_predicted() -> None:
+    obs, call = _with_resume_mistake()
+    assert check_model_agreement(obs) == []
+    assert call.error_kind == "invalid_plan" and not call.wrote
+
+
+def test_a_rotten_manifest_is_refused_before_the_plan_is_looked_at() -> None:
+    obs, call = _with_resume_mistake()
+    assert obs.model is not None and obs.model.prediction is not None
+    predicted = obs.model.prediction.operator[call.name]
+    assert obs.main_run_id is not None
+    started = obs.runs[obs.main_run_id].stream[0].event
+    assert isinstance(started, RunStarted)
+    rotten = attrs.evolve(obs, corrupted_artifacts=frozenset({started.manifest_id}))
+    assert expected_refusal(rotten, call, predicted) == ("storage", "manifest_corrupt")
+    # The engine's plan refusal is then the wrong answer.
+    assert any("manifest_corrupt" in v.message for v in check_model_agreement(rotten))
+
+
+def test_a_finished_run_is_not_refused() -> None:
+    obs, call = _with_resume_mistake(finished=True)
+    assert obs.main_run_id is not None
+    stream = obs.runs[obs.main_run_id].stream
+    late = attrs.evolve(call, head=len(stream))
+    assert expected_refusal(obs, late, ("invalid_plan", None)) == (None, None)
+    judged = attrs.evolve(obs, operator_calls=(late,))
+    assert any("expected a result" in v.message for v in check_model_agreement(judged))
