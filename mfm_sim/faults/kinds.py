@@ -57,6 +57,8 @@ class FaultKind(enum.Enum):
     LIE_SEQ_GAP = "lie_seq_gap"
     LIE_REORDERED_RANGE = "lie_reordered_range"
     LIE_FOREIGN_RECORD = "lie_foreign_record"
+    # The engine's own failpoint (`EngineFailpoints.stop_after_handler_once`), set by the runner.
+    STOP_AFTER_HANDLER = "stop_after_handler"
 
 
 class FaultClass(enum.Enum):
@@ -216,6 +218,15 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
             (K.LIE_FOREIGN_RECORD, 0, "which record", "another run's record in place of its own"),
         )
     },
+    # The engine stops itself after a main-run handler returns, writing nothing terminal, and
+    # returns RUNNING; the operator resumes (`handlers.py` sets the flag, `incarnations.py`
+    # hands the engine its failpoints). Honest: the log looks as after a crash past the
+    # handler, and the fault-free outcome must be reproduced.
+    K.STOP_AFTER_HANDLER: FaultSpec(
+        C.HONEST,
+        ("handler",),
+        "the engine's stop_after_handler_once failpoint: it stops after a handler returns",
+    ),
 }
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)

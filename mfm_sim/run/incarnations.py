@@ -23,6 +23,7 @@ from mfm_engine.plan import (
 from mfm_engine.runtime import (
     ChildRunLiveIoTransportFactory,
     DefaultExecutionEngine,
+    EngineFailpoints,
     RunResult,
     StartRun,
 )
@@ -119,7 +120,7 @@ class Simulation:
         self.process = Process(feeder(facts, world.ids.issued) if facts else None)
         self.resolver = FaultyResolver(self.base_resolver, self.process)
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
-        self.plan = self.resolver.wrap(instance.plan)
+        self.plan = self.resolver.wrap(instance.plan, main=True)
         self.inner_transports = instance.transports(world) if instance.transports else None
         # The main run: the run this runner started, by its id (`_started_run`), never
         # inferred from the engine's id draws.
@@ -145,10 +146,13 @@ class Simulation:
                 UnimplementedLiveIoTransportFactory(), uses, handle.number
             )
 
-        def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
+        def build(
+            f: LiveIoTransportFactory | None, failpoints: EngineFailpoints | None = None
+        ) -> DefaultExecutionEngine:
             return DefaultExecutionEngine(
                 resolver,
                 live_transport_factory=f,
+                failpoints=failpoints,
                 ids=world.ids,
                 clock=world.engine_clock,
                 entropy=world.entropy,
@@ -156,7 +160,8 @@ class Simulation:
 
         if self.instance.child_runs:
             factory = ChildRunLiveIoTransportFactory(factory, build)
-        return build(factory)
+        # The main run's engine only: a `stop_after_handler` fault sets its flag.
+        return build(factory, self.process.failpoints)
 
     def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
         world = self.world
@@ -164,6 +169,8 @@ class Simulation:
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
         self.process.handle = handle
+        # A flag an untyped handler error left set belongs to that dead incarnation.
+        self.process.failpoints.stop_after_handler_once = False
         stores = Stores(
             FaultyArtifactStore(self.durable.artifacts, handle),
             FaultyEventStore(self.durable.events, handle),
