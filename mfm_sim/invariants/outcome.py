@@ -57,8 +57,7 @@ def _interrupted_by_fault(obs: Observation, run_id: uuid.UUID, entered_seq: int 
 
 def _stopped(obs: Observation, incarnation: int) -> bool:
     return any(
-        f.kind is FaultKind.STOP_AFTER_HANDLER and f.incarnation == incarnation
-        for f in obs.faults
+        f.kind is FaultKind.STOP_AFTER_HANDLER and f.incarnation == incarnation for f in obs.faults
     )
 
 
