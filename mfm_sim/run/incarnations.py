@@ -51,6 +51,7 @@ from mfm_sim.run.observation import (
 )
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.run.seeded_history import seed_history
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -129,6 +130,7 @@ class Simulation:
         self.final: RunResult | None = None
         self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
+        self.seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()  # a recorded log's records
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -250,6 +252,28 @@ class Simulation:
             appends=tuple(world.appends[first_batch:]),
         )
 
+    def _seed(self) -> None:
+        """Write the scenario's recorded log as the main run's, under an id from the run id
+        source (as `start` would draw it), before any incarnation: the operator's setup."""
+        inst, world = self.instance, self.world
+        assert inst.history is not None
+        self.run_id = world.ids.new_run_id()
+        seed_history(
+            self.durable,
+            self.run_id,
+            inst.plan.op_id,
+            self.manifest_id,
+            inst.initial_context,
+            inst.history,
+            world.clock.now_ns // 1_000_000,
+        )
+        # Every record it wrote: the main run's and those of the children the log holds.
+        self.seeded = frozenset(
+            (run_id, env.seq)
+            for run_id, stream in self.durable.events.streams.items()  # type: ignore[attr-defined]
+            for env in stream
+        )
+
     def _started_run(self) -> uuid.UUID | None:
         """The run this runner started: the id start returned, or, when the start's result was
         never seen (a crash, an error), the run whose durable `RunStarted` came first and cites
@@ -288,6 +312,8 @@ class Simulation:
         if rot is not None:
             world.trace.fault(rot)
             world.corrupted[self.manifest_id] = corrupt_bytes(data)
+        if self.instance.history is not None:
+            self._seed()  # the first incarnation then resumes the run the operator brought
         # Once faults stop, every resume must finish a state or use up an attempt, so this
         # many consecutive fault-free incarnations without an end means the run is stuck.
         # Counting quiet incarnations (not "budget spent") makes a random run and the replay
@@ -434,4 +460,5 @@ class Simulation:
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),
+            seeded=self.seeded,
         )

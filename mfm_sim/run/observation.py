@@ -164,6 +164,9 @@ class Observation:
     # namespace -> each simulated service's final state, modulo what it declares idempotent
     # (`World.service_states`); compared with the reference's by the `service_state` check.
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
+    # (run, seq) of the records a recorded log the operator brought holds
+    # (`run/seeded_history.py`): written before any incarnation, by no engine.
+    seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

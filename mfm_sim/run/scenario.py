@@ -13,6 +13,7 @@ from mfm_engine.plan import ExecutionPlan, PlanResolver
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.run.observation import Reference
+from mfm_sim.run.seeded_history import SeededHistory
 from mfm_sim.world.rng import Rng
 
 __all__ = [
@@ -41,6 +42,8 @@ class ScenarioRun:
     child_runs: bool = False
     transparent: bool = True  # handlers are deterministic: crash transparency applies
     model: Reference | None = None  # the predicted outcome, when the scenario can predict it
+    # A recorded log the operator brings: the runner writes it and resumes instead of starting.
+    history: SeededHistory | None = None
 
     def manifest(self, op_version: str = "1") -> RunManifest:
         return RunManifest(self.plan.op_id, op_version, self.input_params, self.run_config)

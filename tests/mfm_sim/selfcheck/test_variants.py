@@ -8,9 +8,11 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine import context as context_mod
+from mfm_engine import live_io as live_io_mod
 from mfm_engine.context import StagedContext
 from mfm_engine.live_io import LiveIo, _IoBase
 from mfm_engine.recorder import EventRecorder
+from mfm_engine.replay_io import ReplayIo
 from mfm_engine.runtime import attempt as attempt_mod
 from mfm_engine.runtime import child_runs as child_mod
 from mfm_engine.runtime import engine as engine_mod
@@ -69,6 +71,12 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "error_details_kept": ("generated", 1),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
+    # Replay over a recorded log, spawns and awaits against it, the `gx.*` route.
+    "replay_ignores_log": ("generated", 2),
+    "replayed_bytes_length_unchecked": ("generated", 14),
+    "spawn_over_other_manifest": ("generated", 4),
+    "await_manifest_unchecked": ("generated", 48),
+    "wildcard_route_literal": ("generated", 1),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -98,6 +106,11 @@ CAUGHT_BY: dict[str, str] = {
     "error_details_kept": "secrets_never_stored",
     "fact_conflict_ignored": "detected_not_silent",
     "stream_seqs_unchecked": "detected_not_silent",
+    "replay_ignores_log": "model_agreement",
+    "replayed_bytes_length_unchecked": "derived_fact_keys",
+    "spawn_over_other_manifest": "model_agreement",
+    "await_manifest_unchecked": "model_agreement",
+    "wildcard_route_literal": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -112,6 +125,12 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "staged_delete_dropped": ("generated",),
     "secret_event_accepted": ("generated",),
     "error_details_kept": ("generated",),
+    # Only the generated workload brings recorded logs, awaits twice and routes by `.*`.
+    "replay_ignores_log": ("generated",),
+    "replayed_bytes_length_unchecked": ("generated",),
+    "spawn_over_other_manifest": ("generated",),
+    "await_manifest_unchecked": ("generated",),
+    "wildcard_route_literal": ("generated",),
 }
 SWEEP_BOUND = 2000
 
@@ -136,6 +155,9 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (StagedContext, "write"),
     (StagedContext, "dump"),
     (history_mod, "analyze_kernel_events"),
+    (ReplayIo, "_require"),
+    (live_io_mod, "recorded_random_bytes"),
+    (live_io_mod, "_route_matches"),
 )
 
 
