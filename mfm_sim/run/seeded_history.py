@@ -38,7 +38,7 @@ class SeededHistory:
     # (spawn key, manifest JSON, initial context) of each child run the log holds.
     children: tuple[tuple[str, Any, Any], ...] = ()
 
-    def keys(self) -> tuple[str, ...]:
+    def fact_keys(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.facts)
 
 
