@@ -58,6 +58,14 @@ def _failed_by(code: str) -> LogBuilder:
     if code == "orphan":
         b.crash()
         b.recover_orphan()
+    elif code in ("stopped", "running"):
+        # The incarnation returned RUNNING: the engine's failpoint stopped it ("stopped"),
+        # or the engine stopped on its own ("running"); resume recovers the open attempt.
+        if code == "stopped":
+            b.fault(FaultKind.STOP_AFTER_HANDLER, "handler")
+        b.incs[-1].outcome, b.incs[-1].phase = Outcome.RESULT, RunPhase.RUNNING
+        b.incs.append(_Inc("resume", first_step=b.step + 1))
+        b.recover_orphan()
     else:
         b.fail(code=code)
     b.enter(S2)
@@ -77,30 +85,12 @@ def test_crash_transparency_excuses_attempts_consumed_by_crashes_or_injected_fai
     assert seqs_of(found) == [(stream(obs)[-1].seq,)]
 
 
-def _stopped_then_failed(*, failpoint: bool) -> LogBuilder:
-    """S2's attempt 0 left open by an incarnation that returned RUNNING (the engine's
-    failpoint, if `failpoint`), recovered as an orphan; its retry fails for good."""
-    b = LogBuilder(run_config=config(max_attempts=2))
-    b.start()
-    b.run_state(S1)
-    b.enter(S2)
-    if failpoint:
-        b.fault(FaultKind.STOP_AFTER_HANDLER, "handler")
-    b.incs[-1].outcome, b.incs[-1].phase = Outcome.RESULT, RunPhase.RUNNING
-    b.incs.append(_Inc("resume", first_step=b.step + 1))
-    b.recover_orphan()
-    b.enter(S2)
-    b.fail(code="flaky")
-    b.finish(RunStatus.FAILED)
-    return b
-
-
 def test_an_attempt_the_failpoint_stopped_is_excused_and_a_spurious_running_is_not():
     completed = Reference(RunPhase.COMPLETED, {"path": [S1, S2, S3]})
-    obs = _stopped_then_failed(failpoint=True).observation(reference=completed, model=completed)
+    obs = _failed_by("stopped").observation(reference=completed, model=completed)
     assert check_crash_transparency(obs) == []
     assert check_model_agreement(obs) == []
     # An engine that returns RUNNING on its own (no failpoint fired) is not excused.
-    obs = _stopped_then_failed(failpoint=False).observation(reference=completed, model=None)
+    obs = _failed_by("running").observation(reference=completed, model=None)
     found = fired(obs, "crash_transparency")
     assert seqs_of(found) == [(stream(obs)[-1].seq,)]
