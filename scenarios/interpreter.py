@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.config import EventProfile, IoMode, RunConfig
+from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.program import (
@@ -476,6 +476,14 @@ def _deref(value: Any, reads: Mapping[str, Any]) -> Any:
     return value
 
 
+def _child(plan: ExecutionPlan, cfg: RunConfig, initial: Mapping[str, Any]) -> Interpreted:
+    """A child run: ENGINE.md's start refuses a non-sequential mode before it writes anything
+    (`unsupported_execution_mode`, test 7), so the await reports it failed, with no snapshot."""
+    if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:
+        return Interpreted(RunPhase.FAILED, Prediction({}, (), (), (), {}, None))
+    return _Interpreter(plan, cfg, {}).run(initial)
+
+
 def interpret(
     plan: ExecutionPlan,
     cfg: RunConfig,
@@ -487,7 +495,7 @@ def interpret(
     initial context (children are predicted first, and merged into the parent's attempts);
     `history` is the recorded log the run resumes (its facts bound before the first attempt,
     `{run}` for the run id in a key, and the child runs it holds)."""
-    done = {name: _Interpreter(p, c, {}).run(i) for name, (p, c, i) in children.items()}
+    done = {name: _child(p, c, i) for name, (p, c, i) in children.items()}
     result = _Interpreter(plan, cfg, done, history).run(initial)
     merged = dict(result.prediction.attempts)
     for child in done.values():

@@ -13,6 +13,9 @@ that names the wrong manifest, drawn swarm-style from their own fork of the seed
   calls `gx.kv` through it, so the router matches a `.*` pattern.
 - `await_conflict`: after a child run is spawned and awaited, the handler awaits it again
   naming its initial snapshot as its manifest: the engine refuses (`child_run_conflict`).
+- `child_fan_out`: a child is spawned with a `FanOutJoin` run config: its start refuses it
+  (`unsupported_execution_mode`, nothing written) and the await reports it failed, with no
+  final snapshot.
 
 The reference interpreter predicts each from ENGINE.md (replay and recorded facts, the
 router's longest prefix, the await's manifest check).
@@ -23,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from mfm_engine.config import IoMode, RunConfig, RunManifest
+from mfm_engine.config import FanOutJoin, IoMode, RunConfig, RunManifest
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.interpreter import ROUTE, ROUTED, response_of, run_key
 from mfm_scenarios.program import CALL, CHILD, NOW, RANDOM, Op, Program
@@ -34,7 +37,7 @@ from mfm_sim.world.rng import Rng
 
 __all__ = ["REPLAY_FEATURES", "Replays", "draw_replays", "route_services"]
 
-REPLAY_FEATURES = ("recorded_log", "wildcard_route", "await_conflict")
+REPLAY_FEATURES = ("recorded_log", "wildcard_route", "await_conflict", "child_fan_out")
 _SERVICES = {"ledger": "ledger", "kv": "kv"}
 
 
@@ -63,21 +66,43 @@ def draw_replays(
 ) -> Replays:
     """Switch each of `REPLAY_FEATURES` on or off and apply it to the main `programs`."""
     on = frozenset(f for f in REPLAY_FEATURES if rng.chance(0.5))
+    fan_out = _fan_out(rng, children) if "child_fan_out" in on else frozenset()
     for i, program in enumerate(programs):
         ops = list(program.ops)
         if "wildcard_route" in on and rng.chance(0.5):
             at = rng.below(len(ops) + 1)
             ops[at:at] = _routed_ops(rng, f"r{i}_{at}")
-        if "await_conflict" in on:
-            ops = [
-                attrs.evolve(op, n=1) if op.kind == CHILD and rng.chance(0.5) else op for op in ops
-            ]
+        ops = [_child_op(rng, op, on, fan_out, children) if op.kind == CHILD else op for op in ops]
         programs[i] = Program(tuple(ops), program.tags)
     history = None
     if "recorded_log" in on:
         history = _history(rng, names, programs, cfg.io_mode is IoMode.REPLAY)
         history = attrs.evolve(history, children=_children(rng, children))
     return Replays(on, history, "wildcard_route" in on)
+
+
+def _fan_out(rng: Rng, children: Children) -> frozenset[str]:
+    """Some children, their run config switched to `FanOutJoin` (in `children`, in place)."""
+    out = []
+    for name in sorted(children):
+        if rng.chance(0.5):
+            plan, cfg, initial = children[name]
+            children[name] = (plan, attrs.evolve(cfg, execution_mode=FanOutJoin(2)), initial)
+            out.append(name)
+    return frozenset(out)
+
+
+def _child_op(
+    rng: Rng, op: Op, on: frozenset[str], fan_out: frozenset[str], children: Children
+) -> Op:
+    name = str(op.fact_key)
+    if name in fan_out:  # the spawn request carries the child's config as drawn
+        return attrs.evolve(op, value={**op.value, "run_config": children[name][1].to_json()})
+    # A child that never starts has no task to join twice in one process but a spawn to
+    # start it from in the next, so only a child that starts is awaited again.
+    if "await_conflict" in on and rng.chance(0.5):
+        return attrs.evolve(op, n=1)
+    return op
 
 
 def _routed_ops(rng: Rng, uid: str) -> list[Op]:

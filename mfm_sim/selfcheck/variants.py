@@ -570,3 +570,15 @@ _register(
         "# the bug: `.*` is not special; the pattern must match as a plain prefix",
     ),
 )
+
+_register(
+    "fan_out_accepted",
+    "a run config with a FanOutJoin execution mode is run sequentially instead of refused "
+    "with unsupported_execution_mode",
+    _patch(
+        "mfm_engine.runtime.engine",
+        "validate_execution_mode",
+        "if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:",
+        "if False:  # the bug: the execution mode is never looked at",
+    ),
+)

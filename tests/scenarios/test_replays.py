@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from mfm_engine import ExecutionPlan, StateGraph, StateNode
-from mfm_engine.config import IoMode, RunConfig
+from mfm_engine.config import FanOutJoin, IoMode, RunConfig
 from mfm_engine.events import RunPhase
 from mfm_scenarios.interpreter import ROUTE, ROUTED, interpret, response_of
 from mfm_scenarios.program import CALL, CHILD, NOW, RANDOM, Op, Program, ProgramState
@@ -107,3 +108,16 @@ def test_a_child_spawned_over_one_of_another_manifest_or_awaited_so_is_refused()
     awaited = interpret(twice, RunConfig(), {}, children)
     assert awaited.prediction.attempts[STATE, 0].error == ("child_run_conflict", False, None)
     assert awaited.prediction.explicit_facts == ("await:gc0", "spawn:gc0")
+
+
+def test_a_child_spawned_with_fan_out_is_refused_and_awaited_as_failed() -> None:
+    plan, children = _child(0)
+    child_plan, cfg, initial = children["gc0"]
+    fan_out = {"gc0": (child_plan, attrs.evolve(cfg, execution_mode=FanOutJoin(2)), initial)}
+    result = interpret(plan, RunConfig(), {}, fan_out)
+    assert result.phase is RunPhase.COMPLETED  # the parent carries on with the report
+    assert result.prediction.fact_fields["await:gc0"] == {
+        "status": "failed",
+        "final_snapshot": None,
+    }
+    assert ("gc0.s0.run", 0) not in result.prediction.attempts  # it never ran

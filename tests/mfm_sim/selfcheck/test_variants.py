@@ -65,18 +65,19 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "derived_key_ignores_attempt": ("facts_time_random", 1),
     "profile_ignored": ("linear", 1),
     "replay_uses_live_io": ("replay_mode", 0),
-    "failed_writes_leak": ("generated", 107),
+    "failed_writes_leak": ("generated", 114),
     "staged_delete_dropped": ("generated", 5),
     "secret_event_accepted": ("generated", 23),
     "error_details_kept": ("generated", 1),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
     # Replay over a recorded log, spawns and awaits against it, the `gx.*` route.
-    "replay_ignores_log": ("generated", 2),
+    "replay_ignores_log": ("generated", 13),
     "replayed_bytes_length_unchecked": ("generated", 14),
     "spawn_over_other_manifest": ("generated", 4),
-    "await_manifest_unchecked": ("generated", 48),
-    "wildcard_route_literal": ("generated", 1),
+    "await_manifest_unchecked": ("generated", 50),
+    "wildcard_route_literal": ("generated", 5),
+    "fan_out_accepted": ("generated", 4),  # a child spawned with FanOutJoin
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -111,6 +112,7 @@ CAUGHT_BY: dict[str, str] = {
     "spawn_over_other_manifest": "model_agreement",
     "await_manifest_unchecked": "model_agreement",
     "wildcard_route_literal": "model_agreement",
+    "fan_out_accepted": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -131,6 +133,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "spawn_over_other_manifest": ("generated",),
     "await_manifest_unchecked": ("generated",),
     "wildcard_route_literal": ("generated",),
+    "fan_out_accepted": ("generated",),
 }
 SWEEP_BOUND = 2000
 
@@ -158,6 +161,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (ReplayIo, "_require"),
     (live_io_mod, "recorded_random_bytes"),
     (live_io_mod, "_route_matches"),
+    (engine_mod, "validate_execution_mode"),
 )
 
 
