@@ -41,6 +41,7 @@ from mfm_scenarios.program import (
     ProgramState,
     Text,
 )
+from mfm_scenarios.replays import Replays, draw_replays, route_services
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
@@ -152,6 +153,7 @@ class Drawn:
     run_config: RunConfig
     initial: dict[str, Any]
     children: dict[str, tuple[ExecutionPlan, RunConfig, dict[str, Any]]]
+    replays: Replays | None = None  # `mfm_scenarios.replays`: recorded log, route, await
 
 
 def _value(rng: Rng) -> Any:
@@ -414,8 +416,9 @@ def draw(rng: Rng) -> Drawn:
     cfg = attrs.evolve(cfg, replay_missing_fact_retryable=rng.chance(0.5))
     initial = {"seeded": n, "base": _value(rng)}
     extras = _extras(rng.fork("extras"), programs) | _rare(rng.fork("rare"), programs)
+    replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
     plan = _replace_programs(plan, programs)
-    return Drawn(features | extras, plan, cfg, initial, children)
+    return Drawn(features | extras, plan, cfg, initial, children, replays)
 
 
 def _extras(rng: Rng, programs: list[Program]) -> frozenset[str]:
@@ -517,7 +520,9 @@ def _spawn_request(
 
 def build(rng: Rng) -> ScenarioRun:
     drawn = draw(rng)
-    result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children)
+    replays = drawn.replays
+    history = replays.history if replays is not None else None
+    result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children, history)
     plans = {drawn.plan.op_id: drawn.plan, **{p.op_id: p for p, _, _ in drawn.children.values()}}
     run = ScenarioRun(
         plan=drawn.plan,
@@ -528,13 +533,14 @@ def build(rng: Rng) -> ScenarioRun:
             "features": sorted(drawn.features),
             "states": [[node.id, len(node.state.program.ops)] for node in drawn.plan.graph.states],
         },
-        transports=make_services(("ledger", "kv"), trace=False),
+        transports=make_services(route_services(replays), trace=False),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
         child_runs=bool(drawn.children) or "bad_request" in drawn.features,
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,
         model=Reference(result.phase, None, result.prediction),
+        history=history,
     )
     return _with_operator(run, rng.fork("operator"))
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.config import EventProfile, IoMode, RunConfig
+from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.program import (
@@ -54,8 +54,19 @@ from mfm_sim.invariants.spec.canonical import NotCanonical, SecretFound, canonic
 from mfm_sim.invariants.spec.secrets import REDACTED, text_has_secret
 from mfm_sim.invariants.spec.secrets import has_secret as spec_has_secret
 from mfm_sim.run.observation import AttemptPrediction, CtxRef, FactRef, Prediction
+from mfm_sim.run.seeded_history import SeededHistory
 
-__all__ = ["REDACTED", "Interpreted", "has_float", "has_secret", "interpret", "run_key"]
+__all__ = [
+    "REDACTED",
+    "ROUTE",
+    "ROUTED",
+    "Interpreted",
+    "has_float",
+    "has_secret",
+    "interpret",
+    "response_of",
+    "run_key",
+]
 
 RUN = "{run}"  # stands for the run id in predicted fact keys
 
@@ -99,10 +110,19 @@ class _Refused(Exception):
 class _Attempt:
     """One attempt's walk over its program: overlay, events, facts, refusals."""
 
-    def __init__(self, state_id: str, attempt: int, cfg: RunConfig) -> None:
+    def __init__(
+        self,
+        state_id: str,
+        attempt: int,
+        cfg: RunConfig,
+        seeded: Mapping[str, Any],
+        spawned: frozenset[str] = frozenset(),
+    ) -> None:
         self.state_id = state_id
         self.attempt = attempt
         self.cfg = cfg
+        self.seeded = seeded  # facts a recorded log bound before the run's first attempt
+        self.spawned = spawned  # spawn keys of the children it holds, with another manifest
         self.writes: dict[str, Any] = {}
         self.deletes: list[str] = []
         self.events: list[tuple[str, Any]] = []
@@ -146,6 +166,8 @@ class _Attempt:
 
     def record(self, key: str, payload: Any, fields: dict[str, Any]) -> Any:
         """A keyed call: refused, or the recorded payload as a symbol."""
+        if key in self.seeded:  # bound: answered from its record, nothing recorded again
+            return FactRef(key)
         if self._replay():
             raise self._missing()
         if payload is not None:
@@ -153,9 +175,16 @@ class _Attempt:
         self.explicit.append(key)
         return FactRef(key)
 
-    def derived_fact(self, kind: str, field: str) -> FactRef:
+    def derived_fact(self, kind: str, field: str, n: int = 0) -> FactRef:
         key = run_key(kind, self.state_id, self.attempt, self.ordinal)
         self.ordinal += 1
+        if key in self.seeded:
+            # ENGINE.md: a recorded draw is replayed; random bytes of the wrong length are
+            # `fact_payload_invalid` (a bad record: no retry helps).
+            recorded = self.seeded[key]
+            if kind == "random_bytes" and len(str(recorded.get("hex"))) != 2 * n:
+                raise _Refused("fact_payload_invalid", False)
+            return FactRef(key, field)
         if self._replay():
             raise self._missing()
         self.derived.append(key)
@@ -186,13 +215,16 @@ class _Attempt:
         elif kind == NOW:
             self.write(op.key, self.derived_fact("now_millis", "now_millis"))
         elif kind == RANDOM:
-            self.write(op.key, self.derived_fact("random_bytes", "hex"))
+            self.write(op.key, self.derived_fact("random_bytes", "hex", op.n))
         elif kind == EMIT:
             if text_has_secret(op.name) or has_secret(event_payload(op)):
                 raise _Refused("secrets_detected", False)
             if self.cfg.event_profile is not EventProfile.MINIMAL:
                 self.events.append((op.name, op.value))
         elif kind == CHILD:
+            if f"spawn:{op.fact_key}" in self.spawned and not self._replay():
+                # ENGINE.md: an existing child with another manifest is `child_run_conflict`.
+                raise _Refused("child_run_conflict", False)
             self.record(f"spawn:{op.fact_key}", None, fields)
             key = f"await:{op.fact_key}"
             self.record(key, None, fields)
@@ -201,22 +233,31 @@ class _Attempt:
                 "status": child.phase.value,
                 "final_snapshot": child.prediction.final_context,
             }
+            if op.n:  # awaited again naming another manifest than the spawn recorded
+                raise _Refused("child_run_conflict", False)
             self.write(
                 op.key, {"status": FactRef(key, "status"), "final": FactRef(key, "final_snapshot")}
             )
 
     def _call(self, op: Op, fields: dict[str, Any]) -> None:
-        if op.name not in SERVICES:
+        if op.fact_key is not None and op.fact_key in self.seeded:
+            # ENGINE.md: a bound key answers from its record, live or replay, before any
+            # transport (or router) is asked.
+            if op.key:
+                self.write(op.key, FactRef(op.fact_key))
+            return
+        service = _routed(op.name)
+        if service is None:
             raise self._refusal(op)
         if op.fact_key is None:
             if self._replay():
                 raise _Refused("missing_fact_key", False)
             if op.key:
-                self.write(op.key, _response(op.name, op.value))
+                self.write(op.key, _response(service, op.value))
             return
-        payload = _response(op.name, op.value)
+        payload = _response(service, op.value)
         value = self.record(op.fact_key, payload, fields)
-        known = _known_fields(op.name, op.value)
+        known = _known_fields(service, op.value)
         if known:
             fields.setdefault(op.fact_key, known)
         if op.key:
@@ -224,6 +265,28 @@ class _Attempt:
 
 
 SERVICES = ("ledger", "kv")  # the namespaces the generated workload's transports serve
+# A route the workload registers (a key-value service) when it calls through it, and the
+# namespace it calls: ENGINE.md's `g.*` pattern matches `g.x`.
+ROUTE = "gx.*"
+ROUTED = "gx.kv"
+
+
+def _routed(namespace: str) -> str | None:
+    """ENGINE.md's router: the service of the route with the longest matching prefix (`g`
+    matches `g` and `g.x`; `g.*` matches `g.x`), or None (`io_unknown_namespace`)."""
+    best, best_len = None, -1
+    for pattern, service in (*((s, s) for s in SERVICES), (ROUTE, "kv")):
+        if pattern.endswith(".*"):
+            prefix = pattern[:-1]
+            n = len(prefix) if namespace.startswith(prefix) and namespace != prefix else -1
+        else:
+            hit = namespace == pattern or namespace.startswith(pattern + ".")
+            n = len(pattern) if hit else -1
+        if n > best_len:
+            best, best_len = service, n
+    return best
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -279,22 +342,37 @@ def _response(namespace: str, request: Mapping[str, Any]) -> Any:
     return None  # put: a version only the service knows
 
 
+def response_of(namespace: str, request: Mapping[str, Any]) -> Any:
+    """What the workload's service behind `namespace` answers `request`, where the generator
+    made it predictable; None otherwise (a recorded log may hold it as a fact)."""
+    service = _routed(namespace)
+    return None if service is None else _response(service, request)
+
+
 def _known_fields(namespace: str, request: Mapping[str, Any]) -> dict[str, Any]:
     response = _response(namespace, request)
     return dict(response) if isinstance(response, dict) else {}
 
 
 class _Interpreter:
-    def __init__(self, plan: ExecutionPlan, cfg: RunConfig, children: Mapping[str, Interpreted]):
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        cfg: RunConfig,
+        children: Mapping[str, Interpreted],
+        history: SeededHistory | None = None,
+    ):
         self.plan = plan
         self.cfg = cfg
         self.children = children
+        self.seeded: dict[str, Any] = dict(history.facts) if history is not None else {}
+        self.spawned = frozenset(c[0] for c in history.children) if history is not None else None
         self.fields: dict[str, Any] = {}
 
     def attempt(
         self, state_id: str, program: Program, attempt: int
     ) -> tuple[AttemptPrediction, _Attempt]:
-        walk = _Attempt(state_id, attempt, self.cfg)
+        walk = _Attempt(state_id, attempt, self.cfg, self.seeded, self.spawned or frozenset())
         if set(program.tags) & set(self.cfg.skip_tags):
             return AttemptPrediction(state_id, attempt, True, True, None, (), (), (), ()), walk
         error: tuple[str, bool, str | None] | None = None
@@ -337,8 +415,9 @@ class _Interpreter:
             for a in range(max(1, max_attempts)):
                 attempts[node.id, a], walks[node.id, a] = self.attempt(node.id, program, a)
         path: list[tuple[str, int]] = []
-        explicit: list[str] = []
-        derived: list[str] = []
+        # A recorded log's facts are bound before the first attempt.
+        explicit: list[str] = [k for k in self.seeded if not k.startswith("mfm:")]
+        derived: list[str] = [k for k in self.seeded if k.startswith("mfm:")]
         phase = RunPhase.COMPLETED
         for node in kahn_order(self.plan):
             a = 0
@@ -398,16 +477,27 @@ def _deref(value: Any, reads: Mapping[str, Any]) -> Any:
     return value
 
 
+def _child(plan: ExecutionPlan, cfg: RunConfig, initial: Mapping[str, Any]) -> Interpreted:
+    """A child run: ENGINE.md's start refuses a non-sequential mode before it writes anything
+    (`unsupported_execution_mode`, test 7), so the await reports it failed, with no snapshot."""
+    if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:
+        return Interpreted(RunPhase.FAILED, Prediction({}, (), (), (), {}, None))
+    return _Interpreter(plan, cfg, {}).run(initial)
+
+
 def interpret(
     plan: ExecutionPlan,
     cfg: RunConfig,
     initial: Mapping[str, Any],
     children: Mapping[str, tuple[ExecutionPlan, RunConfig, Mapping[str, Any]]] = {},
+    history: SeededHistory | None = None,
 ) -> Interpreted:
     """Predict a run of `plan`; `children` maps a CHILD op's name to its plan, config and
-    initial context (children are predicted first, and merged into the parent's attempts)."""
-    done = {name: _Interpreter(p, c, {}).run(i) for name, (p, c, i) in children.items()}
-    result = _Interpreter(plan, cfg, done).run(initial)
+    initial context (children are predicted first, and merged into the parent's attempts);
+    `history` is the recorded log the run resumes (its facts bound before the first attempt,
+    `{run}` for the run id in a key, and the child runs it holds)."""
+    done = {name: _child(p, c, i) for name, (p, c, i) in children.items()}
+    result = _Interpreter(plan, cfg, done, history).run(initial)
     merged = dict(result.prediction.attempts)
     for child in done.values():
         merged.update(child.prediction.attempts)

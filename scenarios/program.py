@@ -118,7 +118,7 @@ class Op:
     value: Any = None  # WRITE: the value; EMIT: the payload; CALL/CHILD: the request
     name: str = ""  # EMIT: the event name; CALL: the namespace; FAIL: the code; CHILD: child
     fact_key: str | None = None  # CALL: the fact key (None: unkeyed); CHILD: its suffix
-    n: int = 0  # RANDOM: how many bytes
+    n: int = 0  # RANDOM: how many bytes; CHILD: 1 to await again naming another manifest
     retryable: bool = False  # FAIL
     message: str = ""  # FAIL
     catch: bool = False  # a refusal in CATCHABLE is written to `key` instead of raised
@@ -194,6 +194,13 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
         ack = await io.call(IoCall(SPAWN_NAMESPACE, op.value, f"spawn:{op.fact_key}"))
         request = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": op.value}
         done = await io.call(IoCall(AWAIT_NAMESPACE, request, f"await:{op.fact_key}"))
+        if op.n:  # await it again, naming its initial snapshot as its manifest: refused
+            again = {
+                "kind": AWAIT_KIND,
+                "child_run_id": ack["child_run_id"],
+                "child_manifest_id": ack["child_initial_snapshot_id"],
+            }
+            await io.call(IoCall(AWAIT_NAMESPACE, again, f"reawait:{op.fact_key}"))
         ctx.write(op.key, {"status": done["status"], "final": done["final_snapshot"]})
     else:  # pragma: no cover - the generator draws only KINDS
         raise ValueError(f"unknown op kind {kind!r}")

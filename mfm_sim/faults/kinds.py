@@ -59,6 +59,8 @@ class FaultKind(enum.Enum):
     LIE_FOREIGN_RECORD = "lie_foreign_record"
     # A well-numbered history no engine wrote (attempts, RunStarted, a fact record).
     LIE_REWRITTEN_HISTORY = "lie_rewritten_history"
+    # The engine's own failpoint (`EngineFailpoints.stop_after_handler_once`), set by the runner.
+    STOP_AFTER_HANDLER = "stop_after_handler"
 
 
 class FaultClass(enum.Enum):
@@ -225,6 +227,15 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
         "a read of the log returns a well-numbered history no engine wrote",
         ArgRange(0, 6, meaning="which rewrite (history_rewrites.SHAPES)"),
         **_LOG_LIE,
+    ),
+    # The engine stops itself after a main-run handler returns, writing nothing terminal, and
+    # returns RUNNING; the operator resumes (`handlers.py` sets the flag, `incarnations.py`
+    # hands the engine its failpoints). Honest: the log looks as after a crash past the
+    # handler, and the fault-free outcome must be reproduced.
+    K.STOP_AFTER_HANDLER: FaultSpec(
+        C.HONEST,
+        ("handler",),
+        "the engine's stop_after_handler_once failpoint: it stops after a handler returns",
     ),
 }
 

@@ -4,7 +4,8 @@ an existing child is resumed, never started again; a supervisor keeps one task p
 
 - A recorded spawn response names its parent and the child id uuid5(parent, spawn key).
 - Every child run in the store is uuid5(parent, key) of a parent run and a key that parent's
-  handlers spawned under (journal) or recorded (log): no child comes from anywhere else.
+  handlers spawned under (journal) or recorded (log): no child comes from anywhere else but
+  a recorded log the operator brought (`Observation.seeded`).
 - No handler of any live run ran twice for one (run, state, attempt): a child started or
   resumed twice side by side would.
 """
@@ -65,7 +66,9 @@ def check_child_runs_once(obs: Observation) -> list[Violation]:
     # Without a journal (a log made by hand) the spawns a handler made are unknown.
     journaled = bool(obs.handler_journal)
     for log in each_run(obs):
-        if journaled and log.is_child and log.run_id not in derived:
+        # A child a recorded log the operator brought holds was started by that log's process.
+        brought = (log.run_id, 1) in obs.seeded
+        if journaled and log.is_child and log.run_id not in derived and not brought:
             out.add(log.run_id, (), "child run is not uuid5(parent, spawn key) of any spawn")
     seen: dict[tuple[uuid.UUID, str, int], int] = {}
     for entry in obs.handler_journal:

@@ -3,7 +3,8 @@
 shared by both kinds, and what a handler gets is the recorded value (ENGINE.md, "Facts").
 
 - In the log: every `mfm:` fact key is well formed, names its own run and the attempt open
-  where it is recorded, and is recorded once.
+  where it is recorded (a recorded log the operator brought binds its facts before any
+  attempt), and is recorded once.
 - In the journal: the k-th time or random draw of an invocation (counting both kinds) is the
   fact under that attempt's key with `ord:k`, bound in the run's log, and the handler got
   exactly its recorded payload (`{"now_millis": v}`, `{"hex": h}` of the asked length): on
@@ -63,7 +64,12 @@ def _log_keys(obs: Observation, out: Out) -> dict[uuid.UUID, dict[str, tuple[int
                 out.add(log.run_id, (env.seq,), f"derived fact key {key!r} is malformed")
                 continue
             kind, run, state, attempt = m.group(1), m.group(2), m.group(3), int(m.group(4))
-            if run != str(log.run_id):
+            if (log.run_id, env.seq) in obs.seeded:
+                # A recorded log the operator brought binds facts before any attempt; what a
+                # handler got from one is still judged against it below.
+                if run != str(log.run_id):
+                    out.add(log.run_id, (env.seq,), f"derived fact {key!r} names another run")
+            elif run != str(log.run_id):
                 out.add(log.run_id, (env.seq,), f"derived fact {key!r} names another run")
             elif open_attempt != (state, attempt):
                 out.add(

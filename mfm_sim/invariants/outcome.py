@@ -14,6 +14,7 @@ from typing import Any
 
 from mfm_engine.events import RunPhase, RunStatus
 
+from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import (
     ENTERED,
     FAILED,
@@ -32,7 +33,9 @@ __all__ = ["compare_outcome", "faults_consumed_attempts", "finished"]
 
 
 def _interrupted_by_fault(obs: Observation, run_id: uuid.UUID, entered_seq: int | None) -> bool:
-    """The attempt entered at `entered_seq` was left open by a crash or a storage fault.
+    """The attempt entered at `entered_seq` was left open by a crash, a storage fault or the
+    engine's failpoint (the incarnation returned RUNNING in which a `stop_after_handler`
+    fault fired).
 
     An attempt the engine abandoned by failing on its own (a non-storage error) is not
     excused: that orphan is the engine's doing, not the fault schedule's.
@@ -44,10 +47,18 @@ def _interrupted_by_fault(obs: Observation, run_id: uuid.UUID, entered_seq: int 
         return True  # appended outside any recorded incarnation (synthetic logs)
     for inc in obs.incarnations:
         if inc.number == where[0]:
-            return inc.outcome is Outcome.CRASH or (
-                inc.outcome is Outcome.ERROR and inc.error_kind == "storage"
+            return (
+                inc.outcome is Outcome.CRASH
+                or (inc.outcome is Outcome.ERROR and inc.error_kind == "storage")
+                or (inc.phase is RunPhase.RUNNING and _stopped(obs, inc.number))
             )
     return True
+
+
+def _stopped(obs: Observation, incarnation: int) -> bool:
+    return any(
+        f.kind is FaultKind.STOP_AFTER_HANDLER and f.incarnation == incarnation for f in obs.faults
+    )
 
 
 def _failing_state_excusable(obs: Observation, log: Log) -> bool:

@@ -23,6 +23,7 @@ from mfm_engine.plan import (
 from mfm_engine.runtime import (
     ChildRunLiveIoTransportFactory,
     DefaultExecutionEngine,
+    EngineFailpoints,
     RunResult,
     StartRun,
 )
@@ -52,6 +53,7 @@ from mfm_sim.run.observation import (
 from mfm_sim.run.operator import AFTER_CRASH, BEFORE_START, make_calls, resumable
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.run.seeded_history import seed_history
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -121,7 +123,7 @@ class Simulation:
         self.process = Process(feeder(facts, world.ids.issued) if facts else None)
         self.resolver = FaultyResolver(self.base_resolver, self.process)
         # Wrapped once, at setup: every incarnation's process runs this same plan object.
-        self.plan = self.resolver.wrap(instance.plan)
+        self.plan = self.resolver.wrap(instance.plan, main=True)
         self.inner_transports = instance.transports(world) if instance.transports else None
         # The main run: the run this runner started, by its id (`_started_run`), never
         # inferred from the engine's id draws.
@@ -131,6 +133,7 @@ class Simulation:
         self.breaches: list[ContractBreach] = []  # engine_contract's, in the order seen
         self.dead_tasks: list[Any] = []
         self.operator_calls: list[OperatorOutcome] = []  # the operator's mistakes, as made
+        self.seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()  # a recorded log's records
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -148,10 +151,13 @@ class Simulation:
                 UnimplementedLiveIoTransportFactory(), uses, handle.number
             )
 
-        def build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
+        def build(
+            f: LiveIoTransportFactory | None, failpoints: EngineFailpoints | None = None
+        ) -> DefaultExecutionEngine:
             return DefaultExecutionEngine(
                 resolver,
                 live_transport_factory=f,
+                failpoints=failpoints,
                 ids=world.ids,
                 clock=world.engine_clock,
                 entropy=world.entropy,
@@ -159,7 +165,8 @@ class Simulation:
 
         if self.instance.child_runs:
             factory = ChildRunLiveIoTransportFactory(factory, build)
-        return build(factory)
+        # The main run's engine only: a `stop_after_handler` fault sets its flag.
+        return build(factory, self.process.failpoints)
 
     def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
         world = self.world
@@ -167,6 +174,8 @@ class Simulation:
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
         self.process.handle = handle
+        # A flag an untyped handler error left set belongs to that dead incarnation.
+        self.process.failpoints.stop_after_handler_once = False
         stores = Stores(
             FaultyArtifactStore(self.durable.artifacts, handle),
             FaultyEventStore(self.durable.events, handle),
@@ -246,6 +255,28 @@ class Simulation:
             appends=tuple(world.appends[first_batch:]),
         )
 
+    def _seed(self) -> None:
+        """Write the scenario's recorded log as the main run's, under an id from the run id
+        source (as `start` would draw it), before any incarnation: the operator's setup."""
+        inst, world = self.instance, self.world
+        assert inst.history is not None
+        self.run_id = world.ids.new_run_id()
+        seed_history(
+            self.durable,
+            self.run_id,
+            inst.plan.op_id,
+            self.manifest_id,
+            inst.initial_context,
+            inst.history,
+            world.clock.now_ns // 1_000_000,
+        )
+        # Every record it wrote: the main run's and those of the children the log holds.
+        self.seeded = frozenset(
+            (run_id, env.seq)
+            for run_id, stream in self.durable.events.streams.items()  # type: ignore[attr-defined]
+            for env in stream
+        )
+
     def _started_run(self) -> uuid.UUID | None:
         """The run this runner started: the id start returned, or, when the start's result was
         never seen (a crash, an error), the run whose durable `RunStarted` came first and cites
@@ -287,6 +318,8 @@ class Simulation:
         if rot is not None:
             world.trace.fault(rot)
             world.corrupted[self.manifest_id] = corrupt_bytes(data)
+        if self.instance.history is not None:
+            self._seed()  # the first incarnation then resumes the run the operator brought
         # Once faults stop, every resume must finish a state or use up an attempt, so this
         # many consecutive fault-free incarnations without an end means the run is stuck.
         # Counting quiet incarnations (not "budget spent") makes a random run and the replay
@@ -437,4 +470,5 @@ class Simulation:
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),
             operator_calls=tuple(self.operator_calls),
+            seeded=self.seeded,
         )

@@ -181,6 +181,9 @@ class Observation:
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
     # The operator's mistaken starts and resumes beside the main run, in the order made.
     operator_calls: tuple[OperatorOutcome, ...] = ()
+    # (run, seq) of the records a recorded log the operator brought holds
+    # (`run/seeded_history.py`): written before any incarnation, by no engine.
+    seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

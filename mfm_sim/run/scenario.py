@@ -14,6 +14,7 @@ from mfm_engine.plan import ExecutionPlan, PlanResolver
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.operator import OperatorCall
+from mfm_sim.run.seeded_history import SeededHistory
 from mfm_sim.world.rng import Rng
 
 __all__ = [
@@ -44,6 +45,8 @@ class ScenarioRun:
     model: Reference | None = None  # the predicted outcome, when the scenario can predict it
     # Mistaken starts and resumes the operator makes beside the main run (`run/operator.py`).
     operator: tuple[OperatorCall, ...] = ()
+    # A recorded log the operator brings: the runner writes it and resumes instead of starting.
+    history: SeededHistory | None = None
 
     def manifest(self, op_version: str = "1") -> RunManifest:
         return RunManifest(self.plan.op_id, op_version, self.input_params, self.run_config)

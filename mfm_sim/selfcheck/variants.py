@@ -542,3 +542,81 @@ _register(
         "if False:  # the bug: RunStarted's op is never looked at",
     ),
 )
+
+# ------------------------------------------------------------- replay over a recorded log
+
+_register(
+    "replay_ignores_log",
+    "replay mode never finds a recorded fact: every keyed call, time or random draw it "
+    "answers from a recorded log is missing_fact",
+    _patch(
+        "mfm_engine.replay_io",
+        "ReplayIo._require",
+        "if recorded is NOT_RECORDED:",
+        "if True:  # the bug: the recorded fact is looked up and then ignored",
+    ),
+)
+
+_register(
+    "replayed_bytes_length_unchecked",
+    "a recorded random_bytes fact is replayed whatever its length: a record of the wrong "
+    "length reaches the handler instead of fact_payload_invalid",
+    _patch(
+        "mfm_engine.live_io",
+        "recorded_random_bytes",
+        "if len(value) != n:",
+        "if False:  # the bug: the length asked for is never compared",
+    ),
+)
+
+_register(
+    "spawn_over_other_manifest",
+    "a spawn whose child run exists with another manifest resumes that child instead of "
+    "refusing with child_run_conflict",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        "if existing is not None and existing != manifest_id:",
+        "if False:  # the bug: the stored child's manifest is never compared",
+    ),
+)
+
+_register(
+    "await_manifest_unchecked",
+    "an await that names another manifest than the stored child's joins the child anyway "
+    "instead of refusing with child_run_conflict",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "if existing is not None and expected is not None and existing != expected:",
+        "if False:  # the bug: the manifest the await names is never compared",
+    ),
+)
+
+_register(
+    "wildcard_route_literal",
+    "the router takes a `g.*` route for a literal namespace: a call to `g.x` through it is "
+    "io_unknown_namespace",
+    _patch(
+        "mfm_engine.live_io",
+        "_route_matches",
+        """
+        if pattern.endswith(".*"):
+            prefix = pattern[:-1]
+            return len(prefix) if namespace.startswith(prefix) else -1
+        """,
+        "# the bug: `.*` is not special; the pattern must match as a plain prefix",
+    ),
+)
+
+_register(
+    "fan_out_accepted",
+    "a run config with a FanOutJoin execution mode is run sequentially instead of refused "
+    "with unsupported_execution_mode",
+    _patch(
+        "mfm_engine.runtime.engine",
+        "validate_execution_mode",
+        "if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:",
+        "if False:  # the bug: the execution mode is never looked at",
+    ),
+)

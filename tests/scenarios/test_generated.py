@@ -9,9 +9,10 @@ import attrs
 import pytest
 from mfm_engine.config import EventProfile, IoMode
 from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, RARE_ODDS, SCENARIO, draw
-from mfm_scenarios.interpreter import REDACTED, has_secret, interpret
+from mfm_scenarios.interpreter import REDACTED, ROUTED, has_secret, interpret
 from mfm_scenarios.operator import MISTAKES
 from mfm_scenarios.program import BIG_EVENT, CATCHABLE, CHILD, CYCLIC_EVENT, EMIT, FAIL, KINDS
+from mfm_scenarios.replays import REPLAY_FEATURES
 
 from mfm_sim.faults.journal import CYCLE
 from mfm_sim.invariants.model_agreement import check_model_agreement
@@ -368,7 +369,7 @@ def test_a_wrong_operator_prediction_or_a_write_fires() -> None:
 # keeps it as the interpreter predicts.
 @pytest.mark.parametrize("feature", [f for f, _ in RARE_ODDS])
 def test_each_rare_event_is_drawn_and_predicted(feature: str) -> None:
-    seeds = [s for s in range(1000) if feature in _draw(s).features][:4]
+    seeds = [s for s in range(1000) if feature in _draw(s).features][:12]
     assert seeds, feature
     emitted = []
     for seed in seeds:
@@ -392,3 +393,38 @@ def test_a_cyclic_payload_is_journaled_with_its_cycle_cut() -> None:
         if op[:2] == ("emit", CYCLIC_EVENT)
     ]
     assert payloads and all(p[1] == [CYCLE] for p in payloads)
+
+
+# ------------------------------------------------- recorded logs, the gx.* route, await twice
+
+
+def test_replay_features_are_drawn_and_the_interpreter_agrees_with_the_engine() -> None:
+    """Each of `REPLAY_FEATURES` is drawn, with what it is there to reach: facts a recorded
+    log binds in replay and in live runs, wrong-length random records, children it holds,
+    calls through the route; every such seed runs fault-free as the interpreter predicts."""
+    seen: Counter[str] = Counter()
+    for seed in range(120):
+        d = _draw(seed)
+        replays = d.replays
+        assert replays is not None
+        seen.update(replays.features)
+        history = replays.history
+        if history is not None:
+            mode = d.run_config.io_mode.value
+            for key in history.fact_keys():
+                seen[f"{mode}:{'derived' if key.startswith('mfm:') else 'keyed'}"] += 1
+            seen["child_brought"] += len(history.children)
+        result = interpret(d.plan, d.run_config, d.initial, d.children, history)
+        for p in result.prediction.attempts.values():
+            seen.update(f"refused:{code}" for code in p.refusals)
+        ops = [op for node in d.plan.graph.states for op in node.state.program.ops]
+        seen["routed_call"] += sum(op.name == ROUTED for op in ops)
+        if not replays.features:
+            continue
+        clean = _clean(seed)
+        assert clean.violations == (), (seed, clean.violations)
+        assert clean.observation.final_phase is result.phase, seed
+    assert set(REPLAY_FEATURES) <= set(seen), set(REPLAY_FEATURES) - set(seen)
+    want = {"replay:derived", "replay:keyed", "live:derived", "child_brought", "routed_call"}
+    want |= {"refused:fact_payload_invalid", "refused:child_run_conflict"}
+    assert want <= set(seen), want - set(seen)

@@ -151,3 +151,30 @@ def test_crash_in_handler_after_it_ran() -> None:
     assert _first_outcome(result) is Outcome.CRASH
     assert CALLS == [STATE, STATE]  # ran, crashed, ran again
     assert result.final_phase is RunPhase.COMPLETED
+
+
+# ------------------------------------------------------------------- the engine's failpoint
+
+
+def test_stop_after_handler_sets_the_failpoint_of_a_main_run_state_only() -> None:
+    for main in (True, False):
+        world = World(0, None, schedule=[Fault(1, K.STOP_AFTER_HANDLER, "handler", 0)])
+        process = Process()
+        process.handle = IncarnationHandle(world, 0)
+        state = FaultyState(FnState(_record), process, STATE, main=main)
+        assert _handle(state, world) is None
+        assert CALLS == [STATE] and process.handle.alive  # ran; the process lives on
+        assert process.failpoints.should_stop_after_handler() is main
+        assert process.failpoints.should_stop_after_handler() is False  # single use
+
+
+def test_stop_after_handler_stops_the_engine_and_resume_retries_the_attempt() -> None:
+    result = _handler_fault(K.STOP_AFTER_HANDLER, 0, "handlers_stop")
+    obs = result.observation
+    assert obs is not None
+    first = obs.incarnations[0]
+    assert (first.outcome, first.phase) == (Outcome.RESULT, RunPhase.RUNNING)
+    assert CALLS == [STATE, STATE]  # ran, the engine stopped (nothing terminal), ran again
+    assert _failures(result) == [("orphan_attempt_recovered", True)]
+    assert result.final_phase is RunPhase.COMPLETED
+    assert result.ok, [v.describe() for v in result.violations]

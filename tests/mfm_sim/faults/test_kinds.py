@@ -101,7 +101,8 @@ def test_classes_are_derived_from_the_table() -> None:
         K.CRASH_MID_APPEND,
         K.CRASH_IN_HANDLER,
     } == CRASH_KINDS
-    assert CRASH_KINDS | {K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY} == HONEST_KINDS
+    honest = {K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY, K.STOP_AFTER_HANDLER}
+    assert CRASH_KINDS | honest == HONEST_KINDS
     assert {K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, *LOG_LIE_KINDS} == LYING_KINDS
     assert tuple(k for k in ALL_KINDS if FAULTS[k].enumerated) == ENUMERATED_KINDS
 

@@ -51,3 +51,21 @@ def test_a_child_id_that_is_not_the_spawn_keys_fires() -> None:
     broken = simulate(get_scenario("child_runs"), 0, variant="child_id_per_attempt")
     found = [v for v in broken.violations if v.invariant == NAME]
     assert found and "not uuid5(parent, key)" in found[0].message
+
+
+def test_a_child_a_recorded_log_brought_is_accounted_for_and_only_it() -> None:
+    """A recorded log may hold a child its process started before it died: that child has
+    no spawn of this run's handlers, and is judged the operator's, not the engine's."""
+    scenario = get_scenario("generated")
+    for seed in range(300):
+        obs = simulate(scenario, seed, faults=(), keep_observation=True).observation
+        brought = [v for v in obs.runs.values() if v.is_child and (v.run_id, 1) in obs.seeded]
+        if not brought:
+            continue
+        assert fired(obs, NAME) == []
+        # Not brought by the operator, a child no handler spawned comes from nowhere.
+        found = fired(attrs.evolve(obs, seeded=frozenset()), NAME)
+        if found:
+            assert all("not uuid5(parent, spawn key)" in v.message for v in found)
+            return
+    raise AssertionError("no recorded log held a child no handler spawned in 300 seeds")

@@ -11,13 +11,14 @@ from mfm_engine.events import (
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.model_agreement import check_model_agreement
-from mfm_sim.run.observation import Reference
+from mfm_sim.run.observation import Outcome, Reference
 from tests.mfm_sim.invariants.support import fired, seqs_of, stream
 from tests.mfm_sim.logs import (
     S1,
     S2,
     S3,
     LogBuilder,
+    _Inc,
     clean_builder,
     clean_observation,
     config,
@@ -57,6 +58,14 @@ def _failed_by(code: str) -> LogBuilder:
     if code == "orphan":
         b.crash()
         b.recover_orphan()
+    elif code in ("stopped", "running"):
+        # The incarnation returned RUNNING: the engine's failpoint stopped it ("stopped"),
+        # or the engine stopped on its own ("running"); resume recovers the open attempt.
+        if code == "stopped":
+            b.fault(FaultKind.STOP_AFTER_HANDLER, "handler")
+        b.incs[-1].outcome, b.incs[-1].phase = Outcome.RESULT, RunPhase.RUNNING
+        b.incs.append(_Inc("resume", first_step=b.step + 1))
+        b.recover_orphan()
     else:
         b.fail(code=code)
     b.enter(S2)
@@ -72,5 +81,16 @@ def test_crash_transparency_excuses_attempts_consumed_by_crashes_or_injected_fai
         assert check_crash_transparency(obs) == []
         assert check_model_agreement(obs) == []
     obs = _failed_by("flaky").observation(reference=completed, model=None)
+    found = fired(obs, "crash_transparency")
+    assert seqs_of(found) == [(stream(obs)[-1].seq,)]
+
+
+def test_an_attempt_the_failpoint_stopped_is_excused_and_a_spurious_running_is_not():
+    completed = Reference(RunPhase.COMPLETED, {"path": [S1, S2, S3]})
+    obs = _failed_by("stopped").observation(reference=completed, model=completed)
+    assert check_crash_transparency(obs) == []
+    assert check_model_agreement(obs) == []
+    # An engine that returns RUNNING on its own (no failpoint fired) is not excused.
+    obs = _failed_by("running").observation(reference=completed, model=None)
     found = fired(obs, "crash_transparency")
     assert seqs_of(found) == [(stream(obs)[-1].seq,)]

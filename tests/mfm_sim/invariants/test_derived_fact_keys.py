@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import attrs
+from mfm_engine.events import DomainEvent
 
 from mfm_sim import get_scenario, simulate
 from tests.mfm_sim.invariants.support import fired
@@ -44,3 +47,42 @@ def test_keys_without_the_attempt_fire() -> None:
     broken = simulate(get_scenario("facts_time_random"), 1, variant="derived_key_ignores_attempt")
     found = [v for v in broken.violations if v.invariant == NAME]
     assert found and "attempt 1: now_millis draw 0 has no fact" in found[0].message
+
+
+# ------------------------------------------------------- a recorded log the operator brought
+
+
+def _brought_derived_fact() -> tuple[object, object, object]:
+    """A fault-free generated run resumed from a recorded log that binds a derived fact."""
+    scenario = get_scenario("generated")
+    for seed in range(300):
+        obs = simulate(scenario, seed, faults=(), keep_observation=True).observation
+        for run_id, view in obs.runs.items():
+            for env in view.stream:
+                key = getattr(env.event, "payload", {}).get("key", "")
+                if (run_id, env.seq) in obs.seeded and key.startswith("mfm:"):
+                    return obs, run_id, env
+    raise AssertionError("no recorded log with a derived fact in 300 seeds")
+
+
+def test_a_derived_fact_of_a_recorded_log_is_judged_by_what_handlers_got() -> None:
+    obs, _run_id, env = _brought_derived_fact()
+    assert fired(obs, NAME) == []
+    # Had an engine recorded it outside any attempt, the same record would be wrong.
+    found = fired(attrs.evolve(obs, seeded=frozenset()), NAME)
+    assert any(
+        v.seqs == (env.seq,) and "recorded while attempt None is open" in v.message for v in found
+    )
+
+
+def test_a_recorded_logs_derived_fact_naming_another_run_fires() -> None:
+    obs, run_id, env = _brought_derived_fact()
+    other = uuid.UUID(int=7)
+    payload = dict(env.event.payload)
+    payload["key"] = payload["key"].replace(str(run_id), str(other))
+    forged = attrs.evolve(env, event=DomainEvent(env.event.name, payload))
+    view = obs.runs[run_id]
+    stream = tuple(forged if e is env else e for e in view.stream)
+    runs = {**obs.runs, run_id: attrs.evolve(view, stream=stream)}
+    found = fired(attrs.evolve(obs, runs=runs), NAME)
+    assert any("names another run" in v.message for v in found)

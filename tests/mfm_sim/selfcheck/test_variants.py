@@ -8,9 +8,11 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine import context as context_mod
+from mfm_engine import live_io as live_io_mod
 from mfm_engine.context import StagedContext
 from mfm_engine.live_io import LiveIo, _IoBase
 from mfm_engine.recorder import EventRecorder
+from mfm_engine.replay_io import ReplayIo
 from mfm_engine.runtime import attempt as attempt_mod
 from mfm_engine.runtime import child_runs as child_mod
 from mfm_engine.runtime import engine as engine_mod
@@ -65,13 +67,20 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "replay_uses_live_io": ("replay_mode", 0),
     "failed_writes_leak": ("generated", 107),
     "staged_delete_dropped": ("generated", 5),
-    "secret_event_accepted": ("generated", 23),
+    "secret_event_accepted": ("generated", 25),
     "error_details_kept": ("generated", 1),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
-    "start_contract_unchecked": ("generated", 3),  # an operator's mistaken start
-    "resume_plan_states_unchecked": ("generated", 80),  # a wrong build's resume
+    "start_contract_unchecked": ("generated", 6),  # an operator's mistaken start
+    "resume_plan_states_unchecked": ("generated", 11),  # a wrong build's resume
     "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
+    # Replay over a recorded log, spawns and awaits against it, the `gx.*` route.
+    "replay_ignores_log": ("generated", 46),
+    "replayed_bytes_length_unchecked": ("generated", 5),
+    "spawn_over_other_manifest": ("generated", 4),
+    "await_manifest_unchecked": ("generated", 50),
+    "wildcard_route_literal": ("generated", 5),
+    "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -104,6 +113,12 @@ CAUGHT_BY: dict[str, str] = {
     "start_contract_unchecked": "model_agreement",
     "resume_plan_states_unchecked": "model_agreement",
     "run_started_op_unchecked": "detected_not_silent",
+    "replay_ignores_log": "model_agreement",
+    "replayed_bytes_length_unchecked": "derived_fact_keys",
+    "spawn_over_other_manifest": "model_agreement",
+    "await_manifest_unchecked": "model_agreement",
+    "wildcard_route_literal": "model_agreement",
+    "fan_out_accepted": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -120,6 +135,13 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "error_details_kept": ("generated",),
     "start_contract_unchecked": ("generated",),  # only generated seeds make operator mistakes
     "resume_plan_states_unchecked": ("generated",),
+    # Only the generated workload brings recorded logs, awaits twice and routes by `.*`.
+    "replay_ignores_log": ("generated",),
+    "replayed_bytes_length_unchecked": ("generated",),
+    "spawn_over_other_manifest": ("generated",),
+    "await_manifest_unchecked": ("generated",),
+    "wildcard_route_literal": ("generated",),
+    "fan_out_accepted": ("generated",),
 }
 SWEEP_BOUND = 2000
 
@@ -145,6 +167,10 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (StagedContext, "write"),
     (StagedContext, "dump"),
     (history_mod, "analyze_kernel_events"),
+    (ReplayIo, "_require"),
+    (live_io_mod, "recorded_random_bytes"),
+    (live_io_mod, "_route_matches"),
+    (engine_mod, "validate_execution_mode"),
 )
 
 
