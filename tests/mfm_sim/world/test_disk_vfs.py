@@ -8,8 +8,9 @@ import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 
-import apsw
 import pytest
+
+apsw = pytest.importorskip("apsw")  # the `sqlite` extra
 
 from mfm_sim.world.clock import NS_PER_SEC, VirtualClock
 from mfm_sim.world.disk import DeadHandle, DiskDecide, DiskFault, SimDisk
