@@ -89,7 +89,7 @@ def test_latency_takes_virtual_time() -> None:
 
 
 def test_every_disk_operation_is_a_fault_point_and_the_liveness_switch_stops_faults() -> None:
-    world, disk, handle = _rig(config=_always(K.DISK_LOST_SYNC))
+    world, disk, _ = _rig(config=_always(K.DISK_LOST_SYNC))
     f = disk.open("/f")
     f.append(b"a")
     f.read(0, 1)

@@ -12,10 +12,10 @@ import pytest
 
 apsw = pytest.importorskip("apsw")  # the `sqlite` extra
 
-from mfm_sim.world.clock import NS_PER_SEC, VirtualClock
-from mfm_sim.world.disk import DeadHandle, DiskDecide, DiskFault, SimDisk
-from mfm_sim.world.disk_vfs import EXCLUSIVE_PRAGMAS, SimVFS, dead_files_quiet
-from mfm_sim.world.rng import Rng
+from mfm_sim.world.clock import NS_PER_SEC, VirtualClock  # noqa: E402
+from mfm_sim.world.disk import DeadHandle, DiskDecide, DiskFault, SimDisk  # noqa: E402
+from mfm_sim.world.disk_vfs import EXCLUSIVE_PRAGMAS, SimVFS, dead_files_quiet  # noqa: E402
+from mfm_sim.world.rng import Rng  # noqa: E402
 
 _names = itertools.count()
 
