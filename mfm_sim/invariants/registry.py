@@ -21,6 +21,7 @@ from mfm_sim.invariants import (
     crash_transparency,
     derived_fact_keys,
     detected_not_silent,
+    durability,
     effects_at_most_once,
     engine_contract,
     event_profile,
@@ -62,6 +63,7 @@ REGISTRY: tuple[Invariant, ...] = (
     detected_not_silent.INVARIANT,
     retry_timing.INVARIANT,
     model_agreement.INVARIANT,
+    durability.INVARIANT,  # SPEC §6.15, real stores on the simulated disk (issue 19)
     # The promise checks (SPEC §6.14, docs/promises.md).
     secrets_never_stored.INVARIANT,
     child_runs_once.INVARIANT,

@@ -164,6 +164,9 @@ class Observation:
     # namespace -> each simulated service's final state, modulo what it declares idempotent
     # (`World.service_states`); compared with the reference's by the `service_state` check.
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
+    # Where the durable stores lived: "memory" (the model stores, which cannot lose what they
+    # acknowledged) or a real store on the simulated disk ("sqlite", "jsonl"): invariant 15.
+    durable_store: str = "memory"
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:
