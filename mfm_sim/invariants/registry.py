@@ -42,6 +42,7 @@ from mfm_sim.invariants import (
     staged_commit,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
+from mfm_sim.invariants.durability import disk_lost_data
 from mfm_sim.invariants.invariant import Check, Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -97,8 +98,13 @@ def invariant_names() -> tuple[str, ...]:
 
 
 def check(obs: Observation, only: Sequence[str] | None = None) -> list[Violation]:
-    """Every invariant (or those named in `only`) on one observation, in registry order."""
+    """Every invariant (or those named in `only`) on one observation, in registry order.
+
+    None when a lying disk cost data the engine relied on: that schedule's outcome is the
+    disk's (`durability.disk_lost_data`), never the engine's."""
     out: list[Violation] = []
+    if disk_lost_data(obs):
+        return out
     for name in _NAMES:
         if only is None or name in only:
             out.extend(CHECKS[name](obs))

@@ -186,8 +186,16 @@ class SimDisk:
 
     # -- crash and restart ---------------------------------------------------------------
 
+    def power_off(self) -> None:
+        """The machine stops: every handle is dead and nothing opens until `crash` resets the
+        disk. A dead process's last calls (SQLite closing its connection) then fail."""
+        self.epoch += 1
+        self.down = True
+
     def crash(self) -> None:
         """Power loss: resolve every pending write (drop, keep or tear), kill every handle."""
+        if not self.down:
+            self.power_off()
         rng = self._crash_rng
         for path in sorted(self._files):
             f = self._files[path]
@@ -243,8 +251,7 @@ class SimDisk:
     def _die(self) -> None:
         # Every handle dies with the machine at once: SQLite may swallow the exception a VFS
         # method raises and try again, and must then find the files gone, not carry on.
-        self.epoch += 1
-        self.down = True
+        self.power_off()
         raise self.crash_error()
 
     def read(self, handle: DiskFile, offset: int, size: int) -> bytes:

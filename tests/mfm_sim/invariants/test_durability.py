@@ -5,7 +5,13 @@ from __future__ import annotations
 import attrs
 
 from mfm_sim.faults.kinds import FaultKind
-from mfm_sim.invariants.durability import DISK_LIES, check_durability, disk_lied
+from mfm_sim.invariants.durability import (
+    DISK_LIES,
+    check_durability,
+    disk_lied,
+    disk_lost_data,
+)
+from mfm_sim.invariants.registry import check
 from tests.mfm_sim.invariants.support import fired, seqs_of, stream
 from tests.mfm_sim.logs import clean_builder, with_stream
 
@@ -59,3 +65,16 @@ def test_an_acknowledged_event_that_reads_back_changed_is_a_violation() -> None:
     assert seqs_of(found) == [(1,)]
     assert "reads back changed" in found[0].message
     assert fired(attrs.evolve(changed, durable_store="memory"), "durability") == []
+
+
+def test_when_a_lying_disk_cost_data_the_schedule_is_the_disks() -> None:
+    b = clean_builder()
+    b.fault(K.DISK_LOST_SYNC, site="disk.sync")
+    lied = b.observation(durable_store="sqlite")
+    assert not disk_lost_data(lied)  # the lie cost nothing: every invariant judges as usual
+    rolled_back = with_stream(lied, stream(lied)[:-3])
+    assert disk_lost_data(rolled_back)
+    assert check(rolled_back) == []  # no engine can tell a log a lost sync rolled back
+    honest = with_stream(clean_builder().observation(durable_store="sqlite"), stream(lied)[:-3])
+    assert not disk_lost_data(honest)
+    assert {v.invariant for v in check(honest)} >= {"durability"}
