@@ -197,3 +197,25 @@ def test_open_without_create_and_delete() -> None:
     assert disk.names() == ["/f"]
     disk.delete("/f")
     assert not disk.exists("/f")
+
+
+def test_the_disk_keeps_the_file_api_contract_of_file_backed_stores() -> None:
+    """`mfm_engine.files` (issue 19's stores): `FileSystem.open(path)` creates the file durably,
+    `append` reads back at once and is durable only after `sync`, `read` is short at the end,
+    `truncate` never grows, `close` does not sync."""
+    disk = _disk(5)
+    assert not disk.exists("/log.jsonl")
+    f = disk.open("/log.jsonl")
+    assert disk.exists("/log.jsonl")
+    f.append(b'{"seq": 1}\n')
+    assert f.size() == 11 and f.read(0, 100) == b'{"seq": 1}\n' and f.read(50, 4) == b""
+    f.sync()
+    f.append(b'{"seq": 2')  # a torn tail, never synced
+    f.truncate(100)
+    assert f.size() == 20
+    f.truncate(11)
+    f.close()
+    assert disk.durable_bytes("/log.jsonl") == b'{"seq": 1}\n'
+    disk.crash()
+    assert disk.exists("/log.jsonl")  # creation was durable at once
+    assert disk.open("/log.jsonl").read(0, 100).startswith(b'{"seq": 1}\n')
