@@ -59,10 +59,12 @@ class DiskFaults:
 
 
 def bind_disk(disk: SimDisk, handle: IncarnationHandle) -> DiskFaults:
-    """Point the disk's faults at this incarnation; faults are off (the liveness switch) once
-    the injector can fire no more, so a crash then keeps every pending write."""
+    """Point the disk's faults at this incarnation. The disk's liveness switch follows the
+    injector's pause (a fault-free probe), which a random run and the replay of its schedule
+    share; once the budget is spent the injector itself fires nothing, while a crash still
+    resets the disk from its own stream, so both modes see the same disk at every step."""
     faults = DiskFaults(handle)
     disk.decide = faults
     disk.crash_error = faults.crash_error
-    disk.faulty = not handle.injector.exhausted
+    disk.faulty = not handle.injector.paused
     return faults
