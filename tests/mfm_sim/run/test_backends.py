@@ -12,17 +12,23 @@ import pytest
 
 pytest.importorskip("apsw")  # the `sqlite` extra
 
+from mfm_engine.stores import ArtifactKind
+
 from mfm_sim import get_scenario, simulate
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.crash_points import crash_points
 from mfm_sim.faults.kinds import DISK_KINDS
+from mfm_sim.faults.stores import IncarnationHandle
+from mfm_sim.faults.swarm import FaultConfig
 from mfm_sim.run.backends import (
     DISK_STORES,
+    DiskStores,
     MemoryStores,
     make_backend,
     register_disk_store,
     run_inline,
 )
+from mfm_sim.run.world import World
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.rng import Streams
 from tests.mfm_sim.run.minimal_sqlite import minimal_sqlite_stores
@@ -143,3 +149,39 @@ def test_crash_points_on_the_disk_crash_at_every_write_and_sync() -> None:
     assert on_disk.by_kind.get("disk_crash_unsynced", 0) > on_memory.points
     broken = crash_points(scenario, 0, double=False, store=BROKEN)
     assert "durability" in broken.violations_by_invariant()
+
+
+def _disk_backend(seed: int = 2) -> tuple[DiskStores, World]:
+    world = World(seed, FaultConfig((), None))
+    backend = make_backend(STORE, world.clock, world.streams)
+    assert isinstance(backend, DiskStores)
+    return backend, world
+
+
+def test_a_crashed_incarnation_writes_nothing_as_its_connection_closes() -> None:
+    backend, world = _disk_backend()
+    handle = IncarnationHandle(world, 0)
+    stores = backend.open(handle)
+    run_inline(stores.artifacts.put(ArtifactKind.OTHER, b"kept"))
+    handle.alive = False  # the process died (a crash fault at a store call)
+    writes_before = list(backend.disk.ops)
+    backend.ended(crashed=True)  # power off, then its connection closes on dead files
+    assert backend.disk.ops == writes_before
+    artifacts, _ = backend.contents()
+    assert b"kept" in artifacts.values()  # the put was committed and synced before the crash
+    backend.close()
+
+
+def test_only_a_lying_disk_excuses_an_unreadable_artifact() -> None:
+    backend, world = _disk_backend()
+    stores = backend.open(IncarnationHandle(world, 0))
+    artifact_id = run_inline(stores.artifacts.put(ArtifactKind.OTHER, b"x" * 100))
+    backend.ended(crashed=False)
+    backend.disk.delete("/mfm.db")  # the store's file gone: nothing it acknowledged reads back
+    backend.disk.delete("/mfm.db-wal")
+    artifacts, _ = backend.contents()
+    assert artifact_id not in artifacts
+    assert backend.lied_away() == frozenset()  # an honest disk: the loss stays the store's
+    backend.disk.lies += 1
+    assert backend.lied_away() == {artifact_id}
+    backend.close()
