@@ -29,6 +29,7 @@ from mfm_sim.errors import HarnessError
 from mfm_sim.faults.appends import Batch
 from mfm_sim.faults.disk import bind_disk
 from mfm_sim.faults.stores import IncarnationHandle, SimCrash
+from mfm_sim.run.trace import Trace
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.disk import CRASH_STREAM, SimDisk
 from mfm_sim.world.rng import Streams
@@ -251,10 +252,18 @@ def _close(stores: Stores | None) -> None:
 class DiskStores:
     """A real store on the simulated disk, reopened from the disk at every incarnation."""
 
-    def __init__(self, name: str, factory: DiskStoreFactory, clock: VirtualClock, streams: Streams):
+    def __init__(
+        self,
+        name: str,
+        factory: DiskStoreFactory,
+        clock: VirtualClock,
+        streams: Streams,
+        trace: Trace | None = None,
+    ) -> None:
         self.name = name
         self.factory = factory
         self.disk = SimDisk(clock, streams.stream(CRASH_STREAM))
+        self.trace = trace
         self.env = DiskEnv(self.disk, streams)
         self._ids = _Ids()
         self._open: _Opened | None = None
@@ -274,7 +283,9 @@ class DiskStores:
             self.disk.power_off()
             with contextlib.suppress(Exception):
                 _close(stores)
-            self.disk.crash()
+            reset = self.disk.crash()
+            if self.trace is not None and opened is not None:
+                self.trace.add(opened.handle.number, "disk", reset.line())
         else:
             # The process exits in order once its call returned: its close (a checkpoint) is
             # no fault point, as the incarnation's steps are over.
@@ -366,12 +377,15 @@ def register_disk_store(name: str, factory: DiskStoreFactory) -> None:
     DISK_STORES[name] = factory
 
 
-def make_backend(store: str, clock: VirtualClock, streams: Streams) -> StoreBackend:
-    """The backend `store` names; raises ValueError naming the known stores."""
+def make_backend(
+    store: str, clock: VirtualClock, streams: Streams, trace: Trace | None = None
+) -> StoreBackend:
+    """The backend `store` names (`trace`: where a disk's power losses are told); raises
+    ValueError naming the known stores."""
     if store == MemoryStores.name:
         return MemoryStores()
     factory = DISK_STORES.get(store)
     if factory is None:
         known = ", ".join([MemoryStores.name, *sorted(DISK_STORES)])
         raise ValueError(f"unknown store {store!r}; known stores: {known}")
-    return DiskStores(store, factory, clock, streams)
+    return DiskStores(store, factory, clock, streams, trace)

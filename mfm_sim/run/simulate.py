@@ -64,7 +64,7 @@ def simulate(
     if interleave is None:  # its own stream: a given mode shifts nothing
         interleave = swarm_streams.stream(INTERLEAVE_STREAM).random() < 0.5
     world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
-    backend = make_backend(store, world.clock, world.streams)
+    backend = make_backend(store, world.clock, world.streams, world.trace)
     if record_sites:
         world.injector.sites = []
     instance = scenario.build(world.streams.stream("scenario"))

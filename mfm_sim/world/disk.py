@@ -31,6 +31,7 @@ from mfm_sim.world.rng import Rng
 __all__ = [
     "CRASH_STREAM",
     "SECTOR_SIZE",
+    "CrashReset",
     "DeadHandle",
     "DiskCrash",
     "DiskDecide",
@@ -83,6 +84,19 @@ class LockLevel(enum.IntEnum):
     RESERVED = 2
     PENDING = 3
     EXCLUSIVE = 4
+
+
+@attrs.frozen
+class CrashReset:
+    """What a power loss did to the writes not yet synced."""
+
+    dropped: int
+    kept: int
+    torn: int
+
+    def line(self) -> str:
+        kept, torn, dropped = self.kept, self.torn, self.dropped
+        return f"power loss: {kept} unsynced writes kept, {torn} torn, {dropped} dropped"
 
 
 @attrs.frozen
@@ -192,32 +206,38 @@ class SimDisk:
         self.epoch += 1
         self.down = True
 
-    def crash(self) -> None:
-        """Power loss: resolve every pending write (drop, keep or tear), kill every handle."""
+    def crash(self) -> CrashReset:
+        """Power loss: resolve every pending write (drop, keep or tear), kill every handle;
+        return how many writes met each fate."""
         if not self.down:
             self.power_off()
         rng = self._crash_rng
+        fates = [0, 0, 0]  # dropped, kept, torn
         for path in sorted(self._files):
             f = self._files[path]
             for op in f.pending:
                 if op.keep is not None:  # a torn-write fault decided it already
+                    fate = 2
                     for piece in _sectors(op)[: op.keep]:
                         _apply(f.durable, piece)
                 elif not self.faulty or op.data is None:
                     # A truncate is metadata: all or nothing, and with faults off kept.
-                    if not self.faulty or rng.chance(0.5):
+                    fate = 1 if not self.faulty or rng.chance(0.5) else 0
+                    if fate:
                         _apply(f.durable, op)
                 else:
-                    fate = rng.below(3)  # 0 dropped, 1 kept, 2 torn
+                    fate = rng.below(3)
                     if fate == 1:
                         _apply(f.durable, op)
                     elif fate == 2:
                         for piece in _sectors(op):
                             if rng.chance(0.5):
                                 _apply(f.durable, piece)
+                fates[fate] += 1
             f.pending.clear()
             f.current = bytearray(f.durable)
         self._restart()
+        return CrashReset(*fates)
 
     def restart(self) -> None:
         """The process ended, the machine did not: the page cache (pending writes) survives."""

@@ -7,6 +7,7 @@ import pytest
 from mfm_sim.world.clock import NS_PER_MS, VirtualClock
 from mfm_sim.world.disk import (
     SECTOR_SIZE,
+    CrashReset,
     DeadHandle,
     DiskCrash,
     DiskFault,
@@ -86,7 +87,9 @@ def test_with_faults_off_a_crash_keeps_every_pending_write() -> None:
     f = disk.open("/f")
     f.append(b"a" * 2000)
     f.truncate(1500)
-    disk.crash()
+    reset = disk.crash()
+    assert reset == CrashReset(dropped=0, kept=2, torn=0)
+    assert reset.line() == "power loss: 2 unsynced writes kept, 0 torn, 0 dropped"
     assert disk.durable_bytes("/f") == b"a" * 1500
 
 
