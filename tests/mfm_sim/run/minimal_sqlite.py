@@ -125,7 +125,10 @@ class MinimalSqlite:
             ).fetchall()
         except apsw.Error as exc:
             raise _failed(exc) from exc
-        return [EventEnvelope.from_json(json.loads(body)) for (body,) in rows]
+        try:
+            return [EventEnvelope.from_json(json.loads(body)) for (body,) in rows]
+        except (ValueError, KeyError, TypeError) as exc:  # a row the disk garbled
+            raise storage(StorageErrorKind.CORRUPTION, "sqlite_corrupt", str(exc)) from exc
 
     def close(self) -> None:
         self.conn.close()
