@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from types import SimpleNamespace as _Unraisable
 from typing import Any
 
 import apsw
@@ -60,18 +59,6 @@ def _dead(evalue: BaseException | None) -> bool:
             return True
         seen = seen.__cause__
     return False
-
-
-def _excepthook(owner: object, etype: Any, evalue: BaseException | None, tb: Any) -> bool:
-    """An error SQLite could not pass on (a close after the crash): a dead file's is expected
-    and dropped; any other goes to `sys.unraisablehook`, as apsw's own hook would send it."""
-    if not _dead(evalue):
-        sys.unraisablehook(
-            _Unraisable(
-                exc_type=etype, exc_value=evalue, exc_traceback=tb, err_msg=None, object=owner
-            )
-        )  # type: ignore[arg-type]
-    return True
 
 
 @contextlib.contextmanager
@@ -160,9 +147,6 @@ class SimVFSFile(apsw.VFSFile):  # type: ignore[misc]
         # which is what powersafe overwrite promises.
         return int(apsw.SQLITE_IOCAP_POWERSAFE_OVERWRITE)
 
-    def excepthook(self, etype: Any, evalue: BaseException | None, etraceback: Any) -> bool:
-        return _excepthook(self, etype, evalue, etraceback)
-
     def xClose(self) -> None:
         disk, path = self.handle.disk, self.handle.path
         self.handle.close()
@@ -178,9 +162,6 @@ class SimVFS(apsw.VFS):  # type: ignore[misc]
         self.rng = rng
         self.vfs_name = name
         super().__init__(name, base=None, makedefault=False)
-
-    def excepthook(self, etype: Any, evalue: BaseException | None, etraceback: Any) -> bool:
-        return _excepthook(self, etype, evalue, etraceback)
 
     def xOpen(self, name: Any, flags: list[int]) -> SimVFSFile:
         path = self.disk.temp_name() if name is None else self._path(name)
