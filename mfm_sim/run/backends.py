@@ -290,7 +290,10 @@ class DiskStores:
             # The process exits in order once its call returned: its close (a checkpoint) is
             # no fault point, as the incarnation's steps are over.
             self.disk.decide = None
-            _close(stores)
+            # What it committed is on the disk already; a close that fails (on a database a
+            # lying disk garbled) changes nothing the next incarnation reads.
+            with contextlib.suppress(Exception):
+                _close(stores)
             self.disk.restart()
 
     def _fault_free(self) -> Stores:
@@ -314,6 +317,8 @@ class DiskStores:
         # a lying disk garbled) makes that item unreadable: missing, for the invariants.
         try:
             stores = self._fault_free()
+        except HarnessError:
+            raise
         except Exception:  # the store cannot open what the disk left: nothing is readable
             self._unreadable.update(self._ids.artifacts)
             self.disk.restart()
@@ -322,15 +327,22 @@ class DiskStores:
         for artifact_id in self._ids.artifacts:
             try:
                 artifacts[artifact_id] = run_inline(stores.artifacts.get(artifact_id))
+            except HarnessError:
+                raise
             except Exception:
                 self._unreadable.add(artifact_id)
         runs: dict[uuid.UUID, Sequence[EventEnvelope]] = {}
         for run_id in self._ids.runs:
-            with contextlib.suppress(Exception):
+            try:
                 stream = run_inline(stores.events.read_range(run_id, 1))
-                if stream:
-                    runs[run_id] = stream
-        _close(stores)
+            except HarnessError:
+                raise
+            except Exception:
+                continue
+            if stream:
+                runs[run_id] = stream
+        with contextlib.suppress(Exception):
+            _close(stores)
         self.disk.restart()
         return artifacts, runs
 
