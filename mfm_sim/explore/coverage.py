@@ -48,7 +48,7 @@ from mfm_engine.events import (
     StateFailed,
 )
 
-from mfm_sim.faults.kinds import SITE_KINDS, FaultKind
+from mfm_sim.faults.kinds import DISK_SITES, SITE_KINDS, FaultKind
 from mfm_sim.run.observation import Observation, Outcome, RunView
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.world.rng import Streams
@@ -63,12 +63,16 @@ RESUME_PATHS: tuple[str, ...] = (
     "resume:already_finished",
 )
 # Users' own fault points fire at `buggify:<name>` sites that only their code knows, so no
-# sweep of the built-in scenarios can be expected to reach them.
+# sweep of the built-in scenarios can be expected to reach them; the disk's sites only a real
+# store reaches (`DISK_FAULT_PATHS`), never the memory stores.
 FAULT_PATHS: tuple[str, ...] = tuple(
     f"fault:{kind.value}@{site}"
     for site in sorted(SITE_KINDS)
-    if site != "buggify"
+    if site != "buggify" and site not in DISK_SITES
     for kind in SITE_KINDS[site]
+)
+DISK_FAULT_PATHS: tuple[str, ...] = tuple(
+    f"fault:{kind.value}@{site}" for site in sorted(DISK_SITES) for kind in SITE_KINDS[site]
 )
 OTHER_PATHS: tuple[str, ...] = (
     "fact:replayed",
@@ -83,7 +87,7 @@ OTHER_PATHS: tuple[str, ...] = (
 # Paths a full sweep of the `all` mix is expected to fire.
 ALL_PATHS: tuple[str, ...] = RESUME_PATHS + FAULT_PATHS + OTHER_PATHS
 # Everything coverage_of can report (the rest are informational).
-KNOWN_PATHS: tuple[str, ...] = (*ALL_PATHS, "resume:failed_exhausted")
+KNOWN_PATHS: tuple[str, ...] = (*ALL_PATHS, *DISK_FAULT_PATHS, "resume:failed_exhausted")
 
 
 def _first_appended(appended: Iterable[tuple[uuid.UUID, int]], run_id: uuid.UUID) -> int | None:
@@ -259,6 +263,7 @@ def expected_paths(scenarios: Iterable[Scenario], *, seeds: int = 4) -> tuple[st
 
 __all__ = [
     "ALL_PATHS",
+    "DISK_FAULT_PATHS",
     "FAULT_PATHS",
     "KNOWN_PATHS",
     "OTHER_PATHS",

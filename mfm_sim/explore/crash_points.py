@@ -143,9 +143,11 @@ def crash_points(
     variant: str | None = None,
     max_double: int = MAX_DOUBLE,
     torn: bool = True,
+    store: str = "memory",
 ) -> ExploreResult:
     """Crash at every crash point of the fault-free run (and, with `double`, again at every
-    crash point of the first recovery); return counts and the failing schedules."""
+    crash point of the first recovery); return counts and the failing schedules. On a real
+    `store` every disk write and sync is a crash point too (`disk_crash_unsynced`)."""
 
     def run(faults: list[Fault], *, sites: bool = False) -> SimResult:
         sched = Schedule(seed, scenario.name, tuple(faults), recoverable=True, interleave=False)
@@ -157,6 +159,7 @@ def crash_points(
             keep_trace=False,
             record_sites=sites,
             keep_observation=sites,
+            store=store,
         )
 
     base = run([], sites=True)

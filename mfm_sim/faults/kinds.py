@@ -18,6 +18,8 @@ import attrs
 __all__ = [
     "ALL_KINDS",
     "CRASH_KINDS",
+    "DISK_KINDS",
+    "DISK_SITES",
     "ENUMERATED_KINDS",
     "FAULTS",
     "HONEST_KINDS",
@@ -61,6 +63,13 @@ class FaultKind(enum.Enum):
     LIE_REWRITTEN_HISTORY = "lie_rewritten_history"
     # The engine's own failpoint (`EngineFailpoints.stop_after_handler_once`), set by the runner.
     STOP_AFTER_HANDLER = "stop_after_handler"
+    # The simulated disk under a real store (`mfm_sim.world.disk`, applied by `faults/disk.py`).
+    DISK_CRASH_UNSYNCED = "disk_crash_unsynced"
+    DISK_TORN_WRITE = "disk_torn_write"
+    DISK_LOST_SYNC = "disk_lost_sync"
+    DISK_MISDIRECTED_WRITE = "disk_misdirected_write"
+    DISK_BIT_FLIP = "disk_bit_flip"
+    DISK_LATENCY = "disk_latency"
 
 
 class FaultClass(enum.Enum):
@@ -237,6 +246,47 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
         ("handler",),
         "the engine's stop_after_handler_once failpoint: it stops after a handler returns",
     ),
+    # The simulated disk's faults (`faults/disk.py`): sites a real store's writes, syncs and
+    # reads reach; a memory store reaches none, so they never fire there.
+    K.DISK_CRASH_UNSYNCED: FaultSpec(
+        C.CRASH,
+        ("disk.write", "disk.sync"),
+        "power is lost after a write or before a sync; the unsynced writes are dropped, "
+        "kept or torn",
+        enumerated=True,
+    ),
+    K.DISK_TORN_WRITE: FaultSpec(
+        C.CRASH,
+        ("disk.write",),
+        "power is lost mid-write: only the write's first sectors persist",
+        ArgRange(0, sized=True, meaning="sectors persisted"),
+        simpler=((K.DISK_CRASH_UNSYNCED, 0), (K.DISK_TORN_WRITE, 0)),
+    ),
+    K.DISK_LOST_SYNC: FaultSpec(
+        C.LYING,
+        ("disk.sync",),
+        "a sync reports success and persists nothing",
+    ),
+    K.DISK_MISDIRECTED_WRITE: FaultSpec(
+        C.LYING,
+        ("disk.write",),
+        "a write lands some sectors further on in its file",
+        ArgRange(1, 8, meaning="sectors off"),
+        simpler=((K.DISK_MISDIRECTED_WRITE, 1),),
+    ),
+    K.DISK_BIT_FLIP: FaultSpec(
+        C.LYING,
+        ("disk.sync",),
+        "one bit of the file's durable bytes flips after a sync",
+        ArgRange(0, sized=True, meaning="which bit of the file"),
+    ),
+    K.DISK_LATENCY: FaultSpec(
+        C.HONEST,
+        ("disk.read", "disk.write", "disk.sync"),
+        "a disk operation takes virtual time",
+        ArgRange(1, MAX_LATENCY_MS, meaning="virtual milliseconds"),
+        simpler=((K.DISK_LATENCY, 1),),
+    ),
 }
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
@@ -260,6 +310,8 @@ LOG_LIE_KINDS: tuple[FaultKind, ...] = (
     K.LIE_FOREIGN_RECORD,
     K.LIE_REWRITTEN_HISTORY,
 )
+# The simulated disk's kinds: only a store on the disk reaches their sites.
+DISK_KINDS: tuple[FaultKind, ...] = tuple(k for k in ALL_KINDS if k.value.startswith("disk_"))
 # Names `--faults` accepts for a set of kinds. `lying-log`: the log lies, and the crashes
 # that make the engine resume, the one call that reads a whole stream.
 KIND_GROUPS: Mapping[str, tuple[FaultKind, ...]] = {
@@ -273,6 +325,7 @@ SITES: tuple[str, ...] = tuple(dict.fromkeys(s for k in ALL_KINDS for s in FAULT
 SITE_KINDS: Mapping[str, tuple[FaultKind, ...]] = {
     site: tuple(k for k in ALL_KINDS if site in FAULTS[k].sites) for site in SITES
 }
+DISK_SITES: tuple[str, ...] = tuple(s for s in SITES if s.startswith("disk."))
 
 
 def parse_kinds(text: str) -> tuple[FaultKind, ...]:

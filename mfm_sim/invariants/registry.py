@@ -21,6 +21,7 @@ from mfm_sim.invariants import (
     crash_transparency,
     derived_fact_keys,
     detected_not_silent,
+    durability,
     effects_at_most_once,
     engine_contract,
     event_profile,
@@ -41,6 +42,7 @@ from mfm_sim.invariants import (
     staged_commit,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
+from mfm_sim.invariants.durability import disk_lost_data
 from mfm_sim.invariants.invariant import Check, Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -62,6 +64,7 @@ REGISTRY: tuple[Invariant, ...] = (
     detected_not_silent.INVARIANT,
     retry_timing.INVARIANT,
     model_agreement.INVARIANT,
+    durability.INVARIANT,  # SPEC §6.15, real stores on the simulated disk (issue 19)
     # The promise checks (SPEC §6.14, docs/promises.md).
     secrets_never_stored.INVARIANT,
     child_runs_once.INVARIANT,
@@ -95,8 +98,13 @@ def invariant_names() -> tuple[str, ...]:
 
 
 def check(obs: Observation, only: Sequence[str] | None = None) -> list[Violation]:
-    """Every invariant (or those named in `only`) on one observation, in registry order."""
+    """Every invariant (or those named in `only`) on one observation, in registry order.
+
+    None when a lying disk cost data the engine relied on: that schedule's outcome is the
+    disk's (`durability.disk_lost_data`), never the engine's."""
     out: list[Violation] = []
+    if disk_lost_data(obs):
+        return out
     for name in _NAMES:
         if only is None or name in only:
             out.extend(CHECKS[name](obs))

@@ -19,6 +19,8 @@ __all__ = ["INVARIANT", "check_retry_timing"]
 
 
 _MS = timedelta(milliseconds=1)
+# A store call's latency, or a disk operation's under a real store: either delays a retry.
+_LATENCY = (FaultKind.LATENCY, FaultKind.DISK_LATENCY)
 
 
 def check_retry_timing(obs: Observation) -> list[Violation]:
@@ -66,7 +68,7 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
                 elif gap > high:
                     lo_step, hi_step = min(a[1], b[1]), max(a[1], b[1])
                     if latency is None:
-                        latency = sorted(f.step for f in obs.faults if f.kind is FaultKind.LATENCY)
+                        latency = sorted(f.step for f in obs.faults if f.kind in _LATENCY)
                     i = bisect.bisect_left(latency, lo_step)
                     if i >= len(latency) or latency[i] > hi_step:
                         out.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mfm_engine.config import RunManifest
@@ -27,7 +28,7 @@ from mfm_engine.runtime import (
     RunResult,
     StartRun,
 )
-from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+from mfm_engine.stores import Stores
 
 from mfm_sim.errors import HarnessError
 from mfm_sim.faults.handlers import FaultyResolver, Process
@@ -41,6 +42,7 @@ from mfm_sim.faults.stores import (
 )
 from mfm_sim.faults.transports import FaultyTransportFactory
 from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS, LOG_REFUSAL_CODES
+from mfm_sim.run.backends import MemoryStores, StoreBackend
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
@@ -109,6 +111,7 @@ class Simulation:
         interleave: bool,
         check_idempotent: bool = True,
         facts: RecordedFacts | None = None,
+        backend: StoreBackend | None = None,
     ) -> None:
         self.scenario = scenario
         self.instance = instance
@@ -116,7 +119,10 @@ class Simulation:
         self.recoverable = recoverable
         self.interleave = interleave
         self.check_idempotent = check_idempotent
-        self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+        # Where the durable stores live: the memory stores, or a real store on the simulated
+        # disk that every incarnation reopens from the disk (`run/backends.py`).
+        self.backend: StoreBackend = backend if backend is not None else MemoryStores()
+        self._contents: Any = None  # what the stores held at the end, read once
         self.incarnations: list[Incarnation] = []
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
         # A reference run fed a schedule's facts answers its handlers with them.
@@ -141,7 +147,7 @@ class Simulation:
         inner = self.inner_transports
         uses = self.process.uses
         factory: LiveIoTransportFactory | None = (
-            FaultyTransportFactory(inner, handle, self.durable.events, uses)
+            FaultyTransportFactory(inner, handle, self.backend.log_view(world.appends), uses)
             if inner is not None
             else None  # type: ignore[arg-type]
         )
@@ -176,9 +182,10 @@ class Simulation:
         self.process.handle = handle
         # A flag an untyped handler error left set belongs to that dead incarnation.
         self.process.failpoints.stop_after_handler_once = False
+        durable = self.backend.open(handle)
         stores = Stores(
-            FaultyArtifactStore(self.durable.artifacts, handle),
-            FaultyEventStore(self.durable.events, handle),
+            FaultyArtifactStore(durable.artifacts, handle),
+            FaultyEventStore(durable.events, handle),
         )
         engine = self._engine(handle)
         rng = world.streams.stream("interleave") if self.interleave else None
@@ -238,6 +245,7 @@ class Simulation:
             handle.alive = False
             self.dead_tasks.extend(loop.kill())
             injector.paused = paused_before
+        self.backend.ended(outcome is Outcome.CRASH)
         world.trace.later(number, "outcome", _outcome_line, outcome, phase, ecode)
         return Incarnation(
             number=number,
@@ -300,8 +308,29 @@ class Simulation:
     def run(self) -> None:
         try:
             self._run()
+        except BaseException:
+            self.backend.close()
+            raise
         finally:
             self._bury()  # also when the input turns out to be bad halfway
+
+    @property
+    def durable(self) -> Stores:
+        """The memory stores themselves, for the operator's own writes and reads beside the
+        engine (a recorded log, mistaken starts); a real store on the disk has no such door."""
+        if not isinstance(self.backend, MemoryStores):
+            raise HarnessError(
+                "the operator's direct store access needs the memory store, "
+                f"not {self.backend.name}"
+            )
+        return self.backend.open(None)  # type: ignore[arg-type]
+
+    def contents(self) -> tuple[Mapping[str, bytes], Mapping[uuid.UUID, Sequence[Any]]]:
+        """What the durable stores held when the run was over (artifacts, each run's events)."""
+        if self._contents is None:
+            self._contents = self.backend.contents()
+            self.backend.close()  # nothing reads the stores after this
+        return self._contents  # type: ignore[no-any-return]
 
     def _run(self) -> None:
         world = self.world
@@ -310,7 +339,7 @@ class Simulation:
         enter_simulation(world)
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
-        self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
+        self.backend.seed_artifact(self.manifest_id, data)
         # Mistaken starts come before the manifest can rot: each is refused for its own fault.
         self.operator_calls.extend(make_calls(self, BEFORE_START))
         after_crash = any(c.when == AFTER_CRASH for c in self.instance.operator)
@@ -411,21 +440,21 @@ class Simulation:
             return False
         if final.phase is not model.phase or final.final_snapshot_id is None:
             return False
-        data = self.durable.artifacts.data.get(final.final_snapshot_id)  # type: ignore[attr-defined]
+        data = self.contents()[0].get(final.final_snapshot_id)
         return data is not None and decode_json(data) == model.final_snapshot
 
     def observation(self) -> Observation:
         """What the schedule left behind; the reference run, if one is needed, comes after."""
         world = self.world
         runs: dict[uuid.UUID, RunView] = {}
-        streams = self.durable.events.streams
+        pristine, streams = self.contents()
         resolver = self.base_resolver
         for run_id in streams:
             stream = tuple(streams[run_id])
             plan = cfg = None
             first = stream[0].event if stream else None
             manifest_id = getattr(first, "manifest_id", None)
-            raw = self.durable.artifacts.data.get(manifest_id) if manifest_id else None  # type: ignore[attr-defined]
+            raw = pristine.get(manifest_id) if manifest_id else None
             if raw is not None:
                 manifest = (
                     self.instance.manifest()
@@ -439,7 +468,6 @@ class Simulation:
                     plan = None
             is_child = run_id is not self.run_id and run_id != self.run_id  # UUID eq is slow
             runs[run_id] = RunView(run_id, stream, plan, cfg, is_child)
-        pristine: dict[str, bytes] = self.durable.artifacts.data  # type: ignore[attr-defined]
         visible = {**pristine, **world.corrupted} if world.corrupted else pristine
         final = self.final
         return Observation(
@@ -449,7 +477,7 @@ class Simulation:
             runs=runs,
             artifacts=visible,
             pristine=pristine,
-            lost_artifacts=frozenset(world.lost),
+            lost_artifacts=frozenset(world.lost) | self.backend.lied_away(),
             corrupted_artifacts=frozenset(world.corrupted),
             faults=tuple(world.injector.fired),
             incarnations=tuple(self.incarnations),
@@ -464,8 +492,10 @@ class Simulation:
             operator_manifests=frozenset((self.manifest_id,)),
             contract_breaches=tuple(self.breaches),
             # The durable InMemoryArtifactStore keys every put by the bytes' own hash, and
-            # the operator's manifest is stored under `artifact_id_for_bytes(data)`.
-            content_addressed=True,
+            # the operator's manifest is stored under `artifact_id_for_bytes(data)`; a real
+            # store's bytes, read back from a disk that may have lied, are checked one by one.
+            content_addressed=self.backend.name == "memory",
+            durable_store=self.backend.name,
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),

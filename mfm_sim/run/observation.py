@@ -184,6 +184,9 @@ class Observation:
     # (run, seq) of the records a recorded log the operator brought holds
     # (`run/seeded_history.py`): written before any incarnation, by no engine.
     seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()
+    # Where the durable stores lived: "memory" (the model stores, which cannot lose what they
+    # acknowledged) or a real store on the simulated disk ("sqlite", "jsonl"): invariant 15.
+    durable_store: str = "memory"
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -72,7 +72,7 @@ def reference_outcome(
     if sim.final is not None:
         snap = None
         if sim.final.final_snapshot_id is not None:
-            snap = json.loads(sim.durable.artifacts.data[sim.final.final_snapshot_id])  # type: ignore[attr-defined]
+            snap = json.loads(sim.contents()[0][sim.final.final_snapshot_id])
         ref = Reference(sim.final.phase, snap, service_states=world.service_states())
     _REFERENCE_CACHE[key] = ref
     if len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:

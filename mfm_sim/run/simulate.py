@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import attrs
 
-from mfm_sim.faults.kinds import Fault, FaultKind
+from mfm_sim.faults.kinds import DISK_KINDS, Fault, FaultKind
 from mfm_sim.faults.swarm import INTERLEAVE_STREAM, FaultConfig
 from mfm_sim.invariants import check, needs_reference
+from mfm_sim.run.backends import MemoryStores, make_backend
 from mfm_sim.run.incarnations import Simulation
 from mfm_sim.run.observation import (
     Outcome,
@@ -38,8 +39,12 @@ def simulate(
     keep_observation: bool = False,
     variant: str | None = None,
     record_sites: bool = False,
+    store: str = "memory",
 ) -> SimResult:
-    """Run one schedule of `scenario` for `seed` and check every invariant on what it left."""
+    """Run one schedule of `scenario` for `seed` and check every invariant on what it left.
+
+    `store`: where the durable stores live, "memory" or a real store registered on the
+    simulated disk (`mfm_sim.run.backends.register_disk_store`)."""
     scripted: list[Fault] | None = None
     if isinstance(schedule, Schedule):
         scripted = list(schedule.faults)
@@ -48,15 +53,24 @@ def simulate(
     elif schedule is not None:
         scripted = list(schedule)
     swarm_streams = Streams(seed)  # the swarm draws come before the world exists
-    allowed = tuple(k for k in scenario.faults if faults is None or k in faults)
+    # The disk's kinds only where there is a disk: a memory run's swarm is as it always was.
+    disk = store != MemoryStores.name
+    allowed = tuple(
+        k
+        for k in scenario.faults
+        if (faults is None or k in faults) and (disk or k not in DISK_KINDS)
+    )
     config = FaultConfig.draw(swarm_streams, allowed, swarm=swarm, recoverable=recoverable)
     if interleave is None:  # its own stream: a given mode shifts nothing
         interleave = swarm_streams.stream(INTERLEAVE_STREAM).random() < 0.5
     world = World(seed, config, schedule=scripted, keep_trace=keep_trace)
+    backend = make_backend(store, world.clock, world.streams, world.trace)
     if record_sites:
         world.injector.sites = []
     instance = scenario.build(world.streams.stream("scenario"))
-    sim = Simulation(scenario, instance, world, recoverable=recoverable, interleave=interleave)
+    sim = Simulation(
+        scenario, instance, world, recoverable=recoverable, interleave=interleave, backend=backend
+    )
     with variant_context(variant):
         sim.run()
         obs = sim.observation()

@@ -143,7 +143,7 @@ def overhead(scenario: Scenario, seed: int, repeats: int) -> dict[str, float]:
             scenario, inst, world, recoverable=True, interleave=False, check_idempotent=False
         )
         sim.manifest_id = manifest_id
-        sim.durable.artifacts.data[manifest_id] = data  # type: ignore[attr-defined]
+        sim.backend.seed_artifact(manifest_id, data)
         return lambda: sim._one(0, "start")
 
     def loop_only() -> Callable[[], object]:

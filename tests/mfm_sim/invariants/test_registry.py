@@ -24,6 +24,7 @@ from mfm_sim.invariants.attempt_envelopes import check_attempt_envelopes
 from mfm_sim.invariants.clean_schedule import check_clean_schedule
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
+from mfm_sim.invariants.durability import check_durability
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
 from mfm_sim.invariants.exactly_once import check_exactly_once
@@ -86,8 +87,9 @@ def test_invariant_table_names_and_numbers():
         "detected_not_silent",
         "retry_timing",
         "model_agreement",
+        "durability",  # 15; 14 is the promise table, checked by the PROMISES below
     ]
-    assert [n for _, n, _ in INVARIANTS] == list(range(1, 14))
+    assert [n for _, n, _ in INVARIANTS] == [*range(1, 14), 15]
     assert all(desc and "\n" not in desc for _, _, desc in INVARIANTS)
     # The engine contract is registered too, first, without a SPEC §6 number; the promise
     # checks of §6.14 (docs/promises.md) next, and the contracts mutation testing asked for last.
@@ -107,6 +109,7 @@ def test_invariant_table_names_and_numbers():
         check_detected_not_silent,
         check_retry_timing,
         check_model_agreement,
+        check_durability,
         *(CHECKS[name] for name in PROMISES),
         check_honest_errors,
         check_log_contract,

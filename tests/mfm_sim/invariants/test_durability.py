@@ -1,0 +1,80 @@
+"""Invariant 15, durability: an acknowledged append survives when the disk honoured its syncs."""
+
+from __future__ import annotations
+
+import attrs
+
+from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.invariants.durability import (
+    DISK_LIES,
+    check_durability,
+    disk_lied,
+    disk_lost_data,
+)
+from mfm_sim.invariants.registry import check
+from tests.mfm_sim.invariants.support import fired, seqs_of, stream
+from tests.mfm_sim.logs import clean_builder, with_stream
+
+K = FaultKind
+
+
+def test_a_real_store_that_kept_every_acknowledged_append_passes() -> None:
+    obs = clean_builder().observation(durable_store="sqlite")
+    assert fired(obs, "durability") == []
+
+
+def test_an_acknowledged_append_missing_after_a_crash_is_a_violation() -> None:
+    obs = clean_builder().observation(durable_store="jsonl")
+    kept = stream(obs)[:-3]  # the store lost its last three acknowledged events
+    found = fired(with_stream(obs, kept), "durability")
+    assert seqs_of(found) == [(len(kept) + 1,), (len(kept) + 2,), (len(kept) + 3,)]
+    assert "jsonl store" in found[0].message and "honoured every sync" in found[0].message
+
+
+def test_a_loss_under_a_lying_disk_is_the_disks_not_the_engines() -> None:
+    for kind in (K.DISK_LOST_SYNC, K.DISK_MISDIRECTED_WRITE, K.DISK_BIT_FLIP):
+        b = clean_builder()
+        b.fault(kind, site="disk.sync" if kind is not K.DISK_MISDIRECTED_WRITE else "disk.write")
+        obs = b.observation(durable_store="sqlite")
+        assert disk_lied(obs)
+        assert check_durability(with_stream(obs, stream(obs)[:-3])) == []
+    assert {K.DISK_LOST_SYNC, K.DISK_MISDIRECTED_WRITE, K.DISK_BIT_FLIP} == DISK_LIES
+
+
+def test_an_honest_disk_fault_excuses_no_loss() -> None:
+    b = clean_builder()
+    b.fault(K.DISK_CRASH_UNSYNCED, site="disk.sync")
+    obs = b.observation(durable_store="sqlite")
+    assert not disk_lied(obs)
+    assert len(check_durability(with_stream(obs, stream(obs)[:-1]))) == 1
+
+
+def test_the_memory_store_is_the_model_and_is_not_judged() -> None:
+    obs = clean_builder().observation()
+    assert obs.durable_store == "memory"
+    assert check_durability(with_stream(obs, stream(obs)[:-3])) == []
+
+
+def test_an_acknowledged_event_that_reads_back_changed_is_a_violation() -> None:
+    obs = clean_builder().observation(durable_store="sqlite")
+    first = stream(obs)[0]
+    acked = attrs.evolve(first, ts_millis=(first.ts_millis or 0) + 1)  # as appended
+    start = attrs.evolve(obs.incarnations[0], appends=((0, 1, "", first.run_id, (acked,)),))
+    changed = attrs.evolve(obs, incarnations=(start, *obs.incarnations[1:]))
+    found = fired(changed, "durability")
+    assert seqs_of(found) == [(1,)]
+    assert "reads back changed" in found[0].message
+    assert fired(attrs.evolve(changed, durable_store="memory"), "durability") == []
+
+
+def test_when_a_lying_disk_cost_data_the_schedule_is_the_disks() -> None:
+    b = clean_builder()
+    b.fault(K.DISK_LOST_SYNC, site="disk.sync")
+    lied = b.observation(durable_store="sqlite")
+    assert not disk_lost_data(lied)  # the lie cost nothing: every invariant judges as usual
+    rolled_back = with_stream(lied, stream(lied)[:-3])
+    assert disk_lost_data(rolled_back)
+    assert check(rolled_back) == []  # no engine can tell a log a lost sync rolled back
+    honest = with_stream(clean_builder().observation(durable_store="sqlite"), stream(lied)[:-3])
+    assert not disk_lost_data(honest)
+    assert {v.invariant for v in check(honest)} >= {"durability"}
