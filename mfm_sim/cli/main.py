@@ -6,10 +6,11 @@ share are in `mfm_sim.cli.options`.
 Exit status: 0 all good; 1 an invariant was violated (or the determinism check failed);
 2 bad input (one `mfm-sim: error: ...` line on stderr); 3 the harness itself crashed (a bug
 in mfm-sim, never reported as an engine violation), or a sweep's seeds were lost to worker
-processes that kept dying; 128 + the signal when SIGINT (130), SIGTERM (143) or SIGHUP (129)
-stopped it with no violation found (a sweep then saves and reports what it found, marked
-partial). Standard output that cannot be written (a full disk) is one warning line and
-does not change the status; a reader that closed the pipe (`| head`) is not even that.
+processes that kept dying (`merge`: a shard's report was partial); 128 + the signal when
+SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it with no violation found (a sweep
+then saves and reports what it found, marked partial). Standard output that cannot be
+written (a full disk) is one warning line and does not change the status; a reader that
+closed the pipe (`| head`) is not even that.
 """
 
 from __future__ import annotations

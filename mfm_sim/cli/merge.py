@@ -1,5 +1,6 @@
 """`mfm-sim merge`: the JSON reports of disjoint sweeps (`--shard I/N`) as one report; exit 1
-if the merged sweep has a failing schedule."""
+if the merged sweep has a failing schedule, 3 if it has none but is partial (a shard was
+interrupted or lost seeds to dying workers: no verdict on them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from mfm_sim.cli.options import bad, check_writable, write_output
-from mfm_sim.cli.status import EXIT_VIOLATION
+from mfm_sim.cli.status import EXIT_HARNESS, EXIT_VIOLATION
 
 __all__ = ["merge"]
 
@@ -27,7 +28,9 @@ def merge(reports: tuple[str, ...], json_path: str | None) -> int:
     """Merge `mfm-sim run --json` reports of disjoint shards into one; exit 1 on a failure.
 
     The result is the report one machine would have written for all the seeds (apart from
-    timing). Reports of other versions or options, or of overlapping seeds, are refused.
+    timing). Reports of other versions or options, or of overlapping seeds, are refused. A
+    partial shard (interrupted, or seeds lost to dying workers) makes the merge partial:
+    exit 3 when nothing failed.
     """
     from mfm_sim.report.merge import MergeError, Shard, merge_reports
 
@@ -47,9 +50,13 @@ def merge(reports: tuple[str, ...], json_path: str | None) -> int:
         f"merged {len(shards)} reports: seeds {seeds['spec']} ({seeds['run']} of "
         f"{seeds['planned']} run), {merged['schedules']} schedules"
     )
+    if merged["partial"]:
+        click.echo(f"PARTIAL: {merged['partial_reason']}")
     if not merged["ok"]:
         click.echo(f"{merged['failing']} failing schedules")
         return EXIT_VIOLATION
+    if merged["partial"]:  # seeds a shard did not run: no verdict on them
+        return EXIT_HARNESS
     click.echo(f"ok: {merged['schedules']} schedules, no violations")
     return 0
 

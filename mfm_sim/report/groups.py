@@ -6,13 +6,16 @@ invariants (the bug, then its consequences), so each failure has several signatu
 groups are a greedy cover: the signature shared by the most failures first, then among the
 rest, and so on. One bug then shows as the symptom all its failures share, not one group per
 combination of consequences. Deterministic: ties go to the smaller signature.
+
+The rule works on plain data (`signatures_of`, `cover`), so a report merged from JSON
+(`mfm_sim.report.merge`) groups its failures exactly as the sweep that wrote them.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 import click
@@ -21,12 +24,17 @@ from mfm_sim.report.summary import MAX_PRINTED, Failure, failure_lines
 from mfm_sim.run.result import SimResult
 
 __all__ = [
+    "NO_SIGNATURE",
+    "Cost",
     "FailureGroup",
+    "cost",
+    "cover",
     "group_failures",
     "normalise",
     "print_groups",
     "recap_lines",
     "signature",
+    "signatures_of",
     "verdict_line",
 ]
 
@@ -41,6 +49,8 @@ _STATE = re.compile(r"\b[A-Za-z_][\w-]*(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"\d+")
 
 Signature = tuple[str, str]  # (invariant, normalised message)
+Cost = tuple[int, int, int]  # (virtual ns, store calls, seed): smaller is quicker to replay
+NO_SIGNATURE: Signature = ("(none)", "no violations")  # what a failure without any groups by
 
 
 def normalise(message: str) -> str:
@@ -51,15 +61,43 @@ def normalise(message: str) -> str:
     return _NUMBER.sub("N", text)
 
 
+def signatures_of(violations: Iterable[tuple[str, str]]) -> tuple[Signature, ...]:
+    """The sorted, de-duplicated signatures of (invariant, message) pairs."""
+    return tuple(sorted({(invariant, normalise(message)) for invariant, message in violations}))
+
+
 def signature(result: SimResult) -> tuple[Signature, ...]:
     """The sorted, de-duplicated signatures of `result`'s violations."""
-    return tuple(sorted({(v.invariant, normalise(v.message)) for v in result.violations}))
+    return signatures_of((v.invariant, v.message) for v in result.violations)
 
 
-def _cost(f: Failure) -> tuple[int, int, int]:
-    # The quickest to read and replay: least virtual time, fewest store calls, smallest seed.
+def cost(virtual_ns: int, store_calls: int, seed: int) -> Cost:
+    """How a group orders its failures: the quickest to read and replay first (least virtual
+    time, fewest store calls, smallest seed)."""
+    return (virtual_ns, store_calls, seed)
+
+
+def _cost(f: Failure) -> Cost:
     st = f.result.stats
-    return (st.virtual_ns, st.store_calls, f.result.seed)
+    return cost(st.virtual_ns, st.store_calls, f.result.seed)
+
+
+def cover(
+    signatures: Sequence[tuple[Signature, ...]], costs: Sequence[Cost]
+) -> list[tuple[Signature, list[int]]]:
+    """The greedy cover (see the module's docstring) of items with these signatures (empty:
+    `NO_SIGNATURE`): (signature, the indices of its members, cheapest first) per group, the
+    largest group first. Ties between members keep their order."""
+    sigs = [s or (NO_SIGNATURE,) for s in signatures]
+    remaining = list(range(len(sigs)))
+    groups: list[tuple[Signature, list[int]]] = []
+    while remaining:
+        counts = Counter(s for i in remaining for s in sigs[i])
+        best = min(counts, key=lambda s: (-counts[s], s))
+        members = [i for i in remaining if best in sigs[i]]
+        remaining = [i for i in remaining if best not in sigs[i]]
+        groups.append((best, sorted(members, key=lambda i: costs[i])))
+    return groups
 
 
 @attrs.frozen
@@ -91,16 +129,8 @@ class FailureGroup:
 def group_failures(failures: Sequence[Failure]) -> list[FailureGroup]:
     """Groups by greedy cover (see the module's docstring), the largest first, each ordered
     fastest first."""
-    sigs = [signature(f.result) or (("(none)", "no violations"),) for f in failures]
-    remaining = list(range(len(failures)))
-    groups: list[FailureGroup] = []
-    while remaining:
-        counts = Counter(s for i in remaining for s in sigs[i])
-        best = min(counts, key=lambda s: (-counts[s], s))
-        members = [failures[i] for i in remaining if best in sigs[i]]
-        remaining = [i for i in remaining if best not in sigs[i]]
-        groups.append(FailureGroup(best, tuple(sorted(members, key=_cost))))
-    return groups
+    groups = cover([signature(f.result) for f in failures], [_cost(f) for f in failures])
+    return [FailureGroup(sig, tuple(failures[i] for i in members)) for sig, members in groups]
 
 
 def print_groups(

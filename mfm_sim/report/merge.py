@@ -1,10 +1,16 @@
 """Merge the JSON reports of disjoint sweeps (`--shard I/N`, `--seed-range`) into one.
 
 The merged report is the one a single machine would have written for the union of the seeds
-(apart from `timing`): counters are sums, failures are kept in (scenario, seed) order up to
-the sweep's cap, coverage counts add up and a recovery path is missing only if it is missing
-everywhere. That holds because a sweep's report is order-independent by construction
-(`mfm_sim.explore.sweep`): it never depends on which process ran which seed.
+(apart from `timing`): counters are sums, failures and failing seeds are kept in (scenario,
+seed) order up to the sweep's caps (a shard keeps its own first ones, so the first ones of
+the union are among them), the groups are recomputed from the merged failures by the
+sweep's own rule (`mfm_sim.report.groups`), coverage counts add up and a recovery path is
+missing only if it is missing everywhere. That holds because a sweep's report is
+order-independent by construction (`mfm_sim.explore.sweep`): it never depends on which
+process ran which seed.
+
+A merged report is partial if any shard's is (its reasons, joined); the seeds not run, the
+worker deaths and the signal that interrupted a shard are carried over.
 
 Reports are refused, with one line naming the file, unless they come from the same mfm-sim
 and Python versions, the same options and scenarios, and ran disjoint seeds. The shards are
@@ -26,9 +32,10 @@ from typing import Any
 
 import attrs
 
-from mfm_sim.explore.sweep import MAX_FAILURES
+from mfm_sim.explore.sweep import MAX_FAILURES, MAX_LISTED_SEEDS, seed_count
 from mfm_sim.invariants import invariant_names
-from mfm_sim.report.summary import JSON_FORMAT
+from mfm_sim.report.groups import cost, cover, signatures_of
+from mfm_sim.report.summary import JSON_FORMAT, failing_seeds_json, group_json
 
 __all__ = ["MergeError", "Shard", "merge_reports", "seeds_of", "shared_seed"]
 
@@ -37,6 +44,8 @@ _SPEC = re.compile(r"^(?:shard (\d+)/(\d+) of )?(-?\d+)\.\.(-?\d+)$")
 _MERGED = frozenset(
     {
         "ok",
+        "partial",
+        "partial_reason",
         "seeds",
         "schedules",
         "faults",
@@ -54,6 +63,9 @@ _MERGED = frozenset(
         "per_scenario",
         "failures",
         "failures_omitted",
+        "groups",
+        "failing_seeds",
+        "failing_seeds_omitted",
         "failure_db",
         "coverage",
         "coverage_missing",
@@ -62,6 +74,21 @@ _MERGED = frozenset(
 )
 _SUMMED = ("schedules", "faults", "crashes", "resumes", "store_calls", "incarnations")
 _SUMMED += ("virtual_ns", "sweep_failing", "found_by_both")
+# The fields of `seeds` with a merge rule of their own (`_seeds`); any other must be equal.
+_SEEDS_MERGED = frozenset(
+    {
+        "spec",
+        "planned",
+        "run",
+        "first",
+        "last",
+        "budget_exhausted",
+        "stopped_on_failures",
+        "interrupted_by",
+        "not_run",
+        "worker_deaths",
+    }
+)
 
 
 class MergeError(ValueError):
@@ -94,7 +121,8 @@ def seeds_of(spec: str) -> range:
 def shared_seed(a: range, b: range) -> int | None:
     """The smallest seed in both ranges (positive steps), or None: the two are disjoint.
 
-    Arithmetic, not sets: a nightly shard holds millions of seeds.
+    Arithmetic, not sets: a nightly shard holds millions of seeds, a `--seed-range` up to
+    2**64.
     """
     if not a or not b:
         return None
@@ -137,6 +165,11 @@ def _check_same(shards: Sequence[Shard]) -> None:
         for key in sorted(set(s.report) | set(first.report)):
             if key not in _MERGED and s.report.get(key) != first.report.get(key):
                 raise _refuse(s, f"field {key!r} differs from {first.name}'s")
+        mine, theirs = s.report.get("seeds"), first.report.get("seeds")
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            for key in sorted(set(mine) | set(theirs)):
+                if key not in _SEEDS_MERGED and mine.get(key) != theirs.get(key):
+                    raise _refuse(s, f"field 'seeds.{key}' differs from {first.name}'s")
 
 
 def _seed_ranges(shards: Sequence[Shard]) -> list[range]:
@@ -161,7 +194,8 @@ def _seeds(shards: Sequence[Shard], ranges: Sequence[range]) -> dict[str, Any]:
     parts = [s.report["seeds"] for s in shards]
     low = min(r.start for r in ranges if r)
     high = max(r[-1] for r in ranges if r)
-    whole = sum(len(r) for r in ranges) == high - low + 1  # disjoint, so: no gaps
+    # Disjoint, so: no gaps. (`seed_count`: a range of 2**64 seeds has no len().)
+    whole = sum(seed_count(r) for r in ranges) == high - low + 1
     runs = [p for p in parts if p.get("run")]
     out = dict(parts[0])
     out.update(
@@ -172,6 +206,12 @@ def _seeds(shards: Sequence[Shard], ranges: Sequence[range]) -> dict[str, Any]:
         last=max((p["last"] for p in runs), default=None),
         budget_exhausted=any(p.get("budget_exhausted") for p in parts),
         stopped_on_failures=any(p.get("stopped_on_failures") for p in parts),
+        # The first shard's signal: one name, as a sweep's (each reason is in partial_reason).
+        interrupted_by=next((p["interrupted_by"] for p in parts if p["interrupted_by"]), None),
+        not_run=sorted(
+            (u for p in parts for u in p["not_run"]), key=lambda u: (u["seeds"], u["reason"])
+        ),
+        worker_deaths=sum(p["worker_deaths"] for p in parts),
     )
     return out
 
@@ -218,6 +258,41 @@ def _failures(reports: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> li
         key=lambda f: (order.get(f["scenario"], len(order)), f["seed"]),
     )
     return db + swept[:MAX_FAILURES]
+
+
+def _failing_seeds(reports: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> list[Any]:
+    order = {name: i for i, name in enumerate(scenarios)}
+    pairs = sorted(
+        (
+            (name, seed)
+            for r in reports
+            for name, seeds in r["failing_seeds"].items()
+            for seed in seeds
+        ),
+        key=lambda p: (order.get(p[0], len(order)), p[1]),
+    )
+    return pairs[:MAX_LISTED_SEEDS]
+
+
+def _groups(failures: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups of the merged failures, by the rule a sweep groups its own with."""
+    sigs = [
+        signatures_of((v["invariant"], v["message"]) for v in f["violations"]) for f in failures
+    ]
+    costs = [cost(f["virtual_ns"], f["store_calls"], f["seed"]) for f in failures]
+    return [
+        group_json(sig, [_member(failures[i]) for i in members])
+        for sig, members in cover(sigs, costs)
+    ]
+
+
+def _member(f: dict[str, Any]) -> tuple[str, int, str, str]:
+    return (f["scenario"], f["seed"], f["replay"], f["digest"])
+
+
+def _partial_reason(reports: Sequence[dict[str, Any]]) -> str | None:
+    reasons = _unique((r["partial_reason"] for r in reports if r["partial_reason"]), lambda x: x)
+    return "; ".join(reasons) or None
 
 
 def _coverage(reports: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
@@ -268,8 +343,14 @@ def _merged(reports: Sequence[dict[str, Any]], seeds: dict[str, Any]) -> dict[st
     out["failure_db_failing"] = sum(1 for e in db["replayed"] if not e["fixed"])
     out["failing"] = out["sweep_failing"] + out["failure_db_failing"] - out["found_by_both"]
     out["ok"] = out["failing"] == 0
+    out["partial_reason"] = _partial_reason(reports)
+    out["partial"] = any(r["partial"] for r in reports)
     out["failures"] = _failures(reports, scenarios)
     out["failures_omitted"] = max(0, out["failing"] - len(out["failures"]))
+    out["groups"] = _groups(out["failures"])
+    listed = _failing_seeds(reports, scenarios)
+    out["failing_seeds"] = failing_seeds_json(listed)
+    out["failing_seeds_omitted"] = out["sweep_failing"] - len(listed)
     out["coverage"], out["coverage_missing"] = _coverage(reports)
     # The shards ran side by side: the merged sweep took as long as the slowest.
     wall = max(float(r["timing"]["wall_s"]) for r in reports)

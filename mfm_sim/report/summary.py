@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,7 +28,9 @@ __all__ = [
     "Failure",
     "ReplayOptions",
     "RunReport",
+    "failing_seeds_json",
     "failure_lines",
+    "group_json",
     "human_ns",
     "package_version",
     "replay_key",
@@ -289,6 +291,10 @@ def _failure_json(f: Failure) -> dict[str, Any]:
             for v in r.violations
         ],
         "digest": r.digest,
+        # What a group orders its failures by (`mfm_sim.report.groups.cost`), so that a
+        # merged report groups them as the sweep did.
+        "virtual_ns": r.stats.virtual_ns,
+        "store_calls": r.stats.store_calls,
         "replay": f.replay,
         "replay_key": {
             "seed": r.seed,
@@ -300,23 +306,36 @@ def _failure_json(f: Failure) -> dict[str, Any]:
     }
 
 
+def group_json(
+    signature: tuple[str, str], members: Sequence[tuple[str, int, str, str]]
+) -> dict[str, Any]:
+    """A group in the JSON report: its signature, count, and the replay command and digest of
+    its first member; `members` are (scenario, seed, replay, digest), cheapest first."""
+    return {
+        "invariant": signature[0],
+        "message": signature[1],
+        "count": len(members),
+        "replay": members[0][2],
+        "digest": members[0][3],
+        "seeds": [[scenario, seed] for scenario, seed, _, _ in members],
+    }
+
+
 def _groups_json(groups: Sequence[FailureGroup]) -> list[dict[str, Any]]:
     return [
-        {
-            "invariant": g.signature[0],
-            "message": g.signature[1],
-            "count": g.count,
-            "replay": g.first.replay,
-            "digest": g.first.result.digest,
-            "seeds": [[f.result.scenario, f.result.seed] for f in g.failures],
-        }
+        group_json(
+            g.signature,
+            [(f.result.scenario, f.result.seed, f.replay, f.result.digest) for f in g.failures],
+        )
         for g in groups
     ]
 
 
-def _failing_seeds(sw: SweepResult) -> dict[str, list[int]]:
+def failing_seeds_json(pairs: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    """Failing (scenario, seed) pairs, in (scenario, seed) order, as the report lists them:
+    per scenario."""
     out: dict[str, list[int]] = {}
-    for name, seed in sw.failing_seeds:
+    for name, seed in pairs:
         out.setdefault(name, []).append(seed)
     return out
 
@@ -379,7 +398,7 @@ def to_json(report: RunReport, groups: Sequence[FailureGroup] | None = None) -> 
         "failures": [_failure_json(f) for f in report.failures],
         "failures_omitted": max(0, report.failing - len(report.failures)),
         "groups": _groups_json(groups),
-        "failing_seeds": _failing_seeds(sw),
+        "failing_seeds": failing_seeds_json(sw.failing_seeds),
         "failing_seeds_omitted": sw.failing - len(sw.failing_seeds),
         "failure_db": {
             "replayed": [

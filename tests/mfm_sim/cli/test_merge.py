@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.mfm_sim.cli.support import VARIANT, invoke, needs_variant
 RUN = ["run", "--scenario", "linear,child_runs,retry_heavy", "--seeds", "15"]
 
 
-def _report(path: Path) -> dict[str, object]:
+def _report(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text())
     data.pop("timing")
     return data
@@ -39,8 +40,11 @@ def test_three_shards_merge_into_the_single_machine_report(
     res = invoke(["merge", *map(str, parts), "--json", str(merged)])
     assert res.exit_code == 1, res.output  # the merged sweep failed, as the whole one did
     expected = _report(whole)
-    assert expected["failing"]
-    assert _report(merged) == expected
+    # A failing sweep: the failures, their groups and the failing seeds are all exercised.
+    assert expected["failing"] and expected["groups"] and not expected["partial"]
+    listed = sum(len(seeds) for seeds in expected["failing_seeds"].values())
+    assert listed == expected["sweep_failing"] and len(expected["failing_seeds"]) == 3
+    assert _report(merged) == expected  # every field but timing
     assert "merged 3 reports: seeds 0..14 (15 of 15 run)" in res.output
 
 
@@ -58,6 +62,29 @@ def test_overlapping_or_mismatched_reports_are_refused_in_one_line(
     res = invoke(["merge", str(a), str(b)])
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert "mfm-sim version '0.0.1' differ" in res.output
+
+
+def test_a_partial_shard_makes_the_merge_partial(tmp_path: Path) -> None:
+    parts = []
+    for i in (1, 2):
+        path = tmp_path / f"s{i}.json"
+        args = ["run", "--scenario", "linear", "--seeds", "4", "--shard", f"{i}/2"]
+        res = invoke([*args, "--json", str(path), "--failures-dir", str(tmp_path / "db")])
+        assert res.exit_code == 0, res.output
+        parts.append(path)
+    res = invoke(["merge", *map(str, parts)])
+    assert res.exit_code == 0 and "ok: 4 schedules" in res.output, res.output
+    data = json.loads(parts[1].read_text())
+    data |= {"partial": True, "partial_reason": "interrupted by SIGTERM"}
+    data["seeds"]["interrupted_by"] = "SIGTERM"
+    parts[1].write_text(json.dumps(data))
+    merged = tmp_path / "merged.json"
+    res = invoke(["merge", *map(str, parts), "--json", str(merged)])
+    # Nothing failed, but a shard did not run all its seeds: no verdict, as `run`'s.
+    assert res.exit_code == 3, res.output
+    assert "PARTIAL: interrupted by SIGTERM" in res.output and "ok:" not in res.output
+    report = json.loads(merged.read_text())
+    assert report["partial"] and report["seeds"]["interrupted_by"] == "SIGTERM"
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from mfm_sim.cli.main import cli
 from mfm_sim.explore.sweep import MAX_FAILURES
+from mfm_sim.report import merge
 from mfm_sim.report.merge import MergeError, Shard, merge_reports, seeds_of, shared_seed
 
 
@@ -31,6 +32,37 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 def _merge(*reports: dict[str, Any]) -> dict[str, Any]:
     return merge_reports([Shard(f"r{i}.json", r) for i, r in enumerate(reports)])
+
+
+def _failure(
+    scenario: str, seed: int, *messages: tuple[str, str], source: str = "sweep", **more: Any
+) -> dict[str, Any]:
+    """A failure as a report keeps it, breaking the (invariant, message) pairs `messages`."""
+    violations = [{"invariant": i, "run_id": None, "seqs": [], "message": m} for i, m in messages]
+    return {
+        "source": source,
+        "scenario": scenario,
+        "seed": seed,
+        "invariant": messages[0][0] if messages else None,
+        "message": messages[0][1] if messages else None,
+        "violations": violations,
+        "digest": f"d-{scenario}-{seed}",
+        "virtual_ns": 1000 + seed,
+        "store_calls": 10,
+        "replay": f"mfm-sim replay {seed} --scenario {scenario}",
+        "schedule_file": None,
+    } | more
+
+
+def _failing(report: dict[str, Any], failures: list[dict[str, Any]]) -> None:
+    """`report` with these sweep failures (all of them kept and listed)."""
+    report["failures"] = failures
+    report["sweep_failing"] = report["failing"] = len(failures)
+    report["ok"] = not failures
+    seeds: dict[str, list[int]] = {}
+    for f in failures:
+        seeds.setdefault(f["scenario"], []).append(f["seed"])
+    report["failing_seeds"] = seeds
 
 
 def test_seed_specs_name_their_seeds() -> None:
@@ -105,8 +137,9 @@ def test_a_broken_report_is_refused_not_a_crash(shards: list[dict[str, Any]]) ->
 def test_the_failure_database_s_replays_count_once(shards: list[dict[str, Any]]) -> None:
     a, b = copy.deepcopy(shards)
     replay = {"file": "db/linear-9.json", "fixed": False, "digest": "d"}
-    failure = {"source": "failure-db", "scenario": "linear", "seed": 9, "digest": "d"}
-    failure |= {"schedule_file": "db/linear-9.json", "invariant": "x", "message": "m"}
+    failure = _failure(
+        "linear", 9, ("x", "m"), source="failure-db", schedule_file="db/linear-9.json", digest="d"
+    )
     for r in (a, b):
         r["failure_db"]["replayed"] = [replay]
         r["failures"] = [failure]
@@ -114,6 +147,8 @@ def test_the_failure_database_s_replays_count_once(shards: list[dict[str, Any]])
     merged = _merge(a, b)
     assert merged["failure_db_failing"] == merged["failing"] == 1
     assert merged["failures"] == [failure] and not merged["ok"]
+    assert [(g["count"], g["seeds"]) for g in merged["groups"]] == [(1, [["linear", 9]])]
+    assert merged["failing_seeds"] == {} and merged["failing_seeds_omitted"] == 0
 
 
 def test_failures_beyond_the_cap_keep_the_first_by_scenario_then_seed(
@@ -123,7 +158,7 @@ def test_failures_beyond_the_cap_keep_the_first_by_scenario_then_seed(
     for r, seeds in ((a, range(0, 6, 2)), (b, range(1, 6, 2))):
         # Each shard kept all of its failures (fewer than the cap); together they exceed it.
         r["failures"] = [
-            {"source": "sweep", "scenario": sc, "seed": seed, "n": n}
+            _failure(sc, seed, ("x", "m"), n=n)
             for sc in ("diamond_io", "linear")
             for seed in seeds
             for n in range(20)
@@ -141,3 +176,89 @@ def test_failures_beyond_the_cap_keep_the_first_by_scenario_then_seed(
         ("linear", 3),
         ("linear", 4),
     ]
+
+
+def test_failing_seeds_merge_per_scenario_in_seed_order_up_to_the_cap(
+    shards: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = copy.deepcopy(shards)
+    _failing(a, [_failure(sc, s, ("x", "m")) for sc in ("linear", "diamond_io") for s in (0, 4)])
+    _failing(b, [_failure(sc, s, ("x", "m")) for sc in ("diamond_io",) for s in (1, 3, 5)])
+    merged = _merge(b, a)
+    assert merged["failing_seeds"] == {"linear": [0, 4], "diamond_io": [0, 1, 3, 4, 5]}
+    assert list(merged["failing_seeds"]) == ["linear", "diamond_io"]  # the report's order
+    assert merged["failing_seeds_omitted"] == 0
+    # A sweep lists its first MAX_LISTED_SEEDS by (scenario, seed); a shard did the same, so
+    # the first ones of the union are among those the shards listed.
+    monkeypatch.setattr(merge, "MAX_LISTED_SEEDS", 4)
+    merged = _merge(a, b)
+    assert merged["failing_seeds"] == {"linear": [0, 4], "diamond_io": [0, 1]}
+    assert merged["failing_seeds_omitted"] == 3
+
+
+def test_groups_are_recomputed_from_the_merged_failures(shards: list[dict[str, Any]]) -> None:
+    a, b = copy.deepcopy(shards)
+    # Alone, shard a's one failure groups under its smaller signature (x); merged, all three
+    # share y (the numbers normalised away), which then covers them all: one group, ordered
+    # by virtual time, then store calls, then seed, across the shards.
+    _failing(a, [_failure("linear", 2, ("x", "attempt 1 open"), ("y", "seq 4 lost"))])
+    _failing(
+        b,
+        [
+            _failure("linear", 1, ("y", "seq 7 lost"), virtual_ns=5000),
+            _failure("diamond_io", 3, ("y", "seq 9 lost"), virtual_ns=10),
+        ],
+    )
+    assert [g["invariant"] for g in _merge(a)["groups"]] == ["x"]
+    merged = _merge(b, a)
+    assert merged["groups"] == [
+        {
+            "invariant": "y",
+            "message": "seq N lost",
+            "count": 3,
+            "replay": "mfm-sim replay 3 --scenario diamond_io",
+            "digest": "d-diamond_io-3",
+            "seeds": [["diamond_io", 3], ["linear", 2], ["linear", 1]],
+        }
+    ]
+
+
+def test_a_partial_shard_makes_the_merge_partial(shards: list[dict[str, Any]]) -> None:
+    a, b = copy.deepcopy(shards)
+    assert not _merge(a, b)["partial"] and _merge(a, b)["partial_reason"] is None
+    b["partial"], b["partial_reason"] = True, "interrupted by SIGINT"
+    b["seeds"] |= {"interrupted_by": "SIGINT", "worker_deaths": 1}
+    b["seeds"]["not_run"] = [{"seeds": [5], "reason": "interrupted by SIGINT"}]
+    merged = _merge(a, b)
+    assert merged["partial"] and merged["partial_reason"] == "interrupted by SIGINT"
+    assert merged["seeds"]["interrupted_by"] == "SIGINT"
+    assert merged["seeds"]["not_run"] == b["seeds"]["not_run"]
+    assert merged["seeds"]["worker_deaths"] == 1
+    a["partial"], a["partial_reason"] = True, "1 seeds not run: their worker process kept dying"
+    a["seeds"]["not_run"] = [{"seeds": [2], "reason": "its worker died 3 times"}]
+    a["seeds"]["worker_deaths"] = 3
+    merged = _merge(b, a)
+    assert merged["partial_reason"] == (
+        "interrupted by SIGINT; 1 seeds not run: their worker process kept dying"
+    )
+    assert [u["seeds"] for u in merged["seeds"]["not_run"]] == [[2], [5]]  # seed order
+    assert merged["seeds"]["worker_deaths"] == 4
+
+
+def test_an_unknown_seeds_field_that_differs_is_refused(shards: list[dict[str, Any]]) -> None:
+    other = copy.deepcopy(shards[1])
+    other["seeds"]["new_field"] = 1
+    with pytest.raises(MergeError, match=r"^r1.json: field 'seeds.new_field' differs"):
+        _merge(shards[0], other)
+
+
+def test_shards_of_the_whole_u64_range_merge(shards: list[dict[str, Any]]) -> None:
+    a, b = copy.deepcopy(shards)
+    for i, r in enumerate((a, b), 1):
+        r["seeds"] |= {"spec": f"shard {i}/2 of 0..18446744073709551615", "planned": 2**63}
+    merged = _merge(b, a)
+    assert merged["seeds"]["spec"] == "0..18446744073709551615"
+    assert merged["seeds"]["planned"] == 2**64
+    b["seeds"]["spec"] = "18446744073709551614..18446744073709551615"
+    with pytest.raises(MergeError, match=r"both ran seed 18446744073709551614"):
+        _merge(a, b)
