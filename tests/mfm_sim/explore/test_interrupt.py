@@ -30,6 +30,12 @@ from tests.mfm_sim.processes import alive, children, linux_only, wait_for_childr
 VARIANT = "unfixed_orphan"
 
 
+def _pool_workers(before: set[int]) -> set[int]:
+    """This process's children that the sweep made: in a full test session the process may
+    already have others (a multiprocessing resource tracker, another test's helpers)."""
+    return children(os.getpid()) - before
+
+
 def _comparable(res: SweepResult) -> dict[str, object]:
     d = attrs.asdict(res, recurse=False)
     for volatile in ("wall_s", "worker_deaths"):
@@ -69,9 +75,10 @@ def test_outside_a_sweep_sigterm_raises_like_ctrl_c() -> None:
 def test_sigint_stops_a_sweep_promptly_keeps_its_failures_and_kills_its_workers() -> None:
     workers: set[int] = set()
     sent: list[float] = []
+    before = children(os.getpid())
 
     def progress(done: int, planned: int, failing: int) -> None:
-        workers.update(children(os.getpid()))
+        workers.update(_pool_workers(before))
         if failing and not sent:
             sent.append(time.monotonic())
             os.kill(os.getpid(), signal.SIGINT)
@@ -99,9 +106,10 @@ def test_sigint_stops_a_sweep_promptly_keeps_its_failures_and_kills_its_workers(
 def test_without_stop_signals_ctrl_c_raises_and_still_kills_the_workers() -> None:
     """A library caller (a test, say) is not handed a partial result it might take as a pass."""
     workers: set[int] = set()
+    before = children(os.getpid())
 
     def progress(done: int, planned: int, failing: int) -> None:
-        workers.update(children(os.getpid()))
+        workers.update(_pool_workers(before))
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
@@ -112,9 +120,10 @@ def test_without_stop_signals_ctrl_c_raises_and_still_kills_the_workers() -> Non
 @linux_only
 def test_a_killed_worker_has_its_chunk_run_again_and_the_result_is_unchanged() -> None:
     killed: list[int] = []
+    before = children(os.getpid())
 
     def progress(done: int, planned: int, failing: int) -> None:
-        if not killed and (kids := sorted(children(os.getpid()))):
+        if not killed and (kids := sorted(_pool_workers(before))):
             killed.append(kids[0])
             os.kill(kids[0], signal.SIGKILL)
 
