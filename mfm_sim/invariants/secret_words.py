@@ -16,6 +16,8 @@ __all__ = ["json_has_secret", "string_is_secret", "value_has_secret"]
 _strings: dict[str, bool] = {}
 _blobs: dict[bytes, bool] = {}
 _KEPT = 1 << 15
+# Exact types that hold no string: a dict item of one of them is not pushed to be looked at.
+_LEAVES = frozenset((int, float, bool, type(None)))
 
 
 def string_is_secret(text: str) -> bool:
@@ -30,10 +32,34 @@ def string_is_secret(text: str) -> bool:
 
 def value_has_secret(value: Any) -> bool:
     """True if an object key or string value anywhere in `value` is secret."""
+    strings = _strings
     stack = [value]
     while stack:
         v = stack.pop()
-        if isinstance(v, str):
+        t = type(v)
+        # Exact types first (the cache read inline: no call per string); subclasses below.
+        if t is str:
+            found = strings.get(v)
+            if found is None:
+                found = string_is_secret(v)
+            if found:
+                return True
+        elif t is dict:
+            for k, item in v.items():
+                if type(k) is str:
+                    found = strings.get(k)
+                    if found is None:
+                        found = string_is_secret(k)
+                    if found:
+                        return True
+                elif isinstance(k, str) and string_is_secret(k):
+                    return True
+                if type(item) in _LEAVES:
+                    continue  # a number, bool or null holds no string
+                stack.append(item)
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif isinstance(v, str):
             if string_is_secret(v):
                 return True
         elif isinstance(v, dict):
