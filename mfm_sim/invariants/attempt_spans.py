@@ -157,6 +157,8 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
 _PLAIN = frozenset({bool, int, float, str, dict, list, tuple, type(None)})
 # Of those, the scalars: two of one type compare with `==` (`True == 1` never arises).
 _SCALAR = frozenset({bool, int, float, str, type(None)})
+# Of those, the ones equal to themselves by value (not float: NaN).
+_EXACT = frozenset({bool, int, str, type(None)})
 
 
 def _json_type(value: Any) -> type:
@@ -187,6 +189,12 @@ def strict_equal(a: Any, b: Any) -> bool:
     elif ta not in (list, tuple) or tb not in (list, tuple) or len(a) != len(b):
         return False
     else:
+        # Items all of one scalar type on both sides (a list of strings, say): C compares
+        # them, since two such scalars are equal exactly when `==` says so. Not floats: C's
+        # compare takes an object as equal to itself, and NaN is not.
+        kinds = set(map(type, a))
+        if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
+            return a == b if ta is tb else list(a) == list(b)
         pairs = zip(a, b)  # noqa: B905  # lengths compared above
     for x, y in pairs:
         tx = type(x)

@@ -105,8 +105,10 @@ class Log:
         for env in view.stream:
             ev = env.event
             code = codes.get(type(ev))
-            if code is None or code == DOMAIN:
+            if code is None:
                 code = _code(ev)
+            elif code == DOMAIN and ev.name == FACT_RECORDED:
+                code = FACT  # `_code`'s last step, inline for the common exact type
             if code == FINISHED and finish is None:
                 finish = env
             rows.append((code, env, ev))

@@ -34,11 +34,12 @@ def derived_key(kind: str, run_id: uuid.UUID, state_id: str, attempt: int, ordin
     return f"mfm:{kind}|run:{run_id}|state:{state_id}|attempt:{attempt}|ord:{ordinal}"
 
 
-def _log_keys(obs: Observation, out: Out) -> dict[uuid.UUID, dict[str, tuple[int, Any]]]:
-    """Check the log's derived keys; return each run's bindings (key -> (seq, payload id))."""
-    bound: dict[uuid.UUID, dict[str, tuple[int, Any]]] = {}
+def _log_keys(obs: Observation, out: Out) -> dict[int, dict[str, tuple[int, Any]]]:
+    """Check the log's derived keys; return each run's bindings (key -> (seq, payload id)),
+    under the run id's number (a UUID's own hash is Python-level)."""
+    bound: dict[int, dict[str, tuple[int, Any]]] = {}
     for log in each_run(obs):
-        mine = bound[log.run_id] = {}
+        mine = bound[log.run_id.int] = {}
         open_attempt: tuple[str, int] | None = None
         for code, env, ev in log.rows:
             if code == ENTERED:
@@ -74,13 +75,13 @@ def _log_keys(obs: Observation, out: Out) -> dict[uuid.UUID, dict[str, tuple[int
     return bound
 
 
-def _journal(
-    obs: Observation, out: Out, bound: dict[uuid.UUID, dict[str, tuple[int, Any]]]
-) -> None:
+def _journal(obs: Observation, out: Out, bound: dict[int, dict[str, tuple[int, Any]]]) -> None:
     for entry in obs.handler_journal:
-        if entry.run_id is None or entry.attempt is None or entry.run_id not in bound:
+        if entry.run_id is None or entry.attempt is None:
             continue
-        mine = bound[entry.run_id]
+        mine = bound.get(entry.run_id.int)
+        if mine is None:
+            continue
         ordinal = 0
         for op in entry.ops:
             if op[0] not in ("now", "random"):

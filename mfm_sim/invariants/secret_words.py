@@ -54,9 +54,15 @@ def value_has_secret(value: Any) -> bool:
                         return True
                 elif isinstance(k, str) and string_is_secret(k):
                     return True
-                if type(item) in _LEAVES:
-                    continue  # a number, bool or null holds no string
-                stack.append(item)
+                ti = type(item)
+                if ti is str:  # a string value, judged here rather than pushed
+                    found = strings.get(item)
+                    if found is None:
+                        found = string_is_secret(item)
+                    if found:
+                        return True
+                elif ti not in _LEAVES:  # a number, bool or null holds no string
+                    stack.append(item)
         elif t is list or t is tuple:
             stack.extend(v)
         elif isinstance(v, str):

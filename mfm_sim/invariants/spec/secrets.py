@@ -54,9 +54,27 @@ def looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_LOWER.issuperset(word) for word in words)
 
 
-def text_has_secret(text: str) -> bool:
+# Verdicts by exact string: the same keys and values recur in every schedule of a sweep, and
+# a verdict is a pure function of the text (so the cache cannot change one). Emptied when full.
+_verdicts: dict[str, bool] = {}
+_KEPT = 1 << 15
+
+
+def _judge(text: str) -> bool:
     lowered = str(text).lower()
     return _ANY_MARKER.search(lowered) is not None or looks_like_mnemonic(str(text))
+
+
+def text_has_secret(text: str) -> bool:
+    if type(text) is not str:
+        return _judge(text)  # a subclass may render itself differently: judged each time
+    found = _verdicts.get(text)
+    if found is None:
+        found = _judge(text)
+        if len(_verdicts) >= _KEPT:
+            _verdicts.clear()
+        _verdicts[text] = found
+    return found
 
 
 def has_secret(value: Any) -> bool:
