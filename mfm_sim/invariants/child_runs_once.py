@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from mfm_sim.invariants.attempt_spans import decoded
-from mfm_sim.invariants.derive import FACT, Out, each_run
+from mfm_sim.invariants.derive import FACT, Out, derive, each_run
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -61,7 +61,10 @@ def _spawn_keys(obs: Observation, out: Out) -> set[tuple[uuid.UUID, str]]:
 def check_child_runs_once(obs: Observation) -> list[Violation]:
     """Children are uuid5(parent, spawn key), one per key, each attempt run once."""
     out = Out(INVARIANT.name, obs)
-    keys = _spawn_keys(obs, out)
+    derived = derive(obs)
+    # Spawns show only as "calling" ops in the journal and as facts in a log.
+    spawns = derived.has_facts or "calling" in derived.op_names
+    keys = _spawn_keys(obs, out) if spawns else set()
     derived = {uuid.uuid5(parent, key) for parent, key in keys}
     # Without a journal (a log made by hand) the spawns a handler made are unknown.
     journaled = bool(obs.handler_journal)
