@@ -10,7 +10,15 @@ from typing import Any
 
 from mfm_engine.errors import ErrorInfo
 
-__all__ = ["MARKERS", "REDACTED", "has_secret", "looks_like_mnemonic", "redact", "text_has_secret"]
+__all__ = [
+    "MARKERS",
+    "REDACTED",
+    "VERDICTS",
+    "has_secret",
+    "looks_like_mnemonic",
+    "redact",
+    "text_has_secret",
+]
 
 MARKERS: tuple[str, ...] = (
     "password",
@@ -55,8 +63,9 @@ def looks_like_mnemonic(text: str) -> bool:
 
 
 # Verdicts by exact string: the same keys and values recur in every schedule of a sweep, and
-# a verdict is a pure function of the text (so the cache cannot change one). Emptied when full.
-_verdicts: dict[str, bool] = {}
+# a verdict is a pure function of the text (so the cache cannot change one). Emptied when full
+# (never replaced: `secret_words` reads this very dict inline).
+VERDICTS: dict[str, bool] = {}
 _KEPT = 1 << 15
 
 
@@ -68,12 +77,12 @@ def _judge(text: str) -> bool:
 def text_has_secret(text: str) -> bool:
     if type(text) is not str:
         return _judge(text)  # a subclass may render itself differently: judged each time
-    found = _verdicts.get(text)
+    found = VERDICTS.get(text)
     if found is None:
         found = _judge(text)
-        if len(_verdicts) >= _KEPT:
-            _verdicts.clear()
-        _verdicts[text] = found
+        if len(VERDICTS) >= _KEPT:
+            VERDICTS.clear()
+        VERDICTS[text] = found
     return found
 
 
