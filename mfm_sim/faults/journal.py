@@ -50,9 +50,15 @@ def _copy(value: Any) -> Any:
     if t in _SCALARS:
         return value
     scalars = _SCALARS
+    # A container of scalars only (the common case) is copied in C, with no Python step per
+    # item; the set of its item types is itself built in C.
     if t is dict:
+        if scalars.issuperset(map(type, value.values())):
+            return dict(value)
         return {k: v if type(v) in scalars else _copy(v) for k, v in value.items()}
     if t is list or t is tuple:
+        if scalars.issuperset(map(type, value)):
+            return list(value)
         return [v if type(v) in scalars else _copy(v) for v in value]
     return value
 
@@ -288,7 +294,8 @@ class _RecordingTransport:
 
 def note_use(uses: list[TransportUse], incarnation: int, env: Any, call: str | None) -> None:
     """Record that an incarnation made (`call` None) or called a transport for `env`'s run."""
-    mode = getattr(getattr(env.run_config, "io_mode", None), "value", None)
+    # `_value_`, not `.value`: an enum's `value` is a Python-level descriptor.
+    mode = getattr(getattr(env.run_config, "io_mode", None), "_value_", None)
     uses.append(TransportUse(incarnation, env.run_id, mode == "replay", call))
 
 

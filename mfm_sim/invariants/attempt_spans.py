@@ -28,7 +28,7 @@ from mfm_sim.invariants.derive import (
 )
 from mfm_sim.run.observation import HandlerAttempt, Observation
 
-__all__ = ["Span", "decoded", "journal_by_attempt", "matched", "spans", "strict_equal"]
+__all__ = ["Span", "decoded", "matched", "spans", "strict_equal"]
 
 Triple = tuple[uuid.UUID, str, int]
 
@@ -76,46 +76,50 @@ def _spans_of(log: Log) -> dict[tuple[str, int], Span]:
     return found
 
 
-_last: tuple[Observation, dict[uuid.UUID, dict[tuple[str, int], Span]]] | None = None
+_last: tuple[Observation, dict[int, dict[tuple[str, int], Span]]] | None = None
 
 
-def spans(obs: Observation) -> dict[uuid.UUID, dict[tuple[str, int], Span]]:
-    """Every run's spans by (state, attempt); the first `StateEntered` of a pair wins."""
+def spans(obs: Observation) -> dict[int, dict[tuple[str, int], Span]]:
+    """Every run's spans by (state, attempt), under the run id's number (a UUID's own hash
+    is Python-level); the first `StateEntered` of a pair wins."""
     global _last
     last = _last
     if last is None or last[0] is not obs:
-        last = _last = (obs, {log.run_id: _spans_of(log) for log in each_run(obs)})
+        last = _last = (obs, {log.run_id.int: _spans_of(log) for log in each_run(obs)})
     return last[1]
-
-
-def journal_by_attempt(obs: Observation) -> dict[Triple, list[HandlerAttempt]]:
-    """The journal's entries grouped by the (run, state, attempt) their IO named, in order."""
-    out: dict[Triple, list[HandlerAttempt]] = {}
-    for entry in obs.handler_journal:
-        if entry.run_id is None or entry.attempt is None:
-            continue
-        out.setdefault((entry.run_id, entry.state_id, entry.attempt), []).append(entry)
-    return out
 
 
 def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]:
     """Each journaled (run, state, attempt) whose span is in the durable log, with its entries
-    and span, ordered by run id, state and attempt (never by mapping order)."""
+    (in journal order) and span, ordered by run id, state and attempt (never by mapping
+    order). An entry whose IO named no run or attempt is matched to nothing."""
     memo = derive(obs).memo
     found = memo.get(_MATCHED)
     if found is not None:  # three checks ask in turn; the list is only read
         return found  # type: ignore[no-any-return]
     by_run = spans(obs)
+    # The entries grouped by (run id's number, state, attempt), with the triple they name.
+    groups: dict[tuple[int, str, int], tuple[Triple, list[HandlerAttempt]]] = {}
+    for entry in obs.handler_journal:
+        run_id, attempt = entry.run_id, entry.attempt
+        if run_id is None or attempt is None:
+            continue
+        key = (run_id.int, entry.state_id, attempt)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = ((run_id, entry.state_id, attempt), [entry])
+        else:
+            group[1].append(entry)
     found = []
-    names: dict[uuid.UUID, str] = {}  # each run id's text once, for the sort key
-    for triple, entries in journal_by_attempt(obs).items():
-        run_spans = by_run.get(triple[0])
-        span = run_spans.get((triple[1], triple[2])) if run_spans is not None else None
+    names: dict[int, str] = {}  # each run id's text once, for the sort key
+    for (number, state, attempt), (triple, entries) in groups.items():
+        run_spans = by_run.get(number)
+        span = run_spans.get((state, attempt)) if run_spans is not None else None
         if span is not None:
-            if triple[0] not in names:
-                names[triple[0]] = str(triple[0])
+            if number not in names:
+                names[number] = str(triple[0])
             found.append((triple, entries, span))
-    found.sort(key=lambda t: (names[t[0][0]], t[0][1], t[0][2]))
+    found.sort(key=lambda t: (names[t[0][0].int], t[0][1], t[0][2]))
     memo[_MATCHED] = found
     return found
 
@@ -153,6 +157,8 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
 _PLAIN = frozenset({bool, int, float, str, dict, list, tuple, type(None)})
 # Of those, the scalars: two of one type compare with `==` (`True == 1` never arises).
 _SCALAR = frozenset({bool, int, float, str, type(None)})
+# Of those, the ones equal to themselves by value (not float: NaN).
+_EXACT = frozenset({bool, int, str, type(None)})
 
 
 def _json_type(value: Any) -> type:
@@ -183,6 +189,12 @@ def strict_equal(a: Any, b: Any) -> bool:
     elif ta not in (list, tuple) or tb not in (list, tuple) or len(a) != len(b):
         return False
     else:
+        # Items all of one scalar type on both sides (a list of strings, say): C compares
+        # them, since two such scalars are equal exactly when `==` says so. Not floats: C's
+        # compare takes an object as equal to itself, and NaN is not.
+        kinds = set(map(type, a))
+        if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
+            return a == b if ta is tb else list(a) == list(b)
         pairs = zip(a, b)  # noqa: B905  # lengths compared above
     for x, y in pairs:
         tx = type(x)

@@ -13,9 +13,10 @@ an existing child is resumed, never started again; a supervisor keeps one task p
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from mfm_sim.invariants.attempt_spans import decoded
-from mfm_sim.invariants.derive import FACT, Out, each_run
+from mfm_sim.invariants.derive import FACT, Out, derive, each_run
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -61,7 +62,10 @@ def _spawn_keys(obs: Observation, out: Out) -> set[tuple[uuid.UUID, str]]:
 def check_child_runs_once(obs: Observation) -> list[Violation]:
     """Children are uuid5(parent, spawn key), one per key, each attempt run once."""
     out = Out(INVARIANT.name, obs)
-    keys = _spawn_keys(obs, out)
+    derived = derive(obs)
+    # Spawns show only as "calling" ops in the journal and as facts in a log.
+    spawns = derived.has_facts or "calling" in derived.op_names
+    keys = _spawn_keys(obs, out) if spawns else set()
     derived = {uuid.uuid5(parent, key) for parent, key in keys}
     # Without a journal (a log made by hand) the spawns a handler made are unknown.
     journaled = bool(obs.handler_journal)
@@ -70,17 +74,24 @@ def check_child_runs_once(obs: Observation) -> list[Violation]:
         brought = (log.run_id, 1) in obs.seeded
         if journaled and log.is_child and log.run_id not in derived and not brought:
             out.add(log.run_id, (), "child run is not uuid5(parent, spawn key) of any spawn")
-    seen: dict[tuple[uuid.UUID, str, int], int] = {}
+    # Keyed by the id's number (a UUID's own hash is Python-level); the first entry of each
+    # triple is kept to name it. Only the repeats are sorted, by run id text, state, attempt.
+    seen: dict[tuple[int, str, int], list[Any]] = {}
     for entry in obs.handler_journal:
         if entry.run_id is None or entry.attempt is None or entry.replay:
             continue
-        triple = (entry.run_id, entry.state_id, entry.attempt)
-        seen[triple] = seen.get(triple, 0) + 1
-    for (run_id, state, attempt), n in sorted(
-        seen.items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2])
-    ):
-        if n > 1:
-            out.add(run_id, (), f"{state} attempt {attempt}: its handler ran {n} times")
+        triple = (entry.run_id.int, entry.state_id, entry.attempt)
+        found = seen.get(triple)
+        if found is None:
+            seen[triple] = [entry, 1]
+        else:
+            found[1] += 1
+    repeats = [(first, n) for first, n in seen.values() if n > 1]
+    repeats.sort(key=lambda fn: (str(fn[0].run_id), fn[0].state_id, fn[0].attempt))
+    for first, n in repeats:
+        out.add(
+            first.run_id, (), f"{first.state_id} attempt {first.attempt}: its handler ran {n} times"
+        )
     return out.items
 
 

@@ -18,6 +18,8 @@ from mfm_sim.run.observation import REQUIRED, HandlerAttempt, Observation
 __all__ = ["replay_entry", "replay_ops"]
 
 _ABSENT = object()
+# Scalar types equal to themselves by value (not float: NaN is not).
+_EXACT = frozenset((bool, int, str, type(None)))
 
 
 def replay_ops(
@@ -42,7 +44,11 @@ def replay_ops(
                     wrong.append(
                         f"read({key!r}) returned {got!r} for an absent key, not its default"
                     )
-            elif not strict_equal(got, want):
+            elif (
+                got != want  # two scalars of one exact type: `==` decides, no call
+                if type(got) is type(want) and type(got) in _EXACT
+                else not strict_equal(got, want)
+            ):
                 wrong.append(f"read({key!r}) returned {got!r}, the staged context holds {want!r}")
         elif name == "missing" and op[1] in model:
             wrong.append(f"require({op[1]!r}) failed for a key the context holds")

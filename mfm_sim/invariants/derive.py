@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from mfm_engine.events import (
@@ -91,7 +93,16 @@ def _code(event: Any) -> int:
 class Log:
     """One run's view with its stream classified: rows of (code, envelope, event)."""
 
-    __slots__ = ("finish", "is_child", "plan", "rows", "run_config", "run_id", "stream")
+    __slots__ = (
+        "finish",
+        "has_facts",
+        "is_child",
+        "plan",
+        "rows",
+        "run_config",
+        "run_id",
+        "stream",
+    )
 
     def __init__(self, view: RunView) -> None:
         self.run_id = view.run_id
@@ -101,17 +112,23 @@ class Log:
         self.is_child = view.is_child
         rows = []
         finish: EventEnvelope | None = None  # the first RunCompleted, which several compare
+        has_facts = False  # any `fact_recorded`: the fact checks have nothing to judge without
         codes = _CODES
         for env in view.stream:
             ev = env.event
             code = codes.get(type(ev))
-            if code is None or code == DOMAIN:
+            if code is None:
                 code = _code(ev)
+                has_facts = has_facts or code == FACT
+            elif code == DOMAIN and ev.name == FACT_RECORDED:
+                code = FACT  # `_code`'s last step, inline for the common exact type
+                has_facts = True
             if code == FINISHED and finish is None:
                 finish = env
             rows.append((code, env, ev))
         self.rows = tuple(rows)
         self.finish = finish
+        self.has_facts = has_facts
 
 
 class Derived:
@@ -121,7 +138,7 @@ class Derived:
     what several checks derive from the same observation (decoded artifacts, the journal
     matched to spans, replayed context ops), keyed by what it is, so each is derived once."""
 
-    __slots__ = ("consumed", "logs", "main", "memo", "obs")
+    __slots__ = ("_op_names", "consumed", "logs", "main", "memo", "obs")
 
     def __init__(self, obs: Observation) -> None:
         self.obs = obs
@@ -134,6 +151,23 @@ class Derived:
         self.main = self.logs[0] if main is not None else None
         self.consumed: bool | None = None
         self.memo: dict[Any, Any] = {}
+        self._op_names: frozenset[str] | None = None
+
+    @property
+    def op_names(self) -> frozenset[str]:
+        """The names of every op the handler journal holds ("read", "emit", "now", ...),
+        so a check can tell in O(1) that the journal holds nothing it judges."""
+        names = self._op_names
+        if names is None:
+            # All in C: no Python frame per entry or op.
+            ops = chain.from_iterable(map(attrgetter("ops"), self.obs.handler_journal))
+            names = self._op_names = frozenset(map(itemgetter(0), ops))
+        return names
+
+    @property
+    def has_facts(self) -> bool:
+        """Whether any run's stream holds a `fact_recorded` event."""
+        return any(log.has_facts for log in self.logs)
 
 
 _last: Derived | None = None

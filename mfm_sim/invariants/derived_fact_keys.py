@@ -18,13 +18,14 @@ import uuid
 from typing import Any
 
 from mfm_sim.invariants.attempt_spans import decoded
-from mfm_sim.invariants.derive import ENTERED, FACT, Out, each_run
+from mfm_sim.invariants.derive import ENTERED, FACT, Out, derive, each_run
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
 __all__ = ["INVARIANT", "check_derived_fact_keys", "derived_key"]
 
+_DRAWS = frozenset(("now", "random"))  # the journal's ops of a time or random draw
 _KEY = re.compile(
     r"mfm:(now_millis|random_bytes)\|run:([^|]*)\|state:([^|]*)\|attempt:(\d+)\|ord:(\d+)"
 )
@@ -35,11 +36,12 @@ def derived_key(kind: str, run_id: uuid.UUID, state_id: str, attempt: int, ordin
     return f"mfm:{kind}|run:{run_id}|state:{state_id}|attempt:{attempt}|ord:{ordinal}"
 
 
-def _log_keys(obs: Observation, out: Out) -> dict[uuid.UUID, dict[str, tuple[int, Any]]]:
-    """Check the log's derived keys; return each run's bindings (key -> (seq, payload id))."""
-    bound: dict[uuid.UUID, dict[str, tuple[int, Any]]] = {}
+def _log_keys(obs: Observation, out: Out) -> dict[int, dict[str, tuple[int, Any]]]:
+    """Check the log's derived keys; return each run's bindings (key -> (seq, payload id)),
+    under the run id's number (a UUID's own hash is Python-level)."""
+    bound: dict[int, dict[str, tuple[int, Any]]] = {}
     for log in each_run(obs):
-        mine = bound[log.run_id] = {}
+        mine = bound[log.run_id.int] = {}
         open_attempt: tuple[str, int] | None = None
         for code, env, ev in log.rows:
             if code == ENTERED:
@@ -80,13 +82,13 @@ def _log_keys(obs: Observation, out: Out) -> dict[uuid.UUID, dict[str, tuple[int
     return bound
 
 
-def _journal(
-    obs: Observation, out: Out, bound: dict[uuid.UUID, dict[str, tuple[int, Any]]]
-) -> None:
+def _journal(obs: Observation, out: Out, bound: dict[int, dict[str, tuple[int, Any]]]) -> None:
     for entry in obs.handler_journal:
-        if entry.run_id is None or entry.attempt is None or entry.run_id not in bound:
+        if entry.run_id is None or entry.attempt is None:
             continue
-        mine = bound[entry.run_id]
+        mine = bound.get(entry.run_id.int)
+        if mine is None:
+            continue
         ordinal = 0
         for op in entry.ops:
             if op[0] not in ("now", "random"):
@@ -124,6 +126,9 @@ def _journal(
 def check_derived_fact_keys(obs: Observation) -> list[Violation]:
     """Derived time and random facts: one key per attempt and draw, replayed as recorded."""
     out = Out(INVARIANT.name, obs)
+    derived = derive(obs)
+    if not derived.has_facts and derived.op_names.isdisjoint(_DRAWS):
+        return out.items  # no fact in any log and no draw in the journal: nothing to judge
     bound = _log_keys(obs, out)
     _journal(obs, out, bound)
     return out.items

@@ -24,10 +24,19 @@ __all__ = ["INVARIANT", "check_event_profile"]
 _FACT = "fact_recorded"
 
 
-def _kept(profile: Any, emitted: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    if getattr(profile, "name", None) == "MINIMAL":
-        return []  # only fact_recorded, which is left out of both sides
-    return emitted
+def _minimal(profile: Any) -> bool:
+    # `_name_`, not `.name`: an enum's `name` is a Python-level descriptor.
+    return getattr(profile, "_name_", None) == "MINIMAL"
+
+
+def _same(got: list[Any], want: list[tuple[Any, ...]]) -> bool:
+    """The kept domain events are the wanted emits: same names and payloads, in order."""
+    if len(got) != len(want):
+        return False
+    for ev, op in zip(got, want):  # noqa: B905  # lengths compared above
+        if ev.name != op[1] or not strict_equal(ev.payload, op[2]):
+            return False
+    return True
 
 
 def check_event_profile(obs: Observation) -> list[Violation]:
@@ -35,29 +44,31 @@ def check_event_profile(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     if not obs.handler_journal:
         return out.items
-    configs = {log.run_id: log.run_config for log in derive(obs).logs}
+    # Keyed by the id's number: a UUID's own hash is Python-level.
+    configs = {log.run_id.int: log.run_config for log in derive(obs).logs}
     for (run_id, state, attempt), entries, span in matched(obs):
-        cfg = configs.get(run_id)
-        if span.terminal is None or cfg is None or len(entries) != 1:
+        if span.terminal is None or len(entries) != 1:
+            continue
+        cfg = configs.get(run_id.int)
+        if cfg is None:
             continue
         entry = entries[0]
         if entry.ended is None or span.failure_code == ORPHAN_CODE:
             continue
-        emitted = [(op[1], op[2]) for op in entry.ops if op[0] == "emit" and op[3] is None]
-        want = _kept(cfg.event_profile, [e for e in emitted if e[0] != _FACT])
-        got = [
-            (env.event.name, env.event.payload) for env in span.domain if env.event.name != _FACT
-        ]
-        same = len(got) == len(want) and all(
-            g[0] == w[0] and strict_equal(g[1], w[1]) for g, w in zip(got, want, strict=True)
+        # The accepted emits other than fact_recorded, as ops ("emit", name, payload, None).
+        want = (
+            []
+            if _minimal(cfg.event_profile)
+            else [op for op in entry.ops if op[0] == "emit" and op[3] is None and op[1] != _FACT]
         )
-        if same or (not span.completed and not got):
+        got = [ev for env in span.domain if (ev := env.event).name != _FACT]
+        if _same(got, want) or (not span.completed and not got):
             continue
         out.add(
             run_id,
             (span.entered.seq, span.terminal.seq),
             f"{state} attempt {attempt} under {cfg.event_profile.name}: kept "
-            f"{[g[0] for g in got]}, the profile keeps {[w[0] for w in want]}",
+            f"{[ev.name for ev in got]}, the profile keeps {[op[1] for op in want]}",
         )
     return out.items
 

@@ -25,13 +25,18 @@ def check_replay_no_transport(obs: Observation) -> list[Violation]:
             out.add(use.run_id, (), f"incarnation {use.incarnation} {what} in replay mode")
     if not obs.handler_journal:
         return out.items
+    # `_value_`, not `.value` (a Python-level descriptor); run ids by number (a UUID's own
+    # hash is Python-level). With no replay run there is nothing to judge in the journal.
     replay_runs = {
-        log.run_id
+        log.run_id.int
         for log in each_run(obs)
-        if log.run_config is not None and log.run_config.io_mode.value == "replay"
+        if log.run_config is not None and log.run_config.io_mode._value_ == "replay"
     }
+    if not replay_runs:
+        return out.items
     for entry in obs.handler_journal:
-        if entry.run_id in replay_runs and not entry.replay:
+        run_id = entry.run_id
+        if run_id is not None and run_id.int in replay_runs and not entry.replay:
             out.add(
                 entry.run_id,
                 (),

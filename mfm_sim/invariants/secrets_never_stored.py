@@ -13,7 +13,7 @@ Detection is the oracle's own (`invariants/secret_words.py`), from ENGINE.md's r
 
 from __future__ import annotations
 
-from mfm_sim.invariants.derive import DOMAIN, FACT, FAILED, Out, each_run
+from mfm_sim.invariants.derive import DOMAIN, FACT, FAILED, Out, derive, each_run
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.secret_words import json_has_secret, string_is_secret, value_has_secret
 from mfm_sim.invariants.violation import Violation
@@ -22,6 +22,7 @@ from mfm_sim.run.observation import Observation
 __all__ = ["INVARIANT", "check_secrets_never_stored"]
 
 _REFUSED = "secrets_detected"
+_JUDGED = frozenset(("emit", "call"))  # the journal ops `_refusals` judges
 
 
 def _stored(obs: Observation, out: Out) -> None:
@@ -49,6 +50,8 @@ def _secret_fact(op: tuple[object, ...], replay: bool) -> bool:
 
 
 def _refusals(obs: Observation, out: Out) -> None:
+    if derive(obs).op_names.isdisjoint(_JUDGED):
+        return  # no emit and no call in the journal: nothing refused or handed over
     for entry in obs.handler_journal:
         for op in entry.ops:
             if op[0] == "emit":
@@ -68,7 +71,7 @@ def _refusals(obs: Observation, out: Out) -> None:
                         f"{entry.state_id} attempt {entry.attempt}: a domain event {op[1]!r} "
                         "with no secret was refused as one",
                     )
-            elif _secret_fact(op, entry.replay):
+            elif op[0] == "call" and _secret_fact(op, entry.replay):
                 out.add(
                     entry.run_id,
                     (),

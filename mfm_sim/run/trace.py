@@ -107,6 +107,7 @@ class Trace:
     __slots__ = (
         "_clock",
         "_entries",
+        "_extra",
         "_final",
         "_hash",
         "_lines",
@@ -121,6 +122,9 @@ class Trace:
         self._final: str | None = None  # the digest of an unpickled (read-only) trace
         self._pending: list[_Record] = []
         self._lines = 0  # lines settled so far
+        # Lines the pending records hold beyond one each (an append call's record holds one
+        # line per event), so `count` needs no walk over them.
+        self._extra = 0
         self._entries: list[tuple[int, int, str, str]] = []
         self._run_prefix: dict[uuid.UUID, str] = {}
         self.keep = keep
@@ -170,6 +174,7 @@ class Trace:
                 break
         pending = self._pending
         pending.append((self._clock._now_ns, incarnation, "event", envelopes))
+        self._extra += len(envelopes) - 1
         if len(pending) >= _BACKLOG:
             self._settle()
 
@@ -182,10 +187,7 @@ class Trace:
     @property
     def count(self) -> int:
         """How many lines the trace has (settled or not)."""
-        lines = self._lines
-        for _, _, kind, detail in self._pending:
-            lines += len(detail) if kind == "event" and type(detail) is not str else 1  # type: ignore[arg-type]
-        return lines
+        return self._lines + len(self._pending) + self._extra
 
     def _prefix(self, env: EventEnvelope) -> str:
         run_id = env.run_id
@@ -224,6 +226,7 @@ class Trace:
         self._hash.update("".join(lines).encode())
         self._lines += len(lines)
         pending.clear()
+        self._extra = 0
 
     def __getstate__(self) -> dict[str, object]:
         # Pickled (a failing schedule leaving a worker process) as its digest and text: a
@@ -238,6 +241,7 @@ class Trace:
         self._run_prefix = {}
         self._final = state["digest"]  # type: ignore[assignment]
         self._lines = state["count"]  # type: ignore[assignment]
+        self._extra = 0
         self.keep = bool(self._entries)
 
     @property

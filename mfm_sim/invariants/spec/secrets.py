@@ -10,7 +10,15 @@ from typing import Any
 
 from mfm_engine.errors import ErrorInfo
 
-__all__ = ["MARKERS", "REDACTED", "has_secret", "looks_like_mnemonic", "redact", "text_has_secret"]
+__all__ = [
+    "MARKERS",
+    "REDACTED",
+    "VERDICTS",
+    "has_secret",
+    "looks_like_mnemonic",
+    "redact",
+    "text_has_secret",
+]
 
 MARKERS: tuple[str, ...] = (
     "password",
@@ -54,9 +62,28 @@ def looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_LOWER.issuperset(word) for word in words)
 
 
-def text_has_secret(text: str) -> bool:
+# Verdicts by exact string: the same keys and values recur in every schedule of a sweep, and
+# a verdict is a pure function of the text (so the cache cannot change one). Emptied when full
+# (never replaced: `secret_words` reads this very dict inline).
+VERDICTS: dict[str, bool] = {}
+_KEPT = 1 << 15
+
+
+def _judge(text: str) -> bool:
     lowered = str(text).lower()
     return _ANY_MARKER.search(lowered) is not None or looks_like_mnemonic(str(text))
+
+
+def text_has_secret(text: str) -> bool:
+    if type(text) is not str:
+        return _judge(text)  # a subclass may render itself differently: judged each time
+    found = VERDICTS.get(text)
+    if found is None:
+        found = _judge(text)
+        if len(VERDICTS) >= _KEPT:
+            VERDICTS.clear()
+        VERDICTS[text] = found
+    return found
 
 
 def has_secret(value: Any) -> bool:

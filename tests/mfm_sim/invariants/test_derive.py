@@ -67,3 +67,37 @@ def test_the_main_run_is_the_one_under_the_main_id():
     runs[RUN_ID] = attrs.evolve(runs[RUN_ID], run_id=uuid.UUID(int=7))
     found = fired(attrs.evolve(obs, model=wrong, runs=runs), "model_agreement")
     assert seqs_of(found) == [(rc,)]
+
+
+# ------------------------------------------------------- summaries for checks' early exits
+
+
+def test_op_names_and_has_facts_summarise_the_journal_and_the_logs() -> None:
+    # The summaries the fact, spawn and secret checks return early on must say exactly what
+    # a walk over the journal's ops and the classified rows finds.
+    from mfm_sim.invariants.derive import FACT, derive
+    from mfm_sim.run.scenario import all_scenarios
+    from mfm_sim.run.simulate import simulate
+
+    by_name = {s.name: s for s in all_scenarios()}
+    seen_facts = set()
+    for name, seed in (("linear", 9), ("generated", 3), ("generated", 11)):
+        obs = simulate(by_name[name], seed, keep_observation=True).observation
+        assert obs is not None
+        derived = derive(obs)
+        walked = {op[0] for entry in obs.handler_journal for op in entry.ops}
+        assert derived.op_names == walked
+        facts = any(code == FACT for log in derived.logs for code, _, _ in log.rows)
+        assert derived.has_facts == facts
+        seen_facts.add(facts)
+    assert seen_facts == {True, False}  # both answers were asked for
+
+
+def test_a_hand_made_log_without_a_journal_has_no_op_names_and_its_facts() -> None:
+    from mfm_sim.invariants.derive import FACT, derive
+
+    obs = clean_observation()
+    derived = derive(obs)
+    assert derived.op_names == frozenset()
+    assert derived.has_facts  # the clean log records facts
+    assert any(code == FACT for log in derived.logs for code, _, _ in log.rows)

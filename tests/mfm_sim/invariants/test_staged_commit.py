@@ -29,3 +29,21 @@ def test_a_write_missing_from_the_snapshot_fires() -> None:
 def test_a_dropped_delete_fires() -> None:
     found = caught(deleting(), "staged_delete_dropped", NAME)
     assert any("never written: ['a']" in v.message for v in found)
+
+
+def test_strict_equal_compares_arrays_of_one_scalar_type_by_json_rules() -> None:
+    # The C fast path for arrays whose items are all of one exact scalar type must agree with
+    # the item-by-item walk: lists and tuples are both arrays, bool is not a number, and a
+    # float array (NaN is not equal to itself) takes the walk.
+    from mfm_sim.invariants.attempt_spans import strict_equal
+
+    assert strict_equal(["a", "b"], ["a", "b"])
+    assert strict_equal(["a", "b"], ("a", "b"))
+    assert not strict_equal(["a", "b"], ["a", "c"])
+    assert not strict_equal([1, 2], [True, 2])
+    assert not strict_equal([True], [1])
+    assert not strict_equal([1], [1.0])
+    assert strict_equal([], ())
+    nan = float("nan")
+    assert not strict_equal([nan], [nan])
+    assert strict_equal({"p": ["x", "y"], "n": 1}, {"n": 1, "p": ("x", "y")})

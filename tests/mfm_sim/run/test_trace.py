@@ -244,3 +244,21 @@ def test_a_domain_payload_changed_after_its_append_keeps_its_line() -> None:
         return trace.digest
 
     assert run(read_early=True) == run(read_early=False)
+
+
+def test_the_line_count_is_kept_as_records_arrive() -> None:
+    # `count` adds up as records arrive (an append call's record holds a line per event, an
+    # empty one none) and must equal the lines the trace holds, before and after settling.
+    clock = VirtualClock()
+    trace = Trace(clock)
+    envs = tuple(
+        EventEnvelope(RUN, seq, StateEntered("m.s.a", seq, A), None) for seq in range(1, 4)
+    )
+    trace.events(1, envs)
+    trace.events(1, ())
+    trace.store(1, "artifacts.put", "abc")
+    trace.fault(Fault(3, FaultKind.LATENCY, "artifacts.get", 10, 1, 0, None))
+    assert trace.count == 5
+    assert len(trace.entries) == trace.count == 5  # reading settles; the count stays
+    trace.events(2, envs[:2])
+    assert trace.count == 7 == len(trace.entries)
