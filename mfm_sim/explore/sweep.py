@@ -26,6 +26,7 @@ import attrs
 
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.interrupt import StopSignals, detach_worker, signal_name
+from mfm_sim.explore.seeds import SeedSpan
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import invariant_names
 from mfm_sim.run.result import SimResult
@@ -335,7 +336,10 @@ class _Totals:
 
 
 def seed_count(seeds: Sequence[int]) -> int:
-    """`len(seeds)`, also for a range longer than `sys.maxsize` (where `len` overflows)."""
+    """`len(seeds)`, also for a range longer than `sys.maxsize` (where `len` overflows) and
+    for a `SeedSpan`, whose `len` stops at `sys.maxsize`."""
+    if isinstance(seeds, SeedSpan):
+        return seeds.count
     try:
         return len(seeds)
     except OverflowError:

@@ -27,3 +27,11 @@ def test_small_spans_behave_like_their_range() -> None:
     assert list(span[1::2]) == [4, 6, 8]
     with pytest.raises(IndexError):
         span[6]
+
+
+def test_the_sweep_counts_a_span_past_sys_maxsize_exactly() -> None:
+    from mfm_sim.explore.sweep import seed_count
+
+    span = SeedSpan(range(0, SEED_SPACE))
+    assert len(span) < SEED_SPACE  # len() cannot say it ...
+    assert seed_count(span) == SEED_SPACE  # ... the sweep's count does
