@@ -382,6 +382,18 @@ _register(
     ),
 )
 
+_register(
+    "put_id_trusted",
+    "a put's answer is taken as the artifact's id without comparing it with the bytes' "
+    "content address, so a store that answers with another id goes unrefused",
+    _patch(
+        "mfm_engine.context",
+        "put_verified",
+        "if got != expected:",
+        "if False:  # the bug: the store's answer is not compared with the content address",
+    ),
+)
+
 
 # ------------------------------------------------------------------------------ promises
 # One variant per promise check of docs/promises.md (the checks added for SPEC §6.14).
