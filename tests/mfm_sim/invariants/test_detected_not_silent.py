@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mfm_sim import get_scenario, simulate
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import BadRead
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
@@ -82,3 +83,15 @@ def test_detected_not_silent_an_engine_that_trusts_a_lying_put_is_caught():
     assert len(found) == 2
     assert "returned completed" in found[0].message
     assert found[1].seqs == tuple(range(late, rc + 1))
+
+
+def test_detected_not_silent_the_sweep_lies_about_a_put_and_the_engine_refuses_it():
+    """child_runs seed 57 (the put_id_trusted variant's catch): the default swarm's put lie
+    ends the incarnation in its own refusal, and the next one resumes clean."""
+    result = simulate(get_scenario("child_runs"), 57, keep_observation=True)
+    assert result.violations == ()
+    lied = [i for i in result.observation.incarnations if i.bad_reads]
+    assert [b.kind for i in lied for b in i.bad_reads] == [FaultKind.ARTIFACT_PUT_ID_MISMATCH]
+    assert [(i.outcome, i.error_code) for i in lied] == [
+        (Outcome.ERROR, "artifact_put_id_mismatch")
+    ]
