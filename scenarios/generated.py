@@ -48,7 +48,15 @@ from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.testing.services import make_services
 from mfm_sim.world.rng import Rng
 
-__all__ = ["EXTRA_FEATURES", "FEATURES", "RARE_ODDS", "SCENARIO", "build", "draw"]
+__all__ = [
+    "EXTRA_FEATURES",
+    "FEATURES",
+    "PRESET_STATE_ID_ODDS",
+    "RARE_ODDS",
+    "SCENARIO",
+    "build",
+    "draw",
+]
 
 FEATURES = (
     "read",
@@ -79,6 +87,9 @@ EXTRA_FEATURES = ("odd_fact", "odd_event", "require", "bad_request")
 # A seed's chance of each rare event (`_rare`): scanning a cycle or a big value walks 100,000
 # containers before the engine's careful pass, so they stay rare.
 RARE_ODDS = (("cyclic_event", 0.03), ("big_event", 0.006), ("text_name", 0.05))
+# A seed's chance that its failures raise a StateError naming another state's id
+# (`_preset_state_ids`, from a fork of the rare events' stream, so no other draw moves).
+PRESET_STATE_ID_ODDS = 0.3
 TAGS = ("audit", "slow", "beta")
 # Fact payloads the canonical encoder must refuse or take as what they subclass: non-string
 # keys, non-JSON values (a second one after the first), a float before one, str and int
@@ -415,7 +426,10 @@ def draw(rng: Rng) -> Drawn:
     cfg = draw_run_config(rng, io_mode=IoMode.REPLAY if replay else IoMode.LIVE, skip_tags=skip)
     cfg = attrs.evolve(cfg, replay_missing_fact_retryable=rng.chance(0.5))
     initial = {"seeded": n, "base": _value(rng)}
-    extras = _extras(rng.fork("extras"), programs) | _rare(rng.fork("rare"), programs)
+    extras = _extras(rng.fork("extras"), programs)
+    rare_rng = rng.fork("rare")
+    extras |= _rare(rare_rng, programs)
+    extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
     replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays)
@@ -460,6 +474,23 @@ def _rare(rng: Rng, programs: list[Program]) -> frozenset[str]:
         programs[i] = Program(tuple(ops), programs[i].tags)
         on.add(feature)
     return frozenset(on)
+
+
+def _preset_state_ids(rng: Rng, names: list[str], programs: list[Program]) -> frozenset[str]:
+    """With `PRESET_STATE_ID_ODDS`, each failure of the main programs (in place) raises a
+    StateError whose state id is already set, to another state's. ENGINE.md records a failure
+    as `StateFailed(state_id, info)` of the attempt's own state and keeps only the info, so
+    the interpreter predicts these exactly as failures with no state id."""
+    if len(names) < 2 or not rng.chance(PRESET_STATE_ID_ODDS):
+        return frozenset()
+    for i, program in enumerate(programs):
+        others = [n for n in names if n != names[i]]
+        ops = tuple(
+            attrs.evolve(op, src=rng.choice(others)) if op.kind == FAIL else op
+            for op in program.ops
+        )
+        programs[i] = Program(ops, program.tags)
+    return frozenset({"preset_state_id"})
 
 
 def _extra_ops(rng: Rng, feature: str, uid: str) -> list[Op]:

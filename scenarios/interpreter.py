@@ -208,6 +208,8 @@ class _Attempt:
         elif kind == DELETE:
             self.delete(op.key)
         elif kind == FAIL:
+            # A state id the error names (`op.src`) is not recorded: StateFailed names the
+            # attempt's own state and holds the info only (ENGINE.md, "Events").
             message = REDACTED if text_has_secret(op.message) else op.message
             raise _Refused(op.name, op.retryable, message)
         elif kind == CALL:

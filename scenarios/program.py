@@ -51,7 +51,7 @@ __all__ = [
 READ = "read"  # ctx.write(key, ctx.read(src))
 WRITE = "write"  # ctx.write(key, value)
 DELETE = "delete"  # ctx.delete(key)
-FAIL = "fail"  # raise StateError(code, retryable, message, details)
+FAIL = "fail"  # raise StateError(code, retryable, message, details; state id `src` if set)
 CALL = "call"  # ctx.write(key, io.call(IoCall(namespace, request, fact_key)))
 NOW = "now"  # ctx.write(key, io.now_millis())
 RANDOM = "random"  # ctx.write(key, io.random_bytes(n).hex())
@@ -176,7 +176,9 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
                 op.message,
                 retryable=op.retryable,
                 details={"program": "generated", "note": op.message},
-            )
+            ),
+            # A preset state id (`src`, another state's): the engine sets only an unset one.
+            state_id=op.src or None,
         )
     elif kind == CALL:
         result = await io.call(IoCall(op.name, op.value, op.fact_key))

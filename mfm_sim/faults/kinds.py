@@ -70,6 +70,8 @@ class FaultKind(enum.Enum):
     DISK_MISDIRECTED_WRITE = "disk_misdirected_write"
     DISK_BIT_FLIP = "disk_bit_flip"
     DISK_LATENCY = "disk_latency"
+    # The artifact store keeps the bytes but answers the put with another artifact's id.
+    ARTIFACT_PUT_ID_MISMATCH = "artifact_put_id_mismatch"
 
 
 class FaultClass(enum.Enum):
@@ -286,6 +288,13 @@ FAULTS: Mapping[FaultKind, FaultSpec] = {
         "a disk operation takes virtual time",
         ArgRange(1, MAX_LATENCY_MS, meaning="virtual milliseconds"),
         simpler=((K.DISK_LATENCY, 1),),
+    ),
+    # ENGINE.md, "Later checks": a store that returns another id for a put is refused
+    # (`artifact_put_id_mismatch`); the bytes themselves are stored honestly.
+    K.ARTIFACT_PUT_ID_MISMATCH: FaultSpec(
+        C.LYING,
+        ("artifacts.put",),
+        "a put stores the bytes but answers with another artifact's id",
     ),
 }
 

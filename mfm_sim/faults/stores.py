@@ -202,6 +202,11 @@ class FaultyArtifactStore:
         if fault.kind is K.CORRUPTED_ARTIFACT:
             world.corrupted[artifact_id] = corrupt_bytes(data)
             return artifact_id
+        if fault.kind is K.ARTIFACT_PUT_ID_MISMATCH:
+            # The answer is the lie the engine must see: noted as a bad read at this step, so
+            # invariant 11 wants its refusal and nothing appended after it by this task.
+            h.bad_reads.append(BadRead(injector.step, artifact_id, fault.kind, task_name()))
+            return artifact_id_for_bytes(corrupt_bytes(data))
         if fault.kind is K.CRASH_AFTER_EFFECT:
             h.crash(fault)
         if fault.kind is K.AMBIGUOUS_ERROR:

@@ -49,12 +49,18 @@ LOG_LIE_REFUSALS: dict[FaultKind, frozenset[str]] = {
     | {"missing_run_started", "run_started_op_id_mismatch", "fact_recorded_malformed"},
 }
 LOG_REFUSAL_CODES = frozenset().union(*LOG_LIE_REFUSALS.values())
+# Lies whose refusal is one code of their own (ENGINE.md, "Later checks": a store that
+# returns another id for a put is `artifact_put_id_mismatch`).
+_OWN_REFUSALS: dict[FaultKind, frozenset[str]] = {
+    **LOG_LIE_REFUSALS,
+    K.ARTIFACT_PUT_ID_MISMATCH: frozenset({"artifact_put_id_mismatch"}),
+}
 
 
 def _refusals(kinds: frozenset[FaultKind]) -> frozenset[str]:
     """The codes that refuse what was read: a storage error for bad bytes, each lie's own."""
-    codes = frozenset().union(*(LOG_LIE_REFUSALS.get(k, frozenset()) for k in kinds))
-    return codes | STORAGE_ERROR_CODES if kinds - LOG_LIE_REFUSALS.keys() else codes
+    codes = frozenset().union(*(_OWN_REFUSALS.get(k, frozenset()) for k in kinds))
+    return codes | STORAGE_ERROR_CODES if kinds - _OWN_REFUSALS.keys() else codes
 
 
 def check_detected_not_silent(obs: Observation) -> list[Violation]:

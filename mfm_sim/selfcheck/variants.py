@@ -382,6 +382,39 @@ _register(
     ),
 )
 
+_register(
+    "put_id_trusted",
+    "a put's answer is taken as the artifact's id without comparing it with the bytes' "
+    "content address, so a store that answers with another id goes unrefused",
+    _patch(
+        "mfm_engine.context",
+        "put_verified",
+        "if got != expected:",
+        "if False:  # the bug: the store's answer is not compared with the content address",
+    ),
+)
+
+_register(
+    "failure_under_error_state",
+    "a failed attempt is recorded under the state id its StateError names, when the handler "
+    "set one, instead of the attempt's own state",
+    FunctionPatch(
+        _ATTEMPT,
+        "_execute",
+        (
+            Edit(
+                "failure: ErrorInfo = redact_error_info(error.info)",
+                "failure: ErrorInfo = redact_error_info(error.info)\n"
+                "failed_state = error.state_id  # the bug: the error's id, not the attempt's",
+            ),
+            Edit(
+                "await a.writer.append([*recorder.events, StateFailed(a.state_id, failure)])",
+                "await a.writer.append([*recorder.events, StateFailed(failed_state, failure)])",
+            ),
+        ),
+    ),
+)
+
 
 # ------------------------------------------------------------------------------ promises
 # One variant per promise check of docs/promises.md (the checks added for SPEC §6.14).

@@ -85,7 +85,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
                 seen["derived_facts"] += 1
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
-    rare = {f for f, _ in RARE_ODDS}
+    rare = {f for f, _ in RARE_ODDS} | {"preset_state_id"}
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
@@ -428,3 +428,22 @@ def test_replay_features_are_drawn_and_the_interpreter_agrees_with_the_engine() 
     want = {"replay:derived", "replay:keyed", "live:derived", "child_brought", "routed_call"}
     want |= {"refused:fact_payload_invalid", "refused:child_run_conflict"}
     assert want <= set(seen), want - set(seen)
+
+
+# A failure whose StateError already names a state (another one): ENGINE.md records it as the
+# attempt's own state's failure, so the interpreter predicts it as any other failure.
+def test_preset_state_ids_are_drawn_and_predicted() -> None:
+    seeds = [s for s in range(200) if "preset_state_id" in _draw(s).features][:8]
+    assert seeds
+    preset = 0
+    for seed in seeds:
+        d = _draw(seed)
+        names = {node.id for node in d.plan.graph.states}
+        for node in d.plan.graph.states:
+            for op in node.state.program.ops:
+                if op.kind == FAIL:
+                    assert op.src in names and op.src != node.id
+                    preset += 1
+        result = _clean(seed)
+        assert result.violations == (), (seed, result.violations)
+    assert preset

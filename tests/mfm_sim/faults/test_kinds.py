@@ -106,7 +106,8 @@ def test_classes_are_derived_from_the_table() -> None:
     honest = {K.TRANSIENT_ERROR, K.AMBIGUOUS_ERROR, K.LATENCY, K.STOP_AFTER_HANDLER, K.DISK_LATENCY}
     assert CRASH_KINDS | honest == HONEST_KINDS
     disk_lies = {K.DISK_LOST_SYNC, K.DISK_MISDIRECTED_WRITE, K.DISK_BIT_FLIP}
-    assert {K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, *LOG_LIE_KINDS, *disk_lies} == LYING_KINDS
+    put_lies = {K.DROPPED_WRITE, K.CORRUPTED_ARTIFACT, K.ARTIFACT_PUT_ID_MISMATCH}
+    assert {*put_lies, *LOG_LIE_KINDS, *disk_lies} == LYING_KINDS
     assert tuple(k for k in ALL_KINDS if FAULTS[k].enumerated) == ENUMERATED_KINDS
 
 

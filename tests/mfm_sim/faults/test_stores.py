@@ -471,3 +471,17 @@ def test_latency_takes_virtual_time_and_has_no_other_effect() -> None:
     assert rig.artifacts_durable.data == {DATA_ID: DATA}
     fault_entries = [d for _, _, k, d in rig.world.trace.entries if k == "fault"]
     assert fault_entries == ["step=1 latency at artifacts.put arg=800"]
+
+
+def test_put_id_mismatch_stores_the_bytes_and_answers_with_another_id() -> None:
+    rig = Rig([_fault(1, K.ARTIFACT_PUT_ID_MISMATCH, "artifacts.put")])
+    got = rig.run(rig.artifacts.put(ArtifactKind.CONTEXT_SNAPSHOT, DATA))
+    assert got != DATA_ID and len(got) == len(DATA_ID)
+    # The bytes are durable under their own address: only the answer lied.
+    assert rig.artifacts_durable.data == {DATA_ID: DATA}
+    assert rig.handle.bad_reads == [BadRead(1, DATA_ID, K.ARTIFACT_PUT_ID_MISMATCH, "Task-1")]
+    # The engine's put refuses the answer.
+    rig2 = Rig([_fault(1, K.ARTIFACT_PUT_ID_MISMATCH, "artifacts.put")])
+    err = _storage_error(rig2, put_verified(rig2.artifacts, ArtifactKind.OTHER, DATA))
+    assert err.kind is StorageErrorKind.CORRUPTION
+    assert err.info.code == "artifact_put_id_mismatch"

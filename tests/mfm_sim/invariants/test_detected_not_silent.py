@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mfm_sim import get_scenario, simulate
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import BadRead
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
@@ -50,3 +51,47 @@ def test_detected_not_silent_error_must_be_a_storage_error():
     assert check_detected_not_silent(b.observation()) == []
     b.incs[0].outcome, b.incs[0].error_code = Outcome.CRASH, None
     assert check_detected_not_silent(b.observation()) == []
+
+
+def _put_lie_builder() -> LogBuilder:
+    """S1 completes; S2's snapshot put is answered with another id (a fault point)."""
+    b = LogBuilder()
+    b.start()
+    b.run_state(S1)
+    b.enter(S2)
+    b.step += 1
+    b.incs[0].bad_reads = (BadRead(b.step, b.checkpoint, FaultKind.ARTIFACT_PUT_ID_MISMATCH),)
+    return b
+
+
+def test_detected_not_silent_a_put_answered_with_another_id_needs_its_own_refusal():
+    b = _put_lie_builder()
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, "artifact_put_id_mismatch"
+    assert check_detected_not_silent(b.observation()) == []
+    # Another storage code is not this lie's refusal (ENGINE.md names its own).
+    b.incs[0].error_code = "artifact_content_address_mismatch"
+    found = fired(b.observation(), "detected_not_silent")
+    assert len(found) == 1
+    assert "artifact_put_id_mismatch artifact" in found[0].message
+
+
+def test_detected_not_silent_an_engine_that_trusts_a_lying_put_is_caught():
+    b = _put_lie_builder()
+    late = b.complete()
+    rc = b.finish()
+    found = fired(b.observation(), "detected_not_silent")
+    assert len(found) == 2
+    assert "returned completed" in found[0].message
+    assert found[1].seqs == tuple(range(late, rc + 1))
+
+
+def test_detected_not_silent_the_sweep_lies_about_a_put_and_the_engine_refuses_it():
+    """child_runs seed 57 (the put_id_trusted variant's catch): the default swarm's put lie
+    ends the incarnation in its own refusal, and the next one resumes clean."""
+    result = simulate(get_scenario("child_runs"), 57, keep_observation=True)
+    assert result.violations == ()
+    lied = [i for i in result.observation.incarnations if i.bad_reads]
+    assert [b.kind for i in lied for b in i.bad_reads] == [FaultKind.ARTIFACT_PUT_ID_MISMATCH]
+    assert [(i.outcome, i.error_code) for i in lied] == [
+        (Outcome.ERROR, "artifact_put_id_mismatch")
+    ]

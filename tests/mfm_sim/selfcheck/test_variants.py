@@ -74,6 +74,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "start_contract_unchecked": ("generated", 6),  # an operator's mistaken start
     "resume_plan_states_unchecked": ("generated", 11),  # a wrong build's resume
     "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
+    "put_id_trusted": ("child_runs", 57),  # a put answered with another id
+    "failure_under_error_state": ("generated", 27),  # a StateError naming another state
     # Replay over a recorded log, spawns and awaits against it, the `gx.*` route.
     "replay_ignores_log": ("generated", 46),
     "replayed_bytes_length_unchecked": ("generated", 5),
@@ -113,6 +115,8 @@ CAUGHT_BY: dict[str, str] = {
     "start_contract_unchecked": "model_agreement",
     "resume_plan_states_unchecked": "model_agreement",
     "run_started_op_unchecked": "detected_not_silent",
+    "put_id_trusted": "detected_not_silent",
+    "failure_under_error_state": "attempt_envelopes",
     "replay_ignores_log": "model_agreement",
     "replayed_bytes_length_unchecked": "derived_fact_keys",
     "spawn_over_other_manifest": "model_agreement",
@@ -142,6 +146,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "await_manifest_unchecked": ("generated",),
     "wildcard_route_literal": ("generated",),
     "fan_out_accepted": ("generated",),
+    "failure_under_error_state": ("generated",),  # only generated failures preset a state id
 }
 SWEEP_BOUND = 2000
 
@@ -171,6 +176,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (live_io_mod, "recorded_random_bytes"),
     (live_io_mod, "_route_matches"),
     (engine_mod, "validate_execution_mode"),
+    (context_mod, "put_verified"),
 )
 
 
