@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import subprocess
 import sys
 import uuid
@@ -247,3 +248,22 @@ def test_mfm_engine_imports_without_apsw_and_opening_says_what_to_install(
     assert done.returncode == 0, done.stderr
     assert "sqlite_unavailable" in done.stdout
     assert "mfm-sim[sqlite]" in done.stdout
+
+
+def test_the_readme_example_runs_on_a_real_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", readme, re.S | re.M)
+    example = [b for b in blocks if "sqlite_stores(path)" in b]
+    assert len(example) == 1, "the README's SQLite example is missing or repeated"
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example[0], "README.md", "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.strip() == "RunPhase.COMPLETED"
+    conn = apsw.Connection(str(tmp_path / "runs.db"))
+    try:
+        rows = conn.execute("SELECT envelope FROM events ORDER BY seq").fetchall()
+        assert rows, "the example's run left no events in the database"
+        assert '"type":"run_completed"' in rows[-1][0]
+    finally:
+        conn.close()
