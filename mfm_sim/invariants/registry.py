@@ -5,8 +5,8 @@ never the world, and returns violations in a fixed order (registry order, then r
 main run first and the others by id, then stream order). The engine contract comes first,
 then the thirteen invariants of SPEC §6 by number, then the checks that mutation testing once ran
 outside the product (`honest_errors`, `log_contract`, `clean_schedule`; no SPEC §6 number), and
-last `service_state`, which compares the simulated services' final states with the fault-free
-run's.
+then `service_state`, which compares the simulated services' final states with the fault-free
+run's, and last `durable_appends` (an acknowledged append survives, unless the disk lied).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mfm_sim.invariants import (
     crash_transparency,
     derived_fact_keys,
     detected_not_silent,
+    durable_appends,
     effects_at_most_once,
     engine_contract,
     event_profile,
@@ -75,6 +76,8 @@ REGISTRY: tuple[Invariant, ...] = (
     clean_schedule.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
+    # Real stores on a simulated disk (issue 19): what a store acknowledged stays durable.
+    durable_appends.INVARIANT,
 )
 
 # (name, number, summary) of the numbered invariants of SPEC §6, as `mfm-sim list` shows them.

@@ -24,6 +24,7 @@ from mfm_sim.invariants.attempt_envelopes import check_attempt_envelopes
 from mfm_sim.invariants.clean_schedule import check_clean_schedule
 from mfm_sim.invariants.crash_transparency import check_crash_transparency
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
+from mfm_sim.invariants.durable_appends import check_durable_appends
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
 from mfm_sim.invariants.exactly_once import check_exactly_once
@@ -57,7 +58,13 @@ from tests.mfm_sim.logs import (
 
 NAMES = [name for name, _, _ in INVARIANTS]
 # The checks mutation testing once ran outside the product, after SPEC §6, without a number.
-LATER = ["honest_errors", "log_contract", "clean_schedule", "service_state"]
+LATER = [
+    "honest_errors",
+    "log_contract",
+    "clean_schedule",
+    "service_state",
+    "durable_appends",
+]
 
 # The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
 PROMISES = [
@@ -112,6 +119,7 @@ def test_invariant_table_names_and_numbers():
         check_log_contract,
         check_clean_schedule,
         check_service_state,
+        check_durable_appends,
     ]
 
 
