@@ -201,9 +201,9 @@ class JsonlEventStore:
         return stream[start:end]
 
     def _close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     # --------------------------------------------------------------------- the protocol
 

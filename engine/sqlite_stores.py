@@ -252,9 +252,11 @@ class SqliteDatabase:
         return storage(StorageErrorKind.OTHER, "sqlite_error", message)
 
     def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        # Dropped first: a close that fails (on a dead disk) must not leave a connection that
+        # closes again whenever it is garbage collected.
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     # ------------------------------------------------------------------------ async side
 
