@@ -38,7 +38,7 @@ from mfm_engine.blocking import BlockingCalls
 from mfm_engine.errors import RunError, StorageError, StorageErrorKind, corruption, storage
 from mfm_engine.events import EventEnvelope
 from mfm_engine.files import File, FileSystem, OsFileSystem
-from mfm_engine.stores import check_append
+from mfm_engine.stores import check_append, seq_window
 
 __all__ = ["JsonlEventStore", "decode_line", "encode_line"]
 
@@ -193,12 +193,7 @@ class JsonlEventStore:
 
     def _read(self, run_id: uuid.UUID, from_seq: int, to_seq: int | None) -> list[EventEnvelope]:
         self._opened()
-        stream = self._streams.get(run_id)
-        if not stream:
-            return []
-        start = max(from_seq, 1) - 1
-        end = len(stream) if to_seq is None else max(min(to_seq, len(stream)), 0)
-        return stream[start:end]
+        return seq_window(self._streams.get(run_id), from_seq, to_seq)
 
     def _close(self) -> None:
         file, self._file = self._file, None
