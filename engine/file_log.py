@@ -105,9 +105,25 @@ class JsonlEventStore:
         if self._failed is not None:
             raise self._failed
         if self._file is None:
-            file = self._fs.open(self.path)
+            try:
+                file = self._fs.open(self.path)
+            except OSError as exc:
+                raise storage(
+                    StorageErrorKind.OTHER,
+                    "event_log_io_error",
+                    f"event log {self.path}: cannot open: {exc}",
+                    retryable=True,
+                ) from exc
             try:
                 self._load(file)
+            except OSError as exc:
+                file.close()
+                raise storage(
+                    StorageErrorKind.OTHER,
+                    "event_log_io_error",
+                    f"event log {self.path}: cannot read: {exc}",
+                    retryable=True,
+                ) from exc
             except BaseException:
                 file.close()
                 raise
@@ -217,9 +233,16 @@ class JsonlEventStore:
         return await self._calls.run(self._read, run_id, from_seq, to_seq)
 
     def run_ids(self) -> list[uuid.UUID]:
+        """Every run with events, in the order each first appears in the file."""
+        self._calls.run_now(self._opened)
         return list(self._streams)
 
     def close(self) -> None:
+        """Close the file (idempotent); every later call raises `event_log_closed`."""
+        if self._failed is None:
+            self._failed = storage(
+                StorageErrorKind.OTHER, "event_log_closed", f"event log {self.path} is closed"
+            )
         self._calls.run_now(self._close)
         self._calls.shutdown()
 

@@ -264,7 +264,11 @@ class SqliteDatabase:
         return await self._calls.run(fn, *args)
 
     def close(self) -> None:
-        """Close the connection (idempotent); the stores on it cannot be used afterwards."""
+        """Close the connection (idempotent); every later call raises `sqlite_closed`."""
+        if self._failed is None:
+            self._failed = storage(
+                StorageErrorKind.OTHER, "sqlite_closed", f"database {self.path} is closed"
+            )
         self._calls.run_now(self._close)
         self._calls.shutdown()
 
@@ -302,6 +306,11 @@ class SqliteArtifactStore:
             self.db.query, "SELECT 1 FROM artifacts WHERE id = ?", (artifact_id,)
         )
         return bool(rows)
+
+    def all_artifacts(self) -> dict[str, bytes]:
+        """Every stored artifact by id (blocking; for tools that inspect a database)."""
+        rows = self.db.query_now("SELECT id, data FROM artifacts ORDER BY id", ())
+        return {artifact_id: bytes(data) for artifact_id, data in rows}
 
     def close(self) -> None:
         self.db.close()

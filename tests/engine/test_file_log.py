@@ -211,3 +211,23 @@ def test_a_store_that_cannot_undo_refuses_every_later_call(tmp_path: Path) -> No
             store.close()
 
     asyncio.run(main())
+
+
+def test_a_closed_log_refuses_every_later_call_and_run_ids_opens(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    asyncio.run(_appended(path, (0, _batch(1, 1))))
+    store = _open(path)
+    assert store.run_ids() == [RUN_A]  # opens the file to answer
+    store.close()
+    store.close()
+    with pytest.raises(StorageError) as raised:
+        asyncio.run(store.head_seq(RUN_A))
+    assert raised.value.info.code == "event_log_closed"
+
+
+def test_a_log_that_cannot_be_opened_is_a_storage_error(tmp_path: Path) -> None:
+    store = _open(tmp_path / "no-such-dir" / "log.jsonl")
+    with pytest.raises(StorageError) as raised:
+        asyncio.run(store.head_seq(RUN_A))
+    assert raised.value.info.code == "event_log_io_error"
+    store.close()

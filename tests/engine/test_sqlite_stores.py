@@ -267,3 +267,14 @@ def test_the_readme_example_runs_on_a_real_database(
         assert '"type":"run_completed"' in rows[-1][0]
     finally:
         conn.close()
+
+
+def test_a_closed_database_refuses_every_later_call(tmp_path: Path) -> None:
+    stores = sqlite_stores(str(tmp_path / "runs.db"), inline=True)
+    aid = asyncio.run(stores.artifacts.put(ArtifactKind.OTHER, b"x"))
+    assert stores.artifacts.all_artifacts() == {aid: b"x"}  # type: ignore[attr-defined]
+    stores.events.close()
+    stores.events.close()
+    with pytest.raises(StorageError) as raised:
+        asyncio.run(stores.events.head_seq(RUN_A))
+    assert raised.value.info.code == "sqlite_closed"
