@@ -36,6 +36,7 @@ store code makes; the harness's self-check shows its sweep catches each. Never u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -142,7 +143,10 @@ class SqliteDatabase:
                 self._configure(conn)
                 self._check_schema(conn)
             except BaseException as exc:
-                conn.close()
+                # The error that stopped the open is the one to report; a close that fails
+                # as well (the disk is gone) must not replace it.
+                with contextlib.suppress(apsw.Error):
+                    conn.close()
                 if isinstance(exc, apsw.Error):
                     raise self._as_storage_error(exc) from exc
                 if isinstance(exc, StorageError):

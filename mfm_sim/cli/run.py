@@ -12,6 +12,7 @@ from mfm_sim.cli.options import (
     FAULTS_OPT,
     RANGE_OPT,
     SEEDS_OPT,
+    STORE_OPT,
     SWARM_OPT,
     UNRESTRICTED_OPT,
     VARIANT_OPT,
@@ -23,6 +24,7 @@ from mfm_sim.cli.options import (
     parse_faults,
     parse_scenarios,
     parse_seeds,
+    parse_store,
     parse_variant,
     scenario_option,
     stdout_console,
@@ -72,6 +74,7 @@ __all__ = ["run"]
     "--prune", is_flag=True, help="Delete failure-database schedules that no longer fail."
 )
 @VARIANT_OPT
+@STORE_OPT
 def run(
     scenario: str,
     seeds: int | None,
@@ -89,6 +92,7 @@ def run(
     failures_dir: str,
     prune: bool,
     variant: str | None,
+    store: str,
 ) -> int:
     """Sweep seeds over scenarios; exit 1 on any invariant violation."""
     from mfm_sim.explore.coverage import expected_paths
@@ -121,6 +125,7 @@ def run(
         seeds_desc = f"shard {i}/{n} of {seeds_desc}"
     kinds = parse_faults(faults)
     variant = parse_variant(variant)
+    store = parse_store(store)
     check_writable(json_path, "--json")
     check_writable(junit, "--junit")
     options = ReplayOptions(variant, kinds, swarm, not unrestricted)
@@ -155,6 +160,7 @@ def run(
             swarm=swarm,
             recoverable=not unrestricted,
             variant=variant,
+            store=store,
             time_budget=time_budget,
             progress=progress,
             max_failing=1 if exitfirst else maxfail,

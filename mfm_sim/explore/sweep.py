@@ -133,6 +133,7 @@ class _Options:
     variant: str | None
     coverage: bool
     max_failures: int
+    store: str = "memory"
 
 
 _OPTIONS: _Options | None = None  # a worker's options, set once by its initializer
@@ -194,6 +195,7 @@ def _run_chunk(start: int, seeds: tuple[int, ...], options: _Options | None = No
                     keep_trace=False,
                     keep_observation=cover is not None,
                     variant=opts.variant,
+                    store=opts.store,
                 )
             except HarnessError:
                 raise
@@ -295,6 +297,7 @@ def sweep(
     coverage: bool = True,
     max_failures: int = MAX_FAILURES,
     max_failing: int | None = None,
+    store: str = "memory",
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
@@ -321,6 +324,7 @@ def sweep(
         variant,
         measure,
         max_failures,
+        store,
     )
     totals = _Totals(max_failures, measure)
     planned = len(seeds) * len(scs)

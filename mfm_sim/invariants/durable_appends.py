@@ -1,11 +1,14 @@
-"""Durable appends: an append the store acknowledged survives every crash, unless the disk lied.
+"""Durable appends: an append the store acknowledged survives every crash, and one it did not
+acknowledge is in the log whole or not at all, unless the disk lied.
 
 An event store acknowledges an append by returning from it; from then on the batch is part of
-the log (ENGINE.md, "Stores": appends are atomic and durable). The in-memory store keeps that
-trivially; a store on a disk keeps it only if it synced what it wrote before returning, wrote
-the batch in one transaction, and cut a torn tail instead of writing after it. So: every
-batch an incarnation saw acknowledged is in the durable log the schedule ended with, at its
-seqs, event for event.
+the log (ENGINE.md, "Stores": `append` is atomic and returns the new head, and a store persists
+what it holds). The in-memory store keeps that trivially; a store on a disk keeps it only if it
+synced what it wrote before returning, wrote the batch in one transaction, and cut a torn tail
+instead of writing after it. So: every batch an incarnation saw acknowledged is in the durable
+log the schedule ended with, at its seqs, event for event. And every append a real store was
+asked for (`Observation.store_appends`) that never returned left all of its events in that log
+or none.
 
 A disk that lies (a sync that persists nothing, a write that lands elsewhere, a bit flipped in
 synced bytes) can lose an acknowledged append without any store bug: such a loss is the
@@ -74,7 +77,33 @@ def check_durable_appends(obs: Observation) -> list[Violation]:
                     f"incarnation {inc.number}'s acknowledged append holds other events at seqs"
                     f" {_span(changed)} in the durable log though the disk honoured every sync",
                 )
+    _all_or_nothing(obs, out)
     return out.items
+
+
+def _all_or_nothing(obs: Observation, out: Out) -> None:
+    """An append a real store was asked for and did not return from (the machine died inside
+    it) left all of its events in the durable log or none: never the first half of a batch."""
+    for attempt in obs.store_appends:
+        if attempt.returned or not attempt.envelopes:
+            continue
+        view = obs.runs.get(attempt.run_id)
+        stream = view.stream if view is not None else ()
+        # Timestamps make a batch's envelopes its own: another attempt at the same seqs
+        # (after a crash the clock has moved) never equals it.
+        landed = [
+            env.seq
+            for env in attempt.envelopes
+            if env.seq <= len(stream) and stream[env.seq - 1] == env
+        ]
+        if landed and len(landed) < len(attempt.envelopes):
+            seqs = [env.seq for env in attempt.envelopes]
+            out.add(
+                attempt.run_id,
+                landed,
+                f"an append of seqs {_span(seqs)} that never returned left only seqs"
+                f" {_span(landed)} in the durable log: an append is all or nothing",
+            )
 
 
 INVARIANT = Invariant(

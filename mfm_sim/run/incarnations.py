@@ -26,7 +26,7 @@ from mfm_engine.runtime import (
     RunResult,
     StartRun,
 )
-from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+from mfm_engine.stores import Stores
 
 from mfm_sim.errors import HarnessError
 from mfm_sim.faults.handlers import FaultyResolver, Process
@@ -50,6 +50,7 @@ from mfm_sim.run.observation import (
 )
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
+from mfm_sim.run.store_backend import store_backend
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -105,6 +106,7 @@ class Simulation:
         interleave: bool,
         check_idempotent: bool = True,
         facts: RecordedFacts | None = None,
+        store: str = "memory",
     ) -> None:
         self.scenario = scenario
         self.instance = instance
@@ -112,7 +114,8 @@ class Simulation:
         self.recoverable = recoverable
         self.interleave = interleave
         self.check_idempotent = check_idempotent
-        self.durable = Stores(InMemoryArtifactStore(), InMemoryEventStore())
+        self.backend = store_backend(world, store)
+        self.durable = self.backend.durable
         self.incarnations: list[Incarnation] = []
         self.base_resolver = instance.resolver or StaticPlanResolver(instance.plan)
         # A reference run fed a schedule's facts answers its handlers with them.
@@ -135,7 +138,7 @@ class Simulation:
         inner = self.inner_transports
         uses = self.process.uses
         factory: LiveIoTransportFactory | None = (
-            FaultyTransportFactory(inner, handle, self.durable.events, uses)
+            FaultyTransportFactory(inner, handle, self.backend.log_view, uses)
             if inner is not None
             else None  # type: ignore[arg-type]
         )
@@ -164,9 +167,10 @@ class Simulation:
         injector.incarnation = number
         handle = IncarnationHandle(world, number)
         self.process.handle = handle
+        opened = self.backend.open(handle)
         stores = Stores(
-            FaultyArtifactStore(self.durable.artifacts, handle),
-            FaultyEventStore(self.durable.events, handle),
+            FaultyArtifactStore(opened.artifacts, handle),
+            FaultyEventStore(opened.events, handle),
         )
         engine = self._engine(handle)
         rng = world.streams.stream("interleave") if self.interleave else None
@@ -208,6 +212,9 @@ class Simulation:
             outcome = Outcome.CRASH
         except RunError as exc:
             outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+            if not handle.alive and self.backend.name != "memory":
+                # The disk took the machine down and SQLite reported it as an I/O error.
+                outcome, ekind, ecode = Outcome.CRASH, None, None
         except Deadlock:
             outcome = Outcome.DEADLOCK
         except Runaway:
@@ -225,6 +232,7 @@ class Simulation:
         finally:
             handle.alive = False
             self.dead_tasks.extend(loop.kill())
+            self.backend.end()
             injector.paused = paused_before
         world.trace.later(number, "outcome", _outcome_line, outcome, phase, ecode)
         return Incarnation(
@@ -276,7 +284,7 @@ class Simulation:
         enter_simulation(world)
         # The operator stored the manifest before the first start; that write is not under test.
         self.manifest_id = artifact_id_for_bytes(data)
-        self.durable.artifacts.data[self.manifest_id] = data  # type: ignore[attr-defined]
+        self.backend.put_manifest(self.manifest_id, data)
         rot = world.injector.decide_setup("manifest.put")
         if rot is not None:
             world.trace.fault(rot)
@@ -375,8 +383,10 @@ class Simulation:
     def observation(self) -> Observation:
         """What the schedule left behind; the reference run, if one is needed, comes after."""
         world = self.world
+        self.backend.settle()  # a disk store's durable state, read back after a power loss
+        self.backend.close()
         runs: dict[uuid.UUID, RunView] = {}
-        streams = self.durable.events.streams
+        streams = self.durable.events.streams  # type: ignore[attr-defined]
         resolver = self.base_resolver
         for run_id in streams:
             stream = tuple(streams[run_id])
@@ -427,4 +437,5 @@ class Simulation:
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),
+            store_appends=tuple(self.backend.attempts),
         )

@@ -31,6 +31,7 @@ __all__ = [
     "Prediction",
     "Reference",
     "RunView",
+    "StoreAppend",
     "TransportUse",
 ]
 
@@ -115,6 +116,16 @@ class RunView:
 
 
 @attrs.frozen
+class StoreAppend:
+    """One append a real durable store was asked for (`run/store_backend.py`), and whether it
+    returned (acknowledged) or raised (a crash took the machine down inside it, most often)."""
+
+    run_id: uuid.UUID
+    envelopes: tuple[EventEnvelope, ...]
+    returned: bool
+
+
+@attrs.frozen
 class Reference:
     """The fault-free outcome of the same scenario and knobs."""
 
@@ -164,6 +175,9 @@ class Observation:
     # namespace -> each simulated service's final state, modulo what it declares idempotent
     # (`World.service_states`); compared with the reference's by the `service_state` check.
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
+    # Every append a real store on the simulated disk was asked for, in order; empty for the
+    # in-memory store (`durable_appends` judges these: all or nothing).
+    store_appends: tuple[StoreAppend, ...] = ()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

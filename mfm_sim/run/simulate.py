@@ -38,8 +38,13 @@ def simulate(
     keep_observation: bool = False,
     variant: str | None = None,
     record_sites: bool = False,
+    store: str = "memory",
 ) -> SimResult:
-    """Run one schedule of `scenario` for `seed` and check every invariant on what it left."""
+    """Run one schedule of `scenario` for `seed` and check every invariant on what it left.
+
+    `store` is the durable store the engine runs on (`mfm_sim.run.store_backend`): `memory`,
+    or `sqlite` / `jsonl` on the simulated disk, optionally with a flaw (`sqlite:synchronous_off`).
+    """
     scripted: list[Fault] | None = None
     if isinstance(schedule, Schedule):
         scripted = list(schedule.faults)
@@ -56,7 +61,9 @@ def simulate(
     if record_sites:
         world.injector.sites = []
     instance = scenario.build(world.streams.stream("scenario"))
-    sim = Simulation(scenario, instance, world, recoverable=recoverable, interleave=interleave)
+    sim = Simulation(
+        scenario, instance, world, recoverable=recoverable, interleave=interleave, store=store
+    )
     with variant_context(variant):
         sim.run()
         obs = sim.observation()

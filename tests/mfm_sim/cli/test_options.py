@@ -14,10 +14,12 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_seed_range,
     parse_seeds,
+    parse_store,
     parse_variant,
     write_output,
 )
 from mfm_sim.faults.kinds import ALL_KINDS, FaultKind
+from tests.mfm_sim.cli.support import invoke
 
 
 def test_scenarios_are_listed_once_each_in_order() -> None:
@@ -71,3 +73,20 @@ def test_output_files_are_checked_before_work_and_written(tmp_path: Path) -> Non
     assert (tmp_path / "b.bin").read_bytes() == b"\x00"
     with pytest.raises(BadInput, match=r"^--html: cannot write "):
         write_output(str(tmp_path / "no" / "t.html"), "x", "--html")
+
+
+def test_store() -> None:
+    assert parse_store("memory") == "memory"
+    assert parse_store(" memory ") == "memory"
+    with pytest.raises(BadInput, match=r"^--store: unknown store 'nope'; known: memory, sqlite"):
+        parse_store("nope")
+    with pytest.raises(BadInput, match=r"^--store: unknown flaw 'nope' of the sqlite store"):
+        parse_store("sqlite:nope")
+    with pytest.raises(BadInput, match=r"^--store: unknown flaw 'x' of the memory store"):
+        parse_store("memory:x")
+
+
+def test_a_bad_store_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    res = invoke(["run", "--scenario", "linear", "--seeds", "1", "--store", "nope"])
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "--store: unknown store 'nope'" in res.output

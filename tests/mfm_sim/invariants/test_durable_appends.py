@@ -9,6 +9,7 @@ from mfm_engine.events import DomainEvent
 from mfm_sim.faults import kinds
 from mfm_sim.faults.kinds import FaultClass, FaultKind
 from mfm_sim.invariants.durable_appends import check_durable_appends, lies_about_durable_log
+from mfm_sim.run.observation import StoreAppend
 from tests.mfm_sim.invariants.support import fired, stream
 from tests.mfm_sim.logs import RUN_ID, clean_builder, clean_observation, with_stream
 
@@ -59,3 +60,33 @@ def test_a_lying_disk_excuses_the_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     truncated = with_stream(obs, stream(obs)[:-2])
     assert lies_about_durable_log(FaultKind.DROPPED_WRITE)
     assert check_durable_appends(truncated) == []
+
+
+def _with_attempt(obs, envelopes, returned: bool = False):
+    """`obs` with one append a real store was asked for, and no acknowledged append left to
+    judge (those are the other half's)."""
+    incs = tuple(attrs.evolve(inc, appended=()) for inc in obs.incarnations)
+    attempt = StoreAppend(RUN_ID, tuple(envelopes), returned)
+    return attrs.evolve(obs, incarnations=incs, store_appends=(attempt,))
+
+
+def test_an_unreturned_append_left_whole_or_not_at_all_passes() -> None:
+    obs = clean_observation()
+    envs = stream(obs)
+    assert check_durable_appends(_with_attempt(obs, envs[2:4])) == []  # all of it landed
+    gone = with_stream(obs, envs[:2])
+    assert check_durable_appends(_with_attempt(gone, envs[2:4])) == []  # none of it
+    # Another attempt at the same seqs (another incarnation: other timestamps) landed.
+    other = [attrs.evolve(e, ts_millis=(e.ts_millis or 0) + 1000) for e in envs[2:4]]
+    assert check_durable_appends(_with_attempt(obs, other)) == []
+
+
+def test_half_of_an_unreturned_append_in_the_log_fires() -> None:
+    obs = clean_observation()
+    envs = stream(obs)
+    half = with_stream(obs, envs[:3])
+    (v,) = fired(_with_attempt(half, envs[2:4]), "durable_appends")
+    assert v.seqs == (3,)
+    assert "an append of seqs 3..4 that never returned left only seqs 3" in v.message
+    # A returned append is judged by the acknowledged-appends half instead.
+    assert check_durable_appends(_with_attempt(half, envs[2:4], returned=True)) == []
