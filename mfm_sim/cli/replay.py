@@ -9,6 +9,7 @@ import click
 
 from mfm_sim.cli.options import (
     FAULTS_OPT,
+    STORE_OPT,
     SWARM_OPT,
     UNRESTRICTED_OPT,
     VARIANT_OPT,
@@ -18,6 +19,7 @@ from mfm_sim.cli.options import (
     file_option,
     parse_faults,
     parse_seed_arg,
+    parse_store,
     parse_variant,
     stdout_console,
     write_output,
@@ -63,6 +65,7 @@ _PARAM = {"schedule": "--schedule", "seed": "SEED", "scenario": "--scenario"}
 @SWARM_OPT
 @UNRESTRICTED_OPT
 @VARIANT_OPT
+@STORE_OPT
 def replay(
     seed: str | None,
     scenario: str | None,
@@ -76,12 +79,14 @@ def replay(
     swarm: bool,
     unrestricted: bool,
     variant: str | None,
+    store: str,
 ) -> int:
     """Re-run one schedule, by SEED or from a schedule file; exit 1 if it violates an invariant."""
     from mfm_sim.report.summary import package_version
     from mfm_sim.run.replay_target import TargetError, schedule_for
 
     variant = parse_variant(variant)
+    store = parse_store(store)
     kinds = parse_faults(faults)
     check_writable(html_path, "--html")
     check_writable(emit_test, "--emit-test")
@@ -93,6 +98,8 @@ def replay(
         except TargetError as exc:
             bad(_PARAM[exc.part], str(exc))
         scenario, seed_value = schedule.scenario, schedule.seed
+        if store not in ("memory", schedule.store):
+            bad("--store", f"{store!r} contradicts the schedule file's store {schedule.store!r}")
     if seed_value is None:
         raise BadInput("give the SEED to replay (or --schedule FILE)")
     if scenario is None:
@@ -110,6 +117,7 @@ def replay(
         swarm=swarm,
         recoverable=not unrestricted,
         variant=variant,
+        store=store,
     )
     _echo_lines(result_lines(result))
 

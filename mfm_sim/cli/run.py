@@ -128,7 +128,7 @@ def run(
     store = parse_store(store)
     check_writable(json_path, "--json")
     check_writable(junit, "--junit")
-    options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+    options = ReplayOptions(variant, kinds, swarm, not unrestricted, store)
 
     # 1. The failure database first: schedules that once failed.
     db = FailureDB(failures_dir)

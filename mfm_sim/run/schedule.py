@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from mfm_sim.faults.kinds import Fault
+from mfm_sim.run.store_backend import parse_store
 
 __all__ = [
     "SCHEDULE_FORMAT",
@@ -23,6 +24,14 @@ class ScheduleError(ValueError):
     """A schedule file that cannot be used; the message says what to fix."""
 
 
+def _store(value: Any) -> str:
+    """A schedule file's store, checked (a ValueError names what is known)."""
+    if not isinstance(value, str):
+        raise ValueError(f"store {value!r} is not a store name")
+    parse_store(value)
+    return value
+
+
 @attrs.frozen
 class Schedule:
     seed: int
@@ -30,9 +39,12 @@ class Schedule:
     faults: tuple[Fault, ...]
     recoverable: bool = True
     interleave: bool = False
+    # The durable store the engine ran on (`run/store_backend.py`); written only when it is
+    # not the in-memory default, so every schedule written before stays byte for byte.
+    store: str = "memory"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": SCHEDULE_FORMAT,
             "seed": self.seed,
             "scenario": self.scenario,
@@ -40,6 +52,9 @@ class Schedule:
             "interleave": self.interleave,
             "faults": [f.to_json() for f in self.faults],
         }
+        if self.store != "memory":
+            out["store"] = self.store
+        return out
 
     @classmethod
     def from_json(cls, value: Any) -> Schedule:
@@ -55,6 +70,7 @@ class Schedule:
                 faults=tuple(Fault.from_json(f) for f in value["faults"]),
                 recoverable=bool(value.get("recoverable", True)),
                 interleave=bool(value.get("interleave", False)),
+                store=_store(value.get("store", "memory")),
             )
         except KeyError as exc:
             raise ScheduleError(f"corrupt schedule: missing field {exc}") from None

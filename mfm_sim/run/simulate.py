@@ -50,6 +50,7 @@ def simulate(
         scripted = list(schedule.faults)
         recoverable = schedule.recoverable
         interleave = schedule.interleave
+        store = schedule.store
     elif schedule is not None:
         scripted = list(schedule)
     swarm_streams = Streams(seed)  # the swarm draws come before the world exists
@@ -97,7 +98,7 @@ def simulate(
         log=world.trace,
         trace=tuple(world.trace.entries) if keep_trace else (),
         schedule=Schedule(
-            seed, scenario.name, tuple(world.injector.fired), recoverable, interleave
+            seed, scenario.name, tuple(world.injector.fired), recoverable, interleave, store
         ),
         stats=stats,
         final_phase=final.phase if final else None,
