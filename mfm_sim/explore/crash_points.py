@@ -143,12 +143,16 @@ def crash_points(
     variant: str | None = None,
     max_double: int = MAX_DOUBLE,
     torn: bool = True,
+    store: str = "memory",
 ) -> ExploreResult:
     """Crash at every crash point of the fault-free run (and, with `double`, again at every
-    crash point of the first recovery); return counts and the failing schedules."""
+    crash point of the first recovery); return counts and the failing schedules. On a disk
+    store (`store`), every disk write and sync is a crash point too."""
 
     def run(faults: list[Fault], *, sites: bool = False) -> SimResult:
-        sched = Schedule(seed, scenario.name, tuple(faults), recoverable=True, interleave=False)
+        sched = Schedule(
+            seed, scenario.name, tuple(faults), recoverable=True, interleave=False, store=store
+        )
         return simulate(
             scenario,
             seed,

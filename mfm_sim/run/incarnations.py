@@ -269,7 +269,8 @@ class Simulation:
                 and first.event.manifest_id == self.manifest_id
             ):
                 return run_id
-        return None
+        # A disk store may have made a start's `RunStarted` durable without acknowledging it.
+        return self.backend.durable_start(self.manifest_id)
 
     def run(self) -> None:
         try:

@@ -134,6 +134,9 @@ class MemoryBackend:
     def end(self) -> None:
         pass
 
+    def durable_start(self, manifest_id: str) -> uuid.UUID | None:
+        return None  # an in-memory append is durable exactly when it was acknowledged
+
     def settle(self) -> None:
         pass
 
@@ -228,6 +231,36 @@ class DiskBackend:
             self.disk.restart()
         with self._quiet():
             self._abandon()
+
+    def durable_start(self, manifest_id: str) -> uuid.UUID | None:
+        """The run whose `RunStarted` (citing the operator's manifest) a start that never
+        returned still made durable: the power loss kept the unacknowledged write. Read with
+        no fault, as an operator's tool would, before the next incarnation starts."""
+        from mfm_engine.errors import StorageError
+        from mfm_engine.events import RunStarted
+
+        firsts = [
+            a.envelopes[0]
+            for a in self.attempts
+            if a.envelopes
+            and a.envelopes[0].seq == 1
+            and isinstance(a.envelopes[0].event, RunStarted)
+            and a.envelopes[0].event.manifest_id == manifest_id
+        ]
+        if not firsts or self._open:
+            return None  # (an incarnation still open: its end decides what the disk keeps)
+        with self._quiet():
+            stores = self._stores()
+            try:
+                for first in firsts:
+                    if run_inline(stores.events.read_range(first.run_id, 1, 1)) == [first]:
+                        return first.run_id
+            except StorageError:
+                pass  # a log the store refuses holds no run to resume
+            finally:
+                self.disk.restart()  # the tool exits without writing anything back
+                self._abandon()
+        return None
 
     def settle(self) -> None:
         """One last power loss, then read what is durable into `durable` (no fault). A log
