@@ -23,6 +23,7 @@ The disk modules (and apsw, for `sqlite`) load only when a disk store is chosen.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ STORE_FLAWS: dict[str, tuple[str, ...]] = {
     "jsonl": ("no_torn_tail_repair",),
 }
 DB_PATH = "/mfm/runs.db"
+_VFS_NAMES = itertools.count()
 LOG_PATH = "/mfm/events.jsonl"
 
 
@@ -158,10 +160,10 @@ class DiskBackend:
         if name == "sqlite":
             from mfm_sim.world.disk_vfs import SimVFS
 
-            # One VFS per schedule, named by the seed: apsw's registry is process-wide.
-            self.vfs = SimVFS(
-                f"mfm-sim-{world.seed}-{id(self)}", self.disk, world.streams.stream("disk:vfs")
-            )
+            # One VFS per schedule under a name of its own: apsw's registry is process-wide,
+            # and a reference run may register one while the schedule's is still registered.
+            name = f"mfm-sim-{world.seed}-{next(_VFS_NAMES)}"
+            self.vfs = SimVFS(name, self.disk, world.streams.stream("disk:vfs"))
         # Artifacts of a file-log schedule stay in memory: the file log holds events only.
         self._artifacts = InMemoryArtifactStore()
         self.durable = Stores(self._artifacts, InMemoryEventStore())
