@@ -43,13 +43,15 @@ def simulate(
 ) -> SimResult:
     """Run one schedule of `scenario` for `seed` and check every invariant on what it left.
 
-    `store`: where the durable stores live, "memory" or a real store registered on the
-    simulated disk (`mfm_sim.run.backends.register_disk_store`)."""
+    `store`: where the durable stores live, "memory" or a real store on the simulated disk
+    (`mfm_sim.run.store_names`: `sqlite`, `jsonl`, optionally with a flaw such as
+    `sqlite:synchronous_off`)."""
     scripted: list[Fault] | None = None
     if isinstance(schedule, Schedule):
         scripted = list(schedule.faults)
         recoverable = schedule.recoverable
         interleave = schedule.interleave
+        store = schedule.store
     elif schedule is not None:
         scripted = list(schedule)
     swarm_streams = Streams(seed)  # the swarm draws come before the world exists
@@ -104,7 +106,7 @@ def simulate(
         log=world.trace,
         trace=tuple(world.trace.entries) if keep_trace else (),
         schedule=Schedule(
-            seed, scenario.name, tuple(world.injector.fired), recoverable, interleave
+            seed, scenario.name, tuple(world.injector.fired), recoverable, interleave, store
         ),
         stats=stats,
         final_phase=final.phase if final else None,

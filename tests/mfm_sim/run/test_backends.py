@@ -47,7 +47,7 @@ def stores() -> Iterator[None]:
 
 def test_memory_is_the_default_and_an_unknown_store_is_refused() -> None:
     assert isinstance(make_backend("memory", VirtualClock(), Streams(1)), MemoryStores)
-    with pytest.raises(ValueError, match="unknown store 'nope'; known stores: memory, test-sqlite"):
+    with pytest.raises(ValueError, match="unknown store 'nope'; known: memory, sqlite, jsonl"):
         make_backend("nope", VirtualClock(), Streams(1))
     with pytest.raises(ValueError, match="model stores"):
         register_disk_store("memory", minimal_sqlite_stores())
@@ -181,3 +181,14 @@ def test_only_a_lying_disk_excuses_an_unreadable_artifact() -> None:
     backend.disk.lies += 1
     assert backend.lied_away() == {artifact_id}
     backend.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "jsonl"])
+def test_every_append_a_real_store_is_asked_for_is_recorded(store: str) -> None:
+    result = simulate(get_scenario("linear"), 3, faults=(), store=store, keep_observation=True)
+    obs = result.observation
+    assert obs is not None and obs.durable_store == store and result.violations == ()
+    acked = [(b[3], b[4]) for inc in obs.incarnations for b in inc.appends]
+    assert [(a.run_id, a.envelopes) for a in obs.store_appends] == acked
+    assert all(a.returned for a in obs.store_appends)
+    assert result.schedule.store == store  # the schedule records where it ran
