@@ -70,6 +70,14 @@ def simulate(
     if record_sites:
         world.injector.sites = []
     instance = scenario.build(world.streams.stream("scenario"))
+    if disk and (instance.operator or instance.history is not None):
+        # The operator's mistaken starts and a recorded log are written beside the engine
+        # straight into the memory stores (`Simulation.durable`); a real store on the disk has
+        # no such door, so a disk-store schedule leaves them out (its run and its reference).
+        # The model predicted the run resumed from the recorded log: without the log it
+        # predicts nothing (the schedule is still judged by every model-free invariant).
+        model = instance.model if instance.history is None else None
+        instance = attrs.evolve(instance, operator=(), history=None, model=model)
     sim = Simulation(
         scenario, instance, world, recoverable=recoverable, interleave=interleave, backend=backend
     )
