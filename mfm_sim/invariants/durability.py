@@ -35,10 +35,25 @@ def _losses(obs: Observation) -> list[tuple[uuid.UUID, int, str]]:
     """(run, seq, message) of every acknowledged event missing from the final log or changed."""
     out = []
     by_seq = {rid: {env.seq: env for env in view.stream} for rid, view in obs.runs.items()}
+    first_acked: dict[tuple[uuid.UUID, int], int] = {}
     for inc in obs.incarnations:
         acked = {(rid, env.seq): env for _, _, _, rid, envs in inc.appends for env in envs}
         for rid, seq in inc.appended:
             now = by_seq.get(rid, {}).get(seq)
+            earlier = first_acked.setdefault((rid, seq), inc.number)
+            if earlier != inc.number:
+                # A seq the store acknowledged once was free to append at again: the store
+                # had lost it in between, whatever the final log shows.
+                out.append(
+                    (
+                        rid,
+                        seq,
+                        f"event {seq}, acknowledged to incarnation {earlier}, was gone from "
+                        f"the {obs.durable_store} store when incarnation {inc.number} appended "
+                        "it again, though the disk honoured every sync",
+                    )
+                )
+                continue
             if now is None:
                 how = "is gone from"
             elif (rid, seq) in acked and acked[rid, seq] != now:

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from mfm_engine.errors import StorageError
 from mfm_engine.events import EventEnvelope, RunStarted
+from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import (
     ArtifactKind,
     InMemoryArtifactStore,
@@ -408,6 +409,11 @@ class DiskStores:
                 raise
             except Exception:
                 self._unreadable.add(artifact_id)
+                continue
+            if self.disk.lies and artifact_id_for_bytes(artifacts[artifact_id]) != artifact_id:
+                # A store may hand back what a lying disk garbled (SQLite checks no bytes):
+                # the artifact is lost to the lie as surely as an unreadable one.
+                self._unreadable.add(artifact_id)
         runs: dict[uuid.UUID, Sequence[EventEnvelope]] = {}
         for run_id in self._ids.runs:
             try:
@@ -427,8 +433,8 @@ class DiskStores:
         self.env.close()
 
     def lied_away(self) -> frozenset[str]:
-        # Only a disk that lied excuses a loss: on an honest disk a lost artifact is the
-        # store's, and stays missing for the invariants to see.
+        # Only a disk that lied excuses a loss: on an honest disk a lost or changed artifact
+        # is the store's, and stays for the invariants to see.
         return frozenset(self._unreadable) if self.disk.lies else frozenset()
 
     def log_view(self, appends: Sequence[Batch]) -> Any:

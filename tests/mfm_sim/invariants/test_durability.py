@@ -127,3 +127,20 @@ def test_half_of_an_unreturned_append_in_the_log_fires() -> None:
     # The memory stores are the model: nothing of theirs is judged.
     memory = attrs.evolve(_with_attempt(half, envs[2:4]), durable_store="memory")
     assert check_durability(memory) == []
+
+
+def test_an_acknowledged_seq_appended_again_later_is_a_loss_even_if_the_log_looks_whole() -> None:
+    obs = clean_builder().observation(durable_store="jsonl")
+    first = obs.incarnations[0]
+    last = first.appended[-1]
+    again = attrs.evolve(first, number=first.number + 1, appended=(last,), appends=())
+    twice = attrs.evolve(obs, incarnations=(first, again))
+    (v,) = fired(twice, "durability")
+    assert v.seqs == (last[1],)
+    assert "was gone from the jsonl store when incarnation" in v.message
+    # Under a lying disk the same schedule is the disk's: nothing of it is judged.
+    b = clean_builder()
+    b.fault(K.DISK_MISDIRECTED_WRITE, site="disk.write")
+    lied = b.observation(durable_store="jsonl")
+    lied = attrs.evolve(lied, incarnations=(lied.incarnations[0], again))
+    assert disk_lost_data(lied) and check(lied) == []
