@@ -60,6 +60,8 @@ def explore(
     seed = parse_seed_arg(seed_text, "--seed")
     variant = parse_variant(variant)
     store = parse_store(store)
+    if store == "mix":
+        raise BadInput("--store: crash points run one store; give memory, sqlite or jsonl")
     from mfm_sim.explore.crash_points import crash_points as enumerate_points
     from mfm_sim.explore.faildb import FailureDB
     from mfm_sim.report.collapse import collapse

@@ -153,7 +153,7 @@ def parse_store(text: str) -> str:
         name, _ = split(text)
     except ValueError as exc:
         bad("--store", str(exc))
-    if name == "sqlite" and importlib.util.find_spec("apsw") is None:
+    if name in ("sqlite", "mix") and importlib.util.find_spec("apsw") is None:
         bad("--store", "the sqlite store needs apsw: pip install 'mfm-sim[sqlite]'")
     return text.strip()
 
@@ -245,7 +245,7 @@ STORE_OPT = click.option(
     default="memory",
     show_default=True,
     help="The durable store the engine runs on: `memory`, or the real `sqlite` or `jsonl` "
-    "store on the simulated disk.",
+    "store on the simulated disk, or `mix` (each seed draws one of the three).",
 )
 FAULTS_OPT = click.option(
     "--faults",

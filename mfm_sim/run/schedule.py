@@ -21,7 +21,7 @@ import attrs
 from mfm_sim.faults.injector import SETUP_STEP
 from mfm_sim.faults.kinds import FAULTS, Fault, FaultKind
 from mfm_sim.faults.swarm import MAX_BUDGET
-from mfm_sim.run.store_names import MEMORY, parse_store
+from mfm_sim.run.store_names import MEMORY, MIX, parse_store
 
 __all__ = [
     "MAX_DEPTH",
@@ -180,7 +180,8 @@ class Schedule:
                 )
         store = _typed(value, "store", str, MEMORY)
         try:
-            parse_store(store)
+            if parse_store(store)[0] == MIX:  # a schedule records the store a seed drew
+                raise ValueError(f"store {MIX!r} is not one store")
         except ValueError as exc:
             raise ScheduleError(f"corrupt schedule: {exc}") from None
         return cls(seed, scenario, faults, recoverable, interleave, store)

@@ -19,6 +19,7 @@ from mfm_sim.run.reference import reference_outcome
 from mfm_sim.run.result import SimResult, Stats
 from mfm_sim.run.scenario import Scenario
 from mfm_sim.run.schedule import Schedule
+from mfm_sim.run.store_names import MIX, draw_store
 from mfm_sim.run.world import World
 from mfm_sim.selfcheck.variants import variant_context
 from mfm_sim.world.rng import Streams
@@ -54,6 +55,8 @@ def simulate(
         store = schedule.store
     elif schedule is not None:
         scripted = list(schedule)
+    if store == MIX:  # a per-seed knob; the schedule records the store drawn
+        store = draw_store(seed)
     swarm_streams = Streams(seed)  # the swarm draws come before the world exists
     # The disk's kinds only where there is a disk: a memory run's swarm is as it always was.
     disk = store != MemoryStores.name

@@ -250,3 +250,15 @@ def test_a_disk_store_leaves_out_the_operators_direct_writes() -> None:
             obs = result.observation
             assert obs is not None and result.violations == ()
             assert not obs.seeded and obs.operator_calls == ()
+
+
+def test_a_mixed_seed_runs_on_the_store_it_drew_and_memory_draws_change_nothing() -> None:
+    from mfm_sim.run.store_names import draw_store
+
+    sc = get_scenario("linear")
+    seeds = {draw_store(seed): seed for seed in range(40)}
+    for store, seed in seeds.items():
+        mixed = simulate(sc, seed, store="mix")
+        assert mixed.schedule.store == store
+        assert mixed.digest == simulate(sc, seed, store=store).digest
+        assert simulate(sc, seed, schedule=mixed.schedule).digest == mixed.digest

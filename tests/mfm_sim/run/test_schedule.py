@@ -322,3 +322,8 @@ def test_the_store_is_written_only_when_not_memory_and_read_back(tmp_path: Path)
     for bad in ("floppy", 3, "jsonl:nope"):
         with pytest.raises(ScheduleError, match=r"corrupt schedule: .*store"):
             Schedule.from_json({**memory.to_json(), "store": bad})
+
+
+def test_a_schedule_records_one_store_never_the_mix() -> None:
+    with pytest.raises(ScheduleError, match="corrupt schedule: store 'mix' is not one store"):
+        Schedule.from_json({**Schedule(5, "linear", ()).to_json(), "store": "mix"})

@@ -66,3 +66,10 @@ def test_a_disk_schedule_is_deterministic_and_replays(store: str) -> None:
     replayed = simulate(scenario, 7, store=store, schedule=first.schedule)
     assert replayed.digest == first.digest
     assert replayed.violations == first.violations == ()
+
+
+def test_head_outside_the_transaction_escapes_a_sweep() -> None:
+    """The engine never races two appends on one run, so the stale head is never stale in a
+    schedule: only the conformance suite's race check catches this flaw
+    (`tests/engine/test_stores_on_simulated_disk.py`, `tests/engine/test_sqlite_stores.py`)."""
+    assert _failing("sqlite:head_outside_transaction", range(10), ("linear", "crash_loop")) == []

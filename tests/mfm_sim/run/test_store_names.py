@@ -26,3 +26,14 @@ def test_the_sqlite_flaws_are_the_stores_own() -> None:
     from mfm_engine.sqlite_stores import SQLITE_FLAWS
 
     assert set(STORE_FLAWS["sqlite"]) == set(SQLITE_FLAWS)
+
+
+def test_mix_draws_each_seeds_store_from_its_own_stream() -> None:
+    from mfm_sim.run.store_names import MIX, draw_store
+
+    assert parse_store("mix") == (MIX, None)
+    with pytest.raises(ValueError, match="unknown store 'mix'"):
+        parse_store("mix:synchronous_off")
+    drawn = [draw_store(seed) for seed in range(60)]
+    assert drawn == [draw_store(seed) for seed in range(60)]  # a function of the seed
+    assert set(drawn) == set(STORES)
