@@ -228,6 +228,9 @@ class _NotedArtifacts:
         self._ids = ids
 
     async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        # Noted before the call: a put the machine died in may still have made the bytes
+        # durable, and a later put of the same bytes may then be dropped as already there.
+        self._ids.artifacts[artifact_id_for_bytes(data)] = None
         artifact_id: str = await self._opened.call("artifacts", "put", kind, data)
         self._ids.artifacts[artifact_id] = None
         return artifact_id

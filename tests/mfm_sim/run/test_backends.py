@@ -224,6 +224,37 @@ def test_only_a_lying_disk_excuses_an_artifact_read_back_changed() -> None:
         DISK_STORES.pop("test-garbling", None)
 
 
+class _DiesAfterPut(_Garbling):
+    """An artifact store whose put commits and then never returns (the machine died)."""
+
+    async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        await self.inner.put(kind, data)
+        raise OSError("power lost before the put returned")
+
+    async def get(self, artifact_id: str) -> bytes:
+        return bytes(await self.inner.get(artifact_id))
+
+
+def test_an_artifact_a_put_made_durable_without_returning_is_read_back() -> None:
+    build = minimal_sqlite_stores()
+    register_disk_store(
+        "test-dies",
+        lambda env: (lambda s: Stores(_DiesAfterPut(s.artifacts), s.events))(build(env)),
+    )
+    try:
+        world = World(2, FaultConfig((), None))
+        backend = make_backend("test-dies", world.clock, world.streams)
+        stores = backend.open(IncarnationHandle(world, 0))
+        with pytest.raises(OSError):
+            run_inline(stores.artifacts.put(ArtifactKind.OTHER, b"y" * 100))
+        backend.ended(crashed=False)
+        artifacts, _ = backend.contents()
+        assert list(artifacts.values()) == [b"y" * 100]
+        backend.close()
+    finally:
+        DISK_STORES.pop("test-dies", None)
+
+
 @pytest.mark.parametrize("store", ["sqlite", "jsonl"])
 def test_every_append_a_real_store_is_asked_for_is_recorded(store: str) -> None:
     result = simulate(get_scenario("linear"), 3, faults=(), store=store, keep_observation=True)
