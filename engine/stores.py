@@ -101,6 +101,18 @@ def check_append(
             )
 
 
+def seq_window(
+    stream: list[EventEnvelope] | None, from_seq: int, to_seq: int | None
+) -> list[EventEnvelope]:
+    """`read_range`'s answer from a stream held in memory (seq n at index n - 1): a new list
+    of the envelopes with from_seq <= seq <= to_seq (to the end when to_seq is None)."""
+    if not stream:
+        return []
+    start = max(from_seq, 1) - 1
+    end = len(stream) if to_seq is None else max(min(to_seq, len(stream)), 0)
+    return stream[start:end]
+
+
 class InMemoryEventStore:
     """One list of envelopes per run; appends are atomic and optimistic."""
 
@@ -127,12 +139,7 @@ class InMemoryEventStore:
     async def read_range(
         self, run_id: uuid.UUID, from_seq: int, to_seq: int | None = None
     ) -> list[EventEnvelope]:
-        stream = self.streams.get(run_id)
-        if not stream:
-            return []
-        start = max(from_seq, 1) - 1
-        end = len(stream) if to_seq is None else max(min(to_seq, len(stream)), 0)
-        return stream[start:end]
+        return seq_window(self.streams.get(run_id), from_seq, to_seq)
 
     def run_ids(self) -> list[uuid.UUID]:
         return list(self.streams)

@@ -6,11 +6,13 @@ import click
 from rich.table import Table
 
 from mfm_sim.cli.options import (
+    STORE_OPT,
     VARIANT_OPT,
     BadInput,
     failures_dir_option,
     parse_scenarios,
     parse_seed_arg,
+    parse_store,
     parse_variant,
     stdout_console,
 )
@@ -41,6 +43,7 @@ __all__ = ["explore"]
 )
 @failures_dir_option("Where failing crash-point schedules are saved.")
 @VARIANT_OPT
+@STORE_OPT
 def explore(
     scenario: str,
     crash_points: bool,
@@ -48,6 +51,7 @@ def explore(
     double: bool,
     failures_dir: str,
     variant: str | None,
+    store: str,
 ) -> int:
     """Systematic exploration: every crash point, once each; exit 1 on any violation."""
     if not crash_points:
@@ -55,6 +59,9 @@ def explore(
     scs = parse_scenarios(scenario)
     seed = parse_seed_arg(seed_text, "--seed")
     variant = parse_variant(variant)
+    store = parse_store(store)
+    if store == "mix":
+        raise BadInput("--store: crash points run one store; give memory, sqlite or jsonl")
     from mfm_sim.explore.crash_points import crash_points as enumerate_points
     from mfm_sim.explore.faildb import FailureDB
     from mfm_sim.report.collapse import collapse
@@ -64,7 +71,7 @@ def explore(
     options = ReplayOptions(variant)
     failing = 0
     for sc in scs:
-        res = enumerate_points(sc, seed, double=double, variant=variant)
+        res = enumerate_points(sc, seed, double=double, variant=variant, store=store)
         click.echo(res.describe())
         table = Table(title=f"crash points of {sc.name} seed {seed}", title_justify="left")
         table.add_column("crash kind")

@@ -6,6 +6,7 @@ status 2 (`mfm_sim.cli.main`).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import sys
@@ -30,6 +31,7 @@ __all__ = [
     "FAULTS_OPT",
     "RANGE_OPT",
     "SEEDS_OPT",
+    "STORE_OPT",
     "SWARM_OPT",
     "UNRESTRICTED_OPT",
     "VARIANT_OPT",
@@ -45,6 +47,7 @@ __all__ = [
     "parse_seed_arg",
     "parse_seed_range",
     "parse_seeds",
+    "parse_store",
     "parse_variant",
     "scenario_option",
     "stderr_console",
@@ -141,6 +144,20 @@ def parse_variant(name: str | None) -> str | None:
     return name
 
 
+def parse_store(text: str) -> str:
+    """A durable store's name (`memory`, `sqlite`, `jsonl`), optionally with one of its
+    flaws (`sqlite:synchronous_off`); `sqlite` needs the extra installed."""
+    from mfm_sim.run.store_names import parse_store as split
+
+    try:
+        name, _ = split(text)
+    except ValueError as exc:
+        bad("--store", str(exc))
+    if name in ("sqlite", "mix") and importlib.util.find_spec("apsw") is None:
+        bad("--store", "the sqlite store needs apsw: pip install 'mfm-sim[sqlite]'")
+    return text.strip()
+
+
 # ------------------------------------------------------------------------------ output
 
 
@@ -221,6 +238,14 @@ VARIANT_OPT = click.option(
     default=None,
     hidden=True,
     help="Run a deliberately broken engine (see `mfm-sim list`).",
+)
+STORE_OPT = click.option(
+    "--store",
+    metavar="STORE",
+    default="memory",
+    show_default=True,
+    help="The durable store the engine runs on: `memory`, or the real `sqlite` or `jsonl` "
+    "store on the simulated disk, or `mix` (each seed draws one of the three).",
 )
 FAULTS_OPT = click.option(
     "--faults",

@@ -9,6 +9,7 @@ import click
 
 from mfm_sim.cli.options import (
     FAULTS_OPT,
+    STORE_OPT,
     SWARM_OPT,
     UNRESTRICTED_OPT,
     VARIANT_OPT,
@@ -18,6 +19,7 @@ from mfm_sim.cli.options import (
     file_option,
     parse_faults,
     parse_seed_arg,
+    parse_store,
     parse_variant,
     stdout_console,
     writable_dir,
@@ -67,6 +69,7 @@ _PARAM = {"schedule": "--schedule", "seed": "SEED", "scenario": "--scenario"}
 @SWARM_OPT
 @UNRESTRICTED_OPT
 @VARIANT_OPT
+@STORE_OPT
 def replay(
     seed: str | None,
     scenario: str | None,
@@ -80,6 +83,7 @@ def replay(
     swarm: bool,
     unrestricted: bool,
     variant: str | None,
+    store: str,
 ) -> int:
     """Re-run one schedule, by SEED or from a schedule file; exit 1 if it violates an invariant."""
     from mfm_sim.report.summary import ReplayOptions, package_version
@@ -87,6 +91,7 @@ def replay(
 
     given_variant = variant
     variant = parse_variant(variant)
+    store = parse_store(store)
     kinds = parse_faults(faults)
     check_writable(html_path, "--html")
     check_writable(emit_test, "--emit-test")
@@ -112,6 +117,8 @@ def replay(
                 f"replaying on {_engine(variant)} as --engine-variant asks "
                 "(the recorded digest is not compared)"
             )
+        if store not in ("memory", schedule.store):
+            bad("--store", f"{store!r} contradicts the schedule file's store {schedule.store!r}")
     if seed_value is None:
         raise BadInput("give the SEED to replay (or --schedule FILE)")
     if scenario is None:
@@ -129,6 +136,7 @@ def replay(
         swarm=swarm,
         recoverable=not unrestricted,
         variant=variant,
+        store=store,
     )
     _echo_lines(result_lines(result))
     mismatch = target is not None and not _digest_agrees(target, result)

@@ -13,6 +13,7 @@ from mfm_sim.cli.options import (
     FAULTS_OPT,
     RANGE_OPT,
     SEEDS_OPT,
+    STORE_OPT,
     SWARM_OPT,
     UNRESTRICTED_OPT,
     VARIANT_OPT,
@@ -24,6 +25,7 @@ from mfm_sim.cli.options import (
     parse_faults,
     parse_scenarios,
     parse_seeds,
+    parse_store,
     parse_variant,
     scenario_option,
     stderr_console,
@@ -83,6 +85,7 @@ MAX_UNRUN_LINES = 5  # chunks of seeds not run listed on the terminal (all of th
     "--prune", is_flag=True, help="Delete failure-database schedules that no longer fail."
 )
 @VARIANT_OPT
+@STORE_OPT
 def run(
     scenario: str,
     seeds: int | None,
@@ -103,6 +106,7 @@ def run(
     failures_dir: str,
     prune: bool,
     variant: str | None,
+    store: str,
 ) -> int:
     """Sweep seeds over scenarios; exit 1 on any invariant violation."""
     from mfm_sim.explore.coverage import expected_paths
@@ -141,7 +145,8 @@ def run(
     json_stdout = json_path == "-"  # then stdout carries the JSON alone
     check_writable(None if json_stdout else json_path, "--json")
     check_writable(junit, "--junit")
-    options = ReplayOptions(variant, kinds, swarm, not unrestricted)
+    store = parse_store(store)
+    options = ReplayOptions(variant, kinds, swarm, not unrestricted, store)
     executor, jobs = sweep_executor(dask, jobs, scs)  # open until the command ends
 
     # 1. The failure database first: schedules that once failed.
@@ -174,6 +179,7 @@ def run(
             swarm=swarm,
             recoverable=not unrestricted,
             variant=variant,
+            store=store,
             time_budget=time_budget,
             progress=progress,
             max_failing=1 if exitfirst else maxfail,

@@ -150,7 +150,9 @@ def crash_points(
     `store` every disk write and sync is a crash point too (`disk_crash_unsynced`)."""
 
     def run(faults: list[Fault], *, sites: bool = False) -> SimResult:
-        sched = Schedule(seed, scenario.name, tuple(faults), recoverable=True, interleave=False)
+        sched = Schedule(
+            seed, scenario.name, tuple(faults), recoverable=True, interleave=False, store=store
+        )
         return simulate(
             scenario,
             seed,

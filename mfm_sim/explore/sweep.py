@@ -185,6 +185,7 @@ class _Options:
     variant: str | None
     coverage: bool
     max_failures: int
+    store: str = "memory"
 
 
 _OPTIONS: _Options | None = None  # a worker's options, set once by its initializer
@@ -249,6 +250,7 @@ def _run_chunk(start: int, seeds: tuple[int, ...], options: _Options | None = No
                     keep_trace=False,
                     keep_observation=cover is not None,
                     variant=opts.variant,
+                    store=opts.store,
                 )
             except HarnessError:
                 raise
@@ -567,6 +569,7 @@ def sweep(
     max_failing: int | None = None,
     stop_signals: bool = False,
     executor: Executor | None = None,
+    store: str = "memory",
 ) -> SweepResult:
     """Simulate every (scenario, seed) pair; return the counters and the failing schedules.
 
@@ -599,6 +602,7 @@ def sweep(
         variant,
         measure,
         max_failures,
+        store,
     )
     totals = _Totals(max_failures, measure)
     state = _Dispatch(seeds, totals, time_budget, max_failing)

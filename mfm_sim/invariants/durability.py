@@ -3,9 +3,12 @@ honoured its syncs.
 
 An append the store acknowledged (the call returned, so its events were recorded as made
 durable) must be in the log the schedule left, at its seq and unchanged, whatever crashes came
-after. The memory stores are the model and cannot lose one, so only a real store on the
-simulated disk is judged. When the disk lied (a lost sync, a misdirected write, a bit flip) a
-loss is the disk's: invariant 11 judges what the engine did with it, and no loss is blamed here.
+after; and an append the store was asked for and never returned from (the machine died inside
+it) left all of its events in that log or none, never the first half of a batch (ENGINE.md,
+"Stores": `append` is atomic). The memory stores are the model and cannot break either, so only
+a real store on the simulated disk is judged. When the disk lied (a lost sync, a misdirected
+write, a bit flip) a loss is the disk's: invariant 11 judges what the engine did with it, and no
+loss is blamed here.
 """
 
 from __future__ import annotations
@@ -32,10 +35,25 @@ def _losses(obs: Observation) -> list[tuple[uuid.UUID, int, str]]:
     """(run, seq, message) of every acknowledged event missing from the final log or changed."""
     out = []
     by_seq = {rid: {env.seq: env for env in view.stream} for rid, view in obs.runs.items()}
+    first_acked: dict[tuple[uuid.UUID, int], int] = {}
     for inc in obs.incarnations:
         acked = {(rid, env.seq): env for _, _, _, rid, envs in inc.appends for env in envs}
         for rid, seq in inc.appended:
             now = by_seq.get(rid, {}).get(seq)
+            earlier = first_acked.setdefault((rid, seq), inc.number)
+            if earlier != inc.number:
+                # A seq the store acknowledged once was free to append at again: the store
+                # had lost it in between, whatever the final log shows.
+                out.append(
+                    (
+                        rid,
+                        seq,
+                        f"event {seq}, acknowledged to incarnation {earlier}, was gone from "
+                        f"the {obs.durable_store} store when incarnation {inc.number} appended "
+                        "it again, though the disk honoured every sync",
+                    )
+                )
+                continue
             if now is None:
                 how = "is gone from"
             elif (rid, seq) in acked and acked[rid, seq] != now:
@@ -71,12 +89,39 @@ def check_durability(obs: Observation) -> list[Violation]:
         return out.items
     for rid, seq, message in _losses(obs):
         out.add(rid, (seq,), message)
+    _all_or_nothing(obs, out)
     return out.items
+
+
+def _span(seqs: list[int]) -> str:
+    return f"{seqs[0]}..{seqs[-1]}" if len(seqs) > 1 else str(seqs[0])
+
+
+def _all_or_nothing(obs: Observation, out: Out) -> None:
+    """An append a real store was asked for and did not return from left all of its events
+    in the final log or none."""
+    by_seq = {rid: {env.seq: env for env in view.stream} for rid, view in obs.runs.items()}
+    for attempt in obs.store_appends:
+        if attempt.returned or not attempt.envelopes:
+            continue
+        stream = by_seq.get(attempt.run_id, {})
+        # Timestamps make a batch's envelopes its own: another attempt at the same seqs
+        # (after a crash the clock has moved) never equals it.
+        landed = [env.seq for env in attempt.envelopes if stream.get(env.seq) == env]
+        if landed and len(landed) < len(attempt.envelopes):
+            seqs = [env.seq for env in attempt.envelopes]
+            out.add(
+                attempt.run_id,
+                landed,
+                f"an append of seqs {_span(seqs)} that never returned left only seqs"
+                f" {_span(landed)} in the {obs.durable_store} log: an append is all or nothing",
+            )
 
 
 INVARIANT = Invariant(
     "durability",
     15,
-    "real stores: an acknowledged append survives a crash when the disk honoured its syncs",
+    "real stores: an acknowledged append survives a crash when the disk honoured its syncs;"
+    " an unacknowledged one is all or nothing",
     check_durability,
 )

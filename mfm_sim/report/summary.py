@@ -61,9 +61,12 @@ class ReplayOptions:
     faults: tuple[FaultKind, ...] | None = None  # None: every kind the scenario allows
     swarm: bool = True
     recoverable: bool = True
+    store: str = "memory"  # a schedule file carries its own
 
     def args(self) -> list[str]:
         out: list[str] = []
+        if self.store != "memory":
+            out += ["--store", self.store]
         if self.faults is not None:
             out += ["--faults", ",".join(k.value for k in self.faults) or "none"]
         if not self.swarm:
@@ -113,6 +116,8 @@ class ReplayOptions:
                 kwargs.append("swarm=False")
             if not self.recoverable:
                 kwargs.append("recoverable=False")
+            if self.store != "memory":
+                kwargs.append(f"store={json.dumps(self.store)}")
         if self.variant is not None:
             kwargs.append(f"variant={json.dumps(self.variant)}")
         code = (

@@ -17,7 +17,9 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from mfm_engine.events import EventEnvelope
+from mfm_engine.errors import StorageError
+from mfm_engine.events import EventEnvelope, RunStarted
+from mfm_engine.hashing import artifact_id_for_bytes
 from mfm_engine.stores import (
     ArtifactKind,
     InMemoryArtifactStore,
@@ -29,6 +31,9 @@ from mfm_sim.errors import HarnessError
 from mfm_sim.faults.appends import Batch
 from mfm_sim.faults.disk import bind_disk
 from mfm_sim.faults.stores import IncarnationHandle, SimCrash
+from mfm_sim.run.observation import StoreAppend
+from mfm_sim.run.real_stores import REAL_STORES
+from mfm_sim.run.store_names import MEMORY, parse_store
 from mfm_sim.run.trace import Trace
 from mfm_sim.world.clock import VirtualClock
 from mfm_sim.world.disk import CRASH_STREAM, SimDisk
@@ -94,16 +99,32 @@ class StoreBackend(Protocol):
         """Artifacts a lying disk cost: put and acknowledged, unreadable at the end."""
         ...
 
+    def durable_start(self, manifest_id: str) -> uuid.UUID | None:
+        """The run a start that never returned made durable anyway, if any."""
+        ...
+
+    @property
+    def attempts(self) -> Sequence[StoreAppend]:
+        """Every append a real store was asked for, in order (none for the memory stores)."""
+        ...
+
 
 class MemoryStores:
     """The memory stores, one pair for the whole schedule: they are the durable state."""
 
-    name = "memory"
+    name = MEMORY
 
     def __init__(self) -> None:
         self.artifacts = InMemoryArtifactStore()
         self.events = InMemoryEventStore()
         self._stores = Stores(self.artifacts, self.events)
+
+    @property
+    def attempts(self) -> Sequence[StoreAppend]:
+        return ()  # an in-memory append is atomic and durable by construction: not judged
+
+    def durable_start(self, manifest_id: str) -> uuid.UUID | None:
+        return None  # an in-memory append is durable exactly when it was acknowledged
 
     def open(self, handle: IncarnationHandle) -> Stores:
         return self._stores
@@ -136,6 +157,8 @@ class DiskEnv:
         self._streams = streams
         self._vfs: Any = None
         self._quiet = contextlib.ExitStack()
+        # What a factory keeps across incarnations (the file log's artifacts live in memory).
+        self.kept: dict[str, Any] = {}
 
     @property
     def vfs_name(self) -> str:
@@ -168,6 +191,9 @@ class _Ids:
     def __init__(self) -> None:
         self.artifacts: dict[str, None] = {}
         self.runs: dict[uuid.UUID, None] = {}
+        # Every append a store was asked for and whether it returned: `durability` judges an
+        # append that never returned all or nothing.
+        self.attempts: list[StoreAppend] = []
 
 
 class _Opened:
@@ -202,6 +228,9 @@ class _NotedArtifacts:
         self._ids = ids
 
     async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        # Noted before the call: a put the machine died in may still have made the bytes
+        # durable, and a later put of the same bytes may then be dropped as already there.
+        self._ids.artifacts[artifact_id_for_bytes(data)] = None
         artifact_id: str = await self._opened.call("artifacts", "put", kind, data)
         self._ids.artifacts[artifact_id] = None
         return artifact_id
@@ -228,7 +257,12 @@ class _NotedEvents:
         self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]
     ) -> int:
         self._ids.runs[run_id] = None  # before: a crash may still have made it durable
-        head: int = await self._opened.call("events", "append", run_id, expected_seq, envelopes)
+        batch = tuple(envelopes)
+        attempts = self._ids.attempts
+        at = len(attempts)
+        attempts.append(StoreAppend(run_id, batch, returned=False))
+        head: int = await self._opened.call("events", "append", run_id, expected_seq, batch)
+        attempts[at] = StoreAppend(run_id, batch, returned=True)
         return head
 
     async def read_range(
@@ -310,9 +344,56 @@ class DiskStores:
         _close(stores)
         self.disk.restart()
 
+    @property
+    def attempts(self) -> Sequence[StoreAppend]:
+        return self._ids.attempts
+
+    def durable_start(self, manifest_id: str) -> uuid.UUID | None:
+        """The run whose `RunStarted` (citing the operator's manifest) a start that never
+        returned still made durable: the power loss kept the unacknowledged write. Read with
+        no fault, as an operator's tool would, before the next incarnation starts."""
+        firsts = [
+            a.envelopes[0]
+            for a in self._ids.attempts
+            if not a.returned
+            and a.envelopes
+            and a.envelopes[0].seq == 1
+            and isinstance(a.envelopes[0].event, RunStarted)
+            and a.envelopes[0].event.manifest_id == manifest_id
+        ]
+        if not firsts or self._open is not None:
+            return None  # (an incarnation still open: its end decides what the disk keeps)
+        try:
+            stores = self._fault_free()
+        except HarnessError:
+            raise
+        except Exception:
+            self.disk.restart()
+            return None  # a store that cannot open holds no run to resume
+        found: uuid.UUID | None = None
+        try:
+            for first in firsts:
+                if run_inline(stores.events.read_range(first.run_id, 1, 1)) == [first]:
+                    found = first.run_id
+                    break
+        except StorageError:
+            pass  # a log the store refuses holds no run to resume
+        finally:
+            with contextlib.suppress(Exception):
+                _close(stores)
+            self.disk.restart()  # the tool exits; its page cache stays the machine's
+        return found
+
     def contents(self) -> tuple[Mapping[str, bytes], Mapping[uuid.UUID, Sequence[EventEnvelope]]]:
-        """Read back, fault-free, every artifact put and every run appended to; what a store
-        refuses to read (lost, corrupt) is absent, as the engine would find it."""
+        """After one last power loss (what a crash at the very end would leave: an
+        acknowledged append must survive it), read back, fault-free, every artifact put and
+        every run appended to; what a store refuses to read (lost, corrupt) is absent, as the
+        engine would find it."""
+        self.disk.decide = None
+        self.disk.faulty = True  # the disk drops, keeps or tears what was never synced
+        reset = self.disk.crash()
+        if self.trace is not None:
+            self.trace.add(0, "disk", f"final power loss: {reset.line()}")
         # Whatever a store raises reading back (a storage error, or its own failure on bytes
         # a lying disk garbled) makes that item unreadable: missing, for the invariants.
         try:
@@ -330,6 +411,11 @@ class DiskStores:
             except HarnessError:
                 raise
             except Exception:
+                self._unreadable.add(artifact_id)
+                continue
+            if self.disk.lies and artifact_id_for_bytes(artifacts[artifact_id]) != artifact_id:
+                # A store may hand back what a lying disk garbled (SQLite checks no bytes):
+                # the artifact is lost to the lie as surely as an unreadable one.
                 self._unreadable.add(artifact_id)
         runs: dict[uuid.UUID, Sequence[EventEnvelope]] = {}
         for run_id in self._ids.runs:
@@ -350,8 +436,8 @@ class DiskStores:
         self.env.close()
 
     def lied_away(self) -> frozenset[str]:
-        # Only a disk that lied excuses a loss: on an honest disk a lost artifact is the
-        # store's, and stays missing for the invariants to see.
+        # Only a disk that lied excuses a loss: on an honest disk a lost or changed artifact
+        # is the store's, and stays for the invariants to see.
         return frozenset(self._unreadable) if self.disk.lies else frozenset()
 
     def log_view(self, appends: Sequence[Batch]) -> Any:
@@ -378,8 +464,8 @@ class AckedLog:
         return out
 
 
-# Disk store factories by the name `store=` takes ("sqlite", "jsonl" once their stores exist).
-DISK_STORES: dict[str, DiskStoreFactory] = {}
+# Disk store factories by the name `store=` takes: the real stores, each flaw too.
+DISK_STORES: dict[str, DiskStoreFactory] = dict(REAL_STORES)
 
 
 def register_disk_store(name: str, factory: DiskStoreFactory) -> None:
@@ -398,6 +484,7 @@ def make_backend(
         return MemoryStores()
     factory = DISK_STORES.get(store)
     if factory is None:
+        parse_store(store)  # names the known stores and flaws, if that is what is wrong
         known = ", ".join([MemoryStores.name, *sorted(DISK_STORES)])
         raise ValueError(f"unknown store {store!r}; known stores: {known}")
     return DiskStores(store, factory, clock, streams, trace)

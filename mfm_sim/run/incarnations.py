@@ -227,6 +227,9 @@ class Simulation:
             outcome = Outcome.CRASH
         except RunError as exc:
             outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+            if not handle.alive and self.backend.name != "memory":
+                # The disk took the machine down and SQLite reported it as an I/O error.
+                outcome, ekind, ecode = Outcome.CRASH, None, None
         except Deadlock:
             outcome = Outcome.DEADLOCK
         except Runaway:
@@ -303,7 +306,8 @@ class Simulation:
                 and first.event.manifest_id == self.manifest_id
             ):
                 return run_id
-        return None
+        # A disk store may have made a start's `RunStarted` durable without acknowledging it.
+        return self.backend.durable_start(self.manifest_id)
 
     def run(self) -> None:
         try:
@@ -496,6 +500,7 @@ class Simulation:
             # store's bytes, read back from a disk that may have lied, are checked one by one.
             content_addressed=self.backend.name == "memory",
             durable_store=self.backend.name,
+            store_appends=tuple(self.backend.attempts),
             handler_journal=tuple(e.freeze() for e in self.process.journal),
             transport_uses=tuple(self.process.uses),
             service_states=world.service_states(),

@@ -32,6 +32,7 @@ __all__ = [
     "Prediction",
     "Reference",
     "RunView",
+    "StoreAppend",
     "TransportUse",
 ]
 
@@ -130,6 +131,16 @@ class RunView:
 
 
 @attrs.frozen
+class StoreAppend:
+    """One append a real durable store was asked for (`run/backends.py`), and whether it
+    returned (acknowledged) or raised (a crash took the machine down inside it, most often)."""
+
+    run_id: uuid.UUID
+    envelopes: tuple[EventEnvelope, ...]
+    returned: bool
+
+
+@attrs.frozen
 class Reference:
     """The fault-free outcome of the same scenario and knobs."""
 
@@ -187,6 +198,9 @@ class Observation:
     # Where the durable stores lived: "memory" (the model stores, which cannot lose what they
     # acknowledged) or a real store on the simulated disk ("sqlite", "jsonl"): invariant 15.
     durable_store: str = "memory"
+    # Every append a real store on the simulated disk was asked for, in order; empty for the
+    # in-memory store (`durability` judges these: all or nothing).
+    store_appends: tuple[StoreAppend, ...] = ()
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -21,6 +21,7 @@ import attrs
 from mfm_sim.faults.injector import SETUP_STEP
 from mfm_sim.faults.kinds import FAULTS, Fault, FaultKind
 from mfm_sim.faults.swarm import MAX_BUDGET
+from mfm_sim.run.store_names import MEMORY, MIX, parse_store
 
 __all__ = [
     "MAX_DEPTH",
@@ -132,9 +133,12 @@ class Schedule:
     faults: tuple[Fault, ...]
     recoverable: bool = True
     interleave: bool = False
+    # The durable store the engine ran on (`run/store_names.py`); written only when it is
+    # not the in-memory default, so every schedule written before stays byte for byte.
+    store: str = "memory"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": SCHEDULE_FORMAT,
             "seed": self.seed,
             "scenario": self.scenario,
@@ -142,6 +146,9 @@ class Schedule:
             "interleave": self.interleave,
             "faults": [f.to_json() for f in self.faults],
         }
+        if self.store != "memory":
+            out["store"] = self.store
+        return out
 
     @classmethod
     def from_json(cls, value: Any) -> Schedule:
@@ -171,7 +178,13 @@ class Schedule:
                     f"corrupt schedule: fault {i} at step {b.step} does not come after step "
                     f"{a.step}: steps must increase (one fault per fault point)"
                 )
-        return cls(seed, scenario, faults, recoverable, interleave)
+        store = _typed(value, "store", str, MEMORY)
+        try:
+            if parse_store(store)[0] == MIX:  # a schedule records the store a seed drew
+                raise ValueError(f"store {MIX!r} is not one store")
+        except ValueError as exc:
+            raise ScheduleError(f"corrupt schedule: {exc}") from None
+        return cls(seed, scenario, faults, recoverable, interleave, store)
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")

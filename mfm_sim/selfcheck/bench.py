@@ -78,6 +78,26 @@ def throughput(scenarios: list[Scenario], seeds: int, rounds: int = 3) -> tuple[
     return best
 
 
+def store_rates(scenarios: list[Scenario], seeds: int) -> dict[str, float]:
+    """Schedules per second on one core for each store backend, over the same seeds and
+    scenarios in the same run (so the ratios to memory compare across machines); a store
+    whose extra is not installed (apsw, for sqlite) is left out."""
+    import importlib.util
+
+    from mfm_sim.run.store_names import STORES
+
+    rates: dict[str, float] = {}
+    for store in STORES:
+        if store == "sqlite" and importlib.util.find_spec("apsw") is None:
+            continue
+        simulate(scenarios[0], 10_000_000, keep_trace=False, store=store)  # warm-up
+        start = time.perf_counter()
+        for i in range(seeds):
+            simulate(scenarios[i % len(scenarios)], i, keep_trace=False, store=store)
+        rates[store] = seeds / (time.perf_counter() - start)
+    return rates
+
+
 async def _stock_run(instance: Any, manifest: Any, manifest_id: str, data: bytes) -> None:
     stores = Stores(InMemoryArtifactStore(), InMemoryEventStore())
     await stores.artifacts.put(ArtifactKind.MANIFEST, data)
@@ -245,6 +265,12 @@ def run_bench(
     per_core, speedup = throughput(mix, seeds)
     figures.append(Figure("throughput", per_core, "schedules/s/core", ">= 1000", per_core >= 1000))
     figures.append(Figure("virtual_speedup", speedup, "virtual s / wall s"))
+    rates = store_rates(mix, max(len(mix), seeds // 10))
+    for store, rate in rates.items():
+        figures.append(Figure(f"store_{store}", rate, "schedules/s/core"))
+        if store != "memory":
+            ratio = rate / rates["memory"]
+            figures.append(Figure(f"store_{store}_ratio", ratio, "x the memory store"))
     name, case_seed = OVERHEAD_CASE
     ov = overhead(get_scenario(name), case_seed, 200 if not quick else 20)
     figures.append(Figure("stock_engine_run", ov["stock_run_us"], "us per run"))

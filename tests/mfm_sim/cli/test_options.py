@@ -14,6 +14,7 @@ from mfm_sim.cli.options import (
     parse_seed_arg,
     parse_seed_range,
     parse_seeds,
+    parse_store,
     parse_variant,
     write_output,
 )
@@ -118,3 +119,20 @@ def test_real_names_the_real_engine() -> None:
     assert parse_variant("real") is None and parse_variant(None) is None
     with pytest.raises(BadInput, match="known: real, "):
         parse_variant("no_such_variant")
+
+
+def test_store() -> None:
+    assert parse_store("memory") == "memory"
+    assert parse_store(" memory ") == "memory"
+    with pytest.raises(BadInput, match=r"^--store: unknown store 'nope'; known: memory, sqlite"):
+        parse_store("nope")
+    with pytest.raises(BadInput, match=r"^--store: unknown flaw 'nope' of the sqlite store"):
+        parse_store("sqlite:nope")
+    with pytest.raises(BadInput, match=r"^--store: unknown flaw 'x' of the memory store"):
+        parse_store("memory:x")
+
+
+def test_a_bad_store_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    res = invoke(["run", "--scenario", "linear", "--seeds", "1", "--store", "nope"])
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "--store: unknown store 'nope'" in res.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+from mfm_engine.events import DomainEvent, EventEnvelope
 
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.durability import (
@@ -12,8 +13,9 @@ from mfm_sim.invariants.durability import (
     disk_lost_data,
 )
 from mfm_sim.invariants.registry import check
+from mfm_sim.run.observation import Observation, StoreAppend
 from tests.mfm_sim.invariants.support import fired, seqs_of, stream
-from tests.mfm_sim.logs import clean_builder, with_stream
+from tests.mfm_sim.logs import RUN_ID, clean_builder, with_stream
 
 K = FaultKind
 
@@ -78,3 +80,67 @@ def test_when_a_lying_disk_cost_data_the_schedule_is_the_disks() -> None:
     honest = with_stream(clean_builder().observation(durable_store="sqlite"), stream(lied)[:-3])
     assert not disk_lost_data(honest)
     assert {v.invariant for v in check(honest)} >= {"durability"}
+
+
+def test_an_acknowledged_batch_read_back_as_other_events_fires() -> None:
+    obs = clean_builder().observation(durable_store="sqlite")
+    envs = stream(obs)
+    first = obs.incarnations[0]
+    batch = (first.number, 1, "main", RUN_ID, (envs[0], envs[1]))
+    incs = (attrs.evolve(first, appends=(batch,)), *obs.incarnations[1:])
+    assert check_durability(attrs.evolve(obs, incarnations=incs)) == []
+    other = attrs.evolve(envs[1], event=DomainEvent("something_else", {}, None))
+    changed = with_stream(attrs.evolve(obs, incarnations=incs), [envs[0], other, *envs[2:]])
+    (v,) = fired(changed, "durability")
+    assert v.seqs == (2,)
+    assert "reads back changed" in v.message
+
+
+def _with_attempt(obs: Observation, envelopes: list[EventEnvelope], returned: bool = False):
+    """`obs` with one append a real store was asked for, and no acknowledged append left to
+    judge (those are the other half's)."""
+    incs = tuple(attrs.evolve(inc, appended=()) for inc in obs.incarnations)
+    attempt = StoreAppend(RUN_ID, tuple(envelopes), returned)
+    return attrs.evolve(obs, incarnations=incs, store_appends=(attempt,))
+
+
+def test_an_unreturned_append_left_whole_or_not_at_all_passes() -> None:
+    obs = clean_builder().observation(durable_store="sqlite")
+    envs = stream(obs)
+    assert check_durability(_with_attempt(obs, envs[2:4])) == []  # all of it landed
+    gone = with_stream(obs, envs[:2])
+    assert check_durability(_with_attempt(gone, envs[2:4])) == []  # none of it
+    # Another attempt at the same seqs (another incarnation: other timestamps) landed.
+    other = [attrs.evolve(e, ts_millis=(e.ts_millis or 0) + 1000) for e in envs[2:4]]
+    assert check_durability(_with_attempt(obs, other)) == []
+
+
+def test_half_of_an_unreturned_append_in_the_log_fires() -> None:
+    obs = clean_builder().observation(durable_store="sqlite")
+    envs = stream(obs)
+    half = with_stream(obs, envs[:3])
+    (v,) = fired(_with_attempt(half, envs[2:4]), "durability")
+    assert v.seqs == (3,)
+    assert "an append of seqs 3..4 that never returned left only seqs 3" in v.message
+    # A returned append is judged by the acknowledged-appends half instead.
+    assert check_durability(_with_attempt(half, envs[2:4], returned=True)) == []
+    # The memory stores are the model: nothing of theirs is judged.
+    memory = attrs.evolve(_with_attempt(half, envs[2:4]), durable_store="memory")
+    assert check_durability(memory) == []
+
+
+def test_an_acknowledged_seq_appended_again_later_is_a_loss_even_if_the_log_looks_whole() -> None:
+    obs = clean_builder().observation(durable_store="jsonl")
+    first = obs.incarnations[0]
+    last = first.appended[-1]
+    again = attrs.evolve(first, number=first.number + 1, appended=(last,), appends=())
+    twice = attrs.evolve(obs, incarnations=(first, again))
+    (v,) = fired(twice, "durability")
+    assert v.seqs == (last[1],)
+    assert "was gone from the jsonl store when incarnation" in v.message
+    # Under a lying disk the same schedule is the disk's: nothing of it is judged.
+    b = clean_builder()
+    b.fault(K.DISK_MISDIRECTED_WRITE, site="disk.write")
+    lied = b.observation(durable_store="jsonl")
+    lied = attrs.evolve(lied, incarnations=(lied.incarnations[0], again))
+    assert disk_lost_data(lied) and check(lied) == []

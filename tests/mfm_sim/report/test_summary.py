@@ -209,3 +209,14 @@ def test_emitted_test_fails_under_the_bug_and_passes_without(failing: SimResult)
     tests[0]()  # the real engine: no violations
     with variant_context(VARIANT), pytest.raises(AssertionError, match="attempt_envelopes"):
         tests[0]()
+
+
+def test_a_replay_repeats_the_store_unless_a_schedule_file_carries_it() -> None:
+    from mfm_sim.report.summary import ReplayOptions
+
+    opts = ReplayOptions(store="jsonl")
+    assert opts.args() == ["--store", "jsonl"]
+    assert opts.command("linear", 3) == "mfm-sim replay 3 --scenario linear --store jsonl"
+    assert "--store" not in opts.command("linear", 3, "s.json")
+    assert 'simulate(get_scenario("linear"), 3, store="jsonl")' in opts.python_command("linear", 3)
+    assert ReplayOptions().args() == []

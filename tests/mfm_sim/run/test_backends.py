@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("apsw")  # the `sqlite` extra
 
-from mfm_engine.stores import ArtifactKind
+from mfm_engine.stores import ArtifactKind, Stores
 
 from mfm_sim import get_scenario, simulate
 from mfm_sim.errors import HarnessError
@@ -47,7 +48,7 @@ def stores() -> Iterator[None]:
 
 def test_memory_is_the_default_and_an_unknown_store_is_refused() -> None:
     assert isinstance(make_backend("memory", VirtualClock(), Streams(1)), MemoryStores)
-    with pytest.raises(ValueError, match="unknown store 'nope'; known stores: memory, test-sqlite"):
+    with pytest.raises(ValueError, match="unknown store 'nope'; known: memory, sqlite, jsonl"):
         make_backend("nope", VirtualClock(), Streams(1))
     with pytest.raises(ValueError, match="model stores"):
         register_disk_store("memory", minimal_sqlite_stores())
@@ -181,3 +182,114 @@ def test_only_a_lying_disk_excuses_an_unreadable_artifact() -> None:
     backend.disk.lies += 1
     assert backend.lied_away() == {artifact_id}
     backend.close()
+
+
+class _Garbling:
+    """An artifact store that reads back other bytes than were put, as one on a garbled disk."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        return str(await self.inner.put(kind, data))
+
+    async def get(self, artifact_id: str) -> bytes:
+        return bytes(await self.inner.get(artifact_id)) + b"!"
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_only_a_lying_disk_excuses_an_artifact_read_back_changed() -> None:
+    build = minimal_sqlite_stores()
+    register_disk_store(
+        "test-garbling",
+        lambda env: (lambda s: Stores(_Garbling(s.artifacts), s.events))(build(env)),
+    )
+    try:
+        world = World(2, FaultConfig((), None))
+        backend = make_backend("test-garbling", world.clock, world.streams)
+        assert isinstance(backend, DiskStores)
+        stores = backend.open(IncarnationHandle(world, 0))
+        artifact_id = run_inline(stores.artifacts.put(ArtifactKind.OTHER, b"x" * 100))
+        backend.ended(crashed=False)
+        artifacts, _ = backend.contents()
+        assert artifacts[artifact_id] == b"x" * 100 + b"!"
+        assert backend.lied_away() == frozenset()  # an honest disk: the change is the store's
+        backend.disk.lies += 1
+        backend.contents()
+        assert backend.lied_away() == {artifact_id}
+        backend.close()
+    finally:
+        DISK_STORES.pop("test-garbling", None)
+
+
+class _DiesAfterPut(_Garbling):
+    """An artifact store whose put commits and then never returns (the machine died)."""
+
+    async def put(self, kind: ArtifactKind, data: bytes) -> str:
+        await self.inner.put(kind, data)
+        raise OSError("power lost before the put returned")
+
+    async def get(self, artifact_id: str) -> bytes:
+        return bytes(await self.inner.get(artifact_id))
+
+
+def test_an_artifact_a_put_made_durable_without_returning_is_read_back() -> None:
+    build = minimal_sqlite_stores()
+    register_disk_store(
+        "test-dies",
+        lambda env: (lambda s: Stores(_DiesAfterPut(s.artifacts), s.events))(build(env)),
+    )
+    try:
+        world = World(2, FaultConfig((), None))
+        backend = make_backend("test-dies", world.clock, world.streams)
+        stores = backend.open(IncarnationHandle(world, 0))
+        with pytest.raises(OSError):
+            run_inline(stores.artifacts.put(ArtifactKind.OTHER, b"y" * 100))
+        backend.ended(crashed=False)
+        artifacts, _ = backend.contents()
+        assert list(artifacts.values()) == [b"y" * 100]
+        backend.close()
+    finally:
+        DISK_STORES.pop("test-dies", None)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "jsonl"])
+def test_every_append_a_real_store_is_asked_for_is_recorded(store: str) -> None:
+    result = simulate(get_scenario("linear"), 3, faults=(), store=store, keep_observation=True)
+    obs = result.observation
+    assert obs is not None and obs.durable_store == store and result.violations == ()
+    acked = [(b[3], b[4]) for inc in obs.incarnations for b in inc.appends]
+    assert [(a.run_id, a.envelopes) for a in obs.store_appends] == acked
+    assert all(a.returned for a in obs.store_appends)
+    assert result.schedule.store == store  # the schedule records where it ran
+
+
+def test_a_disk_store_leaves_out_the_operators_direct_writes() -> None:
+    """Generated seed 0 brings a recorded log and seed 4 makes operator mistakes: both write
+    straight into the memory stores, so on a disk store they are left out, not a harness
+    error; on the memory store they are there."""
+    sc = get_scenario("generated")
+    seeded = simulate(sc, 0, keep_observation=True).observation
+    mistaken = simulate(sc, 4, keep_observation=True).observation
+    assert seeded is not None and seeded.seeded
+    assert mistaken is not None and mistaken.operator_calls
+    for store in ("sqlite", "jsonl"):
+        for seed in (0, 4):
+            result = simulate(sc, seed, store=store, keep_observation=True)
+            obs = result.observation
+            assert obs is not None and result.violations == ()
+            assert not obs.seeded and obs.operator_calls == ()
+
+
+def test_a_mixed_seed_runs_on_the_store_it_drew_and_memory_draws_change_nothing() -> None:
+    from mfm_sim.run.store_names import draw_store
+
+    sc = get_scenario("linear")
+    seeds = {draw_store(seed): seed for seed in range(40)}
+    for store, seed in seeds.items():
+        mixed = simulate(sc, seed, store="mix")
+        assert mixed.schedule.store == store
+        assert mixed.digest == simulate(sc, seed, store=store).digest
+        assert simulate(sc, seed, schedule=mixed.schedule).digest == mixed.digest

@@ -308,3 +308,22 @@ def test_every_schedule_the_harness_writes_passes_the_checks(recoverable: bool) 
             assert Schedule.from_json(data).to_json() == data
             fired += len(r.schedule.faults)
     assert fired > 0
+
+
+def test_the_store_is_written_only_when_not_memory_and_read_back(tmp_path: Path) -> None:
+    memory = Schedule(5, "linear", ())
+    assert "store" not in memory.to_json()  # schedules from before the store stay as they were
+    assert Schedule.from_json(memory.to_json()).store == "memory"
+    disk = Schedule(5, "linear", (), store="sqlite:synchronous_off")
+    assert disk.to_json()["store"] == "sqlite:synchronous_off"
+    path = tmp_path / "s.json"
+    disk.dump(path)
+    assert Schedule.load(path) == disk
+    for bad in ("floppy", 3, "jsonl:nope"):
+        with pytest.raises(ScheduleError, match=r"corrupt schedule: .*store"):
+            Schedule.from_json({**memory.to_json(), "store": bad})
+
+
+def test_a_schedule_records_one_store_never_the_mix() -> None:
+    with pytest.raises(ScheduleError, match="corrupt schedule: store 'mix' is not one store"):
+        Schedule.from_json({**Schedule(5, "linear", ()).to_json(), "store": "mix"})

@@ -83,3 +83,9 @@ def test_bench_bugs_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "unfixed_orphan" in result.output
     rows = json.loads(out.read_text())["bugs"]
     assert rows[0]["variant"] == "unfixed_orphan" and rows[0]["caught"]
+
+
+def test_store_rates_time_every_store_backend_in_one_run() -> None:
+    rates = bench.store_rates([get_scenario("linear")], 3)
+    assert {"memory", "jsonl"} <= set(rates) <= {"memory", "sqlite", "jsonl"}
+    assert all(rate > 0 for rate in rates.values())
