@@ -9,9 +9,15 @@ from typing import overload
 
 import attrs
 
-__all__ = ["SEED_SPACE", "SeedSpan"]
+__all__ = ["SEED_SPACE", "SeedSpan", "range_count"]
 
 SEED_SPACE = 2**64
+
+
+def range_count(r: range) -> int:
+    """`len(r)`, also past `sys.maxsize` (where `len` raises OverflowError)."""
+    span = r.stop - r.start if r.step > 0 else r.start - r.stop
+    return max(0, (span + abs(r.step) - 1) // abs(r.step))
 
 
 @attrs.frozen
@@ -27,8 +33,7 @@ class SeedSpan(Sequence[int]):
 
     @property
     def count(self) -> int:
-        r = self.seeds
-        return max(0, (r.stop - r.start + r.step - 1) // r.step)
+        return range_count(self.seeds)
 
     def __len__(self) -> int:
         return min(self.count, sys.maxsize)

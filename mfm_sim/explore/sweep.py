@@ -26,7 +26,7 @@ import attrs
 
 from mfm_sim.errors import HarnessError
 from mfm_sim.explore.interrupt import StopSignals, detach_worker, signal_name
-from mfm_sim.explore.seeds import SeedSpan
+from mfm_sim.explore.seeds import SeedSpan, range_count
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants import invariant_names
 from mfm_sim.run.result import SimResult
@@ -342,14 +342,9 @@ def seed_count(seeds: Sequence[int]) -> int:
     for a `SeedSpan`, whose `len` stops at `sys.maxsize`."""
     if isinstance(seeds, SeedSpan):
         return seeds.count
-    try:
-        return len(seeds)
-    except OverflowError:
-        if not isinstance(seeds, range):
-            raise
-        r = seeds
-        span = r.stop - r.start if r.step > 0 else r.start - r.stop
-        return max(0, (span + abs(r.step) - 1) // abs(r.step))
+    if isinstance(seeds, range):
+        return range_count(seeds)
+    return len(seeds)
 
 
 @attrs.define
