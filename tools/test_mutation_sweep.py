@@ -23,7 +23,7 @@ from mfm_sim.run.scenario import all_scenarios
 
 __all__ = ["SEEDS", "run_sweep"]
 
-SEEDS = 40  # seeds 0..SEEDS-1 of every scenario: fixed, so a mutant's verdict is too
+SEEDS = 200  # seeds 0..SEEDS-1 of every scenario: fixed, so a mutant's verdict is too
 _NAMES = sorted(s.name for s in all_scenarios())
 
 
