@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from mfm_sim.cli.main import cli
 from mfm_sim.run.scenario import all_scenarios
 
-__all__ = ["SEEDS", "seeds_of", "run_sweep"]
+__all__ = ["GENERATED_SEEDS", "SEEDS", "run_sweep", "seeds_of"]
 
 # Seeds 0..N-1 of every scenario: fixed, so a mutant's verdict is too. The generated workload
 # draws the whole handler API and every fault kind swarm-style, so it gets the most seeds; the

@@ -11,7 +11,7 @@ from mfm_engine.errors import ErrorCategory, StateError, info
 from mfm_engine.runtime import attempt
 
 from mfm_sim.run.scenario import all_scenarios
-from tools.test_mutation_sweep import SEEDS, run_sweep
+from tools.test_mutation_sweep import GENERATED_SEEDS, SEEDS, run_sweep
 
 
 def test_every_scenario_passes_a_short_sweep(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_every_scenario_passes_a_short_sweep(tmp_path: Path) -> None:
         code, output = run_sweep(scenario.name, 3, tmp_path / scenario.name)
         assert code == 0, output[-1000:]
         assert "ok: 3 schedules, no violations" in output
-    assert SEEDS >= 20  # the test command's fixed seed count
+    assert SEEDS >= 20 and GENERATED_SEEDS >= SEEDS  # the test command's fixed seed counts
 
 
 def test_a_handler_exception_that_loses_its_type_fails_the_sweep(
