@@ -79,10 +79,8 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
             checkpoint = event.context_snapshot_id
             open_attempt = None
         elif isinstance(event, StateFailed):
-            if open_attempt is None:
-                raise invalid_plan(
-                    "terminal_without_entered", "state terminal without StateEntered"
-                )
+            # The envelope walk above refused a terminal with no open attempt on this stream.
+            assert open_attempt is not None
             failures[event.state_id] = FailureRecord(
                 open_attempt.attempt, open_attempt.base_snapshot_id, event.error.retryable
             )
