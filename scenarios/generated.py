@@ -42,6 +42,7 @@ from mfm_scenarios.program import (
     Text,
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
+from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
@@ -165,6 +166,7 @@ class Drawn:
     initial: dict[str, Any]
     children: dict[str, tuple[ExecutionPlan, RunConfig, dict[str, Any]]]
     replays: Replays | None = None  # `mfm_scenarios.replays`: recorded log, route, await
+    twins: Twins | None = None  # `mfm_scenarios.twins`: calls at once, a cancelled child
 
 
 def _value(rng: Rng) -> Any:
@@ -430,9 +432,13 @@ def draw(rng: Rng) -> Drawn:
     rare_rng = rng.fork("rare")
     extras |= _rare(rare_rng, programs)
     extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
-    replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
+    replays_rng = rng.fork("replays")
+    replays = draw_replays(replays_rng, names, programs, cfg, children)
+    # Forked from the replays' stream after its last draw: no earlier draw moves.
+    twins = draw_twins(replays_rng.fork("twins"), programs, replays.history, children, replay)
+    replays = attrs.evolve(replays, history=twins.history)
     plan = _replace_programs(plan, programs)
-    return Drawn(features | extras, plan, cfg, initial, children, replays)
+    return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 
 
 def _extras(rng: Rng, programs: list[Program]) -> frozenset[str]:
@@ -564,9 +570,9 @@ def build(rng: Rng) -> ScenarioRun:
             "features": sorted(drawn.features),
             "states": [[node.id, len(node.state.program.ops)] for node in drawn.plan.graph.states],
         },
-        transports=make_services(route_services(replays), trace=False),
+        transports=_transports(drawn),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
-        child_runs=bool(drawn.children) or "bad_request" in drawn.features,
+        child_runs=bool(drawn.children) or "bad_request" in drawn.features or _only(drawn),
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,
@@ -574,6 +580,18 @@ def build(rng: Rng) -> ScenarioRun:
         history=history,
     )
     return _with_operator(run, rng.fork("operator"))
+
+
+def _only(drawn: Drawn) -> bool:
+    return drawn.twins is not None and drawn.twins.children_only
+
+
+def _transports(drawn: Drawn) -> Any:
+    """The services the workload calls; none but the child-run wrapper (`children_only`)."""
+    services = route_services(drawn.replays)
+    if drawn.twins is not None:
+        services = twin_services(services, drawn.twins)
+    return None if services is None else make_services(services, trace=False)
 
 
 def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:

@@ -66,6 +66,7 @@ __all__ = [
     "interpret",
     "response_of",
     "run_key",
+    "service_of",
 ]
 
 RUN = "{run}"  # stands for the run id in predicted fact keys
@@ -117,12 +118,14 @@ class _Attempt:
         cfg: RunConfig,
         seeded: Mapping[str, Any],
         spawned: frozenset[str] = frozenset(),
+        cancelled: frozenset[str] = frozenset(),
     ) -> None:
         self.state_id = state_id
         self.attempt = attempt
         self.cfg = cfg
         self.seeded = seeded  # facts a recorded log bound before the run's first attempt
         self.spawned = spawned  # spawn keys of the children it holds, with another manifest
+        self.cancelled = cancelled  # spawn keys of the children it holds finished CANCELLED
         self.writes: dict[str, Any] = {}
         self.deletes: list[str] = []
         self.events: list[tuple[str, Any]] = []
@@ -235,6 +238,10 @@ class _Attempt:
                 "status": child.phase.value,
                 "final_snapshot": child.prediction.final_context,
             }
+            if f"spawn:{op.fact_key}" in self.cancelled and not self._replay():
+                # ENGINE.md: the spawn resumes an existing child; a finished run's resume
+                # returns its result (CANCELLED, no snapshot) and writes nothing.
+                fields[key] = {"status": "cancelled", "final_snapshot": None}
             if op.n:  # awaited again naming another manifest than the spawn recorded
                 raise _Refused("child_run_conflict", False)
             self.write(
@@ -262,6 +269,9 @@ class _Attempt:
         known = _known_fields(service, op.value)
         if known:
             fields.setdefault(op.fact_key, known)
+        if op.twin is not None and op.twin != op.value:
+            # Rival requests under one key: either may bind first; the other is refused.
+            fields.pop(op.fact_key, None)
         if op.key:
             self.write(op.key, value)
 
@@ -287,6 +297,11 @@ def _routed(namespace: str) -> str | None:
         if n > best_len:
             best, best_len = service, n
     return best
+
+
+def service_of(namespace: str) -> str | None:
+    """The service the workload's router sends `namespace` to, or None (unknown)."""
+    return _routed(namespace)
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -368,13 +383,21 @@ class _Interpreter:
         self.cfg = cfg
         self.children = children
         self.seeded: dict[str, Any] = dict(history.facts) if history is not None else {}
-        self.spawned = frozenset(c[0] for c in history.children) if history is not None else None
+        finished = frozenset(history.finished) if history is not None else frozenset()
+        self.cancelled = finished
+        self.spawned = (
+            frozenset(c[0] for c in history.children if c[0] not in finished)
+            if history is not None
+            else None
+        )
         self.fields: dict[str, Any] = {}
 
     def attempt(
         self, state_id: str, program: Program, attempt: int
     ) -> tuple[AttemptPrediction, _Attempt]:
-        walk = _Attempt(state_id, attempt, self.cfg, self.seeded, self.spawned or frozenset())
+        walk = _Attempt(
+            state_id, attempt, self.cfg, self.seeded, self.spawned or frozenset(), self.cancelled
+        )
         if set(program.tags) & set(self.cfg.skip_tags):
             return AttemptPrediction(state_id, attempt, True, True, None, (), (), (), ()), walk
         error: tuple[str, bool, str | None] | None = None

@@ -13,6 +13,7 @@ An op with `catch` turns one of the refusals in `CATCHABLE` into a context write
 
 from __future__ import annotations
 
+import asyncio
 from enum import IntEnum
 from typing import Any
 
@@ -123,6 +124,9 @@ class Op:
     message: str = ""  # FAIL
     catch: bool = False  # a refusal in CATCHABLE is written to `key` instead of raised
     attempts: tuple[int, ...] | None = None  # the attempts it runs in; None: every one
+    # CALL / CHILD's spawn: the request of a second call made at once (asyncio.gather) under
+    # the same fact key; `value` itself for a twin (`mfm_scenarios.twins`). None: one call.
+    twin: Any = None
 
     def runs_in(self, attempt: int) -> bool:
         return self.attempts is None or attempt in self.attempts
@@ -181,7 +185,7 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
             state_id=op.src or None,
         )
     elif kind == CALL:
-        result = await io.call(IoCall(op.name, op.value, op.fact_key))
+        result = await _call(io, op, IoCall(op.name, op.value, op.fact_key))
         if op.key:  # an op with no key discards the response
             ctx.write(op.key, result)
     elif kind == NOW:
@@ -193,7 +197,7 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
     elif kind == REQUIRE:
         ctx.write(op.key, ctx.require(op.src))
     elif kind == CHILD:
-        ack = await io.call(IoCall(SPAWN_NAMESPACE, op.value, f"spawn:{op.fact_key}"))
+        ack = await _call(io, op, IoCall(SPAWN_NAMESPACE, op.value, f"spawn:{op.fact_key}"))
         request = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": op.value}
         done = await io.call(IoCall(AWAIT_NAMESPACE, request, f"await:{op.fact_key}"))
         if op.n:  # await it again, naming its initial snapshot as its manifest: refused
@@ -206,3 +210,22 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
         ctx.write(op.key, {"status": done["status"], "final": done["final_snapshot"]})
     else:  # pragma: no cover - the generator draws only KINDS
         raise ValueError(f"unknown op kind {kind!r}")
+
+
+async def _call(io: Any, op: Op, call: IoCall) -> Any:
+    """`io.call(call)`; with `op.twin`, also a second call of the same fact key at once. Both
+    are awaited (nothing of the attempt runs on after the handler), the first error raised,
+    except `fact_payload_conflict`: the call that lost the binding; the other one's answer is
+    the bound payload, returned."""
+    if op.twin is None:
+        return await io.call(call)
+    second = IoCall(call.namespace, op.twin, call.fact_key)
+    results = await asyncio.gather(io.call(call), io.call(second), return_exceptions=True)
+    lost = [r for r in results if isinstance(r, IoError) and r.info.code == "fact_payload_conflict"]
+    for result in results:
+        if isinstance(result, BaseException) and result not in lost:
+            raise result
+    answers = [r for r in results if not isinstance(r, BaseException)]
+    if not answers:
+        raise lost[0]
+    return answers[0]

@@ -39,6 +39,11 @@ class FaultyTransport:
         h = self._h
         if self._uses is not None:
             note_use(self._uses, h.number, self._env, call.namespace)
+        # Judged as the engine decides to call, before the fault point may yield: a call made
+        # at once under the same key may bind and record it meanwhile, which is no re-call.
+        bound = call.fact_key is not None and _durably_bound(
+            self._durable, self._env.run_id, call.fact_key
+        )
         try:
             fault = await h.before("service", target=call.namespace)
         except StorageError:
@@ -49,9 +54,7 @@ class FaultyTransport:
                 "injected transient transport error",
                 retryable=True,
             ) from None
-        if call.fact_key is not None and _durably_bound(
-            self._durable, self._env.run_id, call.fact_key
-        ):
+        if bound:
             # The engine performed live IO for a fact it had already recorded.
             # Counted as a second effect, so invariant 9 names it.
             key = f"recorded fact re-performed: {call.fact_key}"

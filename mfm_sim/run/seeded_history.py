@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.events import FACT_RECORDED, DomainEvent, EventEnvelope, RunStarted
+from mfm_engine.events import (
+    FACT_RECORDED,
+    DomainEvent,
+    EventEnvelope,
+    RunCompleted,
+    RunStarted,
+    RunStatus,
+)
 from mfm_engine.stores import Stores
 
 from mfm_sim.invariants.spec.canonical import artifact_id, canonical_bytes
@@ -37,6 +44,9 @@ class SeededHistory:
     facts: tuple[tuple[str, Any], ...]
     # (spawn key, manifest JSON, initial context) of each child run the log holds.
     children: tuple[tuple[str, Any, Any], ...] = ()
+    # Spawn keys of those children the log holds as finished: `RunCompleted(CANCELLED)` with
+    # no final snapshot (the event's snapshot id is optional), as an operator's cancel leaves.
+    finished: tuple[str, ...] = ()
 
     def fact_keys(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.facts)
@@ -69,7 +79,8 @@ def seed_history(
     for key, manifest, child_initial in history.children:
         child = uuid.uuid5(run_id, key)
         started = RunStarted(manifest["op_id"], _put(stores, manifest), _put(stores, child_initial))
-        _stream(stores, child, [started], ts_millis)
+        cancelled = [RunCompleted(RunStatus.CANCELLED, None)] if key in history.finished else []
+        _stream(stores, child, [started, *cancelled], ts_millis)
 
 
 def _stream(stores: Stores, run_id: uuid.UUID, events: list[Any], ts_millis: int) -> None:
