@@ -214,18 +214,23 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
 
 async def _call(io: Any, op: Op, call: IoCall) -> Any:
     """`io.call(call)`; with `op.twin`, also a second call of the same fact key at once. Both
-    are awaited (nothing of the attempt runs on after the handler), the first error raised,
-    except `fact_payload_conflict`: the call that lost the binding; the other one's answer is
-    the bound payload, returned."""
+    are awaited (nothing of the attempt runs on after the handler) and the first error is
+    raised, except, for rival requests, `fact_payload_conflict`: the call that lost the
+    binding. Every other answer is the bound payload; the last is returned."""
     if op.twin is None:
         return await io.call(call)
     second = IoCall(call.namespace, op.twin, call.fact_key)
     results = await asyncio.gather(io.call(call), io.call(second), return_exceptions=True)
-    lost = [r for r in results if isinstance(r, IoError) and r.info.code == "fact_payload_conflict"]
+    rival = op.twin != op.value
+    lost = [
+        r
+        for r in results
+        if rival and isinstance(r, IoError) and r.info.code == "fact_payload_conflict"
+    ]
     for result in results:
         if isinstance(result, BaseException) and result not in lost:
             raise result
     answers = [r for r in results if not isinstance(r, BaseException)]
     if not answers:
         raise lost[0]
-    return answers[0]
+    return answers[-1]

@@ -653,3 +653,71 @@ _register(
         "if False:  # the bug: the execution mode is never looked at",
     ),
 )
+
+# ------------------------------------------ calls made at once, a cancelled child, no services
+
+_register(
+    "rival_binding_accepted",
+    "a fact key already bound to another payload is bound again, not refused: of two calls "
+    "made at once under one key, the second answers its own payload instead of "
+    "fact_payload_conflict",
+    _patch(
+        "mfm_engine.live_io",
+        "FactIndex.bind",
+        "if bound != payload_id:",
+        "if False:  # the bug: the bound payload is never compared",
+    ),
+)
+
+_register(
+    "twin_binding_refused",
+    "a fact key already bound is refused whatever the payload: of two calls made at once "
+    "with the same answer, the second gets fact_payload_conflict",
+    _patch(
+        "mfm_engine.live_io",
+        "FactIndex.bind",
+        "if bound != payload_id:",
+        "if True:  # the bug: any second binding is a conflict, the same payload too",
+    ),
+)
+
+_register(
+    "repeated_fact_refused",
+    "rebuilding facts from a stream refuses a key recorded twice with the same payload (what "
+    "two calls made at once record) as fact_recorded_conflict",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        "facts = FactIndex.from_event_stream(stream)",
+        # The bug: a key's records are compared by count, not by payload.
+        "facts = FactIndex.from_event_stream(stream)\n"
+        "_keys = [e.event.payload['key'] for e in stream "
+        "if getattr(e.event, 'name', None) == 'fact_recorded']\n"
+        "if len(set(_keys)) != len(_keys):\n"
+        "    raise corruption('fact_recorded_conflict', 'a fact recorded twice')",
+    ),
+)
+
+_register(
+    "await_status_collapsed",
+    "an await reports every child run that did not complete as failed: a cancelled child "
+    "is reported failed",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        'status = "failed" if phase is RunPhase.RUNNING else phase.value',
+        'status = "completed" if phase is RunPhase.COMPLETED else "failed"  # the bug',
+    ),
+)
+
+_register(
+    "wrapper_alone_unimplemented",
+    "the child-run wrapper with no transport factory inside answers a call to any other "
+    "namespace io_unimplemented, as if no transport were installed, not io_unknown_namespace",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport.call",
+        '"io_unknown_namespace",',
+        '"io_unimplemented",  # the bug',
+    ),
+)

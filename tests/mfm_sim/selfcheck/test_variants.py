@@ -10,7 +10,7 @@ import pytest
 from mfm_engine import context as context_mod
 from mfm_engine import live_io as live_io_mod
 from mfm_engine.context import StagedContext
-from mfm_engine.live_io import LiveIo, _IoBase
+from mfm_engine.live_io import FactIndex, LiveIo, _IoBase
 from mfm_engine.recorder import EventRecorder
 from mfm_engine.replay_io import ReplayIo
 from mfm_engine.runtime import attempt as attempt_mod
@@ -83,6 +83,12 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_manifest_unchecked": ("generated", 50),
     "wildcard_route_literal": ("generated", 5),
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
+    # Calls made at once, a cancelled child in a recorded log, the child-run wrapper alone.
+    "rival_binding_accepted": ("generated", 43),
+    "twin_binding_refused": ("generated", 1),
+    "repeated_fact_refused": ("generated", 1),  # a twin's two records, read on resume
+    "await_status_collapsed": ("generated", 48),
+    "wrapper_alone_unimplemented": ("generated", 103),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -123,6 +129,11 @@ CAUGHT_BY: dict[str, str] = {
     "await_manifest_unchecked": "model_agreement",
     "wildcard_route_literal": "model_agreement",
     "fan_out_accepted": "model_agreement",
+    "rival_binding_accepted": "model_agreement",
+    "twin_binding_refused": "model_agreement",
+    "repeated_fact_refused": "idempotent_resume",
+    "await_status_collapsed": "model_agreement",
+    "wrapper_alone_unimplemented": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -147,6 +158,12 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "wildcard_route_literal": ("generated",),
     "fan_out_accepted": ("generated",),
     "failure_under_error_state": ("generated",),  # only generated failures preset a state id
+    # Only the generated workload makes calls at once, cancels a child, runs without services.
+    "rival_binding_accepted": ("generated",),
+    "twin_binding_refused": ("generated",),
+    "repeated_fact_refused": ("generated",),
+    "await_status_collapsed": ("generated",),
+    "wrapper_alone_unimplemented": ("generated",),
 }
 SWEEP_BOUND = 2000
 
@@ -177,6 +194,8 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (live_io_mod, "_route_matches"),
     (engine_mod, "validate_execution_mode"),
     (context_mod, "put_verified"),
+    (FactIndex, "bind"),
+    (child_mod._ChildRunTransport, "call"),
 )
 
 
