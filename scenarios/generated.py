@@ -17,7 +17,7 @@ from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
-from mfm_scenarios.operator import draw_mistakes
+from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
@@ -598,6 +598,9 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     """The run with the seed's operator mistakes (`mfm_scenarios.operator`) and the refusals
     the model predicts for them; drawn last, from a fork, so the workload stays as drawn."""
     calls, expected = draw_mistakes(rng, run.plan, run.run_config, run.manifest())
+    # Forked after the mistakes' last draw, so they stay as drawn.
+    recorded, refusal = draw_recorded(rng.fork("recorded"), run.manifest())
+    calls, expected = calls + recorded, {**expected, **refusal}
     if not calls or run.model is None or run.model.prediction is None:
         return run
     prediction = attrs.evolve(run.model.prediction, operator=expected)

@@ -19,10 +19,11 @@ import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
 
+from mfm_sim.invariants.spec.canonical import canonical_bytes
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
 from mfm_sim.world.rng import Rng
 
-__all__ = ["MISTAKES", "Expected", "draw_mistakes"]
+__all__ = ["MISTAKES", "RECORDED_ODDS", "Expected", "draw_mistakes", "draw_recorded"]
 
 # name -> (error kind, code or None where ENGINE.md names no code)
 Expected = dict[str, tuple[str, str | None]]
@@ -45,9 +46,13 @@ STARTS = (
     "unknown_run",
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
-MISTAKES = STARTS + RESUMES
+RECORDED = "recorded_manifest_not_canonical"  # a resume of a run another tool recorded
+MISTAKES = (*STARTS, *RESUMES, RECORDED)
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
+# The run an operator's own tool recorded (`draw_recorded`), and a seed's chance of its resume.
+RECORDED_RUN = uuid.UUID("00000000-0000-4000-8000-0000000feed0")
+RECORDED_ODDS = 0.3
 _WRONG_ID = "0" * 64  # a well-formed artifact id that is no manifest's hash
 _OTHER_OP = "gen_other"
 
@@ -153,3 +158,16 @@ def draw_mistakes(
         calls.append(call)
         expected[name] = refusal
     return tuple(calls), expected
+
+
+def draw_recorded(rng: Rng, manifest: RunManifest) -> tuple[tuple[OperatorCall, ...], Expected]:
+    """With `RECORDED_ODDS`, a resume of a run another tool recorded: its `RunStarted` names
+    the manifest stored as that tool wrote it, the canonical JSON and a newline. ENGINE.md,
+    "Later checks": every JSON artifact read is re-validated, the manifest first; bytes that
+    are not canonical are `artifact_not_canonical` (StorageError CORRUPTION), before resume
+    writes anything."""
+    if not rng.chance(RECORDED_ODDS):
+        return (), {}
+    data = canonical_bytes(manifest.to_json()) + b"\n"
+    call = OperatorCall(RECORDED, "resume", run_id=RECORDED_RUN, recorded_manifest=data)
+    return (call,), {RECORDED: ("storage", "artifact_not_canonical")}

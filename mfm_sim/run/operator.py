@@ -11,6 +11,7 @@ and invariant 13 compares (`mfm_sim.invariants.operator_calls`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ import attrs
 from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.context import JsonContext
 from mfm_engine.errors import ContextError, RunError
+from mfm_engine.events import EventEnvelope, RunStarted
 from mfm_engine.hashing import artifact_id_for_bytes, json_bytes_unchecked
 from mfm_engine.plan import ExecutionPlan, StaticPlanResolver
 from mfm_engine.runtime import DefaultExecutionEngine, StartRun
@@ -71,6 +73,9 @@ class OperatorCall:
     context: str = "main"  # one of CONTEXT_FORMS
     context_value: Any = None
     run_id: uuid.UUID | None = None
+    # A resume of `run_id` over a log the operator wrote for it first (its `RunStarted` names
+    # these manifest bytes, stored under their hash), taken away again after the call.
+    recorded_manifest: bytes | None = None
 
 
 class _DiskView:
@@ -115,9 +120,37 @@ def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
     return StartRun(manifest, manifest_id, plan, cfg, value)
 
 
+def _write_recorded(sim: Simulation, call: OperatorCall, run_id: uuid.UUID) -> Any:
+    """Write the log `call.recorded_manifest` asks for (the operator's setup, as a recorded
+    log's, no fault point); returns what takes it away again."""
+    data = call.recorded_manifest
+    assert data is not None
+    artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
+    streams = sim.durable.events.streams  # type: ignore[attr-defined]
+    empty = b"{}"
+    added = [
+        a for a in (artifact_id_for_bytes(data), artifact_id_for_bytes(empty)) if a not in artifacts
+    ]
+    artifacts[artifact_id_for_bytes(data)] = data
+    artifacts[artifact_id_for_bytes(empty)] = empty
+    op_id = str(json.loads(data)["op_id"])
+    started = RunStarted(op_id, artifact_id_for_bytes(data), artifact_id_for_bytes(empty))
+    streams[run_id] = [EventEnvelope(run_id, 1, started, sim.world.clock.now_ns // 1_000_000)]
+
+    def take_away() -> None:
+        for artifact_id in added:
+            artifacts.pop(artifact_id, None)
+        streams.pop(run_id, None)
+
+    return take_away
+
+
 def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     world = sim.world
     run_id = call.run_id or sim.run_id
+    take_away = None
+    if call.recorded_manifest is not None and run_id is not None:
+        take_away = _write_recorded(sim, call, run_id)
     head = len(sim.durable.events.streams.get(sim.run_id, ())) if sim.run_id else 0  # type: ignore[attr-defined]
     resolver = StaticPlanResolver(call.plan or sim.instance.plan)
     engine = DefaultExecutionEngine(
@@ -153,6 +186,8 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     finally:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
+    if take_away is not None:
+        take_away()
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
     return OperatorOutcome(call.name, call.call, kind, code, wrote, head)
 

@@ -721,3 +721,15 @@ _register(
         '"io_unimplemented",  # the bug',
     ),
 )
+
+_register(
+    "manifest_not_revalidated",
+    "resume decodes a manifest whose bytes hash to its id without re-validating them: a "
+    "manifest stored as non-canonical JSON is run instead of refused (artifact_not_canonical)",
+    _patch(
+        _ENGINE,
+        "read_manifest",
+        "value = validated_json(data, manifest_id)",
+        "value = __import__('json').loads(data)  # the bug: decoded, never re-validated",
+    ),
+)

@@ -89,6 +89,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "repeated_fact_refused": ("generated", 1),  # a twin's two records, read on resume
     "await_status_collapsed": ("generated", 48),
     "wrapper_alone_unimplemented": ("generated", 103),
+    "manifest_not_revalidated": ("generated", 0),  # an operator's recorded run, resumed
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -134,6 +135,7 @@ CAUGHT_BY: dict[str, str] = {
     "repeated_fact_refused": "idempotent_resume",
     "await_status_collapsed": "model_agreement",
     "wrapper_alone_unimplemented": "model_agreement",
+    "manifest_not_revalidated": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -164,6 +166,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "repeated_fact_refused": ("generated",),
     "await_status_collapsed": ("generated",),
     "wrapper_alone_unimplemented": ("generated",),
+    "manifest_not_revalidated": ("generated",),  # only generated seeds make operator mistakes
 }
 SWEEP_BOUND = 2000
 
