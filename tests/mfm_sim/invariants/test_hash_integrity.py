@@ -128,3 +128,14 @@ def test_a_content_addressed_store_is_trusted_for_hashes_but_not_for_existence()
     )
     assert trusted.problem(wrong_id) is None
     assert checked.problem("0" * 64) == trusted.problem("0" * 64) == "does not exist"
+
+
+def test_a_recorded_logs_run_completed_with_no_snapshot_is_its_writers_not_the_engines():
+    """A RunCompleted with no final snapshot fires unless a recorded log brought it."""
+    b = clean_builder()
+    rc = b.entries[-1]
+    b.entries[-1] = attrs.evolve(rc, event=RunCompleted(RunStatus.CANCELLED, None))
+    obs = b.observation()
+    assert seqs_of(fired(obs, "hash_integrity")) == [(12, 13)]
+    seeded = frozenset((env.run_id, env.seq) for env in stream(obs))
+    assert fired(attrs.evolve(obs, seeded=seeded), "hash_integrity") == []

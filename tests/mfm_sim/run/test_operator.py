@@ -44,3 +44,17 @@ def test_a_scenario_without_mistakes_makes_none() -> None:
     assert isinstance(SCENARIO, Scenario)
     sim = _run(0, False)
     assert sim.operator_calls == [] and sim.observation().operator_calls == ()
+
+
+def test_a_recorded_runs_resume_is_refused_and_its_log_taken_away() -> None:
+    """The operator writes a log for another run (its manifest not canonical), resumes it,
+    is refused before any write, and takes the log away: the stores end as without it."""
+    seed = next(
+        s for s in range(100) if any(c.recorded_manifest is not None for c in _instance(s).operator)
+    )
+    with_calls, without = _run(seed, True), _run(seed, False)
+    recorded = [c for c in with_calls.operator_calls if c.name == "recorded_manifest_not_canonical"]
+    assert [(c.error_kind, c.error_code, c.wrote) for c in recorded] == [
+        ("storage", "artifact_not_canonical", False)
+    ]
+    assert list(with_calls.durable.events.streams) == list(without.durable.events.streams)  # type: ignore[attr-defined]
