@@ -128,10 +128,3 @@ def topological_order(plan: ExecutionPlan) -> list[StateNode]:
             PlanErrorKind.CIRCULAR_DEPENDENCY, f"circular dependency among {cycle}", cycle
         )
     return out
-
-
-def predecessors(plan: ExecutionPlan) -> dict[str, list[str]]:
-    preds: dict[str, list[str]] = {n.id: [] for n in plan.graph.states}
-    for edge in plan.graph.edges:
-        preds.setdefault(edge.to, []).append(edge.from_)
-    return preds

@@ -17,7 +17,6 @@ from mfm_engine.plan import (
     StateGraph,
     StateNode,
     StaticPlanResolver,
-    predecessors,
     topological_order,
 )
 
@@ -207,11 +206,6 @@ def test_as_run_error_is_invalid_plan(p: ExecutionPlan, reason: str) -> None:
 
 
 # ------------------------------------------------------------------------- the rest
-
-
-def test_predecessors() -> None:
-    a, b, c = (sid(n) for n in "abc")
-    assert predecessors(plan([a, b, c], [(a, c), (b, c), (a, b)])) == {a: [], b: [a], c: [a, b]}
 
 
 def test_static_resolver_and_node_equality() -> None:
