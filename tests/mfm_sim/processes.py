@@ -17,6 +17,17 @@ __all__ = ["alive", "children", "linux_only", "start", "wait_for_children"]
 linux_only = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
 
 
+# pid -> its start time (clock ticks after boot) when `children` saw it. A busy machine
+# reuses the pid of a worker that died for another process soon; `alive` must not take that
+# stranger for the worker.
+_STARTED: dict[int, str] = {}
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def children(pid: int) -> set[int]:
     """The child processes of `pid` (every thread's list, as /proc keeps them)."""
     out: set[int] = set()
@@ -25,17 +36,24 @@ def children(pid: int) -> set[int]:
             out.update(int(p) for p in (task / "children").read_text().split())
         except OSError:
             continue
+    for kid in out:
+        try:
+            _STARTED[kid] = _stat(kid)[19]
+        except (OSError, IndexError):
+            continue
     return out
 
 
 def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie counts as dead: it only waits to be reaped)."""
+    """Whether `pid` runs (a zombie counts as dead: it only waits to be reaped), and is still
+    the process `children` found under that pid."""
     try:
         os.kill(pid, 0)
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = _stat(pid)
     except (OSError, IndexError):
         return False
-    return state != "Z"
+    seen = _STARTED.get(pid)
+    return fields[0] != "Z" and (seen is None or fields[19] == seen)
 
 
 def start(args: Sequence[str], cwd: Path) -> subprocess.Popen[str]:
