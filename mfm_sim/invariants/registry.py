@@ -24,7 +24,9 @@ from mfm_sim.invariants import (
     durability,
     effects_at_most_once,
     engine_contract,
+    error_shape,
     event_profile,
+    failpoint_stop,
     exactly_once,
     hash_integrity,
     honest_errors,
@@ -76,6 +78,8 @@ REGISTRY: tuple[Invariant, ...] = (
     honest_errors.INVARIANT,
     log_contract.INVARIANT,
     clean_schedule.INVARIANT,
+    error_shape.INVARIANT,
+    failpoint_stop.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
 )

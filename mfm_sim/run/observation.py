@@ -30,6 +30,7 @@ __all__ = [
     "OperatorOutcome",
     "Outcome",
     "Prediction",
+    "RaisedError",
     "Reference",
     "RunView",
     "StoreAppend",
@@ -51,6 +52,17 @@ class Outcome(enum.Enum):
 
 
 @attrs.frozen
+class RaisedError:
+    """An error a `start` or `resume` raised, as it was: the `RunError`'s kind and info, and the
+    typed engine error it wraps (its class name and kind), when it chains one."""
+
+    kind: Any
+    info: Any  # the ErrorInfo
+    cause_type: str | None = None
+    cause_kind: Any = None
+
+
+@attrs.frozen
 class Incarnation:
     number: int
     call: str  # "start" | "resume" | "idempotent_resume"
@@ -64,6 +76,12 @@ class Incarnation:
     first_step: int = 0
     last_step: int = 0
     bad_reads: tuple[BadRead, ...] = ()
+    # The RunError it raised, as raised (`run/raised.py`): its fields' types are the oracle's.
+    raised: RaisedError | None = attrs.field(default=None, eq=False)
+    # A `stop_after_handler` fault armed the engine's failpoint in this incarnation, and what
+    # the flag held when the call ended (ENGINE.md "One attempt" 4: consumed, cleared).
+    failpoint_armed: bool = False
+    failpoint_after: Any = False
     # The append calls that made events durable; `appended` lists their events.
     appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
     # Given by synthetic logs, which record no append calls; None: derived from `appends`.
@@ -119,6 +137,7 @@ class OperatorOutcome:
     error_code: str | None
     wrote: bool
     head: int = 0
+    raised: RaisedError | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen

@@ -25,7 +25,8 @@ from mfm_engine.runtime import DefaultExecutionEngine, StartRun
 from mfm_engine.stores import ArtifactKind, ArtifactStore, Stores
 
 from mfm_sim.errors import HarnessError
-from mfm_sim.run.observation import OperatorOutcome
+from mfm_sim.run.observation import OperatorOutcome, RaisedError
+from mfm_sim.run.raised import raised_error
 from mfm_sim.world.frames import raised_by_harness
 from mfm_sim.world.loop import Deadlock, Runaway, SimLoop
 from mfm_sim.world.sources import SimIds
@@ -130,6 +131,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     before = _durable_state(sim)
     kind: str | None = None
     code: str | None = None
+    raised: RaisedError | None = None
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
@@ -139,9 +141,9 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
             coro = engine.resume(stores, run_id)
         loop.run_until_complete(coro)
     except RunError as exc:
-        kind, code = exc.kind.value, exc.info.code
+        kind, code, raised = exc.kind.value, exc.info.code, raised_error(exc)
     except ContextError as exc:  # JsonContext refused the value before start was called
-        kind, code = "context", exc.info.code
+        kind, code, raised = "context", exc.info.code, raised_error(exc)
     except (Deadlock, Runaway) as exc:
         kind, code = "untyped", type(exc).__name__
     except Exception as exc:
@@ -154,7 +156,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
-    return OperatorOutcome(call.name, call.call, kind, code, wrote, head)
+    return OperatorOutcome(call.name, call.call, kind, code, wrote, head, raised)
 
 
 def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:

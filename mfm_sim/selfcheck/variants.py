@@ -653,3 +653,39 @@ _register(
         "if False:  # the bug: the execution mode is never looked at",
     ),
 )
+
+# ------------------------------------------------------------------------ failpoint, error shape
+
+_register(
+    "failpoint_ignored",
+    "the engine never looks at its stop_after_handler_once failpoint: a run it was set for "
+    "goes on past the handler instead of returning RUNNING",
+    _patch(
+        _ATTEMPT,
+        "_execute",
+        "if a.failpoints is not None and a.failpoints.should_stop_after_handler():",
+        "if False:  # the bug: the failpoint is never consulted",
+    ),
+)
+
+_register(
+    "orphan_failure_without_message",
+    "the StateFailed that closes an orphan attempt carries no message (None, not a str)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        'f"attempt {orphan.attempt} was interrupted; recovered on resume",',
+        "None,  # the bug: the message is left out",
+    ),
+)
+
+_register(
+    "run_not_found_without_kind",
+    "resuming a run with no history raises a StorageError with no kind (None, not NOT_FOUND)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        'StorageErrorKind.NOT_FOUND, "run_not_found", "run event stream was not found"',
+        'None, "run_not_found", "run event stream was not found"  # the bug: no kind',
+    ),
+)

@@ -27,7 +27,9 @@ from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
 from mfm_sim.invariants.durability import check_durability
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
+from mfm_sim.invariants.error_shape import check_error_shape
 from mfm_sim.invariants.exactly_once import check_exactly_once
+from mfm_sim.invariants.failpoint_stop import check_failpoint_stop
 from mfm_sim.invariants.hash_integrity import check_hash_integrity
 from mfm_sim.invariants.honest_errors import check_honest_errors
 from mfm_sim.invariants.idempotent_resume import check_idempotent_resume
@@ -58,7 +60,14 @@ from tests.mfm_sim.logs import (
 
 NAMES = [name for name, _, _ in INVARIANTS]
 # The checks mutation testing once ran outside the product, after SPEC §6, without a number.
-LATER = ["honest_errors", "log_contract", "clean_schedule", "service_state"]
+LATER = [
+    "honest_errors",
+    "log_contract",
+    "clean_schedule",
+    "error_shape",
+    "failpoint_stop",
+    "service_state",
+]
 
 # The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
 PROMISES = [
@@ -114,6 +123,8 @@ def test_invariant_table_names_and_numbers():
         check_honest_errors,
         check_log_contract,
         check_clean_schedule,
+        check_error_shape,
+        check_failpoint_stop,
         check_service_state,
     ]
 

@@ -83,6 +83,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_manifest_unchecked": ("generated", 50),
     "wildcard_route_literal": ("generated", 5),
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
+    "failpoint_ignored": ("generated", 31),  # a stop_after_handler fault
+    "orphan_failure_without_message": ("generated", 2),  # a crash mid-attempt
+    "run_not_found_without_kind": ("generated", 19),  # an operator's resume of no run
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -123,6 +126,9 @@ CAUGHT_BY: dict[str, str] = {
     "await_manifest_unchecked": "model_agreement",
     "wildcard_route_literal": "model_agreement",
     "fan_out_accepted": "model_agreement",
+    "failpoint_ignored": "failpoint_stop",
+    "orphan_failure_without_message": "error_shape",
+    "run_not_found_without_kind": "error_shape",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -147,6 +153,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "wildcard_route_literal": ("generated",),
     "fan_out_accepted": ("generated",),
     "failure_under_error_state": ("generated",),  # only generated failures preset a state id
+    "run_not_found_without_kind": ("generated",),  # only generated seeds make operator mistakes
 }
 SWEEP_BOUND = 2000
 
