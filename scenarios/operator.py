@@ -18,6 +18,7 @@ import uuid
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
+from mfm_scenarios.manifest_mistakes import MANIFEST_MISTAKES, draw_manifest_mistake
 
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
 from mfm_sim.world.rng import Rng
@@ -45,7 +46,7 @@ STARTS = (
     "unknown_run",
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
-MISTAKES = STARTS + RESUMES
+MISTAKES = STARTS + RESUMES + tuple(MANIFEST_MISTAKES)  # the last from their own fork
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 _WRONG_ID = "0" * 64  # a well-formed artifact id that is no manifest's hash
@@ -152,4 +153,8 @@ def draw_mistakes(
         )
         calls.append(call)
         expected[name] = refusal
+    bad_manifest = draw_manifest_mistake(rng.fork("manifest"), manifest)
+    if bad_manifest is not None:
+        calls.append(bad_manifest[0])
+        expected[bad_manifest[0].name] = bad_manifest[1]
     return tuple(calls), expected
