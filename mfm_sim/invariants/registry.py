@@ -39,6 +39,7 @@ from mfm_sim.invariants import (
     order,
     replay_no_transport,
     retry_timing,
+    run_result,
     secrets_never_stored,
     service_state,
     staged_commit,
@@ -80,6 +81,7 @@ REGISTRY: tuple[Invariant, ...] = (
     clean_schedule.INVARIANT,
     error_shape.INVARIANT,
     failpoint_stop.INVARIANT,
+    run_result.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
 )

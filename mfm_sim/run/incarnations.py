@@ -218,11 +218,12 @@ class Simulation:
             coro = engine.resume(stores, self.run_id)
         outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
         raised = None
+        result_run_id = None
         try:
             result = loop.run_until_complete(coro)
             if call == "start":
                 self.start_result_run_id = result.run_id
-            phase, snap = result.phase, result.final_snapshot_id
+            phase, snap, result_run_id = result.phase, result.final_snapshot_id, result.run_id
             if phase in TERMINAL:
                 self.final = result
         except SimCrash:
@@ -270,6 +271,7 @@ class Simulation:
             raised=raised,
             failpoint_armed=number in self.process.stopped_in,
             failpoint_after=self.process.failpoints.stop_after_handler_once,
+            result_run_id=result_run_id,
         )
 
     def _seed(self) -> None:
@@ -512,4 +514,5 @@ class Simulation:
             service_states=world.service_states(),
             operator_calls=tuple(self.operator_calls),
             seeded=self.seeded,
+            issued_run_ids=tuple(world.ids.issued),
         )

@@ -82,6 +82,7 @@ class Incarnation:
     # the flag held when the call ended (ENGINE.md "One attempt" 4: consumed, cleared).
     failpoint_armed: bool = False
     failpoint_after: Any = False
+    result_run_id: uuid.UUID | None = None  # the RunResult's run id, when it returned one
     # The append calls that made events durable; `appended` lists their events.
     appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
     # Given by synthetic logs, which record no append calls; None: derived from `appends`.
@@ -220,6 +221,9 @@ class Observation:
     # Every append a real store on the simulated disk was asked for, in order; empty for the
     # in-memory store (`durability` judges these: all or nothing).
     store_appends: tuple[StoreAppend, ...] = ()
+    # Every run id the engine's id source handed out, in order (None: not recorded, as in a
+    # synthetic log); ENGINE.md: `start` takes a new id from the id source it is given.
+    issued_run_ids: tuple[uuid.UUID, ...] | None = None
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

@@ -689,3 +689,25 @@ _register(
         'None, "run_not_found", "run event stream was not found"  # the bug: no kind',
     ),
 )
+
+_register(
+    "result_without_run_id",
+    "a run that ends returns a RunResult naming no run (run_id None) instead of its own",
+    _patch(
+        _ENGINE,
+        _RUN_STATES,
+        "return RunResult(run_id, PHASE_FOR_STATUS[status], current_snapshot_id)",
+        "return RunResult(None, PHASE_FOR_STATUS[status], current_snapshot_id)  # the bug",
+    ),
+)
+
+_register(
+    "run_id_not_from_source",
+    "start names the run with an id of its own making instead of one from its id source",
+    _patch(
+        _ENGINE,
+        "DefaultExecutionEngine._start",
+        "run_id = self.ids.new_run_id()",
+        "run_id = uuid.UUID(int=0x5EED)  # the bug: the id source is never asked",
+    ),
+)

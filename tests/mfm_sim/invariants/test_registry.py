@@ -41,6 +41,7 @@ from mfm_sim.invariants.monotone_attempts import check_monotone_attempts
 from mfm_sim.invariants.order import check_order
 from mfm_sim.invariants.registry import CHECKS, INVARIANTS, REGISTRY, check, invariant_names
 from mfm_sim.invariants.retry_timing import check_retry_timing
+from mfm_sim.invariants.run_result import check_run_result
 from mfm_sim.invariants.service_state import check_service_state
 from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
@@ -66,6 +67,7 @@ LATER = [
     "clean_schedule",
     "error_shape",
     "failpoint_stop",
+    "run_result",
     "service_state",
 ]
 
@@ -125,6 +127,7 @@ def test_invariant_table_names_and_numbers():
         check_clean_schedule,
         check_error_shape,
         check_failpoint_stop,
+        check_run_result,
         check_service_state,
     ]
 

@@ -86,6 +86,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "failpoint_ignored": ("generated", 31),  # a stop_after_handler fault
     "orphan_failure_without_message": ("generated", 2),  # a crash mid-attempt
     "run_not_found_without_kind": ("generated", 19),  # an operator's resume of no run
+    "result_without_run_id": ("generated", 0),
+    "run_id_not_from_source": ("linear", 0),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -129,6 +131,8 @@ CAUGHT_BY: dict[str, str] = {
     "failpoint_ignored": "failpoint_stop",
     "orphan_failure_without_message": "error_shape",
     "run_not_found_without_kind": "error_shape",
+    "result_without_run_id": "run_result",
+    "run_id_not_from_source": "run_result",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
