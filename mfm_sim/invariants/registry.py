@@ -43,6 +43,7 @@ from mfm_sim.invariants import (
     secrets_never_stored,
     service_state,
     staged_commit,
+    state_error_filled,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
 from mfm_sim.invariants.durability import disk_lost_data
@@ -82,6 +83,7 @@ REGISTRY: tuple[Invariant, ...] = (
     error_shape.INVARIANT,
     failpoint_stop.INVARIANT,
     run_result.INVARIANT,
+    state_error_filled.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
 )

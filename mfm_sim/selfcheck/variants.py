@@ -711,3 +711,15 @@ _register(
         "run_id = uuid.UUID(int=0x5EED)  # the bug: the id source is never asked",
     ),
 )
+
+_register(
+    "state_error_left_unnamed",
+    "a failing handler's StateError that names no state is persisted under the attempt's "
+    "state but never given it (its state id stays None)",
+    _patch(
+        _ATTEMPT,
+        "_execute",
+        "error.state_id = a.state_id",
+        "pass  # the bug: the error's state id is never filled",
+    ),
+)

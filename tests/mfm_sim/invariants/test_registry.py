@@ -43,6 +43,7 @@ from mfm_sim.invariants.registry import CHECKS, INVARIANTS, REGISTRY, check, inv
 from mfm_sim.invariants.retry_timing import check_retry_timing
 from mfm_sim.invariants.run_result import check_run_result
 from mfm_sim.invariants.service_state import check_service_state
+from mfm_sim.invariants.state_error_filled import check_state_error_filled
 from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
@@ -68,6 +69,7 @@ LATER = [
     "error_shape",
     "failpoint_stop",
     "run_result",
+    "state_error_filled",
     "service_state",
 ]
 
@@ -128,6 +130,7 @@ def test_invariant_table_names_and_numbers():
         check_error_shape,
         check_failpoint_stop,
         check_run_result,
+        check_state_error_filled,
         check_service_state,
     ]
 

@@ -88,6 +88,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "run_not_found_without_kind": ("generated", 19),  # an operator's resume of no run
     "result_without_run_id": ("generated", 0),
     "run_id_not_from_source": ("linear", 0),
+    "state_error_left_unnamed": ("generated", 1),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -133,6 +134,7 @@ CAUGHT_BY: dict[str, str] = {
     "run_not_found_without_kind": "error_shape",
     "result_without_run_id": "run_result",
     "run_id_not_from_source": "run_result",
+    "state_error_left_unnamed": "state_error_filled",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
