@@ -52,6 +52,10 @@ _CODE_KIND = {
     "event_store_concurrency": StorageErrorKind.CONCURRENCY,
 }
 ORPHAN_CODE = "orphan_attempt_recovered"
+# ENGINE.md "Later checks": start reads its manifest back and refuses bytes that do not hash
+# to its id with `manifest_artifact_mismatch`; resume's check of the same bytes keeps
+# `manifest_corrupt`. Each is the other call's code, never its own.
+_NOT_FROM = {"start": "manifest_corrupt", "resume": "manifest_artifact_mismatch"}
 
 
 def info_problems(info: Any) -> list[str]:
@@ -111,8 +115,11 @@ def check_error_shape(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     for inc in obs.incarnations:
         if inc.raised is not None:
+            where = f"incarnation {inc.number} ({inc.call})"
             for problem in raised_problems(inc.raised):
-                out.add(obs.main_run_id, (), f"incarnation {inc.number} ({inc.call}): {problem}")
+                out.add(obs.main_run_id, (), f"{where}: {problem}")
+            if inc.error_code == _NOT_FROM.get(inc.call):
+                out.add(obs.main_run_id, (), f"{where}: {inc.error_code} is not {inc.call}'s code")
     for call in obs.operator_calls:
         if call.raised is not None:
             for problem in raised_problems(call.raised):

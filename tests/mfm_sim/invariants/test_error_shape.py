@@ -117,3 +117,17 @@ def test_an_orphan_recovery_that_is_not_retryable_fires():
     assert v.message.endswith("orphan_attempt_recovered must be retryable, category UNKNOWN")
     ok, _ = _with_failed(attrs.evolve(error, retryable=True))
     assert check_error_shape(ok) == []
+
+
+def test_a_manifest_refusal_under_the_other_calls_code_fires():
+    corrupt = attrs.evolve(GOOD, code="manifest_corrupt")
+    raised = _storage(corrupt, StorageErrorKind.CORRUPTION)
+    obs = _raising(raised, 0)
+    incs = list(obs.incarnations)
+    incs[0] = attrs.evolve(incs[0], error_code="manifest_corrupt")
+    (v,) = fired(attrs.evolve(obs, incarnations=tuple(incs)), "error_shape")
+    assert v.message == "incarnation 0 (start): manifest_corrupt is not start's code"
+    incs[0] = attrs.evolve(incs[0], error_code="manifest_artifact_mismatch")
+    raised = attrs.evolve(raised, info=attrs.evolve(corrupt, code="manifest_artifact_mismatch"))
+    incs[0] = attrs.evolve(incs[0], raised=raised)
+    assert check_error_shape(attrs.evolve(obs, incarnations=tuple(incs))) == []
