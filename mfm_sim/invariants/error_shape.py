@@ -53,9 +53,10 @@ _CODE_KIND = {
 }
 ORPHAN_CODE = "orphan_attempt_recovered"
 # ENGINE.md "Later checks": start reads its manifest back and refuses bytes that do not hash
-# to its id with `manifest_artifact_mismatch`; resume's check of the same bytes keeps
-# `manifest_corrupt`. Each is the other call's code, never its own.
-_NOT_FROM = {"start": "manifest_corrupt", "resume": "manifest_artifact_mismatch"}
+# to its id with `manifest_artifact_mismatch`; `manifest_corrupt` is resume's code for the
+# same bytes. A start raises resume's only through a child run it resumed (its storage error
+# escapes the parent's handler), so only a schedule with no child run is judged.
+_START_NEVER = "manifest_corrupt"
 
 
 def info_problems(info: Any) -> list[str]:
@@ -110,6 +111,10 @@ def _failed_problems(event: StateFailed) -> list[str]:
     return out
 
 
+def _children(obs: Observation) -> bool:
+    return any(view.is_child for view in obs.runs.values())
+
+
 def check_error_shape(obs: Observation) -> list[Violation]:
     """One violation per malformed raised error and per malformed persisted state error."""
     out = Out(INVARIANT.name, obs)
@@ -118,8 +123,8 @@ def check_error_shape(obs: Observation) -> list[Violation]:
             where = f"incarnation {inc.number} ({inc.call})"
             for problem in raised_problems(inc.raised):
                 out.add(obs.main_run_id, (), f"{where}: {problem}")
-            if inc.error_code == _NOT_FROM.get(inc.call):
-                out.add(obs.main_run_id, (), f"{where}: {inc.error_code} is not {inc.call}'s code")
+            if inc.call == "start" and inc.error_code == _START_NEVER and not _children(obs):
+                out.add(obs.main_run_id, (), f"{where}: {_START_NEVER} is not start's code")
     for call in obs.operator_calls:
         if call.raised is not None:
             for problem in raised_problems(call.raised):
