@@ -18,7 +18,12 @@ import uuid
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
-from mfm_scenarios.manifest_mistakes import MANIFEST_MISTAKES, draw_manifest_mistake
+from mfm_scenarios.manifest_mistakes import (
+    MANIFEST_MISTAKES,
+    NOT_A_MANIFEST,
+    draw_log_manifest_mistake,
+    draw_manifest_mistake,
+)
 
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
 from mfm_sim.world.rng import Rng
@@ -46,7 +51,7 @@ STARTS = (
     "unknown_run",
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
-MISTAKES = STARTS + RESUMES + tuple(MANIFEST_MISTAKES)  # the last from their own fork
+MISTAKES = (*STARTS, *RESUMES, *MANIFEST_MISTAKES, NOT_A_MANIFEST)  # the last from a fork
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 _WRONG_ID = "0" * 64  # a well-formed artifact id that is no manifest's hash
@@ -153,8 +158,9 @@ def draw_mistakes(
         )
         calls.append(call)
         expected[name] = refusal
-    bad_manifest = draw_manifest_mistake(rng.fork("manifest"), manifest)
-    if bad_manifest is not None:
-        calls.append(bad_manifest[0])
-        expected[bad_manifest[0].name] = bad_manifest[1]
+    forked = rng.fork("manifest")
+    for drawn in (draw_manifest_mistake(forked, manifest), draw_log_manifest_mistake(forked)):
+        if drawn is not None:
+            calls.append(drawn[0])
+            expected[drawn[0].name] = drawn[1]
     return tuple(calls), expected

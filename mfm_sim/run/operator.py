@@ -19,6 +19,7 @@ import attrs
 from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.context import JsonContext
 from mfm_engine.errors import ContextError, RunError
+from mfm_engine.events import EventEnvelope, RunStarted
 from mfm_engine.hashing import artifact_id_for_bytes, json_bytes_unchecked
 from mfm_engine.plan import ExecutionPlan, StaticPlanResolver
 from mfm_engine.runtime import DefaultExecutionEngine, StartRun
@@ -72,6 +73,9 @@ class OperatorCall:
     context: str = "main"  # one of CONTEXT_FORMS
     context_value: Any = None
     run_id: uuid.UUID | None = None
+    # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming this
+    # JSON value, stored canonically, as its manifest (taken away again after the call).
+    log_manifest: Any = None
 
 
 class _DiskView:
@@ -116,6 +120,33 @@ def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
     return StartRun(manifest, manifest_id, plan, cfg, value)
 
 
+def _plant_log(sim: Simulation, call: OperatorCall) -> tuple[uuid.UUID, list[str]]:
+    """Write `call`'s one-record log under its run id, over canonical artifacts: what an
+    operator restoring a run from another system's backup might have (`log_manifest`)."""
+    assert call.run_id is not None
+    artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
+    added: list[str] = []
+    ids = []
+    for value in (call.log_manifest, {}):
+        data = json_bytes_unchecked(value)
+        key = artifact_id_for_bytes(data)
+        if key not in artifacts:
+            artifacts[key] = data
+            added.append(key)
+        ids.append(key)
+    started = RunStarted(sim.instance.plan.op_id, ids[0], ids[1])
+    envelope = EventEnvelope(call.run_id, 1, started, 0)
+    sim.durable.events.streams[call.run_id] = [envelope]  # type: ignore[attr-defined]
+    return call.run_id, added
+
+
+def _unplant(sim: Simulation, run_id: uuid.UUID, added: list[str]) -> None:
+    """Take the planted log away again, so the main run's schedule is judged as it was."""
+    sim.durable.events.streams.pop(run_id, None)  # type: ignore[attr-defined]
+    for key in added:
+        sim.durable.artifacts.data.pop(key, None)  # type: ignore[attr-defined]
+
+
 def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     world = sim.world
     run_id = call.run_id or sim.run_id
@@ -128,6 +159,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     loop = SimLoop(
         world.clock, None, max_steps=_MAX_STEPS, max_time_ns=world.clock.now_ns + _MAX_NS
     )
+    planted = _plant_log(sim, call) if call.log_manifest is not None else None
     before = _durable_state(sim)
     kind: str | None = None
     code: str | None = None
@@ -155,6 +187,8 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     finally:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
+    if planted is not None:
+        _unplant(sim, *planted)
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
     return OperatorOutcome(call.name, call.call, kind, code, wrote, head, raised)
 
