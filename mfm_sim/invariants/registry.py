@@ -24,6 +24,7 @@ from mfm_sim.invariants import (
     durability,
     effects_at_most_once,
     engine_contract,
+    entropy_source,
     error_shape,
     event_profile,
     exactly_once,
@@ -84,6 +85,7 @@ REGISTRY: tuple[Invariant, ...] = (
     failpoint_stop.INVARIANT,
     run_result.INVARIANT,
     state_error_filled.INVARIANT,
+    entropy_source.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
 )

@@ -515,4 +515,5 @@ class Simulation:
             operator_calls=tuple(self.operator_calls),
             seeded=self.seeded,
             issued_run_ids=tuple(world.ids.issued),
+            entropy_draws=getattr(world.entropy, "draws", None),
         )

@@ -224,6 +224,8 @@ class Observation:
     # Every run id the engine's id source handed out, in order (None: not recorded, as in a
     # synthetic log); ENGINE.md: `start` takes a new id from the id source it is given.
     issued_run_ids: tuple[uuid.UUID, ...] | None = None
+    # How many times the engine's entropy source was drawn from (None: not recorded).
+    entropy_draws: int | None = None
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

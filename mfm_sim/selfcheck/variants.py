@@ -723,3 +723,25 @@ _register(
         "pass  # the bug: the error's state id is never filled",
     ),
 )
+
+
+class _ZeroEntropy:
+    """An entropy of the variant's own: zero bytes, deterministic, and not the given source."""
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(n)
+
+
+_OWN_ENTROPY = FunctionPatch(
+    _ATTEMPT,
+    "_execute",
+    (Edit("a.entropy,", "_own_entropy,  # the bug: the given entropy is never used"),),
+    names=(("_own_entropy", _ZeroEntropy()),),
+)
+VARIANTS["entropy_not_from_source"] = Variant(
+    "entropy_not_from_source",
+    "live IO draws random bytes from an entropy of its own making instead of the source the "
+    "engine was given",
+    functools.partial(patched, "entropy_not_from_source", (_OWN_ENTROPY,)),
+    (_OWN_ENTROPY,),
+)

@@ -27,6 +27,7 @@ from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
 from mfm_sim.invariants.durability import check_durability
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
+from mfm_sim.invariants.entropy_source import check_entropy_source
 from mfm_sim.invariants.error_shape import check_error_shape
 from mfm_sim.invariants.exactly_once import check_exactly_once
 from mfm_sim.invariants.failpoint_stop import check_failpoint_stop
@@ -70,6 +71,7 @@ LATER = [
     "failpoint_stop",
     "run_result",
     "state_error_filled",
+    "entropy_source",
     "service_state",
 ]
 
@@ -131,6 +133,7 @@ def test_invariant_table_names_and_numbers():
         check_failpoint_stop,
         check_run_result,
         check_state_error_filled,
+        check_entropy_source,
         check_service_state,
     ]
 

@@ -89,6 +89,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "result_without_run_id": ("generated", 0),
     "run_id_not_from_source": ("linear", 0),
     "state_error_left_unnamed": ("generated", 1),
+    "entropy_not_from_source": ("generated", 5),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -135,6 +136,7 @@ CAUGHT_BY: dict[str, str] = {
     "result_without_run_id": "run_result",
     "run_id_not_from_source": "run_result",
     "state_error_left_unnamed": "state_error_filled",
+    "entropy_not_from_source": "entropy_source",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
