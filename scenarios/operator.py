@@ -18,6 +18,12 @@ import uuid
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
+from mfm_scenarios.manifest_mistakes import (
+    MANIFEST_MISTAKES,
+    NOT_A_MANIFEST,
+    draw_log_manifest_mistake,
+    draw_manifest_mistake,
+)
 
 from mfm_sim.invariants.spec.canonical import canonical_bytes
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
@@ -47,7 +53,8 @@ STARTS = (
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
 RECORDED = "recorded_manifest_not_canonical"  # a resume of a run another tool recorded
-MISTAKES = (*STARTS, *RESUMES, RECORDED)
+# The last two from forks of their own.
+MISTAKES = (*STARTS, *RESUMES, *MANIFEST_MISTAKES, NOT_A_MANIFEST, RECORDED)
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 # The run an operator's own tool recorded (`draw_recorded`), and a seed's chance of its resume.
@@ -157,6 +164,11 @@ def draw_mistakes(
         )
         calls.append(call)
         expected[name] = refusal
+    forked = rng.fork("manifest")
+    for drawn in (draw_manifest_mistake(forked, manifest), draw_log_manifest_mistake(forked)):
+        if drawn is not None:
+            calls.append(drawn[0])
+            expected[drawn[0].name] = drawn[1]
     return tuple(calls), expected
 
 

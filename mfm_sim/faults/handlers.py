@@ -26,7 +26,7 @@ class Process:
     """Which simulated process is running now: the wrapped states and resolver of a
     simulation are built once and find the live incarnation's handle through this."""
 
-    __slots__ = ("failpoints", "feed", "handle", "journal", "uses")
+    __slots__ = ("failpoints", "feed", "handle", "journal", "stopped_in", "uses")
 
     def __init__(self, feed: Callable[[Any], Any] | None = None) -> None:
         self.handle: IncarnationHandle | None = None
@@ -39,6 +39,8 @@ class Process:
         # The main run's engines are given these; a `stop_after_handler` fault sets the flag
         # as its handler returns, so the engine's check right after consumes it.
         self.failpoints = EngineFailpoints()
+        # The incarnations in which such a fault set it (the oracle judges what followed).
+        self.stopped_in: list[int] = []
 
 
 class FaultyState:
@@ -118,6 +120,9 @@ class FaultyState:
         # Nothing awaits between here and the engine's check, so this attempt consumes it.
         if self._main:
             self._process.failpoints.stop_after_handler_once = True
+            handle = self._process.handle
+            if handle is not None:
+                self._process.stopped_in.append(handle.number)
 
 
 class FaultyResolver:

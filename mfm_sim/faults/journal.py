@@ -26,6 +26,7 @@ import uuid
 from typing import Any
 
 import attrs
+from mfm_engine.errors import StateError
 
 __all__ = [
     "REQUIRED",
@@ -111,6 +112,8 @@ class HandlerAttempt:
     # (the process died in it).
     ended: str | None
     retryable: bool | None = None
+    # A StateError it raised: (its state id as raised, as the run left it); None otherwise.
+    error_state_ids: tuple[str | None, str | None] | None = None
 
 
 @attrs.frozen
@@ -126,7 +129,18 @@ class TransportUse:
 class JournalEntry:
     """The mutable record of one invocation while it runs; `freeze` makes the observation's."""
 
-    __slots__ = ("attempt", "ended", "incarnation", "ops", "replay", "retryable", "run_id", "state")
+    __slots__ = (
+        "attempt",
+        "ended",
+        "error",
+        "incarnation",
+        "ops",
+        "raised_state_id",
+        "replay",
+        "retryable",
+        "run_id",
+        "state",
+    )
 
     def __init__(self, incarnation: int, state: str, io: Any) -> None:
         self.incarnation = incarnation
@@ -138,6 +152,9 @@ class JournalEntry:
         self.ops: list[tuple[Any, ...]] = []
         self.ended: str | None = None
         self.retryable: bool | None = None
+        # The StateError the handler raised, kept so the run's later changes to it are seen.
+        self.error: BaseException | None = None
+        self.raised_state_id: str | None = None
 
     def finish(self, exc: BaseException | None) -> None:
         if exc is None:
@@ -146,6 +163,8 @@ class JournalEntry:
         self.ended = f"error:{_code(exc)}"
         info = getattr(exc, "info", None)
         self.retryable = bool(getattr(info, "retryable", False))
+        if isinstance(exc, StateError):
+            self.error, self.raised_state_id = exc, getattr(exc, "state_id", None)
 
     def freeze(self) -> HandlerAttempt:
         return HandlerAttempt(
@@ -157,6 +176,9 @@ class JournalEntry:
             tuple(self.ops),
             self.ended,
             self.retryable,
+            None
+            if self.error is None
+            else (self.raised_state_id, getattr(self.error, "state_id", None)),
         )
 
 

@@ -24,8 +24,11 @@ from mfm_sim.invariants import (
     durability,
     effects_at_most_once,
     engine_contract,
+    entropy_source,
+    error_shape,
     event_profile,
     exactly_once,
+    failpoint_stop,
     hash_integrity,
     honest_errors,
     idempotent_resume,
@@ -37,9 +40,11 @@ from mfm_sim.invariants import (
     order,
     replay_no_transport,
     retry_timing,
+    run_result,
     secrets_never_stored,
     service_state,
     staged_commit,
+    state_error_filled,
 )
 from mfm_sim.invariants.crash_transparency import needs_reference
 from mfm_sim.invariants.durability import disk_lost_data
@@ -76,6 +81,11 @@ REGISTRY: tuple[Invariant, ...] = (
     honest_errors.INVARIANT,
     log_contract.INVARIANT,
     clean_schedule.INVARIANT,
+    error_shape.INVARIANT,
+    failpoint_stop.INVARIANT,
+    run_result.INVARIANT,
+    state_error_filled.INVARIANT,
+    entropy_source.INVARIANT,
     # Services as a public API (issue 16): their final states against the fault-free run's.
     service_state.INVARIANT,
 )

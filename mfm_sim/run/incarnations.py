@@ -53,6 +53,7 @@ from mfm_sim.run.observation import (
     RunView,
 )
 from mfm_sim.run.operator import AFTER_CRASH, BEFORE_START, make_calls, resumable
+from mfm_sim.run.raised import raised_error
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.seeded_history import seed_history
@@ -216,17 +217,20 @@ class Simulation:
             handle.lie_about = self.run_id
             coro = engine.resume(stores, self.run_id)
         outcome, phase, snap, ekind, ecode = Outcome.RESULT, None, None, None, None
+        raised = None
+        result_run_id = None
         try:
             result = loop.run_until_complete(coro)
             if call == "start":
                 self.start_result_run_id = result.run_id
-            phase, snap = result.phase, result.final_snapshot_id
+            phase, snap, result_run_id = result.phase, result.final_snapshot_id, result.run_id
             if phase in TERMINAL:
                 self.final = result
         except SimCrash:
             outcome = Outcome.CRASH
         except RunError as exc:
             outcome, ekind, ecode = Outcome.ERROR, exc.kind.value, exc.info.code
+            raised = raised_error(exc)
             if not handle.alive and self.backend.name != "memory":
                 # The disk took the machine down and SQLite reported it as an I/O error.
                 outcome, ekind, ecode = Outcome.CRASH, None, None
@@ -264,6 +268,10 @@ class Simulation:
             last_step=injector.step,
             bad_reads=tuple(handle.bad_reads),
             appends=tuple(world.appends[first_batch:]),
+            raised=raised,
+            failpoint_armed=number in self.process.stopped_in,
+            failpoint_after=self.process.failpoints.stop_after_handler_once,
+            result_run_id=result_run_id,
         )
 
     def _seed(self) -> None:
@@ -506,4 +514,6 @@ class Simulation:
             service_states=world.service_states(),
             operator_calls=tuple(self.operator_calls),
             seeded=self.seeded,
+            issued_run_ids=tuple(world.ids.issued),
+            entropy_draws=getattr(world.entropy, "draws", None),
         )

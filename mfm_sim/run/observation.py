@@ -30,6 +30,7 @@ __all__ = [
     "OperatorOutcome",
     "Outcome",
     "Prediction",
+    "RaisedError",
     "Reference",
     "RunView",
     "StoreAppend",
@@ -51,6 +52,17 @@ class Outcome(enum.Enum):
 
 
 @attrs.frozen
+class RaisedError:
+    """An error a `start` or `resume` raised, as it was: the `RunError`'s kind and info, and the
+    typed engine error it wraps (its class name and kind), when it chains one."""
+
+    kind: Any
+    info: Any  # the ErrorInfo
+    cause_type: str | None = None
+    cause_kind: Any = None
+
+
+@attrs.frozen
 class Incarnation:
     number: int
     call: str  # "start" | "resume" | "idempotent_resume"
@@ -64,6 +76,13 @@ class Incarnation:
     first_step: int = 0
     last_step: int = 0
     bad_reads: tuple[BadRead, ...] = ()
+    # The RunError it raised, as raised (`run/raised.py`): its fields' types are the oracle's.
+    raised: RaisedError | None = attrs.field(default=None, eq=False)
+    # A `stop_after_handler` fault armed the engine's failpoint in this incarnation, and what
+    # the flag held when the call ended (ENGINE.md "One attempt" 4: consumed, cleared).
+    failpoint_armed: bool = False
+    failpoint_after: Any = False
+    result_run_id: uuid.UUID | None = None  # the RunResult's run id, when it returned one
     # The append calls that made events durable; `appended` lists their events.
     appends: tuple[Batch, ...] = attrs.field(default=(), hash=False)
     # Given by synthetic logs, which record no append calls; None: derived from `appends`.
@@ -119,6 +138,7 @@ class OperatorOutcome:
     error_code: str | None
     wrote: bool
     head: int = 0
+    raised: RaisedError | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -201,6 +221,11 @@ class Observation:
     # Every append a real store on the simulated disk was asked for, in order; empty for the
     # in-memory store (`durability` judges these: all or nothing).
     store_appends: tuple[StoreAppend, ...] = ()
+    # Every run id the engine's id source handed out, in order (None: not recorded, as in a
+    # synthetic log); ENGINE.md: `start` takes a new id from the id source it is given.
+    issued_run_ids: tuple[uuid.UUID, ...] | None = None
+    # How many times the engine's entropy source was drawn from (None: not recorded).
+    entropy_draws: int | None = None
 
     @property
     def fault_kinds(self) -> frozenset[FaultKind]:

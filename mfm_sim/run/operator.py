@@ -21,13 +21,15 @@ from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.context import JsonContext
 from mfm_engine.errors import ContextError, RunError
 from mfm_engine.events import EventEnvelope, RunStarted
+from mfm_engine.events import EventEnvelope, RunStarted
 from mfm_engine.hashing import artifact_id_for_bytes, json_bytes_unchecked
 from mfm_engine.plan import ExecutionPlan, StaticPlanResolver
 from mfm_engine.runtime import DefaultExecutionEngine, StartRun
 from mfm_engine.stores import ArtifactKind, ArtifactStore, Stores
 
 from mfm_sim.errors import HarnessError
-from mfm_sim.run.observation import OperatorOutcome
+from mfm_sim.run.observation import OperatorOutcome, RaisedError
+from mfm_sim.run.raised import raised_error
 from mfm_sim.world.frames import raised_by_harness
 from mfm_sim.world.loop import Deadlock, Runaway, SimLoop
 from mfm_sim.world.sources import SimIds
@@ -76,6 +78,9 @@ class OperatorCall:
     # A resume of `run_id` over a log the operator wrote for it first (its `RunStarted` names
     # these manifest bytes, stored under their hash), taken away again after the call.
     recorded_manifest: bytes | None = None
+    # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming this
+    # JSON value, stored canonically, as its manifest (taken away again after the call).
+    log_manifest: Any = None
 
 
 class _DiskView:
@@ -145,6 +150,33 @@ def _write_recorded(sim: Simulation, call: OperatorCall, run_id: uuid.UUID) -> A
     return take_away
 
 
+def _plant_log(sim: Simulation, call: OperatorCall) -> tuple[uuid.UUID, list[str]]:
+    """Write `call`'s one-record log under its run id, over canonical artifacts: what an
+    operator restoring a run from another system's backup might have (`log_manifest`)."""
+    assert call.run_id is not None
+    artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
+    added: list[str] = []
+    ids = []
+    for value in (call.log_manifest, {}):
+        data = json_bytes_unchecked(value)
+        key = artifact_id_for_bytes(data)
+        if key not in artifacts:
+            artifacts[key] = data
+            added.append(key)
+        ids.append(key)
+    started = RunStarted(sim.instance.plan.op_id, ids[0], ids[1])
+    envelope = EventEnvelope(call.run_id, 1, started, 0)
+    sim.durable.events.streams[call.run_id] = [envelope]  # type: ignore[attr-defined]
+    return call.run_id, added
+
+
+def _unplant(sim: Simulation, run_id: uuid.UUID, added: list[str]) -> None:
+    """Take the planted log away again, so the main run's schedule is judged as it was."""
+    sim.durable.events.streams.pop(run_id, None)  # type: ignore[attr-defined]
+    for key in added:
+        sim.durable.artifacts.data.pop(key, None)  # type: ignore[attr-defined]
+
+
 def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     world = sim.world
     run_id = call.run_id or sim.run_id
@@ -160,9 +192,11 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     loop = SimLoop(
         world.clock, None, max_steps=_MAX_STEPS, max_time_ns=world.clock.now_ns + _MAX_NS
     )
+    planted = _plant_log(sim, call) if call.log_manifest is not None else None
     before = _durable_state(sim)
     kind: str | None = None
     code: str | None = None
+    raised: RaisedError | None = None
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
@@ -172,9 +206,9 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
             coro = engine.resume(stores, run_id)
         loop.run_until_complete(coro)
     except RunError as exc:
-        kind, code = exc.kind.value, exc.info.code
+        kind, code, raised = exc.kind.value, exc.info.code, raised_error(exc)
     except ContextError as exc:  # JsonContext refused the value before start was called
-        kind, code = "context", exc.info.code
+        kind, code, raised = "context", exc.info.code, raised_error(exc)
     except (Deadlock, Runaway) as exc:
         kind, code = "untyped", type(exc).__name__
     except Exception as exc:
@@ -188,8 +222,10 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     wrote = _durable_state(sim) != before
     if take_away is not None:
         take_away()
+    if planted is not None:
+        _unplant(sim, *planted)
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
-    return OperatorOutcome(call.name, call.call, kind, code, wrote, head)
+    return OperatorOutcome(call.name, call.call, kind, code, wrote, head, raised)
 
 
 def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:

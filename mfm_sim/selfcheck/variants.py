@@ -733,3 +733,95 @@ _register(
         "value = __import__('json').loads(data)  # the bug: decoded, never re-validated",
     ),
 )
+
+# ------------------------------------------------------------------------ failpoint, error shape
+
+_register(
+    "failpoint_ignored",
+    "the engine never looks at its stop_after_handler_once failpoint: a run it was set for "
+    "goes on past the handler instead of returning RUNNING",
+    _patch(
+        _ATTEMPT,
+        "_execute",
+        "if a.failpoints is not None and a.failpoints.should_stop_after_handler():",
+        "if False:  # the bug: the failpoint is never consulted",
+    ),
+)
+
+_register(
+    "orphan_failure_without_message",
+    "the StateFailed that closes an orphan attempt carries no message (None, not a str)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        'f"attempt {orphan.attempt} was interrupted; recovered on resume",',
+        "None,  # the bug: the message is left out",
+    ),
+)
+
+_register(
+    "run_not_found_without_kind",
+    "resuming a run with no history raises a StorageError with no kind (None, not NOT_FOUND)",
+    _patch(
+        _ENGINE,
+        _RESUME,
+        'StorageErrorKind.NOT_FOUND, "run_not_found", "run event stream was not found"',
+        'None, "run_not_found", "run event stream was not found"  # the bug: no kind',
+    ),
+)
+
+_register(
+    "result_without_run_id",
+    "a run that ends returns a RunResult naming no run (run_id None) instead of its own",
+    _patch(
+        _ENGINE,
+        _RUN_STATES,
+        "return RunResult(run_id, PHASE_FOR_STATUS[status], current_snapshot_id)",
+        "return RunResult(None, PHASE_FOR_STATUS[status], current_snapshot_id)  # the bug",
+    ),
+)
+
+_register(
+    "run_id_not_from_source",
+    "start names the run with an id of its own making instead of one from its id source",
+    _patch(
+        _ENGINE,
+        "DefaultExecutionEngine._start",
+        "run_id = self.ids.new_run_id()",
+        "run_id = uuid.UUID(int=0x5EED)  # the bug: the id source is never asked",
+    ),
+)
+
+_register(
+    "state_error_left_unnamed",
+    "a failing handler's StateError that names no state is persisted under the attempt's "
+    "state but never given it (its state id stays None)",
+    _patch(
+        _ATTEMPT,
+        "_execute",
+        "error.state_id = a.state_id",
+        "pass  # the bug: the error's state id is never filled",
+    ),
+)
+
+
+class _ZeroEntropy:
+    """An entropy of the variant's own: zero bytes, deterministic, and not the given source."""
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(n)
+
+
+_OWN_ENTROPY = FunctionPatch(
+    _ATTEMPT,
+    "_execute",
+    (Edit("a.entropy,", "_own_entropy,  # the bug: the given entropy is never used"),),
+    names=(("_own_entropy", _ZeroEntropy()),),
+)
+VARIANTS["entropy_not_from_source"] = Variant(
+    "entropy_not_from_source",
+    "live IO draws random bytes from an entropy of its own making instead of the source the "
+    "engine was given",
+    functools.partial(patched, "entropy_not_from_source", (_OWN_ENTROPY,)),
+    (_OWN_ENTROPY,),
+)

@@ -29,8 +29,10 @@ class SimEntropy:
     def __init__(self, streams: Streams, name: str = "entropy") -> None:
         self._streams = streams
         self._name = name
+        self.draws = 0  # how many times the engine drew (the oracle counts its random facts)
 
     def random_bytes(self, n: int) -> bytes:
+        self.draws += 1
         return self._streams.stream(self._name).sample_bytes(n)
 
 

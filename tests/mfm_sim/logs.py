@@ -343,6 +343,7 @@ class LogBuilder:
                     last_step=last_step,
                     bad_reads=inc.bad_reads,
                     appended=appended,
+                    result_run_id=self.run_id if inc.outcome is Outcome.RESULT else None,
                 )
             )
         return tuple(out)

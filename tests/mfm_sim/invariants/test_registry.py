@@ -27,7 +27,10 @@ from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
 from mfm_sim.invariants.durability import check_durability
 from mfm_sim.invariants.effects_at_most_once import check_effects_at_most_once
 from mfm_sim.invariants.engine_contract import check_engine_contract
+from mfm_sim.invariants.entropy_source import check_entropy_source
+from mfm_sim.invariants.error_shape import check_error_shape
 from mfm_sim.invariants.exactly_once import check_exactly_once
+from mfm_sim.invariants.failpoint_stop import check_failpoint_stop
 from mfm_sim.invariants.hash_integrity import check_hash_integrity
 from mfm_sim.invariants.honest_errors import check_honest_errors
 from mfm_sim.invariants.idempotent_resume import check_idempotent_resume
@@ -39,7 +42,9 @@ from mfm_sim.invariants.monotone_attempts import check_monotone_attempts
 from mfm_sim.invariants.order import check_order
 from mfm_sim.invariants.registry import CHECKS, INVARIANTS, REGISTRY, check, invariant_names
 from mfm_sim.invariants.retry_timing import check_retry_timing
+from mfm_sim.invariants.run_result import check_run_result
 from mfm_sim.invariants.service_state import check_service_state
+from mfm_sim.invariants.state_error_filled import check_state_error_filled
 from mfm_sim.run.observation import Outcome
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
@@ -58,7 +63,17 @@ from tests.mfm_sim.logs import (
 
 NAMES = [name for name, _, _ in INVARIANTS]
 # The checks mutation testing once ran outside the product, after SPEC §6, without a number.
-LATER = ["honest_errors", "log_contract", "clean_schedule", "service_state"]
+LATER = [
+    "honest_errors",
+    "log_contract",
+    "clean_schedule",
+    "error_shape",
+    "failpoint_stop",
+    "run_result",
+    "state_error_filled",
+    "entropy_source",
+    "service_state",
+]
 
 # The promise checks of SPEC §6.14, after the numbered ones (docs/promises.md).
 PROMISES = [
@@ -114,6 +129,11 @@ def test_invariant_table_names_and_numbers():
         check_honest_errors,
         check_log_contract,
         check_clean_schedule,
+        check_error_shape,
+        check_failpoint_stop,
+        check_run_result,
+        check_state_error_filled,
+        check_entropy_source,
         check_service_state,
     ]
 

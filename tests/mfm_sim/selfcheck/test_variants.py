@@ -90,6 +90,13 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_status_collapsed": ("generated", 48),
     "wrapper_alone_unimplemented": ("generated", 103),
     "manifest_not_revalidated": ("generated", 0),  # an operator's recorded run, resumed
+    "failpoint_ignored": ("generated", 31),  # a stop_after_handler fault
+    "orphan_failure_without_message": ("generated", 2),  # a crash mid-attempt
+    "run_not_found_without_kind": ("generated", 19),  # an operator's resume of no run
+    "result_without_run_id": ("generated", 0),
+    "run_id_not_from_source": ("linear", 0),
+    "state_error_left_unnamed": ("generated", 1),
+    "entropy_not_from_source": ("generated", 5),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -136,6 +143,13 @@ CAUGHT_BY: dict[str, str] = {
     "await_status_collapsed": "model_agreement",
     "wrapper_alone_unimplemented": "model_agreement",
     "manifest_not_revalidated": "model_agreement",
+    "failpoint_ignored": "failpoint_stop",
+    "orphan_failure_without_message": "error_shape",
+    "run_not_found_without_kind": "error_shape",
+    "result_without_run_id": "run_result",
+    "run_id_not_from_source": "run_result",
+    "state_error_left_unnamed": "state_error_filled",
+    "entropy_not_from_source": "entropy_source",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -167,6 +181,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "await_status_collapsed": ("generated",),
     "wrapper_alone_unimplemented": ("generated",),
     "manifest_not_revalidated": ("generated",),  # only generated seeds make operator mistakes
+    "run_not_found_without_kind": ("generated",),  # only generated seeds make operator mistakes
 }
 SWEEP_BOUND = 2000
 
