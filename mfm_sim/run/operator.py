@@ -21,7 +21,6 @@ from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.context import JsonContext
 from mfm_engine.errors import ContextError, RunError
 from mfm_engine.events import EventEnvelope, RunStarted
-from mfm_engine.events import EventEnvelope, RunStarted
 from mfm_engine.hashing import artifact_id_for_bytes, json_bytes_unchecked
 from mfm_engine.plan import ExecutionPlan, StaticPlanResolver
 from mfm_engine.runtime import DefaultExecutionEngine, StartRun
