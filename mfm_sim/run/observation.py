@@ -119,6 +119,9 @@ class OperatorOutcome:
     error_code: str | None
     wrote: bool
     head: int = 0
+    # The refusal's ErrorInfo category (its value) and retryable flag; None for a result.
+    error_category: str | None = None
+    error_retryable: bool | None = None
 
 
 @attrs.frozen

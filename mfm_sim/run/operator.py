@@ -130,6 +130,8 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     before = _durable_state(sim)
     kind: str | None = None
     code: str | None = None
+    category: str | None = None
+    retryable: bool | None = None
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
@@ -140,6 +142,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         loop.run_until_complete(coro)
     except RunError as exc:
         kind, code = exc.kind.value, exc.info.code
+        category, retryable = exc.info.category.value, exc.info.retryable
     except ContextError as exc:  # JsonContext refused the value before start was called
         kind, code = "context", exc.info.code
     except (Deadlock, Runaway) as exc:
@@ -154,7 +157,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
-    return OperatorOutcome(call.name, call.call, kind, code, wrote, head)
+    return OperatorOutcome(call.name, call.call, kind, code, wrote, head, category, retryable)
 
 
 def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:

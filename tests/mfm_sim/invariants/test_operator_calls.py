@@ -51,3 +51,38 @@ def test_a_finished_run_is_not_refused() -> None:
     assert expected_refusal(obs, late, ("invalid_plan", None)) == (None, None)
     judged = attrs.evolve(obs, operator_calls=(late,))
     assert any("expected a result" in v.message for v in check_model_agreement(judged))
+
+
+def _with_bad_plan_start() -> tuple[Observation, OperatorOutcome]:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        for call in obs.operator_calls:
+            if call.call == "start" and call.error_code == "invalid_plan":
+                return obs, call
+    raise AssertionError("no start with a bad plan in 400 seeds")
+
+
+def test_a_bad_plan_is_refused_as_the_seed_builds_it() -> None:
+    obs, call = _with_bad_plan_start()
+    assert (call.error_category, call.error_retryable) == ("unknown", False)
+    assert check_model_agreement(obs) == []
+
+
+def test_a_plan_refusal_with_another_category_or_retry_flag_is_caught() -> None:
+    obs, call = _with_bad_plan_start()
+    for broken, word in (
+        (attrs.evolve(call, error_category="rpc"), "category rpc"),
+        (attrs.evolve(call, error_retryable=True), "retryable True"),
+        (attrs.evolve(call, error_retryable=None), "retryable None"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(broken,))
+        assert any(word in v.message for v in check_model_agreement(judged)), word
+
+
+def test_a_plan_refusal_with_another_code_is_caught() -> None:
+    obs, call = _with_bad_plan_start()
+    judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, error_code="INVALID_PLAN"),))
+    assert any(
+        "expected invalid_plan invalid_plan" in v.message for v in check_model_agreement(judged)
+    )
