@@ -42,6 +42,7 @@ from mfm_scenarios.program import (
     Text,
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
+from mfm_scenarios.secret_edges import add_secret_edges
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
@@ -430,6 +431,7 @@ def draw(rng: Rng) -> Drawn:
     rare_rng = rng.fork("rare")
     extras |= _rare(rare_rng, programs)
     extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
+    extras |= add_secret_edges(rng.fork("secret_edges"), programs)
     replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays)
