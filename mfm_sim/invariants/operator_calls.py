@@ -51,7 +51,7 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             out.add(None, (), f"{what}: expected {want}, got {got}")
         elif call.error_kind == "invalid_plan":
             problem = plan_refusal_problem(
-                call.error_code, call.error_category, call.error_retryable
+                call.error_code, call.error_category, call.error_retryable, call.error_message
             )
             if problem:
                 out.add(None, (), f"{what}: refusal {call.error_code} has {problem}")

@@ -122,6 +122,7 @@ class OperatorOutcome:
     # The refusal's ErrorInfo category (its value) and retryable flag; None for a result.
     error_category: str | None = None
     error_retryable: bool | None = None
+    error_message: object = None  # ErrorInfo.message as the engine set it (a str, ENGINE.md)
 
 
 @attrs.frozen

@@ -132,6 +132,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     code: str | None = None
     category: str | None = None
     retryable: bool | None = None
+    message: object = None
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
@@ -143,6 +144,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     except RunError as exc:
         kind, code = exc.kind.value, exc.info.code
         category, retryable = exc.info.category.value, exc.info.retryable
+        message = exc.info.message
     except ContextError as exc:  # JsonContext refused the value before start was called
         kind, code = "context", exc.info.code
     except (Deadlock, Runaway) as exc:
@@ -157,7 +159,9 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
-    return OperatorOutcome(call.name, call.call, kind, code, wrote, head, category, retryable)
+    return OperatorOutcome(
+        call.name, call.call, kind, code, wrote, head, category, retryable, message
+    )
 
 
 def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:

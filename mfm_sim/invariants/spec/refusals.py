@@ -29,9 +29,13 @@ SEED_PLAN_CODES = frozenset(
 )
 
 
-def plan_refusal_problem(code: str | None, category: str | None, retryable: bool | None) -> str:
+def plan_refusal_problem(
+    code: str | None, category: str | None, retryable: bool | None, message: object = ""
+) -> str:
     """What is wrong with an INVALID_PLAN refusal's info ("" if nothing): a seed code must be
-    category `unknown` and not retryable."""
+    category `unknown` and not retryable; any message is text (ENGINE.md: `message: str`)."""
+    if not isinstance(message, str):
+        return f"a message of type {type(message).__name__}, not str"
     if code not in SEED_PLAN_CODES:
         return ""
     if category != "unknown":

@@ -75,6 +75,7 @@ def test_a_plan_refusal_with_another_category_or_retry_flag_is_caught() -> None:
         (attrs.evolve(call, error_category="rpc"), "category rpc"),
         (attrs.evolve(call, error_retryable=True), "retryable True"),
         (attrs.evolve(call, error_retryable=None), "retryable None"),
+        (attrs.evolve(call, error_message={"reason": "cycle"}), "message of type dict"),
     ):
         judged = attrs.evolve(obs, operator_calls=(broken,))
         assert any(word in v.message for v in check_model_agreement(judged)), word
