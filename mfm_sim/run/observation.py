@@ -123,6 +123,7 @@ class OperatorOutcome:
     error_category: str | None = None
     error_retryable: bool | None = None
     error_message: object = None  # ErrorInfo.message as the engine set it (a str, ENGINE.md)
+    error_subkind: str | None = None  # a ContextError's kind (its value)
 
 
 @attrs.frozen

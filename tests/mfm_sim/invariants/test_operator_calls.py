@@ -81,6 +81,28 @@ def test_a_plan_refusal_with_another_category_or_retry_flag_is_caught() -> None:
         assert any(word in v.message for v in check_model_agreement(judged)), word
 
 
+def test_a_context_refusal_typed_otherwise_than_engine_md_says_is_caught() -> None:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        # The ContextError itself (JsonContext's refusal), not a RunError that wraps its info.
+        calls = [c for c in obs.operator_calls if c.error_subkind is not None]
+        if calls:
+            break
+    else:
+        raise AssertionError("no refused context in 400 seeds")
+    call = calls[0]
+    assert call.error_kind == "context" and call.error_subkind in ("serialization", "other")
+    assert check_model_agreement(obs) == []
+    for broken, word in (
+        (attrs.evolve(call, error_subkind="None"), "ContextError kind None"),
+        (attrs.evolve(call, error_code=None), "code of type NoneType"),
+        (attrs.evolve(call, error_message=None), "message of type NoneType"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(broken,))
+        assert any(word in v.message for v in check_model_agreement(judged)), word
+
+
 def test_a_plan_refusal_with_another_code_is_caught() -> None:
     obs, call = _with_bad_plan_start()
     judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, error_code="INVALID_PLAN"),))
