@@ -56,6 +56,7 @@ from mfm_sim.run.operator import AFTER_CRASH, BEFORE_START, make_calls, resumabl
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.seeded_history import seed_history
+from mfm_sim.run.user_context import initial_context
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -208,7 +209,11 @@ class Simulation:
             coro = engine.start(
                 stores,
                 StartRun(
-                    manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)
+                    manifest,
+                    self.manifest_id,
+                    plan,
+                    inst.run_config,
+                    initial_context(world.streams, inst.initial_context),
                 ),
             )
         else:
