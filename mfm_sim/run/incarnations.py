@@ -93,6 +93,12 @@ def _refused_a_lie(inc: Incarnation) -> bool:
     )
 
 
+def _kinds(artifacts: object) -> dict[str, str]:
+    """The kinds a memory store recorded per id (`InMemoryArtifactStore.kinds`), as values."""
+    recorded = getattr(artifacts, "kinds", None) or {}
+    return {k: getattr(v, "value", repr(v)) for k, v in recorded.items()}
+
+
 def _call_line(run_id: uuid.UUID | None) -> str:
     return str(run_id)[:8] if run_id else "-"
 
@@ -488,6 +494,7 @@ class Simulation:
             pristine=pristine,
             lost_artifacts=frozenset(world.lost) | self.backend.lied_away(),
             corrupted_artifacts=frozenset(world.corrupted),
+            artifact_kinds=_kinds(getattr(self.backend, "artifacts", None)),
             faults=tuple(world.injector.fired),
             incarnations=tuple(self.incarnations),
             seq_step=world.seq_step,

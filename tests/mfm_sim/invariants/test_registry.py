@@ -69,6 +69,7 @@ PROMISES = [
     "staged_commit",
     "event_profile",
     "replay_no_transport",
+    "artifact_kinds",
 ]
 
 
