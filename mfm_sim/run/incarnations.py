@@ -26,7 +26,6 @@ from mfm_engine.runtime import (
     DefaultExecutionEngine,
     EngineFailpoints,
     RunResult,
-    StartRun,
 )
 from mfm_engine.stores import Stores
 
@@ -56,7 +55,7 @@ from mfm_sim.run.operator import AFTER_CRASH, BEFORE_START, make_calls, resumabl
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.seeded_history import seed_history
-from mfm_sim.run.user_context import initial_context
+from mfm_sim.run.user_context import start_with_context
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -212,15 +211,12 @@ class Simulation:
             inst = self.instance
             plan = self.plan
             manifest = inst.manifest()
-            coro = engine.start(
+            coro = start_with_context(
+                engine,
                 stores,
-                StartRun(
-                    manifest,
-                    self.manifest_id,
-                    plan,
-                    inst.run_config,
-                    initial_context(world.streams, inst.initial_context),
-                ),
+                (manifest, self.manifest_id, plan, inst.run_config),
+                world.streams,
+                inst.initial_context,
             )
         else:
             assert self.run_id is not None
