@@ -54,12 +54,12 @@ def refusal_problem(
     if not isinstance(message, str):
         return f"a message of type {type(message).__name__}, not str"
     if category not in CATEGORIES:
-        return f"category {category}, not one of ENGINE.md's"
+        return f"category {category}, not a documented one"
     if not isinstance(retryable, bool):
         return f"retryable {retryable}, not a bool"
     # A RunError CONTEXT carries the info alone: a kind is judged where the ContextError was.
     if context_kind is not None and context_kind not in CONTEXT_KINDS:
-        return f"ContextError kind {context_kind}, not one of ENGINE.md's"
+        return f"ContextError kind {context_kind}, not a documented one"
     if kind == "invalid_plan" and code in SEED_PLAN_CODES:
         if category != "unknown":
             return f"category {category}, the seed's is unknown"
