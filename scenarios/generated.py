@@ -431,7 +431,7 @@ def draw(rng: Rng) -> Drawn:
     rare_rng = rng.fork("rare")
     extras |= _rare(rare_rng, programs)
     extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
-    extras |= add_secret_edges(rng.fork("secret_edges"), programs)
+    extras |= add_secret_edges(rare_rng.fork("secret_edges"), programs)  # last of rare_rng
     replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays)
