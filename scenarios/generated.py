@@ -42,6 +42,7 @@ from mfm_scenarios.program import (
     Text,
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
+from mfm_scenarios.secret_edges import add_secret_edges
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
@@ -432,6 +433,7 @@ def draw(rng: Rng) -> Drawn:
     rare_rng = rng.fork("rare")
     extras |= _rare(rare_rng, programs)
     extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
+    extras |= add_secret_edges(rare_rng.fork("secret_edges"), programs)  # last of rare_rng
     replays_rng = rng.fork("replays")
     replays = draw_replays(replays_rng, names, programs, cfg, children)
     # Forked from the replays' stream after its last draw: no earlier draw moves.

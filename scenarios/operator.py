@@ -128,7 +128,9 @@ def _start(
     bad = _bad_plan(name, plan)
     # The manifest names the plan's op, so only the plan itself is wrong.
     call = attrs.evolve(call, plan=bad, manifest=attrs.evolve(manifest, op_id=bad.op_id))
-    return call, (INVALID_PLAN, None)
+    # seed/runtime.rs (which ENGINE.md's start is): any failure to order the plan is
+    # `invalid_plan("invalid_plan", ...)`.
+    return call, (INVALID_PLAN, "invalid_plan")
 
 
 def _resume(name: str, plan: ExecutionPlan) -> tuple[OperatorCall, tuple[str, str | None]]:

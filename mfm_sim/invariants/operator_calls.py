@@ -13,6 +13,7 @@ from __future__ import annotations
 from mfm_engine.events import RunCompleted, RunStarted
 
 from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.spec.refusals import refusal_problem
 from mfm_sim.run.observation import Observation, OperatorOutcome, Prediction
 
 __all__ = ["check_operator_calls", "expected_refusal"]
@@ -48,3 +49,14 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             want = "a result" if kind is None else f"{kind} {code or '(any code)'}"
             got = "a result" if call.error_kind is None else f"{call.error_kind} {call.error_code}"
             out.add(None, (), f"{what}: expected {want}, got {got}")
+        elif call.error_kind not in (None, "untyped"):
+            problem = refusal_problem(
+                call.error_kind,
+                call.error_code,
+                call.error_category,
+                call.error_retryable,
+                call.error_message,
+                call.error_subkind,
+            )
+            if problem:
+                out.add(None, (), f"{what}: refusal {call.error_code} has {problem}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mfm_sim.invariants import (
+    artifact_kinds,
     attempt_envelopes,
     attempt_reads,
     child_runs_once,
@@ -78,6 +79,7 @@ REGISTRY: tuple[Invariant, ...] = (
     staged_commit.INVARIANT,
     event_profile.INVARIANT,
     replay_no_transport.INVARIANT,
+    artifact_kinds.INVARIANT,
     honest_errors.INVARIANT,
     log_contract.INVARIANT,
     clean_schedule.INVARIANT,

@@ -26,7 +26,6 @@ from mfm_engine.runtime import (
     DefaultExecutionEngine,
     EngineFailpoints,
     RunResult,
-    StartRun,
 )
 from mfm_engine.stores import Stores
 
@@ -57,6 +56,7 @@ from mfm_sim.run.raised import raised_error
 from mfm_sim.run.recorded_facts import RecordedFacts, feeder
 from mfm_sim.run.scenario import Scenario, ScenarioRun
 from mfm_sim.run.seeded_history import seed_history
+from mfm_sim.run.user_context import start_with_context
 from mfm_sim.run.validate import checked_manifest, manifest_bytes
 from mfm_sim.run.world import World
 from mfm_sim.world.frames import raised_by_harness
@@ -91,6 +91,12 @@ def _refused_a_lie(inc: Incarnation) -> bool:
     return inc.error_code in LOG_REFUSAL_CODES and any(
         b.kind in LOG_LIE_REFUSALS for b in inc.bad_reads
     )
+
+
+def _kinds(artifacts: object) -> dict[str, str]:
+    """The kinds a memory store recorded per id (`InMemoryArtifactStore.kinds`), as values."""
+    recorded = getattr(artifacts, "kinds", None) or {}
+    return {k: getattr(v, "value", repr(v)) for k, v in recorded.items()}
 
 
 def _call_line(run_id: uuid.UUID | None) -> str:
@@ -206,11 +212,12 @@ class Simulation:
             inst = self.instance
             plan = self.plan
             manifest = inst.manifest()
-            coro = engine.start(
+            coro = start_with_context(
+                engine,
                 stores,
-                StartRun(
-                    manifest, self.manifest_id, plan, inst.run_config, dict(inst.initial_context)
-                ),
+                (manifest, self.manifest_id, plan, inst.run_config),
+                world.streams,
+                inst.initial_context,
             )
         else:
             assert self.run_id is not None
@@ -491,6 +498,7 @@ class Simulation:
             pristine=pristine,
             lost_artifacts=frozenset(world.lost) | self.backend.lied_away(),
             corrupted_artifacts=frozenset(world.corrupted),
+            artifact_kinds=_kinds(getattr(self.backend, "artifacts", None)),
             faults=tuple(world.injector.fired),
             incarnations=tuple(self.incarnations),
             seq_step=world.seq_step,

@@ -139,6 +139,11 @@ class OperatorOutcome:
     wrote: bool
     head: int = 0
     raised: RaisedError | None = attrs.field(default=None, eq=False)
+    # The refusal's ErrorInfo category (its value) and retryable flag; None for a result.
+    error_category: str | None = None
+    error_retryable: bool | None = None
+    error_message: object = None  # ErrorInfo.message as the engine set it (a str, ENGINE.md)
+    error_subkind: str | None = None  # a ContextError's kind (its value)
 
 
 @attrs.frozen
@@ -212,6 +217,9 @@ class Observation:
     service_states: Mapping[str, Any] = attrs.field(factory=dict)
     # The operator's mistaken starts and resumes beside the main run, in the order made.
     operator_calls: tuple[OperatorOutcome, ...] = ()
+    # artifact id -> the kind (its value) the durable store recorded for its first put; empty
+    # for a store that keeps no kinds.
+    artifact_kinds: Mapping[str, str] = attrs.field(factory=dict)
     # (run, seq) of the records a recorded log the operator brought holds
     # (`run/seeded_history.py`): written before any incarnation, by no engine.
     seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()

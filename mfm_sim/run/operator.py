@@ -11,6 +11,7 @@ and invariant 13 compares (`mfm_sim.invariants.operator_calls`).
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from collections.abc import Mapping
@@ -196,6 +197,10 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     kind: str | None = None
     code: str | None = None
     raised: RaisedError | None = None
+    category: str | None = None
+    retryable: bool | None = None
+    message: object = None
+    subkind: str | None = None
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
@@ -205,9 +210,20 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
             coro = engine.resume(stores, run_id)
         loop.run_until_complete(coro)
     except RunError as exc:
-        kind, code, raised = exc.kind.value, exc.info.code, raised_error(exc)
+        kind, code, raised = _name(exc.kind), exc.info.code, raised_error(exc)
+        category, retryable, message = (
+            _name(exc.info.category),
+            exc.info.retryable,
+            exc.info.message,
+        )
     except ContextError as exc:  # JsonContext refused the value before start was called
         kind, code, raised = "context", exc.info.code, raised_error(exc)
+        category, retryable, message = (
+            _name(exc.info.category),
+            exc.info.retryable,
+            exc.info.message,
+        )
+        subkind = _name(exc.kind)
     except (Deadlock, Runaway) as exc:
         kind, code = "untyped", type(exc).__name__
     except Exception as exc:
@@ -224,7 +240,15 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     if planted is not None:
         _unplant(sim, *planted)
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
-    return OperatorOutcome(call.name, call.call, kind, code, wrote, head, raised)
+    return OperatorOutcome(
+        call.name, call.call, kind, code, wrote, head, raised, category, retryable, message, subkind
+    )
+
+
+def _name(member: object) -> str:
+    """An engine enum member's value; anything else (a broken engine's) as its repr, for the
+    oracle to judge rather than for the harness to trip on."""
+    return member.value if isinstance(member, enum.Enum) else repr(member)
 
 
 def make_calls(sim: Simulation, when: str) -> list[OperatorOutcome]:

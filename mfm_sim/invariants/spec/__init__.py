@@ -4,7 +4,8 @@ spec alone so that a check never asks the engine under test for the right answer
 One module per rule: `canonical` (canonical JSON, artifact ids, decoding), `backoff` (a retry
 policy's delay), `order` (Kahn plan order, predecessors), `secrets` (secret detection and error
 redaction), `facts` (derived fact keys, how fact records bind keys), `envelopes` (walking a
-stream's attempts) and `phases` (a run status's phase). They import engine data types only;
+stream's attempts), `phases` (a run status's phase) and `refusals` (a plan refusal's category
+and retryable flag, as the seed builds them). They import engine data types only;
 `tests/mfm_sim/invariants/test_oracle_imports.py` enforces it.
 """
 

@@ -51,3 +51,61 @@ def test_a_finished_run_is_not_refused() -> None:
     assert expected_refusal(obs, late, ("invalid_plan", None)) == (None, None)
     judged = attrs.evolve(obs, operator_calls=(late,))
     assert any("expected a result" in v.message for v in check_model_agreement(judged))
+
+
+def _with_bad_plan_start() -> tuple[Observation, OperatorOutcome]:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        for call in obs.operator_calls:
+            if call.call == "start" and call.error_code == "invalid_plan":
+                return obs, call
+    raise AssertionError("no start with a bad plan in 400 seeds")
+
+
+def test_a_bad_plan_is_refused_as_the_seed_builds_it() -> None:
+    obs, call = _with_bad_plan_start()
+    assert (call.error_category, call.error_retryable) == ("unknown", False)
+    assert check_model_agreement(obs) == []
+
+
+def test_a_plan_refusal_with_another_category_or_retry_flag_is_caught() -> None:
+    obs, call = _with_bad_plan_start()
+    for broken, word in (
+        (attrs.evolve(call, error_category="rpc"), "category rpc"),
+        (attrs.evolve(call, error_retryable=True), "retryable True"),
+        (attrs.evolve(call, error_retryable=None), "retryable None"),
+        (attrs.evolve(call, error_message={"reason": "cycle"}), "message of type dict"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(broken,))
+        assert any(word in v.message for v in check_model_agreement(judged)), word
+
+
+def test_a_context_refusal_typed_otherwise_than_engine_md_says_is_caught() -> None:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        # The ContextError itself (JsonContext's refusal), not a RunError that wraps its info.
+        calls = [c for c in obs.operator_calls if c.error_subkind is not None]
+        if calls:
+            break
+    else:
+        raise AssertionError("no refused context in 400 seeds")
+    call = calls[0]
+    assert call.error_kind == "context" and call.error_subkind in ("serialization", "other")
+    assert check_model_agreement(obs) == []
+    for broken, word in (
+        (attrs.evolve(call, error_subkind="None"), "ContextError kind None"),
+        (attrs.evolve(call, error_code=None), "code of type NoneType"),
+        (attrs.evolve(call, error_message=None), "message of type NoneType"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(broken,))
+        assert any(word in v.message for v in check_model_agreement(judged)), word
+
+
+def test_a_plan_refusal_with_another_code_is_caught() -> None:
+    obs, call = _with_bad_plan_start()
+    judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, error_code="INVALID_PLAN"),))
+    assert any(
+        "expected invalid_plan invalid_plan" in v.message for v in check_model_agreement(judged)
+    )

@@ -84,6 +84,7 @@ PROMISES = [
     "staged_commit",
     "event_profile",
     "replay_no_transport",
+    "artifact_kinds",
 ]
 
 
