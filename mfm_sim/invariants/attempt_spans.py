@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from mfm_engine.events import EventEnvelope
@@ -177,11 +178,13 @@ def strict_equal(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, lists and tuples are both arrays, and a subclass of a
     JSON type is that type."""
     ta = type(a)
-    # Two values of one exact plain type (nearly every call): `_strict_equal`'s steps for
+    # Two values of one exact plain type (nearly every call): `_general`'s steps for
     # that type, without its type tests.
     if ta is not type(b):
-        return _strict_equal(a, b)
-    if ta is dict:
+        pairs = _general(a, b)
+        if type(pairs) is bool:
+            return pairs
+    elif ta is dict:
         if a.keys() != b.keys():
             return False
         # Same keys, so same lengths: `strict` would only cost a check per item.
@@ -195,8 +198,10 @@ def strict_equal(a: Any, b: Any) -> bool:
         pairs = zip(a, b)  # noqa: B905  # lengths compared above
     elif ta in _SCALAR:
         return bool(a == b)
-    else:
-        return _strict_equal(a, b)  # a subclass, or no JSON type at all
+    else:  # a subclass, or no JSON type at all
+        pairs = _general(a, b)
+        if type(pairs) is bool:
+            return pairs
     for x, y in pairs:
         tx = type(x)
         # Two scalars of one plain type, inline: no call per item (the common case).
@@ -208,21 +213,9 @@ def strict_equal(a: Any, b: Any) -> bool:
     return True
 
 
-def _items_equal(pairs: Any) -> bool:
-    """Each pair strictly equal (`strict_equal`'s loop, for its rare types)."""
-    for x, y in pairs:
-        tx = type(x)
-        # Two scalars of one plain type, inline: no call per item (the common case).
-        if tx is type(y) and tx in _SCALAR:
-            if x != y:
-                return False
-        elif not strict_equal(x, y):
-            return False
-    return True
-
-
-def _strict_equal(a: Any, b: Any) -> bool:
-    """`strict_equal` for any two values (subclasses, mixed types)."""
+def _general(a: Any, b: Any) -> bool | Iterator[tuple[Any, Any]]:
+    """`strict_equal`'s verdict for any two values (subclasses, mixed types), or the pairs of
+    items it still has to compare."""
     ta, tb = type(a), type(b)
     if ta is not tb or ta not in _PLAIN:
         ta, tb = _json_type(a), _json_type(b)
@@ -241,6 +234,6 @@ def _strict_equal(a: Any, b: Any) -> bool:
         # compare takes an object as equal to itself, and NaN is not.
         kinds = set(map(type, a))
         if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
-            return a == b if ta is tb else list(a) == list(b)
-        pairs = zip(a, b)  # noqa: B905  # lengths compared above
-    return _items_equal(pairs)
+            return bool(a == b) if ta is tb else list(a) == list(b)
+        return zip(a, b)  # noqa: B905  # lengths compared above
+    return pairs
