@@ -128,17 +128,19 @@ class Log:
             if code is None:
                 code = _code(ev)
                 has_facts = has_facts or code == FACT
-            elif code == DOMAIN and ev.name == FACT_RECORDED:
-                code = FACT  # `_code`'s last step, inline for the common exact type
-                has_facts = True
-            row = (code, env, ev)
-            rows.append(row)
             if code <= FINISHED:  # the codes are numbered so: the run's own events
+                row = (code, env, ev)
+                rows.append(row)
                 kernel.append(row)
                 if code == FAILED:
                     failed.append(row)
                 elif code == FINISHED and finish is None:
                     finish = env
+                continue
+            if code == DOMAIN and ev.name == FACT_RECORDED:
+                code = FACT  # `_code`'s last step, inline for the common exact type
+                has_facts = True
+            rows.append((code, env, ev))
         self.rows = tuple(rows)
         self.kernel = kernel
         self.failed = failed
