@@ -36,7 +36,7 @@ def check_attempt_envelopes(obs: Observation) -> list[Violation]:
         o: Any = None  # the open attempt's StateEntered
         # state -> (seq of the closing failure, orphan's base)
         orphans: dict[str, tuple[int, str]] = {}
-        for code, env, ev in log.rows:
+        for code, env, ev in log.kernel:
             if code == ENTERED:
                 if open_env is not None:
                     out.add(

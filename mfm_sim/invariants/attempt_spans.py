@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from mfm_engine.events import EventEnvelope
@@ -176,6 +177,45 @@ def _json_type(value: Any) -> type:
 def strict_equal(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, lists and tuples are both arrays, and a subclass of a
     JSON type is that type."""
+    ta = type(a)
+    # Two values of one exact plain type (nearly every call): `_general`'s steps for
+    # that type, without its type tests.
+    if ta is not type(b):
+        pairs = _general(a, b)
+        if type(pairs) is bool:
+            return pairs
+    elif ta is dict:
+        if a.keys() != b.keys():
+            return False
+        # Same keys, so same lengths: `strict` would only cost a check per item.
+        pairs = zip(a.values(), map(b.__getitem__, a))  # noqa: B905
+    elif ta is list or ta is tuple:
+        if len(a) != len(b):
+            return False
+        kinds = set(map(type, a))
+        if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
+            return bool(a == b)
+        pairs = zip(a, b)  # noqa: B905  # lengths compared above
+    elif ta in _SCALAR:
+        return bool(a == b)
+    else:  # a subclass, or no JSON type at all
+        pairs = _general(a, b)
+        if type(pairs) is bool:
+            return pairs
+    for x, y in pairs:
+        tx = type(x)
+        # Two scalars of one plain type, inline: no call per item (the common case).
+        if tx is type(y) and tx in _SCALAR:
+            if x != y:
+                return False
+        elif not strict_equal(x, y):
+            return False
+    return True
+
+
+def _general(a: Any, b: Any) -> bool | Iterator[tuple[Any, Any]]:
+    """`strict_equal`'s verdict for any two values (subclasses, mixed types), or the pairs of
+    items it still has to compare."""
     ta, tb = type(a), type(b)
     if ta is not tb or ta not in _PLAIN:
         ta, tb = _json_type(a), _json_type(b)
@@ -194,14 +234,6 @@ def strict_equal(a: Any, b: Any) -> bool:
         # compare takes an object as equal to itself, and NaN is not.
         kinds = set(map(type, a))
         if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
-            return a == b if ta is tb else list(a) == list(b)
-        pairs = zip(a, b)  # noqa: B905  # lengths compared above
-    for x, y in pairs:
-        tx = type(x)
-        # Two scalars of one plain type, inline: no call per item (the common case).
-        if tx is type(y) and tx in _SCALAR:
-            if x != y:
-                return False
-        elif not strict_equal(x, y):
-            return False
-    return True
+            return bool(a == b) if ta is tb else list(a) == list(b)
+        return zip(a, b)  # noqa: B905  # lengths compared above
+    return pairs

@@ -41,7 +41,7 @@ def check_clean_schedule(obs: Observation) -> list[Violation]:
         took = [(i.call, i.outcome.value, i.error_code) for i in calls]
         out.add(rid, head, f"no fault fired but the run took {took}")
     for log in each_run(obs):
-        for code, env, ev in log.rows:
+        for code, env, ev in log.failed:
             if code == FAILED and isinstance(ev, StateFailed) and ev.error.code == ORPHAN_CODE:
                 out.add(log.run_id, (env.seq,), f"orphan recovery at seq {env.seq} without a fault")
     if obs.recoverable and obs.model is not None and obs.final_phase is not obs.model.phase:

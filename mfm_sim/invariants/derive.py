@@ -91,12 +91,18 @@ def _code(event: Any) -> int:
 
 
 class Log:
-    """One run's view with its stream classified: rows of (code, envelope, event)."""
+    """One run's view with its stream classified: rows of (code, envelope, event).
+
+    Also indexed in the same pass, so a check that judges only some kinds walks only those:
+    `kernel`, the rows of the run's own events (STARTED to FINISHED: no domain event, no
+    fact, nothing unknown), and `failed`, the StateFailed rows; both in stream order."""
 
     __slots__ = (
+        "failed",
         "finish",
         "has_facts",
         "is_child",
+        "kernel",
         "plan",
         "rows",
         "run_config",
@@ -111,6 +117,8 @@ class Log:
         self.run_config = view.run_config
         self.is_child = view.is_child
         rows = []
+        kernel = []
+        failed = []
         finish: EventEnvelope | None = None  # the first RunCompleted, which several compare
         has_facts = False  # any `fact_recorded`: the fact checks have nothing to judge without
         codes = _CODES
@@ -120,13 +128,22 @@ class Log:
             if code is None:
                 code = _code(ev)
                 has_facts = has_facts or code == FACT
-            elif code == DOMAIN and ev.name == FACT_RECORDED:
+            if code <= FINISHED:  # the codes are numbered so: the run's own events
+                row = (code, env, ev)
+                rows.append(row)
+                kernel.append(row)
+                if code == FAILED:
+                    failed.append(row)
+                elif code == FINISHED and finish is None:
+                    finish = env
+                continue
+            if code == DOMAIN and ev.name == FACT_RECORDED:
                 code = FACT  # `_code`'s last step, inline for the common exact type
                 has_facts = True
-            if code == FINISHED and finish is None:
-                finish = env
             rows.append((code, env, ev))
         self.rows = tuple(rows)
+        self.kernel = kernel
+        self.failed = failed
         self.finish = finish
         self.has_facts = has_facts
 

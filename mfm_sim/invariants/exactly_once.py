@@ -30,7 +30,7 @@ def check_exactly_once(obs: Observation) -> list[Violation]:
         stream = log.stream
         completed_at: dict[str, int] = {}
         finishes: list[EventEnvelope] = []
-        for code, env, ev in log.rows:
+        for code, env, ev in log.kernel:
             if code == COMPLETED:
                 first = completed_at.get(ev.state_id)
                 if first is not None:

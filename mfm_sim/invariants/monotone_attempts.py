@@ -29,7 +29,7 @@ def check_monotone_attempts(obs: Observation) -> list[Violation]:
         # The latest StateCompleted/StateFailed of any state, and whether it was a failure.
         last_close: EventEnvelope | None = None
         last_close_failed = False
-        for code, env, ev in log.rows:
+        for code, env, ev in log.kernel:
             if code == ENTERED:
                 sid = ev.state_id
                 if sid in completed_seq:

@@ -20,7 +20,7 @@ def check_order(obs: Observation) -> list[Violation]:
         rid = log.run_id
         preds = predecessors(log.plan)
         completed: set[str] = set()
-        for code, env, ev in log.rows:
+        for code, env, ev in log.kernel:
             if code == ENTERED:
                 needed = preds.get(ev.state_id)
                 if needed is None:

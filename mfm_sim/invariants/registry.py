@@ -117,7 +117,7 @@ def check(obs: Observation, only: Sequence[str] | None = None) -> list[Violation
     out: list[Violation] = []
     if disk_lost_data(obs):
         return out
-    for name in _NAMES:
-        if only is None or name in only:
-            out.extend(CHECKS[name](obs))
+    checks = CHECKS
+    for name in _NAMES if only is None else [n for n in _NAMES if n in only]:
+        out += checks[name](obs)
     return out

@@ -30,13 +30,13 @@ def check_retry_timing(obs: Observation) -> list[Violation]:
     latency: list[int] | None = None  # steps of latency faults, sorted; made when needed
     seq_step = obs.seq_step
     for log in each_run(obs):
-        if log.run_config is None:
-            continue
+        if log.run_config is None or not log.failed:
+            continue  # no failure, no retry to time
         rid = log.run_id
         policy = log.run_config.retry_policy.backoff
         attempt_of: dict[str, int] = {}
         pending: dict[str, tuple[EventEnvelope, int]] = {}
-        for code, env, ev in log.rows:
+        for code, env, ev in log.kernel:
             if code == ENTERED:
                 attempt_of[ev.state_id] = ev.attempt
                 if not pending:
