@@ -9,12 +9,14 @@ enabled features only, so rare combinations occur. The reference interpreter
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import Any
 
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
+from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.operator import draw_mistakes
@@ -430,7 +432,10 @@ def draw(rng: Rng) -> Drawn:
     rare_rng = rng.fork("rare")
     extras |= _rare(rare_rng, programs)
     extras |= _preset_state_ids(rare_rng.fork("preset_state_id"), names, programs)
-    replays = draw_replays(rng.fork("replays"), names, programs, cfg, children)
+    replays_rng = rng.fork("replays")
+    replays = draw_replays(replays_rng, names, programs, cfg, children)
+    # Last, from a fork of the replays' stream, so no earlier draw moves.
+    extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays)
 
@@ -566,7 +571,7 @@ def build(rng: Rng) -> ScenarioRun:
         },
         transports=make_services(route_services(replays), trace=False),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
-        child_runs=bool(drawn.children) or "bad_request" in drawn.features,
+        child_runs=bool(drawn.children) or bool({"bad_request", "inspect_errors"} & drawn.features),
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,

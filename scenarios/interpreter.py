@@ -28,6 +28,7 @@ import attrs
 from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
+from mfm_scenarios.inspect_errors import INSPECTABLE, INSPECTED_EVENT, predicted_shape
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
@@ -386,6 +387,12 @@ class _Interpreter:
             except _Refused as refused:
                 if op.kind != FAIL:
                     walk.refusals.append(refused.code)
+                if op.catch and op.inspect and refused.code in INSPECTABLE:
+                    seen = predicted_shape(refused.code, refused.retryable)
+                    walk.write(op.key, seen)
+                    if self.cfg.event_profile is not EventProfile.MINIMAL:
+                        walk.events.append((INSPECTED_EVENT, seen))
+                    continue
                 if op.catch and refused.code in CATCHABLE:
                     walk.write(op.key, {"refused": refused.code})
                     continue

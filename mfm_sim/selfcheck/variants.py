@@ -591,6 +591,18 @@ _register(
 )
 
 _register(
+    "refusal_kind_lost",
+    "replay's missing_fact is raised as an IoError of kind OTHER: a handler that catches it "
+    "cannot tell a missing record from any other refusal",
+    _patch(
+        "mfm_engine.replay_io",
+        "ReplayIo._require",
+        "IoErrorKind.MISSING_FACT,",
+        "IoErrorKind.OTHER,  # the bug: the kind ENGINE.md names is lost",
+    ),
+)
+
+_register(
     "replayed_bytes_length_unchecked",
     "a recorded random_bytes fact is replayed whatever its length: a record of the wrong "
     "length reaches the handler instead of fact_payload_invalid",

@@ -86,6 +86,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
     rare = {f for f, _ in RARE_ODDS} | {"preset_state_id"}
+    assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
+    rare.add("inspect_errors")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {

@@ -83,6 +83,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_manifest_unchecked": ("generated", 50),
     "wildcard_route_literal": ("generated", 5),
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
+    "refusal_kind_lost": ("generated", 284),  # an inspected refusal (inspect_errors)
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -123,6 +124,7 @@ CAUGHT_BY: dict[str, str] = {
     "await_manifest_unchecked": "model_agreement",
     "wildcard_route_literal": "model_agreement",
     "fan_out_accepted": "model_agreement",
+    "refusal_kind_lost": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -147,6 +149,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "wildcard_route_literal": ("generated",),
     "fan_out_accepted": ("generated",),
     "failure_under_error_state": ("generated",),  # only generated failures preset a state id
+    "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
 }
 SWEEP_BOUND = 2000
 
