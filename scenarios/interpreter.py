@@ -51,7 +51,12 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.steps import kahn_order
 
-from mfm_sim.invariants.spec.canonical import NotCanonical, SecretFound, canonical_bytes
+from mfm_sim.invariants.spec.canonical import (
+    NotCanonical,
+    SecretFound,
+    canonical_bytes,
+    json_artifact_id,
+)
 from mfm_sim.invariants.spec.secrets import REDACTED, text_has_secret
 from mfm_sim.invariants.spec.secrets import has_secret as spec_has_secret
 from mfm_sim.run.observation import AttemptPrediction, CtxRef, FactRef, Prediction
@@ -232,9 +237,13 @@ class _Attempt:
             key = f"await:{op.fact_key}"
             self.record(key, None, fields)
             child = children[str(op.fact_key)]
+            final = child.prediction.final_context
             fields[key] = {
                 "status": child.phase.value,
-                "final_snapshot": child.prediction.final_context,
+                "final_snapshot": final,
+                # ENGINE.md: the response carries the final snapshot's id too (none for a
+                # child that never started), the content address of its canonical bytes.
+                "final_snapshot_id": None if final is None else json_artifact_id(final),
             }
             if op.n:  # awaited again naming another manifest than the spawn recorded
                 raise _Refused("child_run_conflict", False)

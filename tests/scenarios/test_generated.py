@@ -449,3 +449,12 @@ def test_preset_state_ids_are_drawn_and_predicted() -> None:
         result = _clean(seed)
         assert result.violations == (), (seed, result.violations)
     assert preset
+
+
+def test_an_awaits_final_snapshot_id_is_predicted() -> None:
+    """The interpreter predicts the await's `final_snapshot_id` as the content address of the
+    child's final context (its own hashing): an engine that drops it is caught; a correct
+    engine passes."""
+    broken = simulate(SCENARIO, 48, variant="await_snapshot_id_dropped")
+    assert any("final_snapshot_id" in v.message for v in broken.violations)
+    assert not simulate(SCENARIO, 48).violations

@@ -84,6 +84,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "wildcard_route_literal": ("generated", 5),
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
     "refusal_kind_lost": ("generated", 284),  # an inspected refusal (inspect_errors)
+    "await_snapshot_id_dropped": ("generated", 48),  # an await's recorded response
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -125,6 +126,7 @@ CAUGHT_BY: dict[str, str] = {
     "wildcard_route_literal": "model_agreement",
     "fan_out_accepted": "model_agreement",
     "refusal_kind_lost": "model_agreement",
+    "await_snapshot_id_dropped": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -150,6 +152,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "fan_out_accepted": ("generated",),
     "failure_under_error_state": ("generated",),  # only generated failures preset a state id
     "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
+    "await_snapshot_id_dropped": ("generated",),  # only generated awaits are predicted
 }
 SWEEP_BOUND = 2000
 
