@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig
+from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig, RunManifest
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.inspect_errors import INSPECTABLE, INSPECTED_EVENT, predicted_shape
@@ -234,6 +234,7 @@ class _Attempt:
                 # ENGINE.md: an existing child with another manifest is `child_run_conflict`.
                 raise _Refused("child_run_conflict", False)
             self.record(f"spawn:{op.fact_key}", None, fields)
+            fields.setdefault(f"spawn:{op.fact_key}", _spawn_fields(op.value))
             key = f"await:{op.fact_key}"
             self.record(key, None, fields)
             child = children[str(op.fact_key)]
@@ -359,6 +360,24 @@ def response_of(namespace: str, request: Mapping[str, Any]) -> Any:
     made it predictable; None otherwise (a recorded log may hold it as a fact)."""
     service = _routed(namespace)
     return None if service is None else _response(service, request)
+
+
+def _spawn_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """ENGINE.md, child runs: the spawn's response names the child's manifest (op id and
+    version, `{op_config, input}` as its input, the run config) and initial snapshot by the
+    content addresses of their canonical bytes."""
+    if "op_id" not in request or "run_config" not in request:
+        return {}  # a request the engine refuses (`_request_refusal`): no response to predict
+    manifest = RunManifest(
+        str(request["op_id"]),
+        str(request.get("op_version", "1")),
+        {"op_config": request.get("op_config"), "input": request.get("input")},
+        RunConfig.from_json(request["run_config"]),
+    )
+    return {
+        "child_manifest_id": json_artifact_id(manifest.to_json()),
+        "child_initial_snapshot_id": json_artifact_id(request.get("initial_context") or {}),
+    }
 
 
 def _known_fields(namespace: str, request: Mapping[str, Any]) -> dict[str, Any]:

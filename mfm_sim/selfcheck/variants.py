@@ -615,6 +615,17 @@ _register(
 )
 
 _register(
+    "spawn_names_manifest_as_snapshot",
+    "a spawn's response names the child's manifest id where its initial snapshot id belongs",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        '"child_initial_snapshot_id": initial_snapshot_id,',
+        '"child_initial_snapshot_id": manifest_id,  # the bug: the wrong artifact is named',
+    ),
+)
+
+_register(
     "replayed_bytes_length_unchecked",
     "a recorded random_bytes fact is replayed whatever its length: a record of the wrong "
     "length reaches the handler instead of fact_payload_invalid",

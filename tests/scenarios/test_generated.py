@@ -458,3 +458,12 @@ def test_an_awaits_final_snapshot_id_is_predicted() -> None:
     broken = simulate(SCENARIO, 48, variant="await_snapshot_id_dropped")
     assert any("final_snapshot_id" in v.message for v in broken.violations)
     assert not simulate(SCENARIO, 48).violations
+
+
+def test_a_spawns_manifest_and_initial_snapshot_ids_are_predicted() -> None:
+    """The interpreter predicts the spawn's `child_manifest_id` and `child_initial_snapshot_id`
+    from the request by its own hashing: an engine that names the wrong artifact is caught
+    (seed 48 through the spawn's recorded response); a correct engine passes."""
+    broken = simulate(SCENARIO, 48, variant="spawn_names_manifest_as_snapshot")
+    assert any("child_initial_snapshot_id" in v.message for v in broken.violations)
+    assert not simulate(SCENARIO, 48).violations

@@ -85,6 +85,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
     "refusal_kind_lost": ("generated", 284),  # an inspected refusal (inspect_errors)
     "await_snapshot_id_dropped": ("generated", 48),  # an await's recorded response
+    "spawn_names_manifest_as_snapshot": ("generated", 44),  # awaited again: a conflict
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -127,6 +128,7 @@ CAUGHT_BY: dict[str, str] = {
     "fan_out_accepted": "model_agreement",
     "refusal_kind_lost": "model_agreement",
     "await_snapshot_id_dropped": "model_agreement",
+    "spawn_names_manifest_as_snapshot": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -153,6 +155,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "failure_under_error_state": ("generated",),  # only generated failures preset a state id
     "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
     "await_snapshot_id_dropped": ("generated",),  # only generated awaits are predicted
+    "spawn_names_manifest_as_snapshot": ("generated",),
 }
 SWEEP_BOUND = 2000
 
