@@ -9,12 +9,14 @@ enabled features only, so rare combinations occur. The reference interpreter
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from typing import Any
 
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
+from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
@@ -439,6 +441,8 @@ def draw(rng: Rng) -> Drawn:
     # Forked from the replays' stream after its last draw: no earlier draw moves.
     twins = draw_twins(replays_rng.fork("twins"), programs, replays.history, children, replay)
     replays = attrs.evolve(replays, history=twins.history)
+    # Last, from another fork of the replays' stream, so no earlier draw moves.
+    extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 
@@ -574,7 +578,9 @@ def build(rng: Rng) -> ScenarioRun:
         },
         transports=_transports(drawn),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
-        child_runs=bool(drawn.children) or "bad_request" in drawn.features or _only(drawn),
+        child_runs=bool(drawn.children)
+        or bool({"bad_request", "inspect_errors"} & drawn.features)
+        or _only(drawn),
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,

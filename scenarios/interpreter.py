@@ -25,9 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig
+from mfm_engine.config import EventProfile, ExecutionMode, IoMode, RunConfig, RunManifest
 from mfm_engine.events import RunPhase
 from mfm_engine.plan import ExecutionPlan
+from mfm_scenarios.inspect_errors import INSPECTABLE, INSPECTED_EVENT, predicted_shape
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
@@ -50,7 +51,12 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.steps import kahn_order
 
-from mfm_sim.invariants.spec.canonical import NotCanonical, SecretFound, canonical_bytes
+from mfm_sim.invariants.spec.canonical import (
+    NotCanonical,
+    SecretFound,
+    canonical_bytes,
+    json_artifact_id,
+)
 from mfm_sim.invariants.spec.secrets import REDACTED, text_has_secret
 from mfm_sim.invariants.spec.secrets import has_secret as spec_has_secret
 from mfm_sim.run.observation import AttemptPrediction, CtxRef, FactRef, Prediction
@@ -231,12 +237,17 @@ class _Attempt:
                 # ENGINE.md: an existing child with another manifest is `child_run_conflict`.
                 raise _Refused("child_run_conflict", False)
             self.record(f"spawn:{op.fact_key}", None, fields)
+            fields.setdefault(f"spawn:{op.fact_key}", _spawn_fields(op.value))
             key = f"await:{op.fact_key}"
             self.record(key, None, fields)
             child = children[str(op.fact_key)]
+            final = child.prediction.final_context
             fields[key] = {
                 "status": child.phase.value,
-                "final_snapshot": child.prediction.final_context,
+                "final_snapshot": final,
+                # ENGINE.md: the response carries the final snapshot's id too (none for a
+                # child that never started), the content address of its canonical bytes.
+                "final_snapshot_id": None if final is None else json_artifact_id(final),
             }
             if f"spawn:{op.fact_key}" in self.cancelled and not self._replay():
                 # ENGINE.md: the spawn resumes an existing child; a finished run's resume
@@ -366,6 +377,24 @@ def response_of(namespace: str, request: Mapping[str, Any]) -> Any:
     return None if service is None else _response(service, request)
 
 
+def _spawn_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """ENGINE.md, child runs: the spawn's response names the child's manifest (op id and
+    version, `{op_config, input}` as its input, the run config) and initial snapshot by the
+    content addresses of their canonical bytes."""
+    if "op_id" not in request or "run_config" not in request:
+        return {}  # a request the engine refuses (`_request_refusal`): no response to predict
+    manifest = RunManifest(
+        str(request["op_id"]),
+        str(request.get("op_version", "1")),
+        {"op_config": request.get("op_config"), "input": request.get("input")},
+        RunConfig.from_json(request["run_config"]),
+    )
+    return {
+        "child_manifest_id": json_artifact_id(manifest.to_json()),
+        "child_initial_snapshot_id": json_artifact_id(request.get("initial_context") or {}),
+    }
+
+
 def _known_fields(namespace: str, request: Mapping[str, Any]) -> dict[str, Any]:
     response = _response(namespace, request)
     return dict(response) if isinstance(response, dict) else {}
@@ -409,6 +438,12 @@ class _Interpreter:
             except _Refused as refused:
                 if op.kind != FAIL:
                     walk.refusals.append(refused.code)
+                if op.catch and op.inspect and refused.code in INSPECTABLE:
+                    seen = predicted_shape(refused.code, refused.retryable)
+                    walk.write(op.key, seen)
+                    if self.cfg.event_profile is not EventProfile.MINIMAL:
+                        walk.events.append((INSPECTED_EVENT, seen))
+                    continue
                 if op.catch and refused.code in CATCHABLE:
                     walk.write(op.key, {"refused": refused.code})
                     continue

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 from mfm_engine import IoCall, StateMeta
 from mfm_engine.errors import ContextError, ErrorCategory, IoError, StateError, info
+from mfm_scenarios.inspect_errors import INSPECTABLE, INSPECTED_EVENT, shape
 
 __all__ = [
     "AWAIT_KIND",
@@ -123,6 +124,7 @@ class Op:
     retryable: bool = False  # FAIL
     message: str = ""  # FAIL
     catch: bool = False  # a refusal in CATCHABLE is written to `key` instead of raised
+    inspect: bool = False  # with catch: any of INSPECTABLE, written as `shape` of the error
     attempts: tuple[int, ...] | None = None  # the attempts it runs in; None: every one
     # CALL / CHILD's spawn: the request of a second call made at once (asyncio.gather) under
     # the same fact key; `value` itself for a twin (`mfm_scenarios.twins`). None: one call.
@@ -158,6 +160,12 @@ class ProgramState:
             try:
                 await _run(op, ctx, io, events)
             except (IoError, StateError, ContextError) as exc:
+                if op.catch and op.inspect and exc.info.code in INSPECTABLE:
+                    # Emitted too: a failed attempt's snapshot is dropped, its events kept.
+                    seen = shape(exc)
+                    ctx.write(op.key, seen)
+                    events.emit(INSPECTED_EVENT, seen)
+                    continue
                 if op.catch and exc.info.code in CATCHABLE:
                     ctx.write(op.key, {"refused": exc.info.code})
                     continue

@@ -591,6 +591,41 @@ _register(
 )
 
 _register(
+    "refusal_kind_lost",
+    "replay's missing_fact is raised as an IoError of kind OTHER: a handler that catches it "
+    "cannot tell a missing record from any other refusal",
+    _patch(
+        "mfm_engine.replay_io",
+        "ReplayIo._require",
+        "IoErrorKind.MISSING_FACT,",
+        "IoErrorKind.OTHER,  # the bug: the kind ENGINE.md names is lost",
+    ),
+)
+
+_register(
+    "await_snapshot_id_dropped",
+    "an await's response leaves out the child's final snapshot id (the snapshot itself is "
+    "still there)",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        '"final_snapshot_id": result.final_snapshot_id,',
+        '"final_snapshot_id": None,  # the bug: the id ENGINE.md names is dropped',
+    ),
+)
+
+_register(
+    "spawn_names_manifest_as_snapshot",
+    "a spawn's response names the child's manifest id where its initial snapshot id belongs",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        '"child_initial_snapshot_id": initial_snapshot_id,',
+        '"child_initial_snapshot_id": manifest_id,  # the bug: the wrong artifact is named',
+    ),
+)
+
+_register(
     "replayed_bytes_length_unchecked",
     "a recorded random_bytes fact is replayed whatever its length: a record of the wrong "
     "length reaches the handler instead of fact_payload_invalid",

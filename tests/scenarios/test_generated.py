@@ -86,6 +86,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
         if result.prediction.explicit_facts:
             seen["explicit_facts"] += 1
     rare = {f for f, _ in RARE_ODDS} | {"preset_state_id", "secret_edges"}
+    assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
+    rare.add("inspect_errors")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
@@ -448,3 +450,21 @@ def test_preset_state_ids_are_drawn_and_predicted() -> None:
         result = _clean(seed)
         assert result.violations == (), (seed, result.violations)
     assert preset
+
+
+def test_an_awaits_final_snapshot_id_is_predicted() -> None:
+    """The interpreter predicts the await's `final_snapshot_id` as the content address of the
+    child's final context (its own hashing): an engine that drops it is caught; a correct
+    engine passes."""
+    broken = simulate(SCENARIO, 48, variant="await_snapshot_id_dropped")
+    assert any("final_snapshot_id" in v.message for v in broken.violations)
+    assert not simulate(SCENARIO, 48).violations
+
+
+def test_a_spawns_manifest_and_initial_snapshot_ids_are_predicted() -> None:
+    """The interpreter predicts the spawn's `child_manifest_id` and `child_initial_snapshot_id`
+    from the request by its own hashing: an engine that names the wrong artifact is caught
+    (seed 48 through the spawn's recorded response); a correct engine passes."""
+    broken = simulate(SCENARIO, 48, variant="spawn_names_manifest_as_snapshot")
+    assert any("child_initial_snapshot_id" in v.message for v in broken.violations)
+    assert not simulate(SCENARIO, 48).violations

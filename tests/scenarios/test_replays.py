@@ -119,5 +119,6 @@ def test_a_child_spawned_with_fan_out_is_refused_and_awaited_as_failed() -> None
     assert result.prediction.fact_fields["await:gc0"] == {
         "status": "failed",
         "final_snapshot": None,
+        "final_snapshot_id": None,
     }
     assert ("gc0.s0.run", 0) not in result.prediction.attempts  # it never ran

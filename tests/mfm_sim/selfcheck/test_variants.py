@@ -97,6 +97,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "run_id_not_from_source": ("linear", 0),
     "state_error_left_unnamed": ("generated", 1),
     "entropy_not_from_source": ("generated", 5),
+    "refusal_kind_lost": ("generated", 284),  # an inspected refusal (inspect_errors)
+    "await_snapshot_id_dropped": ("generated", 48),  # an await's recorded response
+    "spawn_names_manifest_as_snapshot": ("generated", 44),  # awaited again: a conflict
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -150,6 +153,9 @@ CAUGHT_BY: dict[str, str] = {
     "run_id_not_from_source": "run_result",
     "state_error_left_unnamed": "state_error_filled",
     "entropy_not_from_source": "entropy_source",
+    "refusal_kind_lost": "model_agreement",
+    "await_snapshot_id_dropped": "model_agreement",
+    "spawn_names_manifest_as_snapshot": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -182,6 +188,9 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "wrapper_alone_unimplemented": ("generated",),
     "manifest_not_revalidated": ("generated",),  # only generated seeds make operator mistakes
     "run_not_found_without_kind": ("generated",),  # only generated seeds make operator mistakes
+    "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
+    "await_snapshot_id_dropped": ("generated",),  # only generated awaits are predicted
+    "spawn_names_manifest_as_snapshot": ("generated",),
 }
 SWEEP_BOUND = 2000
 
