@@ -17,27 +17,28 @@ def _inc(obs, number: int, **changes):
     return attrs.evolve(obs, incarnations=tuple(incs))
 
 
+def _armed(phase: RunPhase, after: object = False):
+    """The clean run's first incarnation, armed, returning a result in `phase`."""
+    return _inc(
+        clean_observation(),
+        0,
+        outcome=Outcome.RESULT,
+        phase=phase,
+        failpoint_armed=True,
+        failpoint_after=after,
+    )
+
+
 def test_a_clean_observation_passes():
     assert check_failpoint_stop(clean_observation()) == []
 
 
 def test_an_armed_stop_that_returned_running_cleared_passes():
-    obs = _inc(
-        clean_observation(), 0, outcome=Outcome.RESULT, phase=RunPhase.RUNNING, failpoint_armed=True
-    )
-    assert check_failpoint_stop(obs) == []
+    assert check_failpoint_stop(_armed(RunPhase.RUNNING)) == []
 
 
 def test_an_armed_incarnation_that_finished_the_run_fires():
-    obs = _inc(
-        clean_observation(),
-        0,
-        outcome=Outcome.RESULT,
-        phase=RunPhase.COMPLETED,
-        failpoint_armed=True,
-        failpoint_after=True,
-    )
-    found = fired(obs, "failpoint_stop")
+    found = fired(_armed(RunPhase.COMPLETED, after=True), "failpoint_stop")
     assert [v.message for v in found] == [
         "incarnation 0 (start) armed the stop_after_handler failpoint and returned "
         "RunPhase.COMPLETED, not RUNNING",
@@ -46,15 +47,7 @@ def test_an_armed_incarnation_that_finished_the_run_fires():
 
 
 def test_a_flag_cleared_to_something_else_than_false_fires():
-    obs = _inc(
-        clean_observation(),
-        0,
-        outcome=Outcome.RESULT,
-        phase=RunPhase.RUNNING,
-        failpoint_armed=True,
-        failpoint_after=None,
-    )
-    (v,) = fired(obs, "failpoint_stop")
+    (v,) = fired(_armed(RunPhase.RUNNING, after=None), "failpoint_stop")
     assert v.message == "incarnation 0 (start): the failpoint was left None, not cleared"
 
 
