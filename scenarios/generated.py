@@ -441,8 +441,10 @@ def draw(rng: Rng) -> Drawn:
     # Forked from the replays' stream after its last draw: no earlier draw moves.
     twins = draw_twins(replays_rng.fork("twins"), programs, replays.history, children, replay)
     replays = attrs.evolve(replays, history=twins.history)
-    # Last, from another fork of the replays' stream, so no earlier draw moves.
-    extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
+    # Last, from another fork of the replays' stream, so no earlier draw moves. Its payload
+    # refusals need the kv service, which a children-only workload does not have.
+    if twins is None or not twins.children_only:
+        extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 
