@@ -443,7 +443,7 @@ def test_preset_state_ids_are_drawn_and_predicted() -> None:
         names = {node.id for node in d.plan.graph.states}
         for node in d.plan.graph.states:
             for op in node.state.program.ops:
-                # The secret edges' failures are inserted after the ids are preset.
+                # `secret_edges` adds its failures after the preset ids are drawn: unset.
                 if op.kind == FAIL and op.name != "edge_failure":
                     assert op.src in names and op.src != node.id
                     preset += 1
