@@ -21,6 +21,7 @@ from mfm_sim.invariants.operator_calls import expected_refusal
 from mfm_sim.run.observation import AttemptPrediction, Observation, Prediction
 from mfm_sim.run.simulate import simulate
 from mfm_sim.world.rng import Streams
+from tests.mfm_sim.selfcheck.test_variants import EXPECTED_CATCH
 
 
 def _draw(seed: int) -> Any:
@@ -456,9 +457,10 @@ def test_an_awaits_final_snapshot_id_is_predicted() -> None:
     """The interpreter predicts the await's `final_snapshot_id` as the content address of the
     child's final context (its own hashing): an engine that drops it is caught; a correct
     engine passes."""
-    broken = simulate(SCENARIO, 48, variant="await_snapshot_id_dropped")
+    seed = EXPECTED_CATCH["await_snapshot_id_dropped"][1]
+    broken = simulate(SCENARIO, seed, variant="await_snapshot_id_dropped")
     assert any("final_snapshot_id" in v.message for v in broken.violations)
-    assert not simulate(SCENARIO, 48).violations
+    assert not simulate(SCENARIO, seed).violations
 
 
 def test_a_spawns_manifest_and_initial_snapshot_ids_are_predicted() -> None:

@@ -18,6 +18,7 @@ from mfm_scenarios.program import CALL, Op, Program
 
 from mfm_sim import get_scenario, simulate
 from mfm_sim.world.rng import Rng
+from tests.mfm_sim.selfcheck.test_variants import EXPECTED_CATCH
 
 
 def _io(kind: object, category: object = ErrorCategory.RPC, message: object = "m") -> IoError:
@@ -69,7 +70,8 @@ def test_the_sweep_catches_an_engine_that_loses_the_kind() -> None:
     """The variant raises replay's missing_fact with kind OTHER: only an inspecting handler
     sees it, and the model's prediction of its record catches it; the correct engine passes."""
     scenario = get_scenario("generated")
-    broken = simulate(scenario, 284, variant="refusal_kind_lost")
+    seed = EXPECTED_CATCH["refusal_kind_lost"][1]
+    broken = simulate(scenario, seed, variant="refusal_kind_lost")
     assert "model_agreement" in {v.invariant for v in broken.violations}
     assert any("refusal_seen" in v.message or "seen_" in v.message for v in broken.violations)
-    assert not simulate(scenario, 284).violations
+    assert not simulate(scenario, seed).violations

@@ -65,7 +65,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "derived_key_ignores_attempt": ("facts_time_random", 1),
     "profile_ignored": ("linear", 1),
     "replay_uses_live_io": ("replay_mode", 0),
-    "failed_writes_leak": ("generated", 107),
+    "failed_writes_leak": ("generated", 355),
     "staged_delete_dropped": ("generated", 5),
     "secret_event_accepted": ("generated", 25),
     "error_details_kept": ("generated", 1),
@@ -75,7 +75,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "resume_plan_states_unchecked": ("generated", 11),  # a wrong build's resume
     "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
     "put_id_trusted": ("child_runs", 57),  # a put answered with another id
-    "failure_under_error_state": ("generated", 27),  # a StateError naming another state
+    "failure_under_error_state": ("generated", 28),  # a StateError naming another state
     # Replay over a recorded log, spawns and awaits against it, the `gx.*` route.
     "replay_ignores_log": ("generated", 46),
     "replayed_bytes_length_unchecked": ("generated", 5),
@@ -85,8 +85,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "fan_out_accepted": ("generated", 13),  # a child spawned with FanOutJoin
     # Calls made at once, a cancelled child in a recorded log, the child-run wrapper alone.
     "rival_binding_accepted": ("generated", 43),
-    "twin_binding_refused": ("generated", 1),
-    "repeated_fact_refused": ("generated", 1),  # a twin's two records, read on resume
+    "twin_binding_refused": ("generated", 20),
+    "repeated_fact_refused": ("generated", 20),  # a twin's two records, read on resume
     "await_status_collapsed": ("generated", 48),
     "wrapper_alone_unimplemented": ("generated", 103),
     "manifest_not_revalidated": ("generated", 0),  # an operator's recorded run, resumed
@@ -97,8 +97,8 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "run_id_not_from_source": ("linear", 0),
     "state_error_left_unnamed": ("generated", 1),
     "entropy_not_from_source": ("generated", 5),
-    "refusal_kind_lost": ("generated", 284),  # an inspected refusal (inspect_errors)
-    "await_snapshot_id_dropped": ("generated", 48),  # an await's recorded response
+    "refusal_kind_lost": ("generated", 37),  # an inspected refusal (inspect_errors)
+    "await_snapshot_id_dropped": ("generated", 50),  # an await's recorded response
     "spawn_names_manifest_as_snapshot": ("generated", 44),  # awaited again: a conflict
 }
 CAUGHT_BY: dict[str, str] = {
