@@ -235,9 +235,12 @@ async def _call(io: Any, op: Op, call: IoCall) -> Any:
         for r in results
         if rival and isinstance(r, IoError) and r.info.code == "fact_payload_conflict"
     ]
-    for result in results:
-        if isinstance(result, BaseException) and result not in lost:
-            raise result
+    errors = [r for r in results if isinstance(r, BaseException) and r not in lost]
+    # The engine's own failure (a storage error) first, as a careful handler raises it: raising
+    # the other call's refusal instead would hide it from the engine, as gather alone does.
+    errors.sort(key=lambda e: isinstance(e, (IoError, StateError, ContextError)))
+    if errors:
+        raise errors[0]
     answers = [r for r in results if not isinstance(r, BaseException)]
     if not answers:
         raise lost[0]

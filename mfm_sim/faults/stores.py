@@ -110,6 +110,8 @@ class IncarnationHandle:
         self.injector = world.injector
         self.number = number
         self.alive = True
+        # (run id, seq) of records this incarnation appended durably under an ambiguous error.
+        self.unacknowledged: set[tuple[uuid.UUID, int]] = set()
         self.volatile: dict[str, bytes] = {}
         self.bad_reads: list[BadRead] = []
         # The run whose log a lying-log fault may lie about: the one the runner resumes. A
@@ -320,6 +322,8 @@ class FaultyEventStore:
             if fault.kind is K.CRASH_AFTER_EFFECT:
                 h.crash(fault)
             if fault.kind is K.AMBIGUOUS_ERROR:
+                # Durable, but the engine was told it failed: not a record it knows of.
+                h.unacknowledged.update((run_id, env.seq) for env in envelopes)
                 raise _ambiguous("events.append")
         return head
 

@@ -42,7 +42,7 @@ class FaultyTransport:
         # Judged as the engine decides to call, before the fault point may yield: a call made
         # at once under the same key may bind and record it meanwhile, which is no re-call.
         bound = call.fact_key is not None and _durably_bound(
-            self._durable, self._env.run_id, call.fact_key
+            self._durable, self._env.run_id, call.fact_key, h.unacknowledged
         )
         try:
             fault = await h.before("service", target=call.namespace)
@@ -74,8 +74,18 @@ class FaultyTransport:
         return result
 
 
-def _durably_bound(events: InMemoryEventStore, run_id: uuid.UUID, key: str) -> bool:
+def _durably_bound(
+    events: InMemoryEventStore,
+    run_id: uuid.UUID,
+    key: str,
+    unacknowledged: set[tuple[uuid.UUID, int]],
+) -> bool:
+    """Whether the engine knows `key` is recorded: a durable fact record it read or was told
+    was appended. One whose append raised (ambiguous) it cannot know of until it rereads the
+    log: two calls of one key in flight may then both reach the transport."""
     for env in events.streams.get(run_id, ()):
+        if (run_id, env.seq) in unacknowledged:
+            continue
         payload = getattr(env.event, "payload", None)
         if (
             isinstance(payload, dict)

@@ -10,7 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from mfm_engine.config import RunConfig
-from mfm_engine.errors import ErrorCategory, IoError, IoErrorKind, info
+from mfm_engine.errors import (
+    ErrorCategory,
+    IoError,
+    IoErrorKind,
+    StorageError,
+    StorageErrorKind,
+    info,
+)
 from mfm_engine.events import DomainEvent, RunCompleted, RunStatus
 from mfm_engine.live_io import IoCall
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
@@ -166,3 +173,38 @@ def test_a_twin_conflict_is_raised_and_a_rival_conflict_is_the_loser() -> None:
         assert exc.info.code == "fact_payload_conflict"
     else:
         raise AssertionError("a twin's conflict was swallowed")
+
+
+def test_a_storage_failure_of_one_call_is_raised_before_the_others_refusal() -> None:
+    """Two calls at once: one refused (an IoError), the other failed by the store (the
+    engine's own error, ENGINE.md "One attempt" 6). The handler raises the storage error, so the
+    engine sees it; raising the refusal would hide it (generated seed 2297's false alarm)."""
+    refused = IoError(IoErrorKind.OTHER, info("child_run_conflict", ErrorCategory.UNKNOWN, "x"))
+    failed = StorageError(
+        StorageErrorKind.CORRUPTION, info("artifact_put_id_mismatch", ErrorCategory.STORAGE, "y")
+    )
+
+    class Io:
+        def __init__(self) -> None:
+            self.n = 0
+
+        async def call(self, call: IoCall) -> Any:
+            self.n += 1
+            raise refused if self.n == 1 else failed
+
+    get = {"op": "get", "key": "a"}
+    twin = Op(CALL, "t", name=NET, value=get, fact_key="k", twin=get)
+    try:
+        asyncio.run(_call(Io(), twin, IoCall(NET, get, "k")))
+    except StorageError as exc:
+        assert exc.info.code == "artifact_put_id_mismatch"
+    else:
+        raise AssertionError("the storage failure was hidden behind the refusal")
+
+
+def test_calls_at_once_under_faults_raise_no_false_alarm() -> None:
+    """Seed 1778: a twin's fact append is durable but answered with an ambiguous error, so the
+    engine unbinds the key and the other call reaches the service again (not a re-performed
+    recorded fact); seed 2297: a put lie during twin spawns."""
+    for seed in (1778, 2297):
+        assert simulate(SCENARIO, seed).violations == (), seed
