@@ -45,6 +45,20 @@ def _durable_by(obs: Observation, run_id: uuid.UUID, number: int) -> tuple[str |
     return checkpoint, done
 
 
+def _completed_by(obs: Observation, run_id: uuid.UUID, number: int) -> object:
+    """The run's RunCompleted if incarnation `number` or an earlier one appended it (or a
+    recorded log brought it), else None: `_durable_by`'s second half without the walk of every
+    record's step, since a run's records are appended by its incarnations in order."""
+    view = obs.runs.get(run_id)
+    if view is None:
+        return None
+    for env in view.stream:
+        if type(env.event) is RunCompleted:
+            where = obs.seq_step.get((run_id, env.seq))
+            return env.event if where is None or where[0] <= number else None
+    return None
+
+
 def _judge(obs: Observation, inc: Incarnation, out: Out) -> None:
     rid = obs.main_run_id
     where = f"incarnation {inc.number} ({inc.call})"
@@ -52,8 +66,10 @@ def _judge(obs: Observation, inc: Incarnation, out: Out) -> None:
         out.add(rid, (), f"{where} returned a result for run {inc.result_run_id}, not {rid}")
     if rid is None:
         return
-    checkpoint, done = _durable_by(obs, rid, inc.number)
-    if inc.phase is RunPhase.RUNNING:
+    if inc.phase is not RunPhase.RUNNING:
+        done = _completed_by(obs, rid, inc.number)
+    else:
+        checkpoint, done = _durable_by(obs, rid, inc.number)
         if inc.final_snapshot_id != checkpoint:
             out.add(
                 rid,
