@@ -125,49 +125,24 @@ def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
     return StartRun(manifest, manifest_id, plan, cfg, value)
 
 
-def _write_recorded(sim: Simulation, call: OperatorCall, run_id: uuid.UUID) -> Any:
-    """Write the log `call.recorded_manifest` asks for (the operator's setup, as a recorded
-    log's, no fault point); returns what takes it away again."""
-    data = call.recorded_manifest
-    assert data is not None
-    artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
-    streams = sim.durable.events.streams  # type: ignore[attr-defined]
-    empty = b"{}"
-    added = [
-        a for a in (artifact_id_for_bytes(data), artifact_id_for_bytes(empty)) if a not in artifacts
-    ]
-    artifacts[artifact_id_for_bytes(data)] = data
-    artifacts[artifact_id_for_bytes(empty)] = empty
-    op_id = str(json.loads(data)["op_id"])
-    started = RunStarted(op_id, artifact_id_for_bytes(data), artifact_id_for_bytes(empty))
-    streams[run_id] = [EventEnvelope(run_id, 1, started, sim.world.clock.now_ns // 1_000_000)]
-
-    def take_away() -> None:
-        for artifact_id in added:
-            artifacts.pop(artifact_id, None)
-        streams.pop(run_id, None)
-
-    return take_away
-
-
-def _plant_log(sim: Simulation, call: OperatorCall) -> tuple[uuid.UUID, list[str]]:
-    """Write `call`'s one-record log under its run id, over canonical artifacts: what an
-    operator restoring a run from another system's backup might have (`log_manifest`)."""
-    assert call.run_id is not None
+def _plant_log(
+    sim: Simulation, run_id: uuid.UUID, manifest: bytes, op_id: str, at_ms: int
+) -> list[str]:
+    """Write a one-record log under `run_id` (the operator's setup, no fault point): its
+    `RunStarted` names `manifest`, stored as given, and an empty initial snapshot. Returns the
+    artifact ids it added, for `_unplant`."""
     artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
     added: list[str] = []
     ids = []
-    for value in (call.log_manifest, {}):
-        data = json_bytes_unchecked(value)
+    for data in (manifest, b"{}"):
         key = artifact_id_for_bytes(data)
         if key not in artifacts:
             artifacts[key] = data
             added.append(key)
         ids.append(key)
-    started = RunStarted(sim.instance.plan.op_id, ids[0], ids[1])
-    envelope = EventEnvelope(call.run_id, 1, started, 0)
-    sim.durable.events.streams[call.run_id] = [envelope]  # type: ignore[attr-defined]
-    return call.run_id, added
+    started = RunStarted(op_id, ids[0], ids[1])
+    sim.durable.events.streams[run_id] = [EventEnvelope(run_id, 1, started, at_ms)]  # type: ignore[attr-defined]
+    return added
 
 
 def _unplant(sim: Simulation, run_id: uuid.UUID, added: list[str]) -> None:
@@ -180,9 +155,12 @@ def _unplant(sim: Simulation, run_id: uuid.UUID, added: list[str]) -> None:
 def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     world = sim.world
     run_id = call.run_id or sim.run_id
-    take_away = None
+    planted: tuple[uuid.UUID, list[str]] | None = None
     if call.recorded_manifest is not None and run_id is not None:
-        take_away = _write_recorded(sim, call, run_id)
+        # A run another tool recorded, its manifest stored as that tool wrote it.
+        data = call.recorded_manifest
+        at_ms = world.clock.now_ns // 1_000_000
+        planted = run_id, _plant_log(sim, run_id, data, str(json.loads(data)["op_id"]), at_ms)
     head = len(sim.durable.events.streams.get(sim.run_id, ())) if sim.run_id else 0  # type: ignore[attr-defined]
     resolver = StaticPlanResolver(call.plan or sim.instance.plan)
     engine = DefaultExecutionEngine(
@@ -192,7 +170,11 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     loop = SimLoop(
         world.clock, None, max_steps=_MAX_STEPS, max_time_ns=world.clock.now_ns + _MAX_NS
     )
-    planted = _plant_log(sim, call) if call.log_manifest is not None else None
+    if call.log_manifest is not None:
+        # A run restored from another system's backup, whose manifest is no manifest.
+        assert call.run_id is not None
+        manifest = json_bytes_unchecked(call.log_manifest)
+        planted = call.run_id, _plant_log(sim, call.run_id, manifest, sim.instance.plan.op_id, 0)
     before = _durable_state(sim)
     kind: str | None = None
     code: str | None = None
@@ -235,8 +217,6 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     finally:
         sim.dead_tasks.extend(loop.kill())
     wrote = _durable_state(sim) != before
-    if take_away is not None:
-        take_away()
     if planted is not None:
         _unplant(sim, *planted)
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
