@@ -1,11 +1,13 @@
-"""Promise: a snapshot is stored as a CONTEXT_SNAPSHOT, a fact payload as a FACT_PAYLOAD
-(ENGINE.md, "One attempt" 5: "store it as a canonical CONTEXT_SNAPSHOT"; "Facts": "stored as
-FACT_PAYLOAD").
+"""Promise: a snapshot is stored as a CONTEXT_SNAPSHOT, a fact payload as a FACT_PAYLOAD, a
+manifest as a MANIFEST (ENGINE.md, "One attempt" 5: "store it as a canonical CONTEXT_SNAPSHOT";
+"Facts": "stored as FACT_PAYLOAD"; "Child runs": the child's manifest "is stored canonically",
+and a manifest's kind is MANIFEST, as the operator stores the main run's).
 
 The durable store records the kind each artifact id was first put with
 (`Observation.artifact_kinds`; empty for a store that keeps none). Every snapshot id the log
 names (a run's initial snapshot, a completed state's, a failure's, the final one) must have been
-put as `context_snapshot`, and every payload id a `fact_recorded` names as `fact_payload`. The
+put as `context_snapshot`, every payload id a `fact_recorded` names as `fact_payload`, and every
+manifest id a `RunStarted` names (a child's, which the engine stores) as `manifest`. The
 store is content-addressed and keeps the first put's kind, so the same bytes put as another of
 the engine's JSON kinds first (a payload that is also a snapshot's JSON, possibly put by a
 recording that was rolled back and so named nowhere) may carry that kind: a JSON kind of
@@ -31,11 +33,12 @@ from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
-__all__ = ["INVARIANT", "PAYLOAD", "SNAPSHOT", "check_artifact_kinds"]
+__all__ = ["INVARIANT", "MANIFEST", "PAYLOAD", "SNAPSHOT", "check_artifact_kinds"]
 
 SNAPSHOT = "context_snapshot"
 PAYLOAD = "fact_payload"
-_JSON_KINDS = frozenset({SNAPSHOT, PAYLOAD, "manifest"})
+MANIFEST = "manifest"
+_JSON_KINDS = frozenset({SNAPSHOT, PAYLOAD, MANIFEST})
 
 
 def _named(obs: Observation) -> dict[str, tuple[set[str], int, object]]:
@@ -51,6 +54,7 @@ def _named(obs: Observation) -> dict[str, tuple[set[str], int, object]]:
             event = env.event
             if isinstance(event, RunStarted):
                 name(event.initial_snapshot_id, SNAPSHOT, env.seq, run_id)
+                name(event.manifest_id, MANIFEST, env.seq, run_id)
             elif isinstance(event, StateCompleted):
                 name(event.context_snapshot_id, SNAPSHOT, env.seq, run_id)
             elif isinstance(event, StateFailed):
@@ -86,6 +90,7 @@ def check_artifact_kinds(obs: Observation) -> list[Violation]:
 INVARIANT = Invariant(
     "artifact_kinds",
     None,
-    "a snapshot is stored as a CONTEXT_SNAPSHOT and a fact payload as a FACT_PAYLOAD",
+    "a snapshot is stored as a CONTEXT_SNAPSHOT, a fact payload as a FACT_PAYLOAD, a manifest as "
+    "a MANIFEST",
     check_artifact_kinds,
 )

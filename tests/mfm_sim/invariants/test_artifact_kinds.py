@@ -1,5 +1,6 @@
 """Invariant artifact_kinds: snapshots stored as CONTEXT_SNAPSHOT, fact payloads as
-FACT_PAYLOAD (ENGINE.md); a broken store record of either fires it, a correct run does not."""
+FACT_PAYLOAD, manifests as MANIFEST (ENGINE.md); a broken store record of any fires it, a
+correct run does not."""
 
 from __future__ import annotations
 
@@ -52,6 +53,27 @@ def test_a_fact_payload_stored_without_its_kind_fires() -> None:
     kinds = {**obs.artifact_kinds, payload_id: "None"}
     found = check_artifact_kinds(attrs.evolve(obs, artifact_kinds=kinds))
     assert any("named as fact_payload" in v.message for v in found)
+
+
+def test_a_child_manifest_stored_without_its_kind_fires() -> None:
+    for seed in range(300):
+        obs = simulate(get_scenario("child_runs"), seed, keep_observation=True).observation
+        assert obs is not None
+        children = [
+            env.event.manifest_id
+            for run_id, view in obs.runs.items()
+            if run_id != obs.main_run_id
+            for env in view.stream
+            if isinstance(env.event, RunStarted)
+        ]
+        if children and obs.artifact_kinds.get(children[0]) == "manifest":
+            break
+    else:
+        raise AssertionError("no child run with a recorded manifest kind in 300 seeds")
+    assert check_artifact_kinds(obs) == []
+    kinds = {**obs.artifact_kinds, children[0]: "None"}
+    found = check_artifact_kinds(attrs.evolve(obs, artifact_kinds=kinds))
+    assert any("named as manifest" in v.message for v in found)
 
 
 def test_a_store_that_keeps_no_kinds_is_not_judged() -> None:
