@@ -45,6 +45,7 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
 from mfm_scenarios.secret_edges import add_secret_edges
+from mfm_scenarios.snapshot_mistake import draw_snapshot_mistake
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
@@ -611,9 +612,12 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     # Forked after the mistakes' last draw, so they stay as drawn.
     recorded, refusal = draw_recorded(rng.fork("recorded"), run.manifest())
     calls, expected = calls + recorded, {**expected, **refusal}
+    # Forked after the recorded run's draws, so they stay as drawn.
+    snapshot, refused, writes = draw_snapshot_mistake(rng.fork("snapshot"), run.plan)
+    calls, expected = calls + snapshot, {**expected, **refused}
     if not calls or run.model is None or run.model.prediction is None:
         return run
-    prediction = attrs.evolve(run.model.prediction, operator=expected)
+    prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)
     return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
 
 

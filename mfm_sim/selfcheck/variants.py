@@ -349,6 +349,19 @@ _register(
     ),
 )
 
+_register(
+    "snapshot_object_unchecked",
+    "a base snapshot that decodes to a JSON value other than an object is loaded into the "
+    "context as it is: an operator's recorded run whose initial snapshot is an array runs its "
+    "first handler instead of being refused as a context error after its StateEntered",
+    _patch(
+        "mfm_engine.context",
+        "read_snapshot",
+        "if not isinstance(value, dict):",
+        "if False:  # the bug: any JSON value is taken as the snapshot",
+    ),
+)
+
 # ------------------------------------------------------------------------------ lying log
 
 _register(
