@@ -19,6 +19,7 @@ from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.net_stores import with_net_stores
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
     AWAIT_KIND,
@@ -590,7 +591,10 @@ def build(rng: Rng) -> ScenarioRun:
         model=Reference(result.phase, None, result.prediction),
         history=history,
     )
-    return _with_operator(run, rng.fork("operator"))
+    run = _with_operator(run, rng.fork("operator"))
+    # Forked after every other draw, so the workload and its mistakes stay as drawn.
+    twin_spawn = drawn.twins is not None and "twin_spawn" in drawn.twins.features
+    return with_net_stores(run, twin_spawn, rng.fork("net_stores"))
 
 
 def _only(drawn: Drawn) -> bool:

@@ -42,6 +42,7 @@ from mfm_sim.faults.stores import (
 from mfm_sim.faults.transports import FaultyTransportFactory
 from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS, LOG_REFUSAL_CODES
 from mfm_sim.run.backends import MemoryStores, StoreBackend
+from mfm_sim.run.net_stores import over_network
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
@@ -194,6 +195,8 @@ class Simulation:
             FaultyArtifactStore(durable.artifacts, handle),
             FaultyEventStore(durable.events, handle),
         )
+        if self.instance.net_stores:
+            stores = over_network(stores)
         engine = self._engine(handle)
         rng = world.streams.stream("interleave") if self.interleave else None
         loop = SimLoop(

@@ -308,6 +308,19 @@ _register(
     ),
 )
 
+_register(
+    "supervisor_task_per_spawn",
+    "every spawn that reaches the child-run wrapper starts a task of its own, even while the "
+    "supervisor holds a live one for that child: two spawns made at once over an artifact store "
+    "across a network start the child twice",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_Supervisor.ensure",
+        "if task is None:",
+        "if True:  # the bug: the live task is not joined",
+    ),
+)
+
 # ------------------------------------------------------------------------------ oracle
 # Mistakes in rules the oracle used to take from the engine itself (issue 15): a check that
 # asked the engine for the backoff or the plan order would have shared these bugs.
