@@ -321,6 +321,18 @@ _register(
     ),
 )
 
+_register(
+    "supervisor_joins_dead_loop",
+    "the child-run supervisor hands out a task an earlier event loop left behind: an engine "
+    "kept across two loops awaits a child on a task no loop will ever run",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_Supervisor.get",
+        "if task is not None and (task.cancelled() or task.get_loop() is not loop):",
+        "if task is not None and task.cancelled():  # the bug: another loop's task is kept",
+    ),
+)
+
 # ------------------------------------------------------------------------------ oracle
 # Mistakes in rules the oracle used to take from the engine itself (issue 15): a check that
 # asked the engine for the backoff or the plan order would have shared these bugs.
