@@ -184,8 +184,8 @@ class Simulation:
         if kept is not None:
             reused = kept.reuse(factory)
             if reused is not None:
-                return reused  # type: ignore[no-any-return]
-            factory = kept.transports if factory is not None else None  # type: ignore[assignment]
+                return reused
+            factory = kept.transports if factory is not None else None
         if self.instance.child_runs:
             factory = ChildRunLiveIoTransportFactory(factory, build)
         # The main run's engine only: a `stop_after_handler` fault sets its flag.

@@ -16,9 +16,8 @@ the current incarnation's through `CurrentTransports`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mfm_engine.live_io import LiveIoEnv, LiveIoTransport, LiveIoTransportFactory
+from mfm_engine.runtime import DefaultExecutionEngine
 
 from mfm_sim.world.rng import Streams
 
@@ -43,10 +42,10 @@ class KeptEngine:
     """The process's engine while it lives, and the door to each incarnation's transports."""
 
     def __init__(self) -> None:
-        self.engine: Any = None  # a DefaultExecutionEngine once built
+        self.engine: DefaultExecutionEngine | None = None
         self.transports = CurrentTransports()
 
-    def reuse(self, factory: LiveIoTransportFactory | None) -> Any:
+    def reuse(self, factory: LiveIoTransportFactory | None) -> DefaultExecutionEngine | None:
         """The kept engine (None before the first or after a crash), now reaching `factory`."""
         self.transports.target = factory
         return self.engine

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from mfm_engine import ExecutionPlan, StateGraph
+from mfm_engine.plan import StaticPlanResolver
+from mfm_engine.runtime import DefaultExecutionEngine
 from mfm_scenarios.generated import SCENARIO
 
 from mfm_sim.run.kept_engine import CurrentTransports, KeptEngine, draw_kept
 from mfm_sim.run.simulate import simulate
 from mfm_sim.world.rng import Streams
+
+_PLAN = ExecutionPlan("kept", StateGraph([], []))
 
 
 class _Factory:
@@ -30,7 +35,7 @@ def test_transports_are_the_current_incarnations() -> None:
 def test_the_engine_is_kept_until_the_process_dies() -> None:
     kept = KeptEngine()
     assert kept.reuse(_Factory("a")) is None  # nothing built yet
-    engine = object()
+    engine = DefaultExecutionEngine(StaticPlanResolver(_PLAN))
     kept.engine = engine
     assert kept.reuse(_Factory("b")) is engine
     assert kept.transports.make("e") == ("b", "e")
