@@ -19,6 +19,7 @@ from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.net_stores import with_net_stores
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
     AWAIT_KIND,
@@ -45,6 +46,7 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
 from mfm_scenarios.secret_edges import add_secret_edges
+from mfm_scenarios.snapshot_mistake import draw_snapshot_mistake
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
@@ -589,7 +591,10 @@ def build(rng: Rng) -> ScenarioRun:
         model=Reference(result.phase, None, result.prediction),
         history=history,
     )
-    return _with_operator(run, rng.fork("operator"))
+    run = _with_operator(run, rng.fork("operator"))
+    # Forked after every other draw, so the workload and its mistakes stay as drawn.
+    twin_spawn = drawn.twins is not None and "twin_spawn" in drawn.twins.features
+    return with_net_stores(run, twin_spawn, rng.fork("net_stores"))
 
 
 def _only(drawn: Drawn) -> bool:
@@ -611,9 +616,12 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     # Forked after the mistakes' last draw, so they stay as drawn.
     recorded, refusal = draw_recorded(rng.fork("recorded"), run.manifest())
     calls, expected = calls + recorded, {**expected, **refusal}
+    # Forked after the recorded run's draws, so they stay as drawn.
+    snapshot, refused, writes = draw_snapshot_mistake(rng.fork("snapshot"), run.plan)
+    calls, expected = calls + snapshot, {**expected, **refused}
     if not calls or run.model is None or run.model.prediction is None:
         return run
-    prediction = attrs.evolve(run.model.prediction, operator=expected)
+    prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)
     return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
 
 

@@ -24,6 +24,7 @@ from mfm_scenarios.manifest_mistakes import (
     draw_log_manifest_mistake,
     draw_manifest_mistake,
 )
+from mfm_scenarios.snapshot_mistake import NOT_OBJECT
 
 from mfm_sim.invariants.spec.canonical import canonical_bytes
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
@@ -53,8 +54,8 @@ STARTS = (
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
 RECORDED = "recorded_manifest_not_canonical"  # a resume of a run another tool recorded
-# The last two from forks of their own.
-MISTAKES = (*STARTS, *RESUMES, *MANIFEST_MISTAKES, NOT_A_MANIFEST, RECORDED)
+# The last three from forks of their own (the snapshot's: `mfm_scenarios.snapshot_mistake`).
+MISTAKES = (*STARTS, *RESUMES, *MANIFEST_MISTAKES, NOT_A_MANIFEST, RECORDED, NOT_OBJECT)
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 # The run an operator's own tool recorded (`draw_recorded`), and a seed's chance of its resume.

@@ -5,7 +5,9 @@ resume": the error kind, and the code where ENGINE.md names one). A resume of th
 judged against the log as it stood when it was made (`OperatorOutcome.head`), by the rules
 that come before the mistake's own: a finished run returns its result and writes nothing; a
 manifest whose bytes rotted is `manifest_corrupt` (a StorageError). Any call that changed the
-durable stores broke "validate before writing anything".
+durable stores broke "validate before writing anything", but for the events a prediction lets
+it append to its own run's log (`Prediction.operator_writes`: a refusal that comes after
+"One attempt"'s step 1), which must then be exactly those.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
         what = f"operator {call.call} {call.name!r}"
         if call.wrote:
             out.add(None, (), f"{what} changed the durable stores; it must be refused first")
+        allowed = tuple(pred.operator_writes.get(call.name, ()))
+        if tuple(call.appended) != allowed:
+            got = ", ".join(type(e).__name__ for e in call.appended) or "nothing"
+            want = ", ".join(repr(e) for e in allowed) or "nothing"
+            out.add(None, (), f"{what} appended {got} to its run's log; expected {want}")
         kind, code = expected_refusal(obs, call, predicted)
         if call.error_kind != kind or (code is not None and call.error_code != code):
             want = "a result" if kind is None else f"{kind} {code or '(any code)'}"

@@ -42,6 +42,8 @@ from mfm_sim.faults.stores import (
 from mfm_sim.faults.transports import FaultyTransportFactory
 from mfm_sim.invariants.detected_not_silent import LOG_LIE_REFUSALS, LOG_REFUSAL_CODES
 from mfm_sim.run.backends import MemoryStores, StoreBackend
+from mfm_sim.run.kept_engine import draw_kept
+from mfm_sim.run.net_stores import over_network
 from mfm_sim.run.observation import (
     Breach,
     ContractBreach,
@@ -147,6 +149,8 @@ class Simulation:
         self.dead_tasks: list[Any] = []
         self.operator_calls: list[OperatorOutcome] = []  # the operator's mistakes, as made
         self.seeded: frozenset[tuple[uuid.UUID, int]] = frozenset()  # a recorded log's records
+        # Some seeds keep one engine across the incarnations of a process that ends alive.
+        self.kept = draw_kept(world.streams, instance.child_runs)
 
     def _engine(self, handle: IncarnationHandle) -> DefaultExecutionEngine:
         world = self.world
@@ -176,10 +180,19 @@ class Simulation:
                 entropy=world.entropy,
             )
 
+        kept = self.kept
+        if kept is not None:
+            reused = kept.reuse(factory)
+            if reused is not None:
+                return reused
+            factory = kept.transports if factory is not None else None
         if self.instance.child_runs:
             factory = ChildRunLiveIoTransportFactory(factory, build)
         # The main run's engine only: a `stop_after_handler` fault sets its flag.
-        return build(factory, self.process.failpoints)
+        engine = build(factory, self.process.failpoints)
+        if kept is not None:
+            kept.engine = engine
+        return engine
 
     def _one(self, number: int, call: str, *, faults: bool = True) -> Incarnation:
         world = self.world
@@ -194,6 +207,8 @@ class Simulation:
             FaultyArtifactStore(durable.artifacts, handle),
             FaultyEventStore(durable.events, handle),
         )
+        if self.instance.net_stores:
+            stores = over_network(stores)
         engine = self._engine(handle)
         rng = world.streams.stream("interleave") if self.interleave else None
         loop = SimLoop(
@@ -259,6 +274,8 @@ class Simulation:
             handle.alive = False
             self.dead_tasks.extend(loop.kill())
             injector.paused = paused_before
+        if self.kept is not None and outcome is Outcome.CRASH:
+            self.kept.lose()  # the process died, and its engine with it
         self.backend.ended(outcome is Outcome.CRASH)
         world.trace.later(number, "outcome", _outcome_line, outcome, phase, ecode)
         return Incarnation(

@@ -144,6 +144,9 @@ class OperatorOutcome:
     error_retryable: bool | None = None
     error_message: object = None  # ErrorInfo.message as the engine set it (a str, ENGINE.md)
     error_subkind: str | None = None  # a ContextError's kind (its value)
+    # The events the call appended to the stream of the run it named (`wrote` is every other
+    # durable change), in order.
+    appended: tuple[Any, ...] = ()
 
 
 @attrs.frozen
@@ -299,3 +302,5 @@ class Prediction:
     # Operator mistakes: name -> (error kind, error code or None where ENGINE.md names none)
     # a correct engine refuses it with, writing nothing (`mfm_scenarios.operator`).
     operator: Mapping[str, tuple[str, str | None]] = attrs.field(factory=dict)
+    # The events a mistake may append to its run's stream, in order (none unless named).
+    operator_writes: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)

@@ -81,6 +81,10 @@ class OperatorCall:
     # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming this
     # JSON value, stored canonically, as its manifest (taken away again after the call).
     log_manifest: Any = None
+    # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming
+    # `manifest`, stored canonically, and this JSON value, stored canonically, as its initial
+    # snapshot (taken away again after the call).
+    log_snapshot: Any = None
 
 
 class _DiskView:
@@ -101,11 +105,12 @@ class _DiskView:
         return await self._inner.exists(artifact_id)
 
 
-def _durable_state(sim: Simulation) -> tuple[int, tuple[int, ...]]:
-    """What a write would change: the artifact count and every stream's length."""
+def _durable_state(sim: Simulation, run_id: uuid.UUID | None) -> tuple[int, tuple[int, ...]]:
+    """What a write would change, but appends to `run_id`'s stream (the call's run, whose
+    appends are kept apart): the artifact count and every stream's length."""
     artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
     streams = sim.durable.events.streams  # type: ignore[attr-defined]
-    return len(artifacts), tuple(len(s) for s in streams.values())
+    return len(artifacts), tuple(len(s) for r, s in streams.items() if r != run_id)
 
 
 def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
@@ -126,15 +131,20 @@ def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
 
 
 def _plant_log(
-    sim: Simulation, run_id: uuid.UUID, manifest: bytes, op_id: str, at_ms: int
+    sim: Simulation,
+    run_id: uuid.UUID,
+    manifest: bytes,
+    op_id: str,
+    at_ms: int,
+    snapshot: bytes = b"{}",
 ) -> list[str]:
     """Write a one-record log under `run_id` (the operator's setup, no fault point): its
-    `RunStarted` names `manifest`, stored as given, and an empty initial snapshot. Returns the
-    artifact ids it added, for `_unplant`."""
+    `RunStarted` names `manifest` and `snapshot` (an empty object unless given), stored as
+    given. Returns the artifact ids it added, for `_unplant`."""
     artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
     added: list[str] = []
     ids = []
-    for data in (manifest, b"{}"):
+    for data in (manifest, snapshot):
         key = artifact_id_for_bytes(data)
         if key not in artifacts:
             artifacts[key] = data
@@ -143,6 +153,17 @@ def _plant_log(
     started = RunStarted(op_id, ids[0], ids[1])
     sim.durable.events.streams[run_id] = [EventEnvelope(run_id, 1, started, at_ms)]  # type: ignore[attr-defined]
     return added
+
+
+def _plant_recorded(sim: Simulation, call: OperatorCall) -> tuple[uuid.UUID, list[str]]:
+    """`_plant_log` for a call's recorded run: its manifest and initial snapshot, each stored
+    canonically."""
+    assert call.run_id is not None and call.manifest is not None
+    manifest = json_bytes_unchecked(call.manifest.to_json())
+    snapshot = json_bytes_unchecked(call.log_snapshot)
+    at_ms = sim.world.clock.now_ns // 1_000_000
+    added = _plant_log(sim, call.run_id, manifest, call.manifest.op_id, at_ms, snapshot)
+    return call.run_id, added
 
 
 def _unplant(sim: Simulation, run_id: uuid.UUID, added: list[str]) -> None:
@@ -175,7 +196,11 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         assert call.run_id is not None
         manifest = json_bytes_unchecked(call.log_manifest)
         planted = call.run_id, _plant_log(sim, call.run_id, manifest, sim.instance.plan.op_id, 0)
-    before = _durable_state(sim)
+    if call.log_snapshot is not None:
+        planted = _plant_recorded(sim, call)
+    streams = sim.durable.events.streams  # type: ignore[attr-defined]
+    known = len(streams.get(run_id, ()))
+    before = _durable_state(sim, run_id)
     kind: str | None = None
     code: str | None = None
     raised: RaisedError | None = None
@@ -186,7 +211,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
     try:
         if call.call == "start":
             coro = engine.start(stores, _start_run(sim, call))
-            before = _durable_state(sim)  # the operator's own manifest put is not the engine's
+            before = _durable_state(sim, run_id)  # the operator's manifest put is not the engine's
         else:
             assert run_id is not None
             coro = engine.resume(stores, run_id)
@@ -216,12 +241,24 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         kind, code = "untyped", type(exc).__name__
     finally:
         sim.dead_tasks.extend(loop.kill())
-    wrote = _durable_state(sim) != before
+    wrote = _durable_state(sim, run_id) != before
+    appended = tuple(env.event for env in streams.get(run_id, ())[known:])
     if planted is not None:
         _unplant(sim, *planted)
     world.trace.add(-1, "operator", f"{call.call} {call.name}: {code or 'result'}")
     return OperatorOutcome(
-        call.name, call.call, kind, code, wrote, head, raised, category, retryable, message, subkind
+        call.name,
+        call.call,
+        kind,
+        code,
+        wrote,
+        head,
+        raised,
+        category,
+        retryable,
+        message,
+        subkind,
+        appended,
     )
 
 

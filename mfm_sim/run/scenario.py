@@ -47,6 +47,8 @@ class ScenarioRun:
     operator: tuple[OperatorCall, ...] = ()
     # A recorded log the operator brings: the runner writes it and resumes instead of starting.
     history: SeededHistory | None = None
+    # The stores answer across a network, on a later turn of the loop (`run/net_stores.py`).
+    net_stores: bool = False
 
     def manifest(self, op_version: str = "1") -> RunManifest:
         return RunManifest(self.plan.op_id, op_version, self.input_params, self.run_config)

@@ -308,6 +308,31 @@ _register(
     ),
 )
 
+_register(
+    "supervisor_task_per_spawn",
+    "every spawn that reaches the child-run wrapper starts a task of its own, even while the "
+    "supervisor holds a live one for that child: two spawns made at once over an artifact store "
+    "across a network start the child twice",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_Supervisor.ensure",
+        "if task is None:",
+        "if True:  # the bug: the live task is not joined",
+    ),
+)
+
+_register(
+    "supervisor_joins_dead_loop",
+    "the child-run supervisor hands out a task an earlier event loop left behind: an engine "
+    "kept across two loops awaits a child on a task no loop will ever run",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_Supervisor.get",
+        "if task is not None and (task.cancelled() or task.get_loop() is not loop):",
+        "if task is not None and task.cancelled():  # the bug: another loop's task is kept",
+    ),
+)
+
 # ------------------------------------------------------------------------------ oracle
 # Mistakes in rules the oracle used to take from the engine itself (issue 15): a check that
 # asked the engine for the backoff or the plan order would have shared these bugs.
@@ -346,6 +371,19 @@ _register(
         "value = await read_json_artifact(artifacts, snapshot_id)",
         # The bug: the bytes are decoded as they come, no content-address check.
         "value = validated_json(await artifacts.get(snapshot_id), snapshot_id)",
+    ),
+)
+
+_register(
+    "snapshot_object_unchecked",
+    "a base snapshot that decodes to a JSON value other than an object is loaded into the "
+    "context as it is: an operator's recorded run whose initial snapshot is an array runs its "
+    "first handler instead of being refused as a context error after its StateEntered",
+    _patch(
+        "mfm_engine.context",
+        "read_snapshot",
+        "if not isinstance(value, dict):",
+        "if False:  # the bug: any JSON value is taken as the snapshot",
     ),
 )
 

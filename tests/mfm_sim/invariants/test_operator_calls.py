@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import attrs
-from mfm_engine.events import RunCompleted, RunStarted
+from mfm_engine.errors import ErrorCategory, ErrorInfo
+from mfm_engine.events import RunCompleted, RunStarted, RunStatus, StateFailed
 from mfm_scenarios.generated import SCENARIO
 
 from mfm_sim.invariants.model_agreement import check_model_agreement
@@ -109,3 +110,38 @@ def test_a_plan_refusal_with_another_code_is_caught() -> None:
     assert any(
         "expected invalid_plan invalid_plan" in v.message for v in check_model_agreement(judged)
     )
+
+
+def _with_snapshot_mistake() -> tuple[Observation, OperatorOutcome]:
+    obs = simulate(SCENARIO, 0, keep_trace=False, keep_observation=True).observation
+    assert obs is not None
+    call = next(c for c in obs.operator_calls if c.name == "recorded_snapshot_not_object")
+    return obs, call
+
+
+def test_a_recorded_non_object_snapshot_is_refused_after_its_state_entered() -> None:
+    obs, call = _with_snapshot_mistake()
+    assert (call.error_kind, call.wrote) == ("context", False)
+    assert [type(e).__name__ for e in call.appended] == ["StateEntered"]
+    assert check_model_agreement(obs) == []
+
+
+def test_appends_beyond_the_predicted_ones_are_caught() -> None:
+    obs, call = _with_snapshot_mistake()
+    entered = call.appended[0]
+    failed = StateFailed(entered.state_id, ErrorInfo("x", ErrorCategory.UNKNOWN, False, "x"))
+    for appended, word in (
+        ((), "appended nothing"),
+        ((entered, failed), "StateEntered, StateFailed"),
+        ((attrs.evolve(entered, attempt=1),), "appended StateEntered"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, appended=appended),))
+        assert any(word in v.message for v in check_model_agreement(judged)), word
+
+
+def test_a_mistake_with_no_predicted_appends_may_append_nothing() -> None:
+    obs, call = _with_bad_plan_start()
+    assert call.appended == ()
+    stray = RunCompleted(RunStatus.FAILED, None)
+    judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, appended=(stray,)),))
+    assert any("appended RunCompleted" in v.message for v in check_model_agreement(judged))

@@ -90,6 +90,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_status_collapsed": ("generated", 48),
     "wrapper_alone_unimplemented": ("generated", 103),
     "manifest_not_revalidated": ("generated", 0),  # an operator's recorded run, resumed
+    "snapshot_object_unchecked": ("generated", 0),  # a recorded run's snapshot, an array
+    "supervisor_task_per_spawn": ("generated", 50),  # twin spawns, artifacts across a network
+    "supervisor_joins_dead_loop": ("generated", 62),  # one engine kept across two loops
     "failpoint_ignored": ("generated", 31),  # a stop_after_handler fault
     "orphan_failure_without_message": ("generated", 2),  # a crash mid-attempt
     "run_not_found_without_kind": ("generated", 19),  # an operator's resume of no run
@@ -146,6 +149,9 @@ CAUGHT_BY: dict[str, str] = {
     "await_status_collapsed": "model_agreement",
     "wrapper_alone_unimplemented": "model_agreement",
     "manifest_not_revalidated": "model_agreement",
+    "snapshot_object_unchecked": "model_agreement",
+    "supervisor_task_per_spawn": "clean_schedule",
+    "supervisor_joins_dead_loop": "model_agreement",
     "failpoint_ignored": "failpoint_stop",
     "orphan_failure_without_message": "error_shape",
     "run_not_found_without_kind": "error_shape",
@@ -187,6 +193,9 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "await_status_collapsed": ("generated",),
     "wrapper_alone_unimplemented": ("generated",),
     "manifest_not_revalidated": ("generated",),  # only generated seeds make operator mistakes
+    "snapshot_object_unchecked": ("generated",),
+    "supervisor_task_per_spawn": ("generated",),  # only generated seeds put stores on a network
+    "supervisor_joins_dead_loop": ("generated",),
     "run_not_found_without_kind": ("generated",),  # only generated seeds make operator mistakes
     "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
     "await_snapshot_id_dropped": ("generated",),  # only generated awaits are predicted
@@ -223,6 +232,8 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (context_mod, "put_verified"),
     (FactIndex, "bind"),
     (child_mod._ChildRunTransport, "call"),
+    (child_mod._Supervisor, "ensure"),
+    (child_mod._Supervisor, "get"),
 )
 
 
