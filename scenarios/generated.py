@@ -20,6 +20,7 @@ from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.long_backoff import draw_long_backoff
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
     AWAIT_KIND,
@@ -459,6 +460,10 @@ def draw(rng: Rng) -> Drawn:
     )
     # `engine_router` changes no workload: left out of the features (and so the manifest).
     extras |= routing.features - {"engine_router"}
+    history = replays.history
+    long_cfg = draw_long_backoff(replays_rng.fork("long_backoff"), programs, cfg, history=history)
+    if long_cfg is not None:
+        cfg, extras = long_cfg, extras | {"long_backoff"}
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 

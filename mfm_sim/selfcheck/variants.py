@@ -912,3 +912,15 @@ _register(
         "return self._engine_factory(None)  # the bug",
     ),
 )
+
+_register(
+    "backoff_exponent_uncapped",
+    "exponential backoff caps the exponent at 32, not 31: the retry after attempt 32 waits "
+    "twice as long as ENGINE.md's min(base * 2**min(attempt, 31), max_delay)",
+    _patch(
+        "mfm_engine.config",
+        "compute_backoff",
+        "scaled = policy.base_delay * (1 << min(attempt, 31))",
+        "scaled = policy.base_delay * (1 << min(attempt, 32))  # the bug",
+    ),
+)

@@ -105,6 +105,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "short_prefix_unrouted": ("generated", 10),
     "unimplemented_own_code": ("generated", 49),
     "grandchild_without_wrapper": ("generated", 72),
+    "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -165,6 +166,7 @@ CAUGHT_BY: dict[str, str] = {
     "short_prefix_unrouted": "model_agreement",
     "unimplemented_own_code": "model_agreement",
     "grandchild_without_wrapper": "model_agreement",
+    "backoff_exponent_uncapped": "retry_timing",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -206,6 +208,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "short_prefix_unrouted": ("generated",),
     "unimplemented_own_code": ("generated",),
     "grandchild_without_wrapper": ("generated",),
+    "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
 }
 SWEEP_BOUND = 2000
 
