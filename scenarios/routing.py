@@ -3,9 +3,9 @@ swarm-style from their own fork of the seed's stream, after every other draw, so
 the workload it had and only gains these.
 
 - `engine_router`: the transports are built through the engine's public
-  `RouterTransportFactory`, one factory per service namespace (`ServiceRoute`, as a user
-  writes one: it binds each transport to the attempt it serves), instead of the harness's
-  own `ServiceFactory`. The same services answer the same calls in the same order.
+  `RouterTransportFactory` (`mfm_sim.testing.routed`: one factory per service namespace, as
+  a user writes one, each binding its transport to the attempt it serves) instead of the
+  harness's own `ServiceFactory`. The same services answer the same calls in the same order.
 - `short_route`: a one-letter route `g` (a key-value service of its own) is registered; a
   handler puts a value through `g` and reads it back keyed through `g.x`. ENGINE.md: the
   router sends a call to the route with the longest matching prefix, and `g` matches `g`
@@ -26,10 +26,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from mfm_engine.live_io import LiveIoEnv, LiveIoTransport, RouterTransportFactory
+from mfm_engine.live_io import LiveIoEnv
 from mfm_scenarios.interpreter import ROUTES, Routes
 from mfm_scenarios.program import CALL, CHILD, Op, Program
 
+from mfm_sim.testing.routed import engine_routed
 from mfm_sim.testing.services import ServiceFactory, make_services
 from mfm_sim.world.rng import Rng
 
@@ -37,7 +38,6 @@ __all__ = [
     "ROUTING_FEATURES",
     "SHORT",
     "UNCAUGHT_ODDS",
-    "EngineRouted",
     "Routing",
     "ServiceRoute",
     "draw_routing",
@@ -131,33 +131,18 @@ def _unserved(rng: Rng, uid: str, *, inspect: bool) -> Op:
 
 
 class ServiceRoute:
-    """One service's transport factory, as a user writes one for `RouterTransportFactory`:
-    each transport is bound to the attempt it serves (the service records its caller), so
-    it is made from the attempt's `LiveIoEnv`, the engine's promise to a factory."""
+    """One service's transport factory, as a user writes one for the engine's router: each
+    transport is bound to the attempt it serves (the service records its caller), so it is
+    made from the attempt's `LiveIoEnv`, what the engine promises a factory. User code: a
+    failure in it under the engine's router is told as the engine's."""
 
     def __init__(self, namespace: str, service: Any) -> None:
         self._one = ServiceFactory({namespace: service})
 
-    def make(self, env: LiveIoEnv) -> LiveIoTransport:
+    def make(self, env: LiveIoEnv) -> Any:
         if not isinstance(env, LiveIoEnv):
             raise TypeError(f"a transport is made for an attempt's LiveIoEnv, got {env!r}")
         return self._one.make(env)
-
-
-class EngineRouted:
-    """The workload's services routed by the engine's `RouterTransportFactory`, built when
-    the first attempt asks for a transport (inside the engine's call, so a failure of the
-    engine's router is the engine's, never the harness's)."""
-
-    def __init__(self, services: Mapping[str, Any]) -> None:
-        self._services = dict(services)
-        self._router: RouterTransportFactory | None = None
-
-    def make(self, env: LiveIoEnv) -> LiveIoTransport:
-        if self._router is None:
-            routes = {ns: ServiceRoute(ns, svc) for ns, svc in self._services.items()}
-            self._router = RouterTransportFactory(routes)
-        return self._router.make(env)
 
 
 def routed_transports(services: Any, routing: Routing | None) -> Callable[[Any], Any] | None:
@@ -170,11 +155,6 @@ def routed_transports(services: Any, routing: Routing | None) -> Callable[[Any],
     if "short_route" in on:
         named = dict(services) if isinstance(services, Mapping) else {s: s for s in services}
         services = {**named, SHORT: "kv"}
-    made = make_services(services, trace=False)
-    if "engine_router" not in on:
-        return made
-
-    def transports(world: Any) -> EngineRouted:
-        return EngineRouted(made(world).services)
-
-    return transports
+    if "engine_router" in on:
+        return engine_routed(services, trace=False, route=ServiceRoute)
+    return make_services(services, trace=False)

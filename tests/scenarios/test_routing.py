@@ -4,21 +4,18 @@ route, none at all): drawn, predicted, run as predicted, and a broken engine cau
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
 from mfm_engine.config import RunConfig
-from mfm_engine.live_io import IoCall, LiveIoEnv
-from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
+from mfm_engine.live_io import IoCall
 from mfm_scenarios.generated import SCENARIO, draw
 from mfm_scenarios.interpreter import ROUTES, interpret
 from mfm_scenarios.program import CALL, Op
 from mfm_scenarios.routing import (
     ROUTING_FEATURES,
     SHORT,
-    EngineRouted,
     Routing,
     ServiceRoute,
     routed_transports,
@@ -27,6 +24,7 @@ from mfm_scenarios.routing import (
 from mfm_sim import simulate
 from mfm_sim.testing.services import KeyValueService
 from mfm_sim.world.rng import Streams
+from tests.mfm_sim.testing.test_routed import _env, _World
 from tests.scenarios.test_replays import _plan
 
 SEEDS = range(300)
@@ -111,18 +109,10 @@ def test_a_broken_engine_is_caught_by_the_feature(variant: str, feature: str) ->
     assert caught, (variant, feature)
 
 
-def _env() -> LiveIoEnv:
-    stores = Stores(InMemoryArtifactStore(), InMemoryEventStore())
-    return LiveIoEnv(uuid.UUID(int=1), "gen.s0.run", 0, stores, RunConfig())
-
-
-class _World:
-    def __init__(self) -> None:
-        self.services: dict[str, Any] = {}
-        self.effects: dict[str, int] = {}
-
-    def effect(self, key: str) -> None:
-        self.effects[key] = self.effects.get(key, 0) + 1
+def test_the_transports_follow_the_features() -> None:
+    assert routed_transports(("kv",), Routing(frozenset({"no_transport"}))) is None
+    assert routed_transports(None, Routing(frozenset({"engine_router"}))) is None
+    assert routed_transports(("kv",), None) is not None
 
 
 def test_a_service_route_is_made_for_an_attempt_and_binds_it() -> None:
@@ -133,17 +123,3 @@ def test_a_service_route_is_made_for_an_attempt_and_binds_it() -> None:
     put = IoCall("kv", {"op": "put", "key": "a", "value": 1})
     asyncio.run(route.make(_env()).call(put))
     assert [(r.state_id, r.attempt) for r in service.records] == [("gen.s0.run", 0)]
-
-
-def test_engine_routed_sends_each_namespace_to_its_service() -> None:
-    world = _World()
-    transports = routed_transports(("ledger", "kv"), Routing(frozenset({"engine_router"})))
-    assert transports is not None
-    factory = transports(world)
-    assert isinstance(factory, EngineRouted)
-    call = IoCall("kv.deeper", {"op": "get", "key": "a"})
-    got = asyncio.run(factory.make(_env()).call(call))
-    assert got["found"] is False
-    assert world.services["kv"].records and not world.services["ledger"].records
-    assert routed_transports(("kv",), Routing(frozenset({"no_transport"}))) is None
-    assert routed_transports(None, Routing(frozenset({"engine_router"}))) is None
