@@ -21,9 +21,10 @@ from mfm_scenarios.program import FAIL, Op, Program
 
 from mfm_sim.world.rng import Rng
 
-__all__ = ["BASE", "FAILURES", "LONG_BACKOFF_ODDS", "draw_long_backoff"]
+__all__ = ["BACKOFF_FAILURE", "BASE", "FAILURES", "LONG_BACKOFF_ODDS", "draw_long_backoff"]
 
 LONG_BACKOFF_ODDS = 0.03
+BACKOFF_FAILURE = "backoff_failure"  # the failing state's error code
 FAILURES = 33  # attempts 0..32 fail: the last retry's exponent is past the cap of 31
 BASE = timedelta(milliseconds=1)  # the run config's smallest unit
 
@@ -40,7 +41,7 @@ def draw_long_backoff(
     sid = f"gen.s{i}.run"
     fail = Op(
         FAIL,
-        name="gen_failure",
+        name=BACKOFF_FAILURE,
         retryable=True,
         message=f"{sid} backs off",
         attempts=tuple(range(FAILURES)),

@@ -10,6 +10,7 @@ import pytest
 from mfm_engine.config import EventProfile, IoMode
 from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, RARE_ODDS, SCENARIO, draw
 from mfm_scenarios.interpreter import REDACTED, ROUTED, ROUTES, has_secret, interpret
+from mfm_scenarios.long_backoff import BACKOFF_FAILURE
 from mfm_scenarios.operator import MISTAKES
 from mfm_scenarios.program import BIG_EVENT, CATCHABLE, CHILD, CYCLIC_EVENT, EMIT, FAIL, KINDS
 from mfm_scenarios.replays import REPLAY_FEATURES
@@ -95,7 +96,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare = {f for f, _ in RARE_ODDS} | {"preset_state_id", "secret_edges"}
     assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
     rare.add("inspect_errors")
-    rare |= {"grandchild", "short_route", "no_transport"}  # forks of their own, drawn last
+    rare |= {"grandchild", "short_route", "no_transport", "long_backoff"}  # own forks, last
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
@@ -451,8 +452,8 @@ def test_preset_state_ids_are_drawn_and_predicted() -> None:
         names = {node.id for node in d.plan.graph.states}
         for node in d.plan.graph.states:
             for op in node.state.program.ops:
-                # `secret_edges` adds its failures after the preset ids are drawn: unset.
-                if op.kind == FAIL and op.name != "edge_failure":
+                # `secret_edges` and `long_backoff` add failures after the preset ids: unset.
+                if op.kind == FAIL and op.name not in ("edge_failure", BACKOFF_FAILURE):
                     assert op.src in names and op.src != node.id
                     preset += 1
         result = _clean(seed)
