@@ -16,9 +16,11 @@ import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
+from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.long_backoff import draw_long_backoff
 from mfm_scenarios.net_stores import with_net_stores
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
@@ -45,13 +47,13 @@ from mfm_scenarios.program import (
     Text,
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
+from mfm_scenarios.routing import Routing, draw_routing, routed_transports
 from mfm_scenarios.secret_edges import add_secret_edges
 from mfm_scenarios.snapshot_mistake import draw_snapshot_mistake
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
-from mfm_sim.testing.services import make_services
 from mfm_sim.world.rng import Rng
 
 __all__ = [
@@ -172,6 +174,7 @@ class Drawn:
     children: dict[str, tuple[ExecutionPlan, RunConfig, dict[str, Any]]]
     replays: Replays | None = None  # `mfm_scenarios.replays`: recorded log, route, await
     twins: Twins | None = None  # `mfm_scenarios.twins`: calls at once, a cancelled child
+    routing: Routing | None = None  # `mfm_scenarios.routing`: how transports are installed
 
 
 def _value(rng: Rng) -> Any:
@@ -447,8 +450,24 @@ def draw(rng: Rng) -> Drawn:
     # refusals need the kv service, which a children-only workload does not have.
     if twins is None or not twins.children_only:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
+    # After those, from forks of their own: children's own children, then the transports
+    # (which look at the programs as they end up).
+    extras |= draw_grandchildren(replays_rng.fork("grandchild"), children, _spawn_request)
+    routing = draw_routing(
+        replays_rng.fork("routing"),
+        programs,
+        replay=replay,
+        history=replays.history,
+        transports=not twins.children_only,
+    )
+    # `engine_router` changes no workload: left out of the features (and so the manifest).
+    extras |= routing.features - {"engine_router"}
+    history = replays.history
+    long_cfg = draw_long_backoff(replays_rng.fork("long_backoff"), programs, cfg, history=history)
+    if long_cfg is not None:
+        cfg, extras = long_cfg, extras | {"long_backoff"}
     plan = _replace_programs(plan, programs)
-    return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
+    return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 
 
 def _extras(rng: Rng, programs: list[Program]) -> frozenset[str]:
@@ -569,7 +588,10 @@ def build(rng: Rng) -> ScenarioRun:
     drawn = draw(rng)
     replays = drawn.replays
     history = replays.history if replays is not None else None
-    result = interpret(drawn.plan, drawn.run_config, drawn.initial, drawn.children, history)
+    routing = drawn.routing or Routing(frozenset())
+    result = interpret(
+        drawn.plan, drawn.run_config, drawn.initial, drawn.children, history, routing.routes()
+    )
     plans = {drawn.plan.op_id: drawn.plan, **{p.op_id: p for p, _, _ in drawn.children.values()}}
     run = ScenarioRun(
         plan=drawn.plan,
@@ -582,9 +604,13 @@ def build(rng: Rng) -> ScenarioRun:
         },
         transports=_transports(drawn),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
-        child_runs=bool(drawn.children)
-        or bool({"bad_request", "inspect_errors"} & drawn.features)
-        or _only(drawn),
+        # A workload with no transport calls nothing the wrapper would take (`routing`).
+        child_runs=(
+            bool(drawn.children)
+            or bool({"bad_request", "inspect_errors"} & drawn.features)
+            or _only(drawn)
+        )
+        and routing.routes() is not None,
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
         transparent=False,
@@ -606,7 +632,7 @@ def _transports(drawn: Drawn) -> Any:
     services = route_services(drawn.replays)
     if drawn.twins is not None:
         services = twin_services(services, drawn.twins)
-    return None if services is None else make_services(services, trace=False)
+    return routed_transports(services, drawn.routing)
 
 
 def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:

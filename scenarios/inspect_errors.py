@@ -46,6 +46,7 @@ INSPECTABLE = (
     "child_run_conflict",
     "run_not_found",
     "io_unknown_namespace",
+    "io_unimplemented",  # no transport installed (`mfm_scenarios.routing`)
 )
 # The domain event the handler emits the record as, too: a failed attempt's writes are
 # dropped, its domain events kept (under any profile but MINIMAL).

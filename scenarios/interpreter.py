@@ -66,7 +66,9 @@ __all__ = [
     "REDACTED",
     "ROUTE",
     "ROUTED",
+    "ROUTES",
     "Interpreted",
+    "Routes",
     "has_float",
     "has_secret",
     "interpret",
@@ -76,6 +78,15 @@ __all__ = [
 ]
 
 RUN = "{run}"  # stands for the run id in predicted fact keys
+
+
+SERVICES = ("ledger", "kv")  # the namespaces the generated workload's transports serve
+# A route the workload registers (a key-value service) when it calls through it, and the
+# namespace it calls: ENGINE.md's `g.*` pattern matches `g.x`.
+ROUTE = "gx.*"
+ROUTED = "gx.kv"
+Routes = tuple[tuple[str, str], ...]  # (pattern, the service it routes to)
+ROUTES: Routes = (*((s, s) for s in SERVICES), (ROUTE, "kv"))
 
 
 def has_secret(value: Any) -> bool:
@@ -125,8 +136,10 @@ class _Attempt:
         seeded: Mapping[str, Any],
         spawned: frozenset[str] = frozenset(),
         cancelled: frozenset[str] = frozenset(),
+        routes: Routes | None = ROUTES,
     ) -> None:
         self.state_id = state_id
+        self.routes = routes  # the registered routes; None: no transport installed
         self.attempt = attempt
         self.cfg = cfg
         self.seeded = seeded  # facts a recorded log bound before the run's first attempt
@@ -266,7 +279,11 @@ class _Attempt:
             if op.key:
                 self.write(op.key, FactRef(op.fact_key))
             return
-        service = _routed(op.name)
+        if self.routes is None and not self._replay():
+            # ENGINE.md: with no live transport installed the engine's default answers every
+            # call it would send to a transport with the original's `io_unimplemented`.
+            raise _Refused("io_unimplemented", False)
+        service = _routed(op.name, self.routes or ROUTES)
         if service is None:
             raise self._refusal(op)
         if op.fact_key is None:
@@ -287,18 +304,11 @@ class _Attempt:
             self.write(op.key, value)
 
 
-SERVICES = ("ledger", "kv")  # the namespaces the generated workload's transports serve
-# A route the workload registers (a key-value service) when it calls through it, and the
-# namespace it calls: ENGINE.md's `g.*` pattern matches `g.x`.
-ROUTE = "gx.*"
-ROUTED = "gx.kv"
-
-
-def _routed(namespace: str) -> str | None:
+def _routed(namespace: str, routes: Routes = ROUTES) -> str | None:
     """ENGINE.md's router: the service of the route with the longest matching prefix (`g`
     matches `g` and `g.x`; `g.*` matches `g.x`), or None (`io_unknown_namespace`)."""
     best, best_len = None, -1
-    for pattern, service in (*((s, s) for s in SERVICES), (ROUTE, "kv")):
+    for pattern, service in routes:
         if pattern.endswith(".*"):
             prefix = pattern[:-1]
             n = len(prefix) if namespace.startswith(prefix) and namespace != prefix else -1
@@ -407,10 +417,12 @@ class _Interpreter:
         cfg: RunConfig,
         children: Mapping[str, Interpreted],
         history: SeededHistory | None = None,
+        routes: Routes | None = ROUTES,
     ):
         self.plan = plan
         self.cfg = cfg
         self.children = children
+        self.routes = routes
         self.seeded: dict[str, Any] = dict(history.facts) if history is not None else {}
         finished = frozenset(history.finished) if history is not None else frozenset()
         self.cancelled = finished
@@ -425,7 +437,13 @@ class _Interpreter:
         self, state_id: str, program: Program, attempt: int
     ) -> tuple[AttemptPrediction, _Attempt]:
         walk = _Attempt(
-            state_id, attempt, self.cfg, self.seeded, self.spawned or frozenset(), self.cancelled
+            state_id,
+            attempt,
+            self.cfg,
+            self.seeded,
+            self.spawned or frozenset(),
+            self.cancelled,
+            self.routes,
         )
         if set(program.tags) & set(self.cfg.skip_tags):
             return AttemptPrediction(state_id, attempt, True, True, None, (), (), (), ()), walk
@@ -537,12 +555,36 @@ def _deref(value: Any, reads: Mapping[str, Any]) -> Any:
     return value
 
 
-def _child(plan: ExecutionPlan, cfg: RunConfig, initial: Mapping[str, Any]) -> Interpreted:
+def _child(
+    plan: ExecutionPlan,
+    cfg: RunConfig,
+    initial: Mapping[str, Any],
+    children: Mapping[str, Interpreted],
+) -> Interpreted:
     """A child run: ENGINE.md's start refuses a non-sequential mode before it writes anything
-    (`unsupported_execution_mode`, test 7), so the await reports it failed, with no snapshot."""
+    (`unsupported_execution_mode`, test 7), so the await reports it failed, with no snapshot.
+    Its own children (`children`) run on the parent's child-run wrapper too."""
     if cfg.execution_mode is not ExecutionMode.SEQUENTIAL:
         return Interpreted(RunPhase.FAILED, Prediction({}, (), (), (), {}, None))
-    return _Interpreter(plan, cfg, {}).run(initial)
+    done = _Interpreter(plan, cfg, children).run(initial)
+    pred = done.prediction
+    if pred.final_context is None:
+        return done
+    # Its parent's await answers the final snapshot by value: what a grandchild's await
+    # answered is known by value too (its status and final snapshot).
+    final = _known(pred.final_context, pred.fact_fields)
+    return attrs.evolve(done, prediction=attrs.evolve(pred, final_context=final))
+
+
+def _known(value: Any, fields: Mapping[str, Any]) -> Any:
+    """`value` with each `FactRef(key, field)` whose field the prediction knows replaced."""
+    if isinstance(value, FactRef) and value.field in fields.get(value.key, {}):
+        return fields[value.key][value.field]
+    if isinstance(value, Mapping):
+        return {k: _known(v, fields) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v, fields) for v in value]
+    return value
 
 
 def interpret(
@@ -551,13 +593,19 @@ def interpret(
     initial: Mapping[str, Any],
     children: Mapping[str, tuple[ExecutionPlan, RunConfig, Mapping[str, Any]]] = {},
     history: SeededHistory | None = None,
+    routes: Routes | None = ROUTES,
 ) -> Interpreted:
     """Predict a run of `plan`; `children` maps a CHILD op's name to its plan, config and
-    initial context (children are predicted first, and merged into the parent's attempts);
-    `history` is the recorded log the run resumes (its facts bound before the first attempt,
-    `{run}` for the run id in a key, and the child runs it holds)."""
-    done = {name: _child(p, c, i) for name, (p, c, i) in children.items()}
-    result = _Interpreter(plan, cfg, done, history).run(initial)
+    initial context (children are predicted first, and merged into the parent's attempts; a
+    child a child spawns comes after it in `children`); `history` is the recorded log the run
+    resumes (its facts bound before the first attempt, `{run}` for the run id in a key, and
+    the child runs it holds); `routes` the main run's registered routes (None: no transport
+    installed, the engine's default)."""
+    done: dict[str, Interpreted] = {}
+    for name in reversed(list(children)):  # a grandchild before the child that spawns it
+        p, c, i = children[name]
+        done[name] = _child(p, c, i, done)
+    result = _Interpreter(plan, cfg, done, history, routes).run(initial)
     merged = dict(result.prediction.attempts)
     for child in done.values():
         merged.update(child.prediction.attempts)

@@ -80,7 +80,9 @@ TERMINAL = (RunPhase.COMPLETED, RunPhase.FAILED, RunPhase.CANCELLED)
 LIVENESS_SLACK = 3  # fault-free incarnations allowed beyond one per (state, attempt)
 MAX_INCARNATIONS = 256
 MAX_LOOP_STEPS = 2_000_000
-MAX_VIRTUAL_NS = 7 * 24 * 3600 * 10**9  # a week of virtual time per incarnation
+# A year of virtual time per incarnation: room for 33 exponential retries of 1 ms, which
+# wait some 74 days (`mfm_scenarios.long_backoff`).
+MAX_VIRTUAL_NS = 366 * 24 * 3600 * 10**9
 # RunError kinds that no injected fault can cause once a run has started: storage faults
 # surface as STORAGE, and CONTEXT is a handler's own invalid output (floats, secrets).
 ENGINE_OWN_ERRORS = frozenset({"invalid_plan", "io", "state", "other"})

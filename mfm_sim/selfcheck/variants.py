@@ -898,3 +898,67 @@ VARIANTS["entropy_not_from_source"] = Variant(
     functools.partial(patched, "entropy_not_from_source", (_OWN_ENTROPY,)),
     (_OWN_ENTROPY,),
 )
+
+# ------------------------------------------------------------------------------ transports
+# How a user installs transports (`mfm_scenarios.routing`) and a child's own child
+# (`mfm_scenarios.grandchildren`): the engine's router, its default, nested child runs.
+
+_register(
+    "router_drops_env",
+    "the engine's RouterTransportFactory makes each route's transport without the attempt's "
+    "LiveIoEnv, so a user's factory never learns which attempt it serves",
+    _patch(
+        "mfm_engine.live_io",
+        "RouterTransportFactory.make",
+        "return NamespaceRouter({p: f.make(env) for p, f in self._routes.items()})",
+        "return NamespaceRouter({p: f.make(None) for p, f in self._routes.items()})  # the bug",
+    ),
+)
+
+_register(
+    "short_prefix_unrouted",
+    "the namespace router only takes a match longer than one character, so a one-letter "
+    "route (`g`) never answers `g` or `g.x`",
+    _patch(
+        "mfm_engine.live_io",
+        "NamespaceRouter.route",
+        "best, best_len = None, -1",
+        "best, best_len = None, 1  # the bug",
+    ),
+)
+
+_register(
+    "unimplemented_own_code",
+    "with no transport installed the engine refuses a call with a code of the port's own "
+    "making (io_unknown_namespace), not the original's io_unimplemented",
+    _patch(
+        "mfm_engine.live_io",
+        "UnimplementedTransport.call",
+        '"io_unimplemented",',
+        '"io_unknown_namespace",  # the bug',
+    ),
+)
+
+_register(
+    "grandchild_without_wrapper",
+    "a child run's engine is built without the child-run wrapper, so a child that spawns a "
+    "child of its own gets the engine's default transport (io_unimplemented)",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "ChildRunLiveIoTransportFactory.engine",
+        "return self._engine_factory(self)",
+        "return self._engine_factory(None)  # the bug",
+    ),
+)
+
+_register(
+    "backoff_exponent_uncapped",
+    "exponential backoff caps the exponent at 32, not 31: the retry after attempt 32 waits "
+    "twice as long as ENGINE.md's min(base * 2**min(attempt, 31), max_delay)",
+    _patch(
+        "mfm_engine.config",
+        "compute_backoff",
+        "scaled = policy.base_delay * (1 << min(attempt, 31))",
+        "scaled = policy.base_delay * (1 << min(attempt, 32))  # the bug",
+    ),
+)

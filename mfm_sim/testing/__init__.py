@@ -2,6 +2,7 @@
 
 - `mfm_sim.testing.userplan.user_scenario`: your plan and handlers as a scenario;
 - `mfm_sim.testing.services`: simulated external services that count effects;
+- `mfm_sim.testing.routed`: those services routed by the engine's own RouterTransportFactory;
 - `mfm_sim.testing.strategies`: Hypothesis strategies for plans, run configs and schedules;
 - `mfm_sim.testing.history`: replay an exported event log against your current handlers;
 - `mfm_sim.testing.diagnostics`: why a handler is not crash-safe, and what to change;

@@ -9,7 +9,8 @@ import attrs
 import pytest
 from mfm_engine.config import EventProfile, IoMode
 from mfm_scenarios.generated import EXTRA_FEATURES, FEATURES, RARE_ODDS, SCENARIO, draw
-from mfm_scenarios.interpreter import REDACTED, ROUTED, has_secret, interpret
+from mfm_scenarios.interpreter import REDACTED, ROUTED, ROUTES, has_secret, interpret
+from mfm_scenarios.long_backoff import BACKOFF_FAILURE
 from mfm_scenarios.operator import MISTAKES
 from mfm_scenarios.program import BIG_EVENT, CATCHABLE, CHILD, CYCLIC_EVENT, EMIT, FAIL, KINDS
 from mfm_scenarios.replays import REPLAY_FEATURES
@@ -45,6 +46,12 @@ def test_draw_is_deterministic_per_seed() -> None:
     assert _shape(1) != _shape(2)
 
 
+def _interpret(d: Any, history: Any = None) -> Any:
+    """The interpreter's prediction of a drawn workload, over the routes it registers."""
+    routes = d.routing.routes() if d.routing is not None else ROUTES
+    return interpret(d.plan, d.run_config, d.initial, d.children, history, routes)
+
+
 def test_draw_covers_every_feature_and_refusal() -> None:
     features: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -52,7 +59,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     for seed in range(300):
         d = _draw(seed)
         features.update(d.features)
-        result = interpret(d.plan, d.run_config, d.initial, d.children)
+        result = _interpret(d)
         plans = [d.plan, *(p for p, _, _ in d.children.values())]
         for plan in plans:
             for node in plan.graph.states:
@@ -89,6 +96,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare = {f for f, _ in RARE_ODDS} | {"preset_state_id", "secret_edges"}
     assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
     rare.add("inspect_errors")
+    rare |= {"grandchild", "short_route", "no_transport", "long_backoff"}  # own forks, last
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
@@ -266,7 +274,7 @@ def test_every_extra_feature_is_drawn_and_meets_its_refusals() -> None:
             d = _draw(seed)
             if d.run_config.io_mode is IoMode.REPLAY:
                 continue
-            result = interpret(d.plan, d.run_config, d.initial, d.children)
+            result = _interpret(d)
             for p in result.prediction.attempts.values():
                 seen.update(p.refusals)
         assert codes <= seen, (feature, codes - seen)
@@ -299,7 +307,7 @@ def test_a_wrong_refusal_prediction_fires() -> None:
 
 def _has(seed: int, pick: Any) -> bool:
     d = _draw(seed)
-    result = interpret(d.plan, d.run_config, d.initial, d.children)
+    result = _interpret(d)
     path = set(result.prediction.path)
     return any(pick(p) and k in path for k, p in result.prediction.attempts.items())
 
@@ -417,7 +425,7 @@ def test_replay_features_are_drawn_and_the_interpreter_agrees_with_the_engine() 
             for key in history.fact_keys():
                 seen[f"{mode}:{'derived' if key.startswith('mfm:') else 'keyed'}"] += 1
             seen["child_brought"] += len(history.children)
-        result = interpret(d.plan, d.run_config, d.initial, d.children, history)
+        result = _interpret(d, history)
         for p in result.prediction.attempts.values():
             seen.update(f"refused:{code}" for code in p.refusals)
         ops = [op for node in d.plan.graph.states for op in node.state.program.ops]
@@ -444,8 +452,8 @@ def test_preset_state_ids_are_drawn_and_predicted() -> None:
         names = {node.id for node in d.plan.graph.states}
         for node in d.plan.graph.states:
             for op in node.state.program.ops:
-                # `secret_edges` adds its failures after the preset ids are drawn: unset.
-                if op.kind == FAIL and op.name != "edge_failure":
+                # `secret_edges` and `long_backoff` add failures after the preset ids: unset.
+                if op.kind == FAIL and op.name not in ("edge_failure", BACKOFF_FAILURE):
                     assert op.src in names and op.src != node.id
                     preset += 1
         result = _clean(seed)

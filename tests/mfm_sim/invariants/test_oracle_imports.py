@@ -75,6 +75,7 @@ ALLOWED: dict[str, str] = {
     "SideEffectKind": "mfm_engine.meta",
     # what a handler hands the engine or gets back, and the child-run protocol's names
     "IoCall": "mfm_engine.live_io",
+    "LiveIoEnv": "mfm_engine.live_io",  # what a transport factory is given: a user's reads it
     "ArtifactKind": "mfm_engine.stores",
     "RunResult": "mfm_engine.runtime.engine",
     "SPAWN_KIND": "mfm_engine.runtime.child_runs",

@@ -103,6 +103,12 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "refusal_kind_lost": ("generated", 37),  # an inspected refusal (inspect_errors)
     "await_snapshot_id_dropped": ("generated", 50),  # an await's recorded response
     "spawn_names_manifest_as_snapshot": ("generated", 44),  # awaited again: a conflict
+    # The engine's router, its default transport, a child's own child (`routing`, `grandchildren`).
+    "router_drops_env": ("generated", 4),
+    "short_prefix_unrouted": ("generated", 10),
+    "unimplemented_own_code": ("generated", 49),
+    "grandchild_without_wrapper": ("generated", 72),
+    "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -162,6 +168,11 @@ CAUGHT_BY: dict[str, str] = {
     "refusal_kind_lost": "model_agreement",
     "await_snapshot_id_dropped": "model_agreement",
     "spawn_names_manifest_as_snapshot": "model_agreement",
+    "router_drops_env": "engine_contract",
+    "short_prefix_unrouted": "model_agreement",
+    "unimplemented_own_code": "model_agreement",
+    "grandchild_without_wrapper": "model_agreement",
+    "backoff_exponent_uncapped": "retry_timing",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -200,6 +211,13 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "refusal_kind_lost": ("generated",),  # only generated handlers inspect a refusal
     "await_snapshot_id_dropped": ("generated",),  # only generated awaits are predicted
     "spawn_names_manifest_as_snapshot": ("generated",),
+    # Only the generated workload routes through the engine's router, installs no transport
+    # and spawns grandchildren.
+    "router_drops_env": ("generated",),
+    "short_prefix_unrouted": ("generated",),
+    "unimplemented_own_code": ("generated",),
+    "grandchild_without_wrapper": ("generated",),
+    "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
 }
 SWEEP_BOUND = 2000
 
@@ -234,6 +252,10 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (child_mod._ChildRunTransport, "call"),
     (child_mod._Supervisor, "ensure"),
     (child_mod._Supervisor, "get"),
+    (live_io_mod.RouterTransportFactory, "make"),
+    (live_io_mod.NamespaceRouter, "route"),
+    (live_io_mod.UnimplementedTransport, "call"),
+    (child_mod.ChildRunLiveIoTransportFactory, "engine"),
 )
 
 
