@@ -5,7 +5,9 @@ resume": the error kind, and the code where ENGINE.md names one). A resume of th
 judged against the log as it stood when it was made (`OperatorOutcome.head`), by the rules
 that come before the mistake's own: a finished run returns its result and writes nothing; a
 manifest whose bytes rotted is `manifest_corrupt` (a StorageError). Any call that changed the
-durable stores broke "validate before writing anything".
+durable stores broke "validate before writing anything". A refusal `seed/runtime.rs` builds
+itself carries its whole ErrorInfo (`spec/original_errors.py`): family, category, retryable,
+message and details.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from mfm_engine.events import RunCompleted, RunStarted
 
 from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.spec.original_errors import original_problem
 from mfm_sim.invariants.spec.refusals import refusal_problem
 from mfm_sim.run.observation import Observation, OperatorOutcome, Prediction
 
@@ -60,3 +63,11 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             )
             if problem:
                 out.add(None, (), f"{what}: refusal {call.error_code} has {problem}")
+            elif call.raised is not None:
+                # The seed fixes the whole ErrorInfo of its own refusals: compare all of it.
+                raised = call.raised
+                differs = original_problem(
+                    raised.kind, raised.info, raised.cause_type, raised.cause_kind
+                )
+                if differs:
+                    out.add(None, (), f"{what}: refusal {differs}")
