@@ -130,3 +130,29 @@ def test_detected_not_silent_a_log_refusal_carries_the_seeds_whole_error_info():
         found = fired(_lie_refused(broken), "detected_not_silent")
         assert len(found) == 1 and word in found[0].message, found
         assert "invalid_attempt_envelopes" in found[0].message
+
+
+def _foreign_record_read(states: int, code: str) -> Observation:
+    """The run's log holds RunStarted and `states` finished states when a resume reads it
+    whole and the store puts another run's record among them; the resume fails with `code`."""
+    b = LogBuilder()
+    b.start()
+    for state in (S1, S2)[:states]:
+        b.run_state(state)
+    b.step += 1
+    read = BadRead(b.step, f"log:{b.run_id}", FaultKind.LIE_FOREIGN_RECORD)
+    b.incs[0].bad_reads = (read,)
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, code
+    return b.observation()
+
+
+def test_detected_not_silent_a_foreign_record_among_others_is_an_envelope_error():
+    """ENGINE.md "Attempt envelopes": walking the stream, another run id is an envelope error;
+    the walk sees two run ids as soon as there are two records."""
+    assert check_detected_not_silent(_foreign_record_read(1, "invalid_attempt_envelopes")) == []
+    found = fired(_foreign_record_read(1, "run_id_mismatch"), "detected_not_silent")
+    assert len(found) == 1 and "run_id_mismatch" in found[0].message
+
+
+def test_detected_not_silent_a_lone_foreign_record_is_resumes_run_id_mismatch():
+    assert check_detected_not_silent(_foreign_record_read(0, "run_id_mismatch")) == []
