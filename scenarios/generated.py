@@ -46,6 +46,7 @@ from mfm_scenarios.program import (
 from mfm_scenarios.replays import Replays, draw_replays, route_services
 from mfm_scenarios.secret_edges import add_secret_edges
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
+from mfm_scenarios.unhashable_spawns import add_unhashable_spawns
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
@@ -445,6 +446,10 @@ def draw(rng: Rng) -> Drawn:
     # refusals need the kv service, which a children-only workload does not have.
     if twins is None or not twins.children_only:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
+    # After the last fork of the replays' stream: no earlier draw moves.
+    extras |= add_unhashable_spawns(
+        replays_rng.fork("unhashable_spawns"), programs, partial(Op, CALL)
+    )
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 
@@ -581,7 +586,7 @@ def build(rng: Rng) -> ScenarioRun:
         transports=_transports(drawn),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
         child_runs=bool(drawn.children)
-        or bool({"bad_request", "inspect_errors"} & drawn.features)
+        or bool({"bad_request", "inspect_errors", "unhashable_spawns"} & drawn.features)
         or _only(drawn),
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).
