@@ -11,7 +11,7 @@ import uuid
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import INJECTED_PREFIX, Out
 from mfm_sim.invariants.invariant import Invariant
-from mfm_sim.invariants.spec.original_errors import original_problem
+from mfm_sim.invariants.spec.original_errors import raised_problem
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import BadRead, Observation, Outcome
 
@@ -123,15 +123,10 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
                     f"incarnation {inc.number} failed with {code or 'no code'!s}, "
                     f"not the refusal of what it read ({what})",
                 )
-            elif inc.raised is not None:
-                # The refusal is one the seed builds itself: its whole ErrorInfo, not the code
-                # alone, is what an operator reads (ENGINE.md "Start and resume").
-                raised = inc.raised
-                differs = original_problem(
-                    raised.kind, raised.info, raised.cause_type, raised.cause_kind
-                )
-                if differs:
-                    out.add(rid, (), f"incarnation {inc.number}'s refusal {differs} ({what})")
+            # A refusal the seed builds itself: its whole ErrorInfo, not the code alone, is
+            # what an operator reads (ENGINE.md "Start and resume").
+            elif differs := raised_problem(inc.raised):
+                out.add(rid, (), f"incarnation {inc.number}'s refusal {differs} ({what})")
         # Runs of one process (a parent and its children) run in separate tasks; a task that
         # read bad bytes must stop, but another task may go on until the error reaches it.
         late: dict[uuid.UUID, list[int]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from mfm_engine.events import RunCompleted, RunStarted
 
 from mfm_sim.invariants.derive import Out
-from mfm_sim.invariants.spec.original_errors import original_problem
+from mfm_sim.invariants.spec.original_errors import raised_problem
 from mfm_sim.invariants.spec.refusals import refusal_problem
 from mfm_sim.run.observation import Observation, OperatorOutcome, Prediction
 
@@ -63,11 +63,6 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             )
             if problem:
                 out.add(None, (), f"{what}: refusal {call.error_code} has {problem}")
-            elif call.raised is not None:
-                # The seed fixes the whole ErrorInfo of its own refusals: compare all of it.
-                raised = call.raised
-                differs = original_problem(
-                    raised.kind, raised.info, raised.cause_type, raised.cause_kind
-                )
-                if differs:
-                    out.add(None, (), f"{what}: refusal {differs}")
+            # The seed fixes the whole ErrorInfo of its own refusals: compare all of it.
+            elif differs := raised_problem(call.raised):
+                out.add(None, (), f"{what}: refusal {differs}")

@@ -25,7 +25,13 @@ from typing import Any
 
 import attrs
 
-__all__ = ["ORIGINAL_ERRORS", "OriginalError", "original_error", "original_problem"]
+__all__ = [
+    "ORIGINAL_ERRORS",
+    "OriginalError",
+    "original_error",
+    "original_problem",
+    "raised_problem",
+]
 
 
 @attrs.frozen
@@ -148,3 +154,11 @@ def original_problem(kind: object, info: Any, cause_type: str | None, cause_kind
     if not out:
         return ""
     return f"{want.code}: " + "; ".join(out) + " (seed/runtime.rs)"
+
+
+def raised_problem(raised: Any) -> str:
+    """`original_problem` of a recorded raised error (`RaisedError`: kind, info, cause_type,
+    cause_kind); "" for None."""
+    if raised is None:
+        return ""
+    return original_problem(raised.kind, raised.info, raised.cause_type, raised.cause_kind)

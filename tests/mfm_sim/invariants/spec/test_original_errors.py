@@ -17,7 +17,9 @@ from mfm_sim.invariants.spec.original_errors import (
     OriginalError,
     original_error,
     original_problem,
+    raised_problem,
 )
+from mfm_sim.run.observation import RaisedError
 
 _CAUSE_KINDS = {"StorageError": StorageErrorKind, "ContextError": ContextErrorKind}
 
@@ -80,3 +82,12 @@ def test_a_refusal_of_another_family_is_named() -> None:
 def test_a_refusal_the_seed_does_not_build_is_not_judged_here() -> None:
     info = ErrorInfo("recovery_state_not_in_plan", ErrorCategory.UNKNOWN, False, "any", {"a": 1})
     assert original_problem(RunErrorKind.INVALID_PLAN, info, None, None) == ""
+
+
+def test_a_recorded_raised_error_is_judged_as_its_parts() -> None:
+    want = ORIGINAL_ERRORS["invalid_plan", "invalid_plan"]
+    kind, info, _, _ = _as_raised(want)
+    assert raised_problem(None) == ""
+    assert raised_problem(RaisedError(kind, info)) == ""
+    broken = ErrorInfo(info.code, info.category, False, info.message, {"reason": "empty_plan"})
+    assert "details" in raised_problem(RaisedError(kind, broken))
