@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import attrs
 from mfm_engine.config import RunManifest
-from mfm_engine.errors import ErrorCategory, ErrorInfo, RunError, RunErrorKind
+from mfm_engine.errors import RunError, invalid_plan
 from mfm_engine.ids import OP_ID_RE, STATE_ID_RE
 
 
@@ -33,16 +33,9 @@ class PlanValidationError(ValueError):
         return self.kind.value
 
     def as_run_error(self) -> RunError:
-        return RunError(
-            RunErrorKind.INVALID_PLAN,
-            ErrorInfo(
-                "invalid_plan",
-                ErrorCategory.UNKNOWN,
-                False,
-                f"execution plan failed validation: {self}",
-                {"reason": self.kind.value},
-            ),
-        )
+        # seed/runtime.rs maps every plan validation error to one fixed refusal: its message
+        # names no reason and its details are None, so neither says which check failed.
+        return invalid_plan("invalid_plan", "execution plan failed validation")
 
 
 @attrs.frozen

@@ -51,6 +51,7 @@ from mfm_scenarios.routing import Routing, draw_routing, routed_transports
 from mfm_scenarios.secret_edges import add_secret_edges
 from mfm_scenarios.snapshot_mistake import draw_snapshot_mistake
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
+from mfm_scenarios.unhashable_spawns import add_unhashable_spawns
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
@@ -466,6 +467,11 @@ def draw(rng: Rng) -> Drawn:
     long_cfg = draw_long_backoff(replays_rng.fork("long_backoff"), programs, cfg, history=history)
     if long_cfg is not None:
         cfg, extras = long_cfg, extras | {"long_backoff"}
+    # After the last fork of the replays' stream: no earlier draw moves. A workload with no
+    # transport has no child-run wrapper to refuse the spawns.
+    spawns_rng = replays_rng.fork("unhashable_spawns")
+    if routing.routes() is not None:
+        extras |= add_unhashable_spawns(spawns_rng, programs, partial(Op, CALL))
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 
@@ -607,7 +613,7 @@ def build(rng: Rng) -> ScenarioRun:
         # A workload with no transport calls nothing the wrapper would take (`routing`).
         child_runs=(
             bool(drawn.children)
-            or bool({"bad_request", "inspect_errors"} & drawn.features)
+            or bool({"bad_request", "inspect_errors", "unhashable_spawns"} & drawn.features)
             or _only(drawn)
         )
         and routing.routes() is not None,

@@ -347,7 +347,12 @@ def _request_refusal(namespace: str, request: Any) -> str:
     if namespace == SPAWN_NAMESPACE:
         if not isinstance(request, Mapping) or request.get("kind") != "child_run_spawn_v1":
             return "child_run_request_invalid"
-        if not isinstance(request.get("initial_context") or {}, Mapping):
+        initial = request.get("initial_context") or {}
+        if not isinstance(initial, Mapping):
+            return "child_run_request_invalid"
+        try:  # the child's initial snapshot must have a canonical form (its id is in the reply)
+            canonical_bytes(initial)
+        except NotCanonical:
             return "child_run_request_invalid"
         raise ValueError("the generator makes only spawn requests the engine refuses")
     if namespace == AWAIT_NAMESPACE:

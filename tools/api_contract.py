@@ -150,9 +150,13 @@ _REFUSALS: dict[str, Refusal] = {
         "manifest_not_canonical",
         "run manifest is not canonical-json-hashable (floats are forbidden)",
     ),
-    "manifest_secret": _plan_refusal("secrets_detected", "run manifest contained secrets"),
+    "manifest_secret": _plan_refusal(
+        "secrets_detected", "run manifest contained secrets (policy forbids persisting secrets)"
+    ),
+    # Not JSON (a Python-only case): the seed's one not-canonical refusal.
     "manifest_not_json": _plan_refusal(
-        "manifest_not_canonical", "run manifest is not JSON: ", prefix=True
+        "manifest_not_canonical",
+        "run manifest is not canonical-json-hashable (floats are forbidden)",
     ),
     "manifest_id_mismatch": _plan_refusal(
         "manifest_id_mismatch", "manifest_id did not match canonical JSON hash of the manifest"
@@ -210,7 +214,7 @@ _REFUSALS: dict[str, Refusal] = {
         "recovery_state_not_in_plan", f"history names state {GHOST_STATE} not in the plan"
     ),
     "invalid_attempt_envelopes": _plan_refusal(
-        "invalid_attempt_envelopes", "invalid attempt envelopes in event stream: ", prefix=True
+        "invalid_attempt_envelopes", "invalid attempt envelopes in event stream"
     ),
     "run_id_mismatch": _plan_refusal("run_id_mismatch", "event stream run_id mismatch"),
     "missing_run_started": _plan_refusal("missing_run_started", "missing RunStarted kernel event"),

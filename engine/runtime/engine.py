@@ -120,17 +120,20 @@ def validated_order(plan: ExecutionPlan) -> list[StateNode]:
 
 
 def validate_start_run_contract(run: StartRun) -> None:
+    # seed/runtime.rs's two refusals of a manifest it cannot hash, word for word; a value that
+    # is not JSON (a Python-only case: a non-str key, a set) is refused as not canonical too.
     try:
         computed = artifact_id_for_json(run.manifest.to_json())
-    except FloatNotAllowed:
+    except SecretsNotAllowed:
+        raise invalid_plan(
+            "secrets_detected",
+            "run manifest contained secrets (policy forbids persisting secrets)",
+        ) from None
+    except (FloatNotAllowed, NotJson):
         raise invalid_plan(
             "manifest_not_canonical",
             "run manifest is not canonical-json-hashable (floats are forbidden)",
         ) from None
-    except SecretsNotAllowed:
-        raise invalid_plan("secrets_detected", "run manifest contained secrets") from None
-    except NotJson as exc:
-        raise invalid_plan("manifest_not_canonical", f"run manifest is not JSON: {exc}") from None
     if computed != run.manifest_id:
         raise invalid_plan(
             "manifest_id_mismatch", "manifest_id did not match canonical JSON hash of the manifest"

@@ -47,9 +47,10 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
     gap or repeat in its seqs, another run's event, an invalid id, no `RunStarted`."""
     try:
         analysis = analyze_kernel_events(stream)
-    except EnvelopeError as exc:
+    except EnvelopeError:
+        # seed/runtime.rs: one fixed refusal for every envelope error, naming none of them.
         raise invalid_plan(
-            "invalid_attempt_envelopes", f"invalid attempt envelopes in event stream: {exc}"
+            "invalid_attempt_envelopes", "invalid attempt envelopes in event stream"
         ) from None
 
     started: RunStarted | None = None

@@ -1,5 +1,8 @@
 """Invariant 11, detected, never silent: reads of lost or corrupt bytes, or of a lying log,
-end in a clear refusal, never a result, and the task that read them appends nothing more."""
+end in a clear refusal, never a result, and the task that read them appends nothing more. A
+refusal `seed/runtime.rs` builds itself (`invalid_attempt_envelopes`, `run_id_mismatch`,
+`missing_run_started`, `manifest_corrupt`, ...) carries its whole ErrorInfo
+(`spec/original_errors.py`)."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import uuid
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import INJECTED_PREFIX, Out
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.original_errors import raised_problem
 from mfm_sim.invariants.violation import Violation
-from mfm_sim.run.observation import Observation, Outcome
+from mfm_sim.run.observation import BadRead, Observation, Outcome
 
 __all__ = [
     "INVARIANT",
@@ -63,6 +67,27 @@ def _refusals(kinds: frozenset[FaultKind]) -> frozenset[str]:
     return codes | STORAGE_ERROR_CODES if kinds - _OWN_REFUSALS.keys() else codes
 
 
+def _records_read(obs: Observation, read: BadRead) -> int:
+    """How many records the run's durable log held when `read` read it whole: those appended
+    at an earlier step, and those no incarnation appended (a log written before the first)."""
+    run_id = uuid.UUID(read.artifact_id[4:])
+    view = obs.runs.get(run_id)
+    if view is None:
+        return 0
+    steps = (obs.seq_step.get((run_id, env.seq)) for env in view.stream)
+    return sum(1 for at in steps if at is None or at[1] < read.step)
+
+
+def _foreign_among_others(obs: Observation, reads: tuple[BadRead, ...]) -> bool:
+    """Every lie of the incarnation put another run's record among two or more records: the
+    walk of the attempt envelopes sees two run ids (ENGINE.md "Attempt envelopes": another
+    run id is an envelope error), so the refusal is `invalid_attempt_envelopes`. Only a lone
+    record, with nothing to compare it with, reaches resume's own `run_id_mismatch`."""
+    return all(
+        b.kind is K.LIE_FOREIGN_RECORD and b.artifact_id.startswith("log:") for b in reads
+    ) and all(_records_read(obs, b) >= 2 for b in reads)
+
+
 def check_detected_not_silent(obs: Observation) -> list[Violation]:
     """An incarnation that read dropped or corrupted bytes, or a lying log, ends in the error
     that refuses it (or crashed), never in a result, and appends nothing after that read.
@@ -89,6 +114,8 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
         elif inc.outcome is Outcome.ERROR:
             code = inc.error_code or ""
             refusals = _refusals(frozenset(b.kind for b in inc.bad_reads))
+            if _foreign_among_others(obs, inc.bad_reads):
+                refusals = _ENVELOPES
             if code not in refusals and not code.startswith(INJECTED_PREFIX):
                 out.add(
                     rid,
@@ -96,6 +123,10 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
                     f"incarnation {inc.number} failed with {code or 'no code'!s}, "
                     f"not the refusal of what it read ({what})",
                 )
+            # A refusal the seed builds itself: its whole ErrorInfo, not the code alone, is
+            # what an operator reads (ENGINE.md "Start and resume").
+            elif differs := raised_problem(inc.raised):
+                out.add(rid, (), f"incarnation {inc.number}'s refusal {differs} ({what})")
         # Runs of one process (a parent and its children) run in separate tasks; a task that
         # read bad bytes must stop, but another task may go on until the error reaches it.
         late: dict[uuid.UUID, list[int]] = {}

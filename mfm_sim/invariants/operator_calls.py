@@ -7,7 +7,9 @@ that come before the mistake's own: a finished run returns its result and writes
 manifest whose bytes rotted is `manifest_corrupt` (a StorageError). Any call that changed the
 durable stores broke "validate before writing anything", but for the events a prediction lets
 it append to its own run's log (`Prediction.operator_writes`: a refusal that comes after
-"One attempt"'s step 1), which must then be exactly those.
+"One attempt"'s step 1), which must then be exactly those. A refusal `seed/runtime.rs` builds
+itself carries its whole ErrorInfo (`spec/original_errors.py`): family, category, retryable,
+message and details.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from mfm_engine.events import RunCompleted, RunStarted
 
 from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.spec.original_errors import raised_problem
 from mfm_sim.invariants.spec.refusals import refusal_problem
 from mfm_sim.run.observation import Observation, OperatorOutcome, Prediction
 
@@ -67,3 +70,6 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             )
             if problem:
                 out.add(None, (), f"{what}: refusal {call.error_code} has {problem}")
+            # The seed fixes the whole ErrorInfo of its own refusals: compare all of it.
+            elif differs := raised_problem(call.raised):
+                out.add(None, (), f"{what}: refusal {differs}")

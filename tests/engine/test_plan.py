@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mfm_engine.config import RunConfig, RunManifest
-from mfm_engine.errors import RunError, RunErrorKind
+from mfm_engine.errors import ErrorCategory, RunError, RunErrorKind
 from mfm_engine.plan import (
     DependencyEdge,
     ExecutionPlan,
@@ -201,8 +201,11 @@ def test_as_run_error_is_invalid_plan(p: ExecutionPlan, reason: str) -> None:
     assert run.kind is RunErrorKind.INVALID_PLAN
     assert run.info.code == "invalid_plan"
     assert run.info.retryable is False
-    assert run.info.details == {"reason": reason}
-    assert str(exc.value) in run.info.message
+    assert exc.value.code == reason
+    # seed/runtime.rs: the one fixed refusal, whatever the reason (no reason in it).
+    assert run.info.category is ErrorCategory.UNKNOWN
+    assert run.info.message == "execution plan failed validation"
+    assert run.info.details is None
 
 
 # ------------------------------------------------------------------------- the rest

@@ -97,6 +97,7 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
     rare.add("inspect_errors")
     rare |= {"grandchild", "short_route", "no_transport", "long_backoff"}  # own forks, last
+    rare.add("unhashable_spawns")  # `mfm_scenarios.unhashable_spawns`, its own fork
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {

@@ -8,26 +8,12 @@ out: ENGINE.md gives them no category."""
 
 from __future__ import annotations
 
+from mfm_sim.invariants.spec.original_errors import ORIGINAL_ERRORS
+
 __all__ = ["CATEGORIES", "CONTEXT_KINDS", "SEED_PLAN_CODES", "refusal_problem"]
 
-SEED_PLAN_CODES = frozenset(
-    {
-        "invalid_plan",
-        "unsupported_execution_mode",
-        "manifest_serialize_failed",
-        "manifest_not_canonical",
-        "secrets_detected",
-        "manifest_id_mismatch",
-        "manifest_op_id_mismatch",
-        "run_config_mismatch",
-        "invalid_attempt_envelopes",
-        "run_id_mismatch",
-        "terminal_without_entered",
-        "missing_run_started",
-        "run_started_op_id_mismatch",
-        "plan_op_id_mismatch",
-    }
-)
+# The seed's `RunError::InvalidPlan` codes, from the transcription of its refusals.
+SEED_PLAN_CODES = frozenset(code for kind, code in ORIGINAL_ERRORS if kind == "invalid_plan")
 
 
 # ENGINE.md, "Ids and values": the categories, and the kinds of a `ContextError`.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
+from mfm_engine.errors import ErrorCategory, ErrorInfo, RunErrorKind
+
 from mfm_sim import get_scenario, simulate
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.faults.stores import BadRead
 from mfm_sim.invariants.detected_not_silent import check_detected_not_silent
-from mfm_sim.run.observation import Outcome
+from mfm_sim.run.observation import Observation, Outcome, RaisedError
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import (
     S1,
@@ -95,3 +98,61 @@ def test_detected_not_silent_the_sweep_lies_about_a_put_and_the_engine_refuses_i
     assert [(i.outcome, i.error_code) for i in lied] == [
         (Outcome.ERROR, "artifact_put_id_mismatch")
     ]
+
+
+def _lie_refused(info: ErrorInfo) -> Observation:
+    """S1 completes; the resume reads a log with a gap and raises `info` as a RunError."""
+    b = LogBuilder()
+    b.start()
+    b.run_state(S1)
+    b.step += 1
+    b.incs[0].bad_reads = (BadRead(b.step, "log:" + "0" * 32, FaultKind.LIE_SEQ_GAP),)
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, info.code
+    obs = b.observation()
+    inc = attrs.evolve(obs.incarnations[0], raised=RaisedError(RunErrorKind.INVALID_PLAN, info))
+    return attrs.evolve(obs, incarnations=(inc,))
+
+
+def test_detected_not_silent_a_log_refusal_carries_the_seeds_whole_error_info():
+    seed = ErrorInfo(
+        "invalid_attempt_envelopes",
+        ErrorCategory.UNKNOWN,
+        False,
+        "invalid attempt envelopes in event stream",
+    )
+    assert check_detected_not_silent(_lie_refused(seed)) == []
+    # The walk's own words appended (as the port once did), or a reason in the details.
+    for broken, word in (
+        (attrs.evolve(seed, message=f"{seed.message}: seq_gap at seq 3"), "message"),
+        (attrs.evolve(seed, details={"seq": 3}), "details"),
+        (attrs.evolve(seed, category=ErrorCategory.STORAGE), "category"),
+    ):
+        found = fired(_lie_refused(broken), "detected_not_silent")
+        assert len(found) == 1 and word in found[0].message, found
+        assert "invalid_attempt_envelopes" in found[0].message
+
+
+def _foreign_record_read(states: int, code: str) -> Observation:
+    """The run's log holds RunStarted and `states` finished states when a resume reads it
+    whole and the store puts another run's record among them; the resume fails with `code`."""
+    b = LogBuilder()
+    b.start()
+    for state in (S1, S2)[:states]:
+        b.run_state(state)
+    b.step += 1
+    read = BadRead(b.step, f"log:{b.run_id}", FaultKind.LIE_FOREIGN_RECORD)
+    b.incs[0].bad_reads = (read,)
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, code
+    return b.observation()
+
+
+def test_detected_not_silent_a_foreign_record_among_others_is_an_envelope_error():
+    """ENGINE.md "Attempt envelopes": walking the stream, another run id is an envelope error;
+    the walk sees two run ids as soon as there are two records."""
+    assert check_detected_not_silent(_foreign_record_read(1, "invalid_attempt_envelopes")) == []
+    found = fired(_foreign_record_read(1, "run_id_mismatch"), "detected_not_silent")
+    assert len(found) == 1 and "run_id_mismatch" in found[0].message
+
+
+def test_detected_not_silent_a_lone_foreign_record_is_resumes_run_id_mismatch():
+    assert check_detected_not_silent(_foreign_record_read(0, "run_id_mismatch")) == []

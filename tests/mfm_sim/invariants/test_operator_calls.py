@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from mfm_engine.errors import ErrorCategory, ErrorInfo
+from mfm_engine.errors import ErrorCategory, ErrorInfo, StorageErrorKind
 from mfm_engine.events import RunCompleted, RunStarted, RunStatus, StateFailed
 from mfm_scenarios.generated import SCENARIO
 
@@ -145,3 +145,39 @@ def test_a_mistake_with_no_predicted_appends_may_append_nothing() -> None:
     stray = RunCompleted(RunStatus.FAILED, None)
     judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, appended=(stray,)),))
     assert any("appended RunCompleted" in v.message for v in check_model_agreement(judged))
+
+
+def test_a_plan_refusal_is_compared_with_the_seeds_whole_error_info() -> None:
+    """seed/runtime.rs fixes the refusal's message and details: the sweep's correct engine
+    gives them, and an engine that names the reason (as the port once did) is caught."""
+    obs, call = _with_bad_plan_start()
+    assert call.raised is not None
+    assert call.raised.info.message == "execution plan failed validation"
+    assert call.raised.info.details is None
+    info = call.raised.info
+    for broken, word in (
+        (attrs.evolve(info, details={"reason": "empty_plan"}), "details {'reason'"),
+        (attrs.evolve(info, message=f"{info.message}: plan has no states"), "message"),
+        (attrs.evolve(info, message="EXECUTION PLAN FAILED VALIDATION"), "message"),
+    ):
+        raised = attrs.evolve(call.raised, info=broken)
+        judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, raised=raised),))
+        found = [v.message for v in check_model_agreement(judged)]
+        assert any(word in m and "seed/runtime.rs" in m for m in found), (word, found)
+
+
+def test_a_not_found_refusal_of_another_family_is_caught() -> None:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        calls = [c for c in obs.operator_calls if c.error_code == "run_not_found"]
+        if calls:
+            break
+    else:
+        raise AssertionError("no resume of an unknown run in 400 seeds")
+    call = calls[0]
+    assert call.raised is not None and call.raised.cause_type == "StorageError"
+    assert check_model_agreement(obs) == []
+    raised = attrs.evolve(call.raised, cause_kind=StorageErrorKind.OTHER)
+    judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, raised=raised),))
+    assert any("StorageError::NotFound" in v.message for v in check_model_agreement(judged))
