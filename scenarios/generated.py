@@ -19,6 +19,7 @@ from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.malformed_facts import draw_malformed_fact
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
     AWAIT_KIND,
@@ -609,8 +610,12 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     the model predicts for them; drawn last, from a fork, so the workload stays as drawn."""
     calls, expected = draw_mistakes(rng, run.plan, run.run_config, run.manifest())
     # Forked after the mistakes' last draw, so they stay as drawn.
-    recorded, refusal = draw_recorded(rng.fork("recorded"), run.manifest())
+    recorded_rng = rng.fork("recorded")
+    recorded, refusal = draw_recorded(recorded_rng, run.manifest())
     calls, expected = calls + recorded, {**expected, **refusal}
+    # Forked after the recorded resume's last draw: a log with a malformed fact record.
+    malformed, refusal = draw_malformed_fact(recorded_rng.fork("malformed"), run.manifest())
+    calls, expected = calls + malformed, {**expected, **refusal}
     if not calls or run.model is None or run.model.prediction is None:
         return run
     prediction = attrs.evolve(run.model.prediction, operator=expected)
