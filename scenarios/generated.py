@@ -17,6 +17,8 @@ from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.inspect_errors import add_inspected
+from mfm_scenarios.inspect_kinds import FEATURE as INSPECT_KINDS
+from mfm_scenarios.inspect_kinds import add_inspect_kinds
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.malformed_facts import draw_malformed_fact
@@ -446,6 +448,11 @@ def draw(rng: Rng) -> Drawn:
     # refusals need the kv service, which a children-only workload does not have.
     if twins is None or not twins.children_only:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
+    # After every other draw, from a fork of its own: inspected refusals made first.
+    kinds = add_inspect_kinds(
+        replays_rng.fork("inspect_kinds"), plan, programs, cfg, replays.history
+    )
+    replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 
@@ -582,7 +589,7 @@ def build(rng: Rng) -> ScenarioRun:
         transports=_transports(drawn),
         # Bad child-run requests need the child-run transport wrapper to refuse them.
         child_runs=bool(drawn.children)
-        or bool({"bad_request", "inspect_errors"} & drawn.features)
+        or bool({"bad_request", "inspect_errors", INSPECT_KINDS} & drawn.features)
         or _only(drawn),
         # Clock and entropy readings differ between schedules: the model, not the fault-free
         # run, is the reference (it predicts them as the facts the log recorded).

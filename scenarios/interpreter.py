@@ -189,9 +189,9 @@ class _Attempt:
         self.ordinal += 1
         if key in self.seeded:
             # ENGINE.md: a recorded draw is replayed; random bytes of the wrong length are
-            # `fact_payload_invalid` (a bad record: no retry helps).
-            recorded = self.seeded[key]
-            if kind == "random_bytes" and len(str(recorded.get("hex"))) != 2 * n:
+            # `fact_payload_invalid` (a bad record: no retry helps), and so is a record that
+            # holds no draw of its kind at all (no object: no time, no bytes).
+            if not _replayable(kind, self.seeded[key], n):
                 raise _Refused("fact_payload_invalid", False)
             return FactRef(key, field)
         if self._replay():
@@ -317,6 +317,21 @@ def service_of(namespace: str) -> str | None:
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _replayable(kind: str, recorded: Any, n: int) -> bool:
+    """Whether a recorded draw answers the call as ENGINE.md records it: `{"now_millis":
+    integer}` for a time, `{"hex": the hex of exactly n bytes}` for `random_bytes(n)`."""
+    if not isinstance(recorded, Mapping):
+        return False
+    if kind == "now_millis":
+        return type(recorded.get("now_millis")) is int
+    text = recorded.get("hex")
+    return (
+        isinstance(text, str)
+        and re.fullmatch(r"(?:[0-9a-fA-F]{2})*", text) is not None
+        and (len(text) == 2 * n)
+    )
 
 
 def _canonical_or_refused(payload: Any) -> None:

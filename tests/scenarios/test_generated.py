@@ -89,6 +89,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare = {f for f, _ in RARE_ODDS} | {"preset_state_id", "secret_edges"}
     assert features["inspect_errors"] > 50  # `mfm_scenarios.inspect_errors`, its own fork
     rare.add("inspect_errors")
+    assert features["inspect_kinds"] > 50  # `mfm_scenarios.inspect_kinds`, its own fork
+    rare.add("inspect_kinds")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
