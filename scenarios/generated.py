@@ -18,7 +18,7 @@ from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.inspect_kinds import FEATURE as INSPECT_KINDS
-from mfm_scenarios.inspect_kinds import add_inspect_kinds
+from mfm_scenarios.inspect_kinds import SLOW, SlowKeyValue, add_inspect_kinds
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.malformed_facts import draw_malformed_fact
@@ -450,7 +450,12 @@ def draw(rng: Rng) -> Drawn:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     # After every other draw, from a fork of its own: inspected refusals made first.
     kinds = add_inspect_kinds(
-        replays_rng.fork("inspect_kinds"), plan, programs, cfg, replays.history
+        replays_rng.fork("inspect_kinds"),
+        plan,
+        programs,
+        cfg,
+        replays.history,
+        services=not replay and (twins is None or not twins.children_only),
     )
     replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
     plan = _replace_programs(plan, programs)
@@ -609,6 +614,9 @@ def _transports(drawn: Drawn) -> Any:
     services = route_services(drawn.replays)
     if drawn.twins is not None:
         services = twin_services(services, drawn.twins)
+    if services is not None and INSPECT_KINDS in drawn.features:
+        named = dict(services) if isinstance(services, dict) else {s: s for s in services}
+        services = {**named, SLOW: SlowKeyValue}
     return None if services is None else make_services(services, trace=False)
 
 

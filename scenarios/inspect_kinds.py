@@ -15,6 +15,11 @@ writes its `shape` and emits it; the reference interpreter predicts the record
 - a keyed call to a namespace no route serves: `io_unknown_namespace` (kind OTHER), also in a
   workload whose only transport is the child-run wrapper (`mfm_scenarios.twins`'
   `children_only`), where the wrapper itself answers it;
+- a keyed call made twice at once with two different requests (attempt 0, live mode, a
+  workload with services), to a key-value service across a network whose answer takes
+  `SLOW_MS` of virtual time: both calls find the key unbound before either answers, so one
+  binds and the other is `fact_payload_conflict` ("a different payload for a bound key",
+  kind OTHER); the handler records the losing call's refusal;
 - with a recorded log (`mfm_scenarios.replays`), a `random_bytes(n)` or `now_millis()` whose
   record is malformed: bytes of another length, or a record that is no object at all. ENGINE.md
   ("Later checks"): a replayed draw of the wrong length is `fact_payload_invalid`; a record
@@ -25,25 +30,48 @@ writes its `shape` and emits it; the reference interpreter predicts the record
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import attrs
 from mfm_engine.config import RunConfig
+from mfm_engine.live_io import IoCall
 from mfm_engine.plan import ExecutionPlan
 from mfm_scenarios.interpreter import run_key
 from mfm_scenarios.program import AWAIT_KIND, AWAIT_NAMESPACE, CALL, NOW, RANDOM, REQUIRE, Op
 from mfm_scenarios.steps import kahn_order
 
 from mfm_sim.run.seeded_history import SeededHistory
+from mfm_sim.testing.services import KeyValueService
 from mfm_sim.world.rng import Rng
 
-__all__ = ["FEATURE", "MALFORMED_DRAWS", "UNKNOWN_NAMESPACE", "add_inspect_kinds"]
+__all__ = [
+    "FEATURE",
+    "MALFORMED_DRAWS",
+    "SLOW",
+    "SLOW_MS",
+    "UNKNOWN_NAMESPACE",
+    "SlowKeyValue",
+    "add_inspect_kinds",
+]
 
 FEATURE = "inspect_kinds"
 UNKNOWN_NAMESPACE = "nosuch.kinds"
 _NO_CHILD = "00000000-0000-4000-8000-000000000003"  # a child id no run ever has
+SLOW = "kv.slow"  # the slow key-value service's namespace (the `kv` route's longest prefix)
+SLOW_MS = 1
 # Records of a draw that hold none: no object (a list, a string, a number, null).
 MALFORMED_DRAWS: tuple[Any, ...] = ([1, 2], "0a0b", 7, None)
+
+
+class SlowKeyValue(KeyValueService):
+    """The key-value service across a network with latency: a call waits `SLOW_MS` of virtual
+    time before it is served, so every call made at once has left its caller before any
+    answer comes back, whatever order the loop runs ready callbacks in."""
+
+    async def call_as(self, call: IoCall, env: Any) -> Any:
+        await asyncio.sleep(SLOW_MS / 1000)
+        return await super().call_as(call, env)
 
 
 @attrs.frozen
@@ -60,10 +88,12 @@ def add_inspect_kinds(
     programs: list[Any],
     cfg: RunConfig,
     history: SeededHistory | None,
+    services: bool,
 ) -> Added:
     """With even odds, put inspected ops at the front of the first entered state's program
     (in `programs`, indexed as `gen.s{i}.run`, in place); returns the feature and the
-    recorded log, with the malformed draw's record added when there is a log."""
+    recorded log, with the malformed draw's record added when there is a log. `services`:
+    the run is live and has services (`SLOW` is then among them)."""
     if not rng.chance(0.5):
         return Added(frozenset(), history)
     first = next(
@@ -81,6 +111,11 @@ def add_inspect_kinds(
         ops.append(_inspected(CALL, f"{uid}_aw", name=AWAIT_NAMESPACE, value=request))
     if rng.chance(0.6):
         ops.append(_inspected(CALL, f"{uid}_ns", name=UNKNOWN_NAMESPACE, value={"op": "get"}))
+    if services and rng.chance(0.6):
+        request = {"op": "get", "key": f"slow_{uid}"}
+        rival = {"op": "get", "key": f"slow_{uid}_b"}
+        pair = _inspected(CALL, f"{uid}_rival", name=SLOW, value=request, twin=rival)
+        ops.append(attrs.evolve(pair, attempts=(0,)))  # a retry finds the key bound
     if history is not None and rng.chance(0.7):
         op, record = _malformed_draw(rng, uid)
         history = _shifted(history, first)

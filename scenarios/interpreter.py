@@ -283,6 +283,8 @@ class _Attempt:
         if op.twin is not None and op.twin != op.value:
             # Rival requests under one key: either may bind first; the other is refused.
             fields.pop(op.fact_key, None)
+            if op.inspect:  # the handler records the refusal of the call that lost
+                raise _Refused("fact_payload_conflict", False)
         if op.key:
             self.write(op.key, value)
 

@@ -241,6 +241,10 @@ async def _call(io: Any, op: Op, call: IoCall) -> Any:
     errors.sort(key=lambda e: isinstance(e, (IoError, StateError, ContextError)))
     if errors:
         raise errors[0]
+    if op.inspect and lost:
+        # An inspected pair (`mfm_scenarios.inspect_kinds`): the refusal the losing call got,
+        # raised for the handler to record.
+        raise lost[0]
     answers = [r for r in results if not isinstance(r, BaseException)]
     if not answers:
         raise lost[0]

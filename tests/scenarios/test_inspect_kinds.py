@@ -107,7 +107,7 @@ def test_a_skipped_first_state_is_passed_over() -> None:
     cfg = RunConfig(skip_tags=("slow",))
     for seed in range(20):
         drawn = list(programs)
-        added = add_inspect_kinds(Rng(seed), plan, drawn, cfg, None)
+        added = add_inspect_kinds(Rng(seed), plan, drawn, cfg, None, services=True)
         assert drawn[0] == programs[0]
         if added.features:
             assert drawn[1].ops[0].inspect and drawn[1].ops[-1] == programs[1].ops[0]
@@ -159,3 +159,34 @@ def test_an_engine_that_gets_it_wrong_is_caught(monkeypatch: pytest.MonkeyPatch,
     caught = [s for s in _seeds(20, kind) if simulate(SCENARIO, s, variant=name).violations]
     assert caught, kind
     assert simulate(SCENARIO, caught[0]).violations == ()
+
+
+def _rival_seeds(limit: int) -> list[int]:
+    out = []
+    for seed in range(300):
+        d = draw(Streams(seed).stream("scenario"))
+        ops = [op for node in d.plan.graph.states for op in node.state.program.ops]
+        if any(op.inspect and op.twin is not None for op in ops):
+            out.append(seed)
+        if len(out) == limit:
+            break
+    return out
+
+
+def test_the_inspected_pair_always_has_a_loser_on_the_correct_engine() -> None:
+    """Both calls of the pair reach the slow service, so one of them loses the binding, in
+    every schedule: the interpreter's prediction holds whatever the faults and interleaving."""
+    seeds = _rival_seeds(8)
+    assert seeds
+    for seed in seeds:
+        for interleave in (False, True):
+            assert simulate(SCENARIO, seed, interleave=interleave).violations == ()
+
+
+@pytest.mark.parametrize("line", ["IoErrorKind.OTHER,", "ErrorCategory.UNKNOWN,"])
+def test_a_conflict_without_its_kind_or_category_is_caught(
+    monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    patch = FunctionPatch("mfm_engine.live_io", "FactIndex.bind", (Edit(line, "None,"),))
+    name = _register(monkeypatch, f"test_inspect_kinds_conflict_{line[:5]}", patch)
+    assert any(simulate(SCENARIO, s, variant=name).violations for s in _rival_seeds(20))
