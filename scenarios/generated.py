@@ -48,6 +48,7 @@ from mfm_scenarios.program import (
 )
 from mfm_scenarios.replays import Replays, draw_replays, route_services
 from mfm_scenarios.secret_edges import add_secret_edges
+from mfm_scenarios.storage_retry import add_storage_retry
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 
 from mfm_sim.run.observation import Reference
@@ -449,15 +450,17 @@ def draw(rng: Rng) -> Drawn:
     if twins is None or not twins.children_only:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     # After every other draw, from a fork of its own: inspected refusals made first.
+    live = not replay and (twins is None or not twins.children_only)  # with services
     kinds = add_inspect_kinds(
         replays_rng.fork("inspect_kinds"),
         plan,
         programs,
         cfg,
         replays.history,
-        services=not replay and (twins is None or not twins.children_only),
+        services=live,
     )
     replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
+    extras |= add_storage_retry(replays_rng.fork("storage_retry"), plan, programs, cfg, live)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins)
 

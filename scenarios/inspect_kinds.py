@@ -53,6 +53,7 @@ __all__ = [
     "UNKNOWN_NAMESPACE",
     "SlowKeyValue",
     "add_inspect_kinds",
+    "first_entered",
 ]
 
 FEATURE = "inspect_kinds"
@@ -96,12 +97,10 @@ def add_inspect_kinds(
     the run is live and has services (`SLOW` is then among them)."""
     if not rng.chance(0.5):
         return Added(frozenset(), history)
-    first = next(
-        (node.id for node in kahn_order(plan) if not _skipped(programs, node.id, cfg)), None
-    )
+    first = first_entered(plan, programs, cfg)
     if first is None:
         return Added(frozenset(), history)
-    i = int(first.split(".")[1][1:])
+    i = _index(first)
     uid = f"ik{i}"
     ops: list[Op] = []
     if rng.chance(0.6):
@@ -127,9 +126,18 @@ def add_inspect_kinds(
     return Added(frozenset({FEATURE}) if ops else frozenset(), history)
 
 
-def _skipped(programs: list[Any], state_id: str, cfg: RunConfig) -> bool:
-    program = programs[int(state_id.split(".")[1][1:])]
-    return bool(set(program.tags) & set(cfg.skip_tags))
+def _index(state_id: str) -> int:
+    """The index in `programs` of a main state `gen.s{i}.run`."""
+    return int(state_id.split(".")[1][1:])
+
+
+def first_entered(plan: ExecutionPlan, programs: list[Any], cfg: RunConfig) -> str | None:
+    """The id of the first state whose handler the run calls: the first in Kahn order (ENGINE.md,
+    "Start and resume") whose program's tags `cfg.skip_tags` does not meet; None if none."""
+    for node in kahn_order(plan):
+        if not set(programs[_index(node.id)].tags) & set(cfg.skip_tags):
+            return node.id
+    return None
 
 
 def _inspected(kind: str, key: str, **fields: Any) -> Op:
