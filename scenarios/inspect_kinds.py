@@ -51,9 +51,11 @@ __all__ = [
     "SLOW",
     "SLOW_MS",
     "UNKNOWN_NAMESPACE",
+    "Added",
     "SlowKeyValue",
     "add_inspect_kinds",
     "first_entered",
+    "state_index",
 ]
 
 FEATURE = "inspect_kinds"
@@ -100,7 +102,7 @@ def add_inspect_kinds(
     first = first_entered(plan, programs, cfg)
     if first is None:
         return Added(frozenset(), history)
-    i = _index(first)
+    i = state_index(first)
     uid = f"ik{i}"
     ops: list[Op] = []
     if rng.chance(0.6):
@@ -126,7 +128,7 @@ def add_inspect_kinds(
     return Added(frozenset({FEATURE}) if ops else frozenset(), history)
 
 
-def _index(state_id: str) -> int:
+def state_index(state_id: str) -> int:
     """The index in `programs` of a main state `gen.s{i}.run`."""
     return int(state_id.split(".")[1][1:])
 
@@ -135,7 +137,7 @@ def first_entered(plan: ExecutionPlan, programs: list[Any], cfg: RunConfig) -> s
     """The id of the first state whose handler the run calls: the first in Kahn order (ENGINE.md,
     "Start and resume") whose program's tags `cfg.skip_tags` does not meet; None if none."""
     for node in kahn_order(plan):
-        if not set(programs[_index(node.id)].tags) & set(cfg.skip_tags):
+        if not set(programs[state_index(node.id)].tags) & set(cfg.skip_tags):
             return node.id
     return None
 

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 from mfm_engine.config import RunConfig
 from mfm_engine.plan import ExecutionPlan
-from mfm_scenarios.inspect_kinds import first_entered
+from mfm_scenarios.inspect_kinds import first_entered, state_index
 from mfm_scenarios.program import CALL, Op
 
 from mfm_sim.world.rng import Rng
@@ -49,7 +49,7 @@ def add_storage_retry(
     first = first_entered(plan, programs, cfg)
     if first is None:
         return frozenset({FEATURE})
-    i = int(first.split(".")[1][1:])
+    i = state_index(first)
     ops = [
         Op(
             CALL,
