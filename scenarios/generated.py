@@ -18,9 +18,12 @@ from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.inspect_errors import add_inspected
+from mfm_scenarios.inspect_kinds import FEATURE as INSPECT_KINDS
+from mfm_scenarios.inspect_kinds import SLOW, SlowKeyValue, add_inspect_kinds
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.long_backoff import draw_long_backoff
+from mfm_scenarios.malformed_facts import draw_malformed_fact
 from mfm_scenarios.net_stores import with_net_stores
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
 from mfm_scenarios.program import (
@@ -50,6 +53,7 @@ from mfm_scenarios.replays import Replays, draw_replays, route_services
 from mfm_scenarios.routing import Routing, draw_routing, routed_transports
 from mfm_scenarios.secret_edges import add_secret_edges
 from mfm_scenarios.snapshot_mistake import draw_snapshot_mistake
+from mfm_scenarios.storage_retry import add_storage_retry
 from mfm_scenarios.twins import Twins, draw_twins, twin_services
 from mfm_scenarios.unhashable_spawns import add_unhashable_spawns
 
@@ -472,6 +476,15 @@ def draw(rng: Rng) -> Drawn:
     spawns_rng = replays_rng.fork("unhashable_spawns")
     if routing.routes() is not None:
         extras |= add_unhashable_spawns(spawns_rng, programs, partial(Op, CALL))
+    # After every other draw, from forks of their own: inspected refusals made first, then
+    # keyed calls retried after a storage error. A workload with no transport has nothing to
+    # refuse their calls with but the engine's default, so it gets neither.
+    kinds_rng, retry_rng = replays_rng.fork("inspect_kinds"), replays_rng.fork("storage_retry")
+    live = not replay and (twins is None or not twins.children_only)
+    if routing.routes() is not None:
+        kinds = add_inspect_kinds(kinds_rng, plan, programs, cfg, replays.history, services=live)
+        replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
+        extras |= add_storage_retry(retry_rng, plan, programs, cfg, live)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 
@@ -613,7 +626,10 @@ def build(rng: Rng) -> ScenarioRun:
         # A workload with no transport calls nothing the wrapper would take (`routing`).
         child_runs=(
             bool(drawn.children)
-            or bool({"bad_request", "inspect_errors", "unhashable_spawns"} & drawn.features)
+            or bool(
+                {"bad_request", "inspect_errors", "unhashable_spawns", INSPECT_KINDS}
+                & drawn.features
+            )
             or _only(drawn)
         )
         and routing.routes() is not None,
@@ -638,6 +654,9 @@ def _transports(drawn: Drawn) -> Any:
     services = route_services(drawn.replays)
     if drawn.twins is not None:
         services = twin_services(services, drawn.twins)
+    if services is not None and INSPECT_KINDS in drawn.features:
+        named = dict(services) if isinstance(services, dict) else {s: s for s in services}
+        services = {**named, SLOW: SlowKeyValue}
     return routed_transports(services, drawn.routing)
 
 
@@ -646,11 +665,15 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     the model predicts for them; drawn last, from a fork, so the workload stays as drawn."""
     calls, expected = draw_mistakes(rng, run.plan, run.run_config, run.manifest())
     # Forked after the mistakes' last draw, so they stay as drawn.
-    recorded, refusal = draw_recorded(rng.fork("recorded"), run.manifest())
+    recorded_rng = rng.fork("recorded")
+    recorded, refusal = draw_recorded(recorded_rng, run.manifest())
     calls, expected = calls + recorded, {**expected, **refusal}
     # Forked after the recorded run's draws, so they stay as drawn.
     snapshot, refused, writes = draw_snapshot_mistake(rng.fork("snapshot"), run.plan)
     calls, expected = calls + snapshot, {**expected, **refused}
+    # Forked after the recorded resume's last draw: a log with a malformed fact record.
+    malformed, refusal = draw_malformed_fact(recorded_rng.fork("malformed"), run.manifest())
+    calls, expected = calls + malformed, {**expected, **refusal}
     if not calls or run.model is None or run.model.prediction is None:
         return run
     prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)

@@ -10,7 +10,8 @@ and emits it as `INSPECTED_EVENT`:
 
 - `refused`: the code;
 - `kind`: the `IoErrorKind` name (the error of an `io` call is an `IoError`, ENGINE.md "Ids
-  and values"), or what else it got;
+  and values"), the `ContextErrorKind` name of a `ContextError` (`ctx.require`), or what
+  else it got;
 - `typed`: whether the info is what ENGINE.md's `ErrorInfo` declares (an `ErrorCategory`,
   a non-empty message string, a bool retryable);
 - `retryable`.
@@ -18,7 +19,8 @@ and emits it as `INSPECTED_EVENT`:
 `predicted_shape` is the oracle's side, from ENGINE.md alone: `missing_fact` is kind
 MISSING_FACT and retryable as `replay_missing_fact_retryable`, `missing_fact_key` is
 MISSING_FACT_KEY; every other refusal of an IO call is neither a missing fact, a transport
-failure nor a rate limit, so OTHER, and not retryable.
+failure nor a rate limit, so OTHER, and not retryable. A context key that is missing is the
+`ContextError` kind ENGINE.md names for it, MISSING_KEY.
 
 The generated workload (`add_inspected`) inserts, from its own fork of the seed's stream,
 calls the engine must refuse (child-run requests that are malformed or keyless or name a child
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfm_engine.errors import ErrorCategory, IoError, IoErrorKind
+from mfm_engine.errors import ContextError, ContextErrorKind, ErrorCategory, IoError, IoErrorKind
 
 from mfm_sim.world.rng import Rng
 
@@ -47,11 +49,20 @@ INSPECTABLE = (
     "run_not_found",
     "io_unknown_namespace",
     "io_unimplemented",  # no transport installed (`mfm_scenarios.routing`)
+    # `mfm_scenarios.inspect_kinds`: a replayed draw whose record is malformed, a binding
+    # lost to a rival call, a missing context key.
+    "fact_payload_invalid",
+    "fact_payload_conflict",
+    "context_missing_key",
 )
 # The domain event the handler emits the record as, too: a failed attempt's writes are
 # dropped, its domain events kept (under any profile but MINIMAL).
 INSPECTED_EVENT = "refusal_seen"
-_KINDS = {"missing_fact": "MISSING_FACT", "missing_fact_key": "MISSING_FACT_KEY"}
+_KINDS = {
+    "missing_fact": "MISSING_FACT",
+    "missing_fact_key": "MISSING_FACT_KEY",
+    "context_missing_key": "MISSING_KEY",
+}
 
 
 def shape(exc: Exception) -> dict[str, Any]:
@@ -59,6 +70,9 @@ def shape(exc: Exception) -> dict[str, Any]:
     info = getattr(exc, "info", None)
     if isinstance(exc, IoError):
         kind = exc.kind.name if isinstance(exc.kind, IoErrorKind) else f"not a kind: {exc.kind!r}"
+    elif isinstance(exc, ContextError):
+        known = isinstance(exc.kind, ContextErrorKind)
+        kind = exc.kind.name if known else f"not a kind: {exc.kind!r}"
     else:
         kind = type(exc).__name__
     typed = (

@@ -202,9 +202,9 @@ class _Attempt:
         self.ordinal += 1
         if key in self.seeded:
             # ENGINE.md: a recorded draw is replayed; random bytes of the wrong length are
-            # `fact_payload_invalid` (a bad record: no retry helps).
-            recorded = self.seeded[key]
-            if kind == "random_bytes" and len(str(recorded.get("hex"))) != 2 * n:
+            # `fact_payload_invalid` (a bad record: no retry helps), and so is a record that
+            # holds no draw of its kind at all (no object: no time, no bytes).
+            if not _replayable(kind, self.seeded[key], n):
                 raise _Refused("fact_payload_invalid", False)
             return FactRef(key, field)
         if self._replay():
@@ -300,6 +300,8 @@ class _Attempt:
         if op.twin is not None and op.twin != op.value:
             # Rival requests under one key: either may bind first; the other is refused.
             fields.pop(op.fact_key, None)
+            if op.inspect:  # the handler records the refusal of the call that lost
+                raise _Refused("fact_payload_conflict", False)
         if op.key:
             self.write(op.key, value)
 
@@ -327,6 +329,21 @@ def service_of(namespace: str) -> str | None:
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _replayable(kind: str, recorded: Any, n: int) -> bool:
+    """Whether a recorded draw answers the call as ENGINE.md records it: `{"now_millis":
+    integer}` for a time, `{"hex": the hex of exactly n bytes}` for `random_bytes(n)`."""
+    if not isinstance(recorded, Mapping):
+        return False
+    if kind == "now_millis":
+        return type(recorded.get("now_millis")) is int
+    text = recorded.get("hex")
+    return (
+        isinstance(text, str)
+        and re.fullmatch(r"(?:[0-9a-fA-F]{2})*", text) is not None
+        and (len(text) == 2 * n)
+    )
 
 
 def _canonical_or_refused(payload: Any) -> None:

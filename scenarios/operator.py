@@ -18,6 +18,7 @@ import uuid
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
+from mfm_scenarios.malformed_facts import MALFORMED_FACT
 from mfm_scenarios.manifest_mistakes import (
     MANIFEST_MISTAKES,
     NOT_A_MANIFEST,
@@ -54,8 +55,16 @@ STARTS = (
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
 RECORDED = "recorded_manifest_not_canonical"  # a resume of a run another tool recorded
-# The last three from forks of their own (the snapshot's: `mfm_scenarios.snapshot_mistake`).
-MISTAKES = (*STARTS, *RESUMES, *MANIFEST_MISTAKES, NOT_A_MANIFEST, RECORDED, NOT_OBJECT)
+# The last four from forks of their own (the snapshot's: `mfm_scenarios.snapshot_mistake`).
+MISTAKES = (
+    *STARTS,
+    *RESUMES,
+    *MANIFEST_MISTAKES,
+    NOT_A_MANIFEST,
+    RECORDED,
+    NOT_OBJECT,
+    MALFORMED_FACT,
+)
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 # The run an operator's own tool recorded (`draw_recorded`), and a seed's chance of its resume.

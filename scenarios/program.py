@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from mfm_engine import IoCall, StateMeta
-from mfm_engine.errors import ContextError, ErrorCategory, IoError, StateError, info
+from mfm_engine.errors import ContextError, ErrorCategory, IoError, StateError, StorageError, info
 from mfm_scenarios.inspect_errors import INSPECTABLE, INSPECTED_EVENT, shape
 
 __all__ = [
@@ -129,6 +129,9 @@ class Op:
     # CALL / CHILD's spawn: the request of a second call made at once (asyncio.gather) under
     # the same fact key; `value` itself for a twin (`mfm_scenarios.twins`). None: one call.
     twin: Any = None
+    # CALL without a twin: a retryable StorageError of the call (a transient store failure)
+    # is caught once and the call made again (`mfm_scenarios.storage_retry`).
+    retry_storage: bool = False
 
     def runs_in(self, attempt: int) -> bool:
         return self.attempts is None or attempt in self.attempts
@@ -226,6 +229,13 @@ async def _call(io: Any, op: Op, call: IoCall) -> Any:
     raised, except, for rival requests, `fact_payload_conflict`: the call that lost the
     binding. Every other answer is the bound payload; the last is returned."""
     if op.twin is None:
+        try:
+            return await io.call(call)
+        except StorageError as exc:
+            if not (op.retry_storage and exc.info.retryable is True):
+                raise
+        # A careful handler makes the call again after a transient store failure: ENGINE.md,
+        # "a failed recording rolls the binding back", so it is made and recorded afresh.
         return await io.call(call)
     second = IoCall(call.namespace, op.twin, call.fact_key)
     results = await asyncio.gather(io.call(call), io.call(second), return_exceptions=True)
@@ -241,6 +251,10 @@ async def _call(io: Any, op: Op, call: IoCall) -> Any:
     errors.sort(key=lambda e: isinstance(e, (IoError, StateError, ContextError)))
     if errors:
         raise errors[0]
+    if op.inspect and lost:
+        # An inspected pair (`mfm_scenarios.inspect_kinds`): the refusal the losing call got,
+        # raised for the handler to record.
+        raise lost[0]
     answers = [r for r in results if not isinstance(r, BaseException)]
     if not answers:
         raise lost[0]

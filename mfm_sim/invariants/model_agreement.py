@@ -7,6 +7,7 @@ from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.model_prediction import attempts_shifted, check_prediction
 from mfm_sim.invariants.operator_calls import check_operator_calls
 from mfm_sim.invariants.outcome import compare_outcome, faults_consumed_attempts, finished
+from mfm_sim.invariants.recorded_answers import check_recorded_answers
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
@@ -31,6 +32,7 @@ def check_model_agreement(obs: Observation) -> list[Violation]:
         excused = excused or attempts_shifted(obs)
         check_prediction(obs, out, model.prediction, whole_run=not excused)
         check_operator_calls(obs, out, model.prediction)
+        check_recorded_answers(obs, out)
     if excused:
         return out.items
     compare_outcome(obs, out, model.phase, model.final_snapshot, "the model")

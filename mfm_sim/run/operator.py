@@ -78,6 +78,8 @@ class OperatorCall:
     # A resume of `run_id` over a log the operator wrote for it first (its `RunStarted` names
     # these manifest bytes, stored under their hash), taken away again after the call.
     recorded_manifest: bytes | None = None
+    # With `recorded_manifest`: events that tool recorded after the `RunStarted` (seq 2, ...).
+    recorded_events: tuple[Any, ...] = ()
     # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming this
     # JSON value, stored canonically, as its manifest (taken away again after the call).
     log_manifest: Any = None
@@ -137,10 +139,12 @@ def _plant_log(
     op_id: str,
     at_ms: int,
     snapshot: bytes = b"{}",
+    *,
+    recorded: tuple[Any, ...] = (),
 ) -> list[str]:
-    """Write a one-record log under `run_id` (the operator's setup, no fault point): its
-    `RunStarted` names `manifest` and `snapshot` (an empty object unless given), stored as
-    given. Returns the artifact ids it added, for `_unplant`."""
+    """Write a log under `run_id` (the operator's setup, no fault point): a `RunStarted` naming
+    `manifest` and `snapshot` (an empty object unless given), stored as given, then the
+    `recorded` events. Returns the artifact ids it added, for `_unplant`."""
     artifacts: dict[str, bytes] = sim.durable.artifacts.data  # type: ignore[attr-defined]
     added: list[str] = []
     ids = []
@@ -151,7 +155,8 @@ def _plant_log(
             added.append(key)
         ids.append(key)
     started = RunStarted(op_id, ids[0], ids[1])
-    sim.durable.events.streams[run_id] = [EventEnvelope(run_id, 1, started, at_ms)]  # type: ignore[attr-defined]
+    envelopes = [EventEnvelope(run_id, seq, ev, at_ms) for seq, ev in enumerate(recorded, 2)]
+    sim.durable.events.streams[run_id] = [EventEnvelope(run_id, 1, started, at_ms), *envelopes]  # type: ignore[attr-defined]
     return added
 
 
@@ -181,7 +186,8 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         # A run another tool recorded, its manifest stored as that tool wrote it.
         data = call.recorded_manifest
         at_ms = world.clock.now_ns // 1_000_000
-        planted = run_id, _plant_log(sim, run_id, data, str(json.loads(data)["op_id"]), at_ms)
+        op_id = str(json.loads(data)["op_id"])
+        planted = run_id, _plant_log(sim, run_id, data, op_id, at_ms, recorded=call.recorded_events)
     head = len(sim.durable.events.streams.get(sim.run_id, ())) if sim.run_id else 0  # type: ignore[attr-defined]
     resolver = StaticPlanResolver(call.plan or sim.instance.plan)
     engine = DefaultExecutionEngine(

@@ -98,6 +98,10 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare.add("inspect_errors")
     rare |= {"grandchild", "short_route", "no_transport", "long_backoff"}  # own forks, last
     rare.add("unhashable_spawns")  # `mfm_scenarios.unhashable_spawns`, its own fork
+    assert features["inspect_kinds"] > 50  # `mfm_scenarios.inspect_kinds`, its own fork
+    rare.add("inspect_kinds")
+    assert features["storage_retry"] > 20  # `mfm_scenarios.storage_retry`, live runs only
+    rare.add("storage_retry")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {

@@ -23,6 +23,7 @@ from mfm_engine.events import DomainEvent, RunCompleted, RunStatus
 from mfm_engine.live_io import IoCall
 from mfm_engine.stores import InMemoryArtifactStore, InMemoryEventStore, Stores
 from mfm_scenarios.generated import SCENARIO, draw
+from mfm_scenarios.inspect_kinds import SLOW
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.program import CALL, CHILD, Op, Program, _call
 from mfm_scenarios.twins import NET, TWIN_FEATURES, NetKeyValue, draw_twins, twin_services
@@ -60,7 +61,8 @@ def test_twins_and_rivals_are_keyed_calls_to_the_network_service_only_live() -> 
         d = _draw(seed)
         for op in _ops(seed):
             if op.kind == CALL and op.twin is not None:
-                assert op.name == NET and op.fact_key is not None
+                # `SLOW`: the inspected pair of `mfm_scenarios.inspect_kinds`.
+                assert op.name in (NET, SLOW) and op.fact_key is not None
                 assert d.run_config.io_mode.value == "live"  # a replay calls no transport
                 twins += op.twin == op.value
                 rivals += op.twin != op.value

@@ -39,8 +39,8 @@ def write_loses_value() -> Iterator[None]:
 def test_a_json_context_that_loses_writes_is_caught(write_loses_value: None) -> None:
     scenario = get_scenario("generated")
     found = []
-    for seed in range(20):
+    for seed in range(40):  # seed 24 first since the inspect_kinds and storage_retry draws
         found += [v.invariant for v in simulate(scenario, seed, keep_trace=False).violations]
         if found:
             break
-    assert found, "no seed of 20 caught a JsonContext that loses its writes"
+    assert found, "no seed of 40 caught a JsonContext that loses its writes"
