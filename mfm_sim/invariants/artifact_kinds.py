@@ -18,15 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mfm_engine.events import (
-    DomainEvent,
-    RunCompleted,
-    RunStarted,
-    StateCompleted,
-    StateFailed,
-)
-
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.derive import COMPLETED, FACT, FAILED, FINISHED, STARTED, Out, derive
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -41,26 +33,25 @@ _JSON_KINDS = frozenset({SNAPSHOT, PAYLOAD, "manifest"})
 def _named(obs: Observation) -> dict[str, tuple[set[str], int, object]]:
     """id -> (the kinds ENGINE.md gives it, the seq of its first naming, its run id)."""
     named: dict[str, tuple[set[str], int, object]] = {}
-
-    def name(artifact_id: object, kind: str, seq: int, run_id: object) -> None:
-        if isinstance(artifact_id, str):
-            named.setdefault(artifact_id, (set(), seq, run_id))[0].add(kind)
-
+    # Each run's stream as `derive` classified it, visited in the mapping's order (the order
+    # violations come out in).
+    logs = {id(log.view): log for log in derive(obs).logs}
     for run_id, view in obs.runs.items():
-        for env in view.stream:
-            event = env.event
-            if isinstance(event, RunStarted):
-                name(event.initial_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, StateCompleted):
-                name(event.context_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, StateFailed):
-                name(event.failure_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, RunCompleted):
-                name(event.final_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, DomainEvent) and event.name == "fact_recorded":
-                payload = event.payload
-                if isinstance(payload, Mapping):
-                    name(payload.get("payload_id"), PAYLOAD, env.seq, run_id)
+        for code, env, event in logs[id(view)].rows:
+            if code == STARTED:
+                artifact_id, kind = event.initial_snapshot_id, SNAPSHOT
+            elif code == COMPLETED:
+                artifact_id, kind = event.context_snapshot_id, SNAPSHOT
+            elif code == FAILED:
+                artifact_id, kind = event.failure_snapshot_id, SNAPSHOT
+            elif code == FINISHED:
+                artifact_id, kind = event.final_snapshot_id, SNAPSHOT
+            elif code == FACT and isinstance(event.payload, Mapping):
+                artifact_id, kind = event.payload.get("payload_id"), PAYLOAD
+            else:
+                continue
+            if isinstance(artifact_id, str):
+                named.setdefault(artifact_id, (set(), env.seq, run_id))[0].add(kind)
     return named
 
 

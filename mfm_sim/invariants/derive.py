@@ -108,9 +108,11 @@ class Log:
         "run_config",
         "run_id",
         "stream",
+        "view",
     )
 
     def __init__(self, view: RunView) -> None:
+        self.view = view
         self.run_id = view.run_id
         self.stream = view.stream
         self.plan = view.plan
