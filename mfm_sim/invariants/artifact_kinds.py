@@ -33,11 +33,9 @@ _JSON_KINDS = frozenset({SNAPSHOT, PAYLOAD, "manifest"})
 def _named(obs: Observation) -> dict[str, tuple[set[str], int, object]]:
     """id -> (the kinds ENGINE.md gives it, the seq of its first naming, its run id)."""
     named: dict[str, tuple[set[str], int, object]] = {}
-    # Each run's stream as `derive` classified it, visited in the mapping's order (the order
-    # violations come out in).
-    logs = {id(log.view): log for log in derive(obs).logs}
-    for run_id, view in obs.runs.items():
-        for code, env, event in logs[id(view)].rows:
+    # Each run's stream as `derive` classified it, in the mapping's order.
+    for run_id, log in derive(obs).by_key:
+        for code, env, event in log.rows:
             if code == STARTED:
                 artifact_id, kind = event.initial_snapshot_id, SNAPSHOT
             elif code == COMPLETED:
