@@ -209,14 +209,7 @@ def strict_equal(a: Any, b: Any) -> bool:
             kinds = set(map(type, a))
             if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
                 return bool(a == b)
-        for x, y in zip(a, b):  # noqa: B905  # lengths compared above
-            tx = type(x)
-            if tx is type(y) and tx in _SCALAR:
-                if x != y:
-                    return False
-            elif not strict_equal(x, y):
-                return False
-        return True
+        return _all_equal(zip(a, b))  # noqa: B905  # lengths compared above
     if ta in _SCALAR:
         return bool(a == b)
     # A subclass, or no JSON type at all.
@@ -225,7 +218,7 @@ def strict_equal(a: Any, b: Any) -> bool:
 
 
 def _all_equal(pairs: Iterator[tuple[Any, Any]]) -> bool:
-    """Every pair strictly equal (the rare path: mixed types or subclasses)."""
+    """Every pair strictly equal: two arrays' items, or what `_general` left to compare."""
     for x, y in pairs:
         tx = type(x)
         if tx is type(y) and tx in _SCALAR:
