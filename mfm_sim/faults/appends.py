@@ -46,10 +46,15 @@ class SeqIndex(Mapping[SeqKey, Any]):
         if self._built_at != len(batches):
             by_run: dict[uuid.UUID, dict[int, Any]] = {}
             step = self._what == "step"
+            # Consecutive batches are mostly one run's: the same id object is not hashed again
+            # (a UUID's hash is Python-level).
+            last: uuid.UUID | None = None
+            seqs: dict[int, Any] = {}
             for number, at, task, run_id, envs in batches:
-                seqs = by_run.get(run_id)
-                if seqs is None:
-                    seqs = by_run[run_id] = {}
+                if run_id is not last:
+                    last = run_id
+                    got = by_run.get(run_id)
+                    seqs = by_run[run_id] = {} if got is None else got
                 value = (number, at) if step else task
                 for env in envs:
                     seqs[env.seq] = value

@@ -20,15 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mfm_engine.events import (
-    DomainEvent,
-    RunCompleted,
-    RunStarted,
-    StateCompleted,
-    StateFailed,
-)
-
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.derive import COMPLETED, FACT, FAILED, FINISHED, STARTED, Out, derive
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -45,26 +37,27 @@ def _named(obs: Observation) -> dict[str, tuple[set[str], int, object]]:
     """id -> (the kinds ENGINE.md gives it, the seq of its first naming, its run id)."""
     named: dict[str, tuple[set[str], int, object]] = {}
 
-    def name(artifact_id: object, kind: str, seq: int, run_id: object) -> None:
+    def named_as(artifact_id: object, kind: str, seq: int, run_id: object) -> None:
         if isinstance(artifact_id, str):
             named.setdefault(artifact_id, (set(), seq, run_id))[0].add(kind)
 
-    for run_id, view in obs.runs.items():
-        for env in view.stream:
-            event = env.event
-            if isinstance(event, RunStarted):
-                name(event.initial_snapshot_id, SNAPSHOT, env.seq, run_id)
-                name(event.manifest_id, MANIFEST, env.seq, run_id)
-            elif isinstance(event, StateCompleted):
-                name(event.context_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, StateFailed):
-                name(event.failure_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, RunCompleted):
-                name(event.final_snapshot_id, SNAPSHOT, env.seq, run_id)
-            elif isinstance(event, DomainEvent) and event.name == "fact_recorded":
-                payload = event.payload
-                if isinstance(payload, Mapping):
-                    name(payload.get("payload_id"), PAYLOAD, env.seq, run_id)
+    # Each run's stream as `derive` classified it, in the mapping's order.
+    for run_id, log in derive(obs).by_key:
+        for code, env, event in log.rows:
+            if code == STARTED:
+                named_as(event.initial_snapshot_id, SNAPSHOT, env.seq, run_id)
+                artifact_id, kind = event.manifest_id, MANIFEST
+            elif code == COMPLETED:
+                artifact_id, kind = event.context_snapshot_id, SNAPSHOT
+            elif code == FAILED:
+                artifact_id, kind = event.failure_snapshot_id, SNAPSHOT
+            elif code == FINISHED:
+                artifact_id, kind = event.final_snapshot_id, SNAPSHOT
+            elif code == FACT and isinstance(event.payload, Mapping):
+                artifact_id, kind = event.payload.get("payload_id"), PAYLOAD
+            else:
+                continue
+            named_as(artifact_id, kind, env.seq, run_id)
     return named
 
 

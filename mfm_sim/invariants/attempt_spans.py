@@ -174,37 +174,53 @@ def _json_type(value: Any) -> type:
     return t
 
 
+# Arrays up to this long are compared item by item, which costs less than the C route's two
+# sets of item types; a longer one of a single exact scalar type is compared by `==` in C.
+_SHORT = 16
+
+
 def strict_equal(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, lists and tuples are both arrays, and a subclass of a
     JSON type is that type."""
     ta = type(a)
     # Two values of one exact plain type (nearly every call): `_general`'s steps for
-    # that type, without its type tests.
+    # that type, without its type tests, walked inline (no zip or map object per call).
     if ta is not type(b):
         pairs = _general(a, b)
-        if type(pairs) is bool:
-            return pairs
-    elif ta is dict:
+        return pairs if type(pairs) is bool else _all_equal(pairs)
+    if ta is dict:
         if a.keys() != b.keys():
             return False
-        # Same keys, so same lengths: `strict` would only cost a check per item.
-        pairs = zip(a.values(), map(b.__getitem__, a))  # noqa: B905
-    elif ta is list or ta is tuple:
+        # Same keys, so same lengths: each item of `a` has its partner in `b`.
+        for k, x in a.items():
+            y = b[k]
+            tx = type(x)
+            # Two scalars of one plain type, inline: no call per item (the common case).
+            if tx is type(y) and tx in _SCALAR:
+                if x != y:
+                    return False
+            elif not strict_equal(x, y):
+                return False
+        return True
+    if ta is list or ta is tuple:
         if len(a) != len(b):
             return False
-        kinds = set(map(type, a))
-        if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
-            return bool(a == b)
-        pairs = zip(a, b)  # noqa: B905  # lengths compared above
-    elif ta in _SCALAR:
+        if len(a) > _SHORT:
+            kinds = set(map(type, a))
+            if len(kinds) == 1 and kinds <= _EXACT and kinds == set(map(type, b)):
+                return bool(a == b)
+        return _all_equal(zip(a, b))  # noqa: B905  # lengths compared above
+    if ta in _SCALAR:
         return bool(a == b)
-    else:  # a subclass, or no JSON type at all
-        pairs = _general(a, b)
-        if type(pairs) is bool:
-            return pairs
+    # A subclass, or no JSON type at all.
+    pairs = _general(a, b)
+    return pairs if type(pairs) is bool else _all_equal(pairs)
+
+
+def _all_equal(pairs: Iterator[tuple[Any, Any]]) -> bool:
+    """Every pair strictly equal: two arrays' items, or what `_general` left to compare."""
     for x, y in pairs:
         tx = type(x)
-        # Two scalars of one plain type, inline: no call per item (the common case).
         if tx is type(y) and tx in _SCALAR:
             if x != y:
                 return False

@@ -108,9 +108,11 @@ class Log:
         "run_config",
         "run_id",
         "stream",
+        "view",
     )
 
     def __init__(self, view: RunView) -> None:
+        self.view = view
         self.run_id = view.run_id
         self.stream = view.stream
         self.plan = view.plan
@@ -155,7 +157,7 @@ class Derived:
     what several checks derive from the same observation (decoded artifacts, the journal
     matched to spans, replayed context ops), keyed by what it is, so each is derived once."""
 
-    __slots__ = ("_op_names", "consumed", "logs", "main", "memo", "obs")
+    __slots__ = ("_by_key", "_op_names", "consumed", "logs", "main", "memo", "obs")
 
     def __init__(self, obs: Observation) -> None:
         self.obs = obs
@@ -169,6 +171,22 @@ class Derived:
         self.consumed: bool | None = None
         self.memo: dict[Any, Any] = {}
         self._op_names: frozenset[str] | None = None
+        self._by_key: tuple[tuple[uuid.UUID, Log], ...] | None = None
+
+    @property
+    def by_key(self) -> tuple[tuple[uuid.UUID, Log], ...]:
+        """Every run's classified log under its key in `obs.runs`, in that mapping's order:
+        for a check whose violations come out in that order."""
+        found = self._by_key
+        if found is None:
+            runs = self.obs.runs
+            if len(runs) == 1:  # nearly every schedule: one run, one log
+                found = ((*runs, self.logs[0]),)
+            else:
+                logs = {id(log.view): log for log in self.logs}
+                found = tuple([(k, logs[id(v)]) for k, v in runs.items()])
+            self._by_key = found
+        return found
 
     @property
     def op_names(self) -> frozenset[str]:

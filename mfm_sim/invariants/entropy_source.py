@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from mfm_engine.events import FACT_RECORDED, DomainEvent
 
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.derive import Out, derive
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -29,7 +29,8 @@ def check_entropy_source(obs: Observation) -> list[Violation]:
     if draws is None:
         return out.items
     keys: set[str] = set()
-    for run_id, view in obs.runs.items():
+    # `derive` classified every stream once: with no `fact_recorded` anywhere, none is random.
+    for run_id, view in obs.runs.items() if derive(obs).has_facts else ():
         for env in view.stream:
             event = env.event
             if type(event) is not DomainEvent or event.name != FACT_RECORDED:

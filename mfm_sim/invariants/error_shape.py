@@ -25,7 +25,7 @@ from mfm_engine.errors import (
 )
 from mfm_engine.events import StateFailed
 
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.derive import Out, derive
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation, RaisedError
@@ -129,9 +129,9 @@ def check_error_shape(obs: Observation) -> list[Violation]:
         if call.raised is not None:
             for problem in raised_problems(call.raised):
                 out.add(None, (), f"operator {call.call} {call.name!r}: {problem}")
-    for run_id, view in obs.runs.items():
-        for env in view.stream:
-            event = env.event
+    # The StateFailed rows `derive` indexed (its FAILED rows, subclasses too).
+    for run_id, log in derive(obs).by_key:
+        for _, env, event in log.failed:
             if type(event) is StateFailed:
                 for problem in _failed_problems(event):
                     out.add(run_id, (env.seq,), f"StateFailed of {event.state_id}: {problem}")

@@ -22,6 +22,7 @@ from mfm_sim.run.observation import Observation
 __all__ = ["INVARIANT", "check_event_profile"]
 
 _FACT = "fact_recorded"
+_NO_CONFIG = (None, False)
 
 
 def _minimal(profile: Any) -> bool:
@@ -44,24 +45,38 @@ def check_event_profile(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     if not obs.handler_journal:
         return out.items
-    # Keyed by the id's number: a UUID's own hash is Python-level.
-    configs = {log.run_id.int: log.run_config for log in derive(obs).logs}
+    # Keyed by the id's number: a UUID's own hash is Python-level. Each run's config with
+    # whether its profile is MINIMAL, judged once per run rather than once per attempt.
+    configs = {
+        log.run_id.int: (
+            log.run_config,
+            log.run_config is not None and _minimal(log.run_config.event_profile),
+        )
+        for log in derive(obs).logs
+    }
     for (run_id, state, attempt), entries, span in matched(obs):
-        if span.terminal is None or len(entries) != 1:
+        terminal = span.terminal
+        if terminal is None or len(entries) != 1:
             continue
-        cfg = configs.get(run_id.int)
+        cfg, minimal = configs.get(run_id.int, _NO_CONFIG)
         if cfg is None:
             continue
         entry = entries[0]
-        if entry.ended is None or span.failure_code == ORPHAN_CODE:
+        if entry.ended is None:
+            continue
+        # `span.failure_code`, inline: a recovered orphan's attempt is not the handler's.
+        if getattr(getattr(terminal.event, "error", None), "code", None) == ORPHAN_CODE:
             continue
         # The accepted emits other than fact_recorded, as ops ("emit", name, payload, None).
-        want = (
-            []
-            if _minimal(cfg.event_profile)
-            else [op for op in entry.ops if op[0] == "emit" and op[3] is None and op[1] != _FACT]
-        )
-        got = [ev for env in span.domain if (ev := env.event).name != _FACT]
+        want = []
+        if not minimal:
+            for op in entry.ops:
+                if op[0] == "emit" and op[3] is None and op[1] != _FACT:
+                    want.append(op)
+        got = []
+        for env in span.domain:
+            if (ev := env.event).name != _FACT:
+                got.append(ev)
         if _same(got, want) or (not span.completed and not got):
             continue
         out.add(

@@ -14,7 +14,7 @@ import uuid
 
 from mfm_engine.events import RunCompleted, RunPhase, RunStarted, StateCompleted
 
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.derive import Out, main_log
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Incarnation, Observation, Outcome
@@ -45,18 +45,21 @@ def _durable_by(obs: Observation, run_id: uuid.UUID, number: int) -> tuple[str |
     return checkpoint, done
 
 
-def _completed_by(obs: Observation, run_id: uuid.UUID, number: int) -> object:
-    """The run's RunCompleted if incarnation `number` or an earlier one appended it (or a
+def _completed_by(obs: Observation, number: int) -> object:
+    """The main run's RunCompleted if incarnation `number` or an earlier one appended it (or a
     recorded log brought it), else None: `_durable_by`'s second half without the walk of every
     record's step, since a run's records are appended by its incarnations in order."""
-    view = obs.runs.get(run_id)
-    if view is None:
-        return None
-    for env in view.stream:
-        if type(env.event) is RunCompleted:
-            where = obs.seq_step.get((run_id, env.seq))
-            return env.event if where is None or where[0] <= number else None
-    return None
+    log = main_log(obs)
+    finish = log.finish if log is not None else None
+    if finish is None:
+        return None  # no RunCompleted in the log, nor a subclass of one
+    if type(finish.event) is not RunCompleted:
+        # The log's first finish is a subclass: the first of exactly this type is judged.
+        finish = next((env for env in log.stream if type(env.event) is RunCompleted), None)  # type: ignore[union-attr]
+        if finish is None:
+            return None
+    where = obs.seq_step.get((obs.main_run_id, finish.seq))
+    return finish.event if where is None or where[0] <= number else None
 
 
 def _judge(obs: Observation, inc: Incarnation, out: Out) -> None:
@@ -67,7 +70,7 @@ def _judge(obs: Observation, inc: Incarnation, out: Out) -> None:
     if rid is None:
         return
     if inc.phase is not RunPhase.RUNNING:
-        done = _completed_by(obs, rid, inc.number)
+        done = _completed_by(obs, inc.number)
     else:
         checkpoint, done = _durable_by(obs, rid, inc.number)
         if inc.final_snapshot_id != checkpoint:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 from mfm_engine.config import RunManifest
@@ -97,10 +98,19 @@ def _refused_a_lie(inc: Incarnation) -> bool:
     )
 
 
+_NO_VALUE = object()
+
+
 def _kinds(artifacts: object) -> dict[str, str]:
     """The kinds a memory store recorded per id (`InMemoryArtifactStore.kinds`), as values."""
     recorded = getattr(artifacts, "kinds", None) or {}
-    return {k: getattr(v, "value", repr(v)) for k, v in recorded.items()}
+    # An enum's `_value_` is its `value` without the Python-level descriptor; the repr of
+    # anything with no value is built only for it.
+    out: dict[str, str] = {}
+    for k, v in recorded.items():
+        value = v._value_ if isinstance(v, Enum) else getattr(v, "value", _NO_VALUE)
+        out[k] = repr(v) if value is _NO_VALUE else value
+    return out
 
 
 def _call_line(run_id: uuid.UUID | None) -> str:

@@ -101,3 +101,27 @@ def test_a_hand_made_log_without_a_journal_has_no_op_names_and_its_facts() -> No
     assert derived.op_names == frozenset()
     assert derived.has_facts  # the clean log records facts
     assert any(code == FACT for log in derived.logs for code, _, _ in log.rows)
+
+
+def test_by_key_gives_each_run_its_own_log_in_the_mapping_order() -> None:
+    # Checks that word violations in `obs.runs`'s order (artifact_kinds, error_shape) read
+    # the classified logs through `by_key`: each key with the log of the view filed under
+    # it, whatever order `logs` (main first, the others by id) holds them in.
+    from mfm_sim.invariants.derive import derive
+    from mfm_sim.run.scenario import all_scenarios
+    from mfm_sim.run.simulate import simulate
+
+    by_name = {s.name: s for s in all_scenarios()}
+    sizes = set()
+    for name, seed in (("linear", 9), ("child_runs", 1), ("child_runs", 2)):
+        obs = simulate(by_name[name], seed, keep_observation=True).observation
+        assert obs is not None
+        pairs = derive(obs).by_key
+        assert [k for k, _ in pairs] == list(obs.runs)
+        assert all(log.view is obs.runs[k] and log.stream is obs.runs[k].stream for k, log in pairs)
+        # Reversed mapping order: the pairs follow the mapping, the logs stay main-first.
+        flipped = attrs.evolve(obs, runs=dict(reversed(list(obs.runs.items()))))
+        assert [k for k, _ in derive(flipped).by_key] == list(flipped.runs)
+        assert derive(flipped).logs[0].run_id == obs.main_run_id
+        sizes.add(len(pairs))
+    assert 1 in sizes and max(sizes) > 1  # both the one-run path and the general one

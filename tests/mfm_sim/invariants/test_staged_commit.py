@@ -47,3 +47,11 @@ def test_strict_equal_compares_arrays_of_one_scalar_type_by_json_rules() -> None
     nan = float("nan")
     assert not strict_equal([nan], [nan])
     assert strict_equal({"p": ["x", "y"], "n": 1}, {"n": 1, "p": ("x", "y")})
+    # Past 16 items an array of one exact scalar type is compared in C: the same rules.
+    long = [f"s{i}" for i in range(20)]
+    assert strict_equal(long, tuple(long))
+    assert not strict_equal(long, [*long[:-1], "other"])
+    assert not strict_equal([1] * 20, [*([1] * 19), True])
+    assert not strict_equal([1] * 20, [*([1] * 19), 1.0])
+    assert not strict_equal([nan] * 20, [nan] * 20)
+    assert strict_equal([[1, "a"]] * 20, [(1, "a")] * 20)
