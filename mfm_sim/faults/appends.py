@@ -18,6 +18,12 @@ from mfm_engine.events import EventEnvelope
 Batch = tuple[int, int, str, uuid.UUID, Sequence[EventEnvelope]]
 SeqKey = tuple[uuid.UUID, int]
 
+# Lookups `get` answers by a scan of the batches before it builds the index: a schedule that
+# asks about a few records (a fault-free one asks where its RunCompleted came from) never
+# pays for an index of every event.
+_SCANS = 4
+_MISSING = object()
+
 
 def appended_events(batches: Sequence[Batch]) -> list[SeqKey]:
     """Every (run, seq) the batches made durable, in append order."""
@@ -31,7 +37,7 @@ class SeqIndex(Mapping[SeqKey, Any]):
     Held as run -> seq -> value: a run id is hashed once per batch, not once per event.
     """
 
-    __slots__ = ("_batches", "_built_at", "_by_run", "_what")
+    __slots__ = ("_batches", "_built_at", "_by_run", "_scans", "_what")
 
     def __init__(self, batches: list[Batch], what: str) -> None:
         if what not in ("step", "task"):
@@ -40,6 +46,7 @@ class SeqIndex(Mapping[SeqKey, Any]):
         self._what = what
         self._by_run: dict[uuid.UUID, dict[int, Any]] = {}
         self._built_at = 0
+        self._scans = 0  # lookups answered by `_scan` so far
 
     def _built(self) -> dict[uuid.UUID, dict[int, Any]]:
         batches = self._batches
@@ -62,6 +69,17 @@ class SeqIndex(Mapping[SeqKey, Any]):
             self._built_at = len(batches)
         return self._by_run
 
+    def _scan(self, run_id: uuid.UUID, seq: int) -> Any:
+        """What the index would hold under (run_id, seq), found from the last batch back (the
+        last call to append a record is the one the index keeps), or `_MISSING`."""
+        step = self._what == "step"
+        for number, at, task, rid, envs in reversed(self._batches):
+            if rid is run_id or rid == run_id:
+                for env in reversed(envs):
+                    if env.seq == seq:
+                        return (number, at) if step else task
+        return _MISSING
+
     def __getitem__(self, key: SeqKey) -> Any:
         if type(key) is not tuple or len(key) != 2:
             raise KeyError(key)
@@ -70,8 +88,20 @@ class SeqIndex(Mapping[SeqKey, Any]):
     def get(self, key: SeqKey, default: Any = None) -> Any:
         if type(key) is not tuple or len(key) != 2:
             return default
-        seqs = self._built().get(key[0])
-        return default if seqs is None else seqs.get(key[1], default)
+        run_id, seq = key
+        # Only a key of a run id and a seq is scanned for: `==` then finds what the index's
+        # lookup would (any other key takes the index, which answers it as a dict does).
+        if (
+            self._scans < _SCANS
+            and type(seq) is int
+            and type(run_id) is uuid.UUID
+            and self._built_at != len(self._batches)
+        ):
+            self._scans += 1
+            found = self._scan(run_id, seq)
+            return default if found is _MISSING else found
+        seqs = self._built().get(run_id)
+        return default if seqs is None else seqs.get(seq, default)
 
     def __contains__(self, key: object) -> bool:
         if type(key) is not tuple or len(key) != 2:

@@ -10,9 +10,7 @@ disagrees.
 
 from __future__ import annotations
 
-from mfm_sim.invariants.attempt_spans import decoded, matched
-from mfm_sim.invariants.context_model import replay_entry
-from mfm_sim.invariants.derive import Out
+from mfm_sim.invariants.attempt_verdicts import attempt_verdicts
 from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
@@ -21,20 +19,11 @@ __all__ = ["INVARIANT", "check_attempt_reads"]
 
 
 def check_attempt_reads(obs: Observation) -> list[Violation]:
-    """Every journaled read saw the attempt's base snapshot under its own staged overlay."""
-    out = Out(INVARIANT.name, obs)
-    if not obs.handler_journal:
-        return out.items
-    for (run_id, state, attempt), entries, span in matched(obs):
-        base_id = span.entered.event.base_snapshot_id
-        base = decoded(obs, base_id)
-        if not isinstance(base, dict):
-            continue  # lost or corrupt: hash integrity and detection judge that
-        for entry in entries:
-            _, wrong = replay_entry(obs, base_id, base, entry)
-            for line in wrong[:3]:
-                out.add(run_id, (span.entered.seq,), f"{state} attempt {attempt}: {line}")
-    return out.items
+    """Every journaled read saw the attempt's base snapshot under its own staged overlay.
+
+    Judged in the one walk over matched attempts (`attempt_verdicts`).
+    """
+    return list(attempt_verdicts(obs)[0])
 
 
 INVARIANT = Invariant(

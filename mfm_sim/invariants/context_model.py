@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from mfm_sim.invariants.attempt_spans import strict_equal
-from mfm_sim.invariants.derive import derive
-from mfm_sim.run.observation import REQUIRED, HandlerAttempt, Observation
+from mfm_sim.run.observation import REQUIRED
 
-__all__ = ["replay_entry", "replay_ops"]
+__all__ = ["replay_ops"]
 
 _ABSENT = object()
 # Scalar types equal to themselves by value (not float: NaN is not).
@@ -55,19 +54,3 @@ def replay_ops(
         elif name == "dump" and not strict_equal(op[1], model):
             wrong.append(f"dump() returned {op[1]!r}, the staged context is {model!r}")
     return model, wrong
-
-
-def replay_entry(
-    obs: Observation, base_id: str, base: dict[str, Any], entry: HandlerAttempt
-) -> tuple[dict[str, Any], list[str]]:
-    """`replay_ops(base, entry.ops)` for the base named `base_id`, once per observation:
-    two checks replay the same entries (the result is only read)."""
-    memo = derive(obs).memo
-    key = (_REPLAYED, base_id, id(entry))  # the entry lives as long as `obs`, which holds it
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = replay_ops(base, entry.ops)
-    return found  # type: ignore[no-any-return]
-
-
-_REPLAYED = "context_model.replay_entry"

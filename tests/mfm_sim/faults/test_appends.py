@@ -70,6 +70,27 @@ def test_an_index_answers_odd_keys_as_a_dict_would() -> None:
             steps[key]  # type: ignore[index]
 
 
+@pytest.mark.parametrize("what", ["step", "task"])
+def test_a_lookup_before_the_index_is_built_answers_as_the_index_does(what: str) -> None:
+    # The first lookups scan the batches from the last back; a record appended twice (a
+    # rewrite of its seq) is the later call's, in both the scan and the built index.
+    batches: list[Batch] = [
+        (0, 3, "Task-1", RUN, _envs(RUN, 1, 2)),
+        (0, 5, "Task-2", CHILD, _envs(CHILD, 1, 1)),
+        (1, 9, "Task-3", RUN, _envs(RUN, 2, 2)),
+    ]
+    built = dict(SeqIndex(list(batches), what))
+    assert built[(RUN, 2)] == ((1, 9) if what == "step" else "Task-3")
+    keys = [(run, seq) for run in (RUN, CHILD, uuid.UUID(int=7)) for seq in range(5)]
+    fresh = SeqIndex(list(batches), what)
+    answers = [fresh.get(key, "none") for key in keys]  # the first few scanned, then built
+    assert answers == [built.get(key, "none") for key in keys]
+    # An equal run id that is another object, and a seq of another numeric type.
+    copy = uuid.UUID(str(RUN))
+    assert SeqIndex(list(batches), what).get((copy, 1)) == built[(RUN, 1)]
+    assert SeqIndex(list(batches), what).get((RUN, True)) == built[(RUN, 1)]
+
+
 def test_an_unknown_index_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown index 'seq'"):
         SeqIndex([], "seq")
