@@ -59,6 +59,7 @@ from mfm_scenarios.unhashable_spawns import add_unhashable_spawns
 
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
+from mfm_sim.testing.services import with_service
 from mfm_sim.world.rng import Rng
 
 __all__ = [
@@ -655,8 +656,7 @@ def _transports(drawn: Drawn) -> Any:
     if drawn.twins is not None:
         services = twin_services(services, drawn.twins)
     if services is not None and INSPECT_KINDS in drawn.features:
-        named = dict(services) if isinstance(services, dict) else {s: s for s in services}
-        services = {**named, SLOW: SlowKeyValue}
+        services = with_service(services, SLOW, SlowKeyValue)
     return routed_transports(services, drawn.routing)
 
 

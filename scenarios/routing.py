@@ -22,7 +22,7 @@ The reference interpreter predicts each from the routes `Routing.routes` names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -31,7 +31,7 @@ from mfm_scenarios.interpreter import ROUTES, Routes
 from mfm_scenarios.program import CALL, CHILD, Op, Program
 
 from mfm_sim.testing.routed import engine_routed
-from mfm_sim.testing.services import ServiceFactory, make_services
+from mfm_sim.testing.services import ServiceFactory, make_services, with_service
 from mfm_sim.world.rng import Rng
 
 __all__ = [
@@ -153,8 +153,7 @@ def routed_transports(services: Any, routing: Routing | None) -> Callable[[Any],
     if services is None or "no_transport" in on:
         return None
     if "short_route" in on:
-        named = dict(services) if isinstance(services, Mapping) else {s: s for s in services}
-        services = {**named, SHORT: "kv"}
+        services = with_service(services, SHORT, "kv")
     if "engine_router" in on:
         return engine_routed(services, trace=False, route=ServiceRoute)
     return make_services(services, trace=False)

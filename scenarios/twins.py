@@ -37,7 +37,7 @@ from mfm_scenarios.interpreter import service_of
 from mfm_scenarios.program import CALL, CHILD, Op, Program
 
 from mfm_sim.run.seeded_history import SeededHistory
-from mfm_sim.testing.services import KeyValueService
+from mfm_sim.testing.services import KeyValueService, with_service
 from mfm_sim.world.rng import Rng
 
 __all__ = ["NET", "TWIN_FEATURES", "NetKeyValue", "Twins", "draw_twins", "twin_services"]
@@ -106,8 +106,7 @@ def twin_services(services: Any, twins: Twins) -> Any:
         return None
     if not {"twin_call", "rival_call"} & twins.features:
         return services
-    named = dict(services) if isinstance(services, dict) else {s: s for s in services}
-    return {**named, NET: NetKeyValue}
+    return with_service(services, NET, NetKeyValue)
 
 
 def _serviced(op: Op) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
     "ledger_factory",
     "make_services",
     "service_records",
+    "with_service",
 ]
 
 
@@ -500,6 +501,12 @@ def flaky(
 
 
 ServiceSpec = Iterable[str] | Mapping[str, "str | ServiceMaker"]
+
+
+def with_service(spec: ServiceSpec, namespace: str, maker: Any) -> dict[str, Any]:
+    """`spec` (as `make_services` takes it) with one more service under `namespace`."""
+    named = dict(spec) if isinstance(spec, Mapping) else {str(name): name for name in spec}
+    return {**named, namespace: maker}
 
 
 def make_services(spec: ServiceSpec, *, trace: bool = True) -> Callable[[Any], ServiceFactory]:
