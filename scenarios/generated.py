@@ -26,6 +26,7 @@ from mfm_scenarios.long_backoff import draw_long_backoff
 from mfm_scenarios.malformed_facts import draw_malformed_fact
 from mfm_scenarios.net_stores import with_net_stores
 from mfm_scenarios.operator import draw_mistakes, draw_recorded
+from mfm_scenarios.payload_refs import add_payload_refs
 from mfm_scenarios.program import (
     AWAIT_KIND,
     AWAIT_NAMESPACE,
@@ -486,6 +487,8 @@ def draw(rng: Rng) -> Drawn:
         kinds = add_inspect_kinds(kinds_rng, plan, programs, cfg, replays.history, services=live)
         replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
         extras |= add_storage_retry(retry_rng, plan, programs, cfg, live)
+    # Last, from its own fork: emits citing an artifact (no earlier draw moves).
+    extras |= add_payload_refs(replays_rng.fork("payload_refs"), programs, initial)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 

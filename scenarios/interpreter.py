@@ -147,7 +147,7 @@ class _Attempt:
         self.cancelled = cancelled  # spawn keys of the children it holds finished CANCELLED
         self.writes: dict[str, Any] = {}
         self.deletes: list[str] = []
-        self.events: list[tuple[str, Any]] = []
+        self.events: list[tuple[str, Any, str | None]] = []
         self.derived: list[str] = []
         self.explicit: list[str] = []  # keys this attempt asked to record (first binding)
         self.refusals: list[str] = []
@@ -244,7 +244,7 @@ class _Attempt:
             if text_has_secret(op.name) or has_secret(event_payload(op)):
                 raise _Refused("secrets_detected", False)
             if self.cfg.event_profile is not EventProfile.MINIMAL:
-                self.events.append((op.name, op.value))
+                self.events.append((op.name, op.value, op.ref))
         elif kind == CHILD:
             if f"spawn:{op.fact_key}" in self.spawned and not self._replay():
                 # ENGINE.md: an existing child with another manifest is `child_run_conflict`.
@@ -482,7 +482,7 @@ class _Interpreter:
                     seen = predicted_shape(refused.code, refused.retryable)
                     walk.write(op.key, seen)
                     if self.cfg.event_profile is not EventProfile.MINIMAL:
-                        walk.events.append((INSPECTED_EVENT, seen))
+                        walk.events.append((INSPECTED_EVENT, seen, None))
                     continue
                 if op.catch and refused.code in CATCHABLE:
                     walk.write(op.key, {"refused": refused.code})

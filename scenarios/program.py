@@ -132,6 +132,9 @@ class Op:
     # CALL without a twin: a retryable StorageError of the call (a transient store failure)
     # is caught once and the call made again (`mfm_scenarios.storage_retry`).
     retry_storage: bool = False
+    # EMIT: the event's `payload_ref`, an artifact id (`mfm_scenarios.payload_refs`). None: the
+    # emit passes none, as most handlers do.
+    ref: str | None = None
 
     def runs_in(self, attempt: int) -> bool:
         return self.attempts is None or attempt in self.attempts
@@ -204,7 +207,10 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
     elif kind == RANDOM:
         ctx.write(op.key, (await io.random_bytes(op.n)).hex())
     elif kind == EMIT:
-        events.emit(op.name, event_payload(op))
+        if op.ref is None:
+            events.emit(op.name, event_payload(op))
+        else:
+            events.emit(op.name, event_payload(op), payload_ref=op.ref)
     elif kind == REQUIRE:
         ctx.write(op.key, ctx.require(op.src))
     elif kind == CHILD:

@@ -17,7 +17,8 @@ An entry's ops are tuples whose first item names the op:
 - `("calling", namespace, fact_key)`, then `("call", namespace, fact_key, result, error_code)`:
   `io.call` started and returned (`result` None on error);
 - `("now", value, error_code)`, `("random", n, hex_or_None, error_code)`;
-- `("emit", name, payload, error_code)`: `events.emit`; `error_code` None if accepted.
+- `("emit", name, payload, error_code, payload_ref)`: `events.emit`; `error_code` None if
+  accepted.
 """
 
 from __future__ import annotations
@@ -282,9 +283,9 @@ class _Events:
         try:
             self._inner.emit(name, payload, payload_ref)
         except Exception as exc:
-            self._ops.append(("emit", name, _copy_payload(payload), _code(exc)))
+            self._ops.append(("emit", name, _copy_payload(payload), _code(exc), payload_ref))
             raise
-        self._ops.append(("emit", name, _copy_payload(payload), None))
+        self._ops.append(("emit", name, _copy_payload(payload), None, payload_ref))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

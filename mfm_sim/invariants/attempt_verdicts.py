@@ -46,11 +46,12 @@ def _minimal(profile: Any) -> bool:
 
 
 def _same(got: list[Any], want: list[tuple[Any, ...]]) -> bool:
-    """The kept domain events are the wanted emits: same names and payloads, in order."""
+    """The kept domain events are the wanted emits: same names, payloads and payload refs, in
+    order."""
     if len(got) != len(want):
         return False
     for ev, op in zip(got, want):  # noqa: B905  # lengths compared above
-        if ev.name != op[1] or not strict_equal(ev.payload, op[2]):
+        if ev.name != op[1] or ev.payload_ref != op[4] or not strict_equal(ev.payload, op[2]):
             return False
     return True
 
@@ -100,7 +101,7 @@ def _walk(obs: Observation) -> tuple[list[Violation], list[Violation], list[Viol
         # A recovered orphan's attempt is not the handler's.
         if getattr(getattr(terminal.event, "error", None), "code", None) == ORPHAN_CODE:
             continue
-        # The accepted emits other than fact_recorded, as ops ("emit", name, payload, None).
+        # The accepted emits other than fact_recorded, as ops ("emit", name, payload, None, ref).
         want = []
         if not minimal:
             for op in entry.ops:

@@ -108,7 +108,7 @@ def _check_attempts(obs: Observation, out: Out, log: Log, pred: Prediction) -> N
     facts = _Facts(obs, log)
     rid = log.run_id
     open_: tuple[str, int, str, int] | None = None
-    events: list[tuple[str, Any]] = []
+    events: list[tuple[str, Any, str | None]] = []
     derived: list[str] = []
     for code, env, ev in log.rows:
         if code == ENTERED:
@@ -117,7 +117,7 @@ def _check_attempts(obs: Observation, out: Out, log: Log, pred: Prediction) -> N
         elif open_ is None:
             continue
         elif code == DOMAIN:
-            events.append((ev.name, _plain(ev.payload)))
+            events.append((ev.name, _plain(ev.payload), ev.payload_ref))
         elif code == FACT:
             key = ev.payload.get("key") if isinstance(ev.payload, Mapping) else None
             if isinstance(key, str) and key.startswith(_DERIVED):
@@ -155,7 +155,7 @@ def _check_attempts(obs: Observation, out: Out, log: Log, pred: Prediction) -> N
                 assert p.error is not None
                 out.add(rid, seqs, f"{where}: completed, the model says it fails with {p.error[0]}")
                 continue
-            want_events = [(n, _plain(v)) for n, v in p.events]
+            want_events = [(n, _plain(v), ref) for n, v, ref in p.events]
             if events != want_events:
                 out.add(
                     rid,

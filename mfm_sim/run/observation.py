@@ -281,7 +281,7 @@ class AttemptPrediction:
     completed: bool
     # (code, retryable, message as persisted) of the StateFailed, when not completed.
     error: tuple[str, bool, str] | None
-    events: tuple[tuple[str, Any], ...]  # domain events kept: (name, payload)
+    events: tuple[tuple[str, Any, str | None], ...]  # domain events kept: (name, payload, ref)
     derived_facts: tuple[str, ...]  # derived fact keys recorded, `{run}` for the run id
     # The attempt's net change of the context: ("set", key, value) or ("del", key, None).
     effects: tuple[tuple[str, str, Any], ...]

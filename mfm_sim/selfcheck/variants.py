@@ -962,3 +962,15 @@ _register(
         "scaled = policy.base_delay * (1 << min(attempt, 32))  # the bug",
     ),
 )
+
+_register(
+    "payload_ref_dropped",
+    "the event recorder keeps a domain event without the artifact its handler cited: "
+    "events.emit(name, payload, payload_ref=...) records payload_ref None",
+    _patch(
+        "mfm_engine.recorder",
+        "EventRecorder.emit",
+        "self.events.append(DomainEvent(name, payload, payload_ref))",
+        "self.events.append(DomainEvent(name, payload))  # the bug: the reference is lost",
+    ),
+)

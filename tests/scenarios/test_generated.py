@@ -102,6 +102,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare.add("inspect_kinds")
     assert features["storage_retry"] > 20  # `mfm_scenarios.storage_retry`, live runs only
     rare.add("storage_retry")
+    assert features["payload_ref"] > 50  # `mfm_scenarios.payload_refs`, its own fork
+    rare.add("payload_ref")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {
@@ -181,6 +183,11 @@ def _seed_where(pick: Any) -> int:
     ("pick", "change", "words"),
     [
         (lambda p: bool(p.events), lambda p: attrs.evolve(p, events=()), "domain events"),
+        (  # the reference an emit cites is predicted too (`mfm_scenarios.payload_refs`)
+            lambda p: any(ref for _, _, ref in p.events),
+            lambda p: attrs.evolve(p, events=tuple((n, v, None) for n, v, _ in p.events)),
+            "domain events",
+        ),
         (
             lambda p: bool(p.derived_facts),
             lambda p: attrs.evolve(p, derived_facts=p.derived_facts[1:]),

@@ -29,7 +29,7 @@ def test_each_check_gets_only_its_own_violations() -> None:
     # A write the snapshot never got (staged_commit) and an emit the log never kept
     # (event_profile); the reads stay right (attempt_reads).
     bad = attrs.evolve(
-        entry, ops=(*entry.ops, ("write", "never_stored", 1), ("emit", "ghost", {}, None))
+        entry, ops=(*entry.ops, ("write", "never_stored", 1), ("emit", "ghost", {}, None, None))
     )
     broken = attrs.evolve(
         obs, handler_journal=tuple(bad if e is entry else e for e in obs.handler_journal)

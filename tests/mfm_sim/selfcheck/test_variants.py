@@ -109,6 +109,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "unimplemented_own_code": ("generated", 49),
     "grandchild_without_wrapper": ("generated", 72),
     "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
+    "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -173,6 +174,7 @@ CAUGHT_BY: dict[str, str] = {
     "unimplemented_own_code": "model_agreement",
     "grandchild_without_wrapper": "model_agreement",
     "backoff_exponent_uncapped": "retry_timing",
+    "payload_ref_dropped": "event_profile",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -218,6 +220,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "unimplemented_own_code": ("generated",),
     "grandchild_without_wrapper": ("generated",),
     "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
+    "payload_ref_dropped": ("generated",),  # only generated emits cite an artifact
 }
 SWEEP_BOUND = 2000
 
