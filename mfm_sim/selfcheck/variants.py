@@ -974,3 +974,14 @@ _register(
         "self.events.append(DomainEvent(name, payload))  # the bug: the reference is lost",
     ),
 )
+
+_register(
+    "fact_record_without_meta",
+    "the engine's fact_recorded payload leaves out ENGINE.md's empty `meta`: {key, payload_id}",
+    _patch(
+        "mfm_engine.live_io",
+        "LiveIo._record",
+        '[DomainEvent(FACT_RECORDED, {"key": key, "payload_id": payload_id, "meta": {}})]',
+        '[DomainEvent(FACT_RECORDED, {"key": key, "payload_id": payload_id})]  # the bug',
+    ),
+)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import attrs
 import pytest
 from mfm_engine.errors import ErrorCategory
-from mfm_engine.events import StateFailed
+from mfm_engine.events import FACT_RECORDED, DomainEvent, StateFailed
 
-from mfm_sim.invariants.log_contract import check_log_contract, failure_problems
+from mfm_sim.invariants.log_contract import check_log_contract, fact_problem, failure_problems
 from tests.mfm_sim.invariants.support import fired
 from tests.mfm_sim.logs import RUN_ID, clean_observation, with_stream
 
@@ -93,3 +93,59 @@ def test_it_fires_on_a_real_schedule_with_a_float_timestamp():
     stream[0] = attrs.evolve(stream[0], ts_millis=float(stream[0].ts_millis))
     found = check_log_contract(with_stream(obs, stream))
     assert [(v.invariant, v.seqs) for v in found] == [("log_contract", (1,))]
+
+
+_ID = "a" * 64
+
+
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ({"key": "k", "payload_id": _ID, "XXmetaXX": {}}, "has ['XXmetaXX', 'key', 'payload_id']"),
+        ({"key": "k", "payload_id": _ID}, "has ['key', 'payload_id'], not key, meta"),
+        ({"key": "k", "payload_id": _ID, "meta": {}, "x": 1}, "not key, meta and payload_id"),
+        (["k", _ID], "payload has list"),
+        ({"key": 7, "payload_id": _ID, "meta": {}}, "key 7 is not a string"),
+        ({"key": "k", "payload_id": "A" * 64, "meta": {}}, "is not an artifact id"),
+        ({"key": "k", "payload_id": None, "meta": {}}, "payload_id None is not an artifact id"),
+        ({"key": "k", "payload_id": _ID, "meta": {"n": 1}}, "meta {'n': 1} is not an empty"),
+        ({"key": "k", "payload_id": _ID, "meta": []}, "meta [] is not an empty object"),
+    ],
+)
+def test_a_fact_record_of_another_shape_is_worded(payload, words):
+    problem = fact_problem(payload)
+    assert problem is not None and words in problem
+
+
+def test_the_engine_s_fact_record_shape_passes():
+    assert fact_problem({"key": "k", "payload_id": _ID, "meta": {}}) is None
+
+
+def _with_fact(obs, payload):
+    """`obs` (the main run's stream) with a `fact_recorded` carrying `payload` after seq 2."""
+    stream = list(obs.runs[obs.main_run_id].stream)
+    env = stream[1]
+    fact = attrs.evolve(env, seq=3, event=DomainEvent(FACT_RECORDED, payload))
+    rest = [attrs.evolve(e, seq=e.seq + 1) for e in stream[2:]]
+    return with_stream(obs, [*stream[:2], fact, *rest])
+
+
+def test_an_engine_fact_record_without_its_meta_fires():
+    obs = _with_fact(clean_observation(), {"key": "k", "payload_id": _ID, "META": {}})
+    found = fired(obs, "log_contract")
+    assert [(v.seqs, v.message) for v in found] == [
+        (
+            (3,),
+            "seq 3: fact_recorded payload has ['META', 'key', 'payload_id'], not key, meta "
+            "and payload_id",
+        )
+    ]
+    good = _with_fact(clean_observation(), {"key": "k", "payload_id": _ID, "meta": {}})
+    assert check_log_contract(good) == []
+
+
+def test_a_fact_record_the_operator_brought_is_not_the_engine_s():
+    obs = _with_fact(clean_observation(), {"key": "k", "payload_id": _ID})
+    assert check_log_contract(obs)
+    brought = attrs.evolve(obs, seeded=frozenset({(obs.main_run_id, 3)}))
+    assert check_log_contract(brought) == []

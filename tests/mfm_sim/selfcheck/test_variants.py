@@ -110,6 +110,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "grandchild_without_wrapper": ("generated", 72),
     "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
     "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
+    "fact_record_without_meta": ("diamond_io", 0),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -175,6 +176,7 @@ CAUGHT_BY: dict[str, str] = {
     "grandchild_without_wrapper": "model_agreement",
     "backoff_exponent_uncapped": "retry_timing",
     "payload_ref_dropped": "event_profile",
+    "fact_record_without_meta": "log_contract",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -238,6 +240,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (engine_mod, "topological_order"),
     (EventWriter, "append"),
     (LiveIo, "call"),
+    (LiveIo, "_record"),
     (EventRecorder, "emit"),
     (attempt_mod, "redact_error_info"),
     (child_mod._ChildRunTransport, "_spawn"),
