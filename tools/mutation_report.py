@@ -1,7 +1,11 @@
 """Turn `mutmut results --all true` into the per-module table of docs/mutation.md.
 
     mutmut results --all true > /tmp/results.txt
-    python tools/mutation_report.py /tmp/results.txt [--equivalent tools/mutation_equivalent.txt]
+    python tools/mutation_report.py /tmp/results.txt [MORE.txt ...] [--equivalent FILE]
+
+Several results files (runs of different mutants, or a re-run of some on newer code) merge in
+order: a later file's verdict on a mutant replaces an earlier one, but "not checked" never
+replaces a verdict.
 
 One row per engine module in scope (`[tool.mutmut]` in pyproject.toml; of `config` only
 `compute_backoff`): mutants that ran, killed, survived, timeout, not reached by the sweep
@@ -18,7 +22,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-__all__ = ["COLUMNS", "in_scope", "module_of", "parse_results", "render", "tally"]
+__all__ = ["COLUMNS", "in_scope", "merge", "module_of", "parse_results", "render", "tally"]
 
 COLUMNS = ("ran", "killed", "survived", "timeout", "not reached", "equivalent")
 # mutmut's status words -> our column; anything else ("suspicious", "skipped", ...) is "other".
@@ -49,6 +53,16 @@ def parse_results(lines: Iterable[str]) -> dict[str, str]:
         name, sep, status = line.strip().rpartition(": ")
         if sep and name and in_scope(name):
             out[name] = status.strip()
+    return out
+
+
+def merge(runs: Iterable[dict[str, str]]) -> dict[str, str]:
+    """Results of several runs, in order: a later verdict wins, "not checked" never does."""
+    out: dict[str, str] = {}
+    for run in runs:
+        for name, status in run.items():
+            if status != "not checked" or name not in out:
+                out[name] = status
     return out
 
 
@@ -106,11 +120,16 @@ def _read_names(path: str | None) -> frozenset[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", help="the output of `mutmut results --all true`")
+    p.add_argument(
+        "results", nargs="+", help="outputs of `mutmut results --all true`, oldest first"
+    )
     p.add_argument("--equivalent", help="mutant names judged equivalent, one a line")
     args = p.parse_args(argv)
-    with open(args.results) as f:
-        results = parse_results(f)
+    runs = []
+    for path in args.results:
+        with open(path) as f:
+            runs.append(parse_results(f))
+    results = merge(runs)
     print(render(tally(results, _read_names(args.equivalent))))
     return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.mutation_report import in_scope, main, module_of, parse_results, render, tally
+from tools.mutation_report import in_scope, main, merge, module_of, parse_results, render, tally
 
 LINES = [
     "    engine.runtime.engine.xǁDefaultExecutionEngineǁ_resume__mutmut_1: killed",
@@ -48,3 +48,28 @@ def test_main_prints_the_table(tmp_path, capsys):
     assert main([str(results), "--equivalent", str(equivalent)]) == 0
     out = capsys.readouterr().out
     assert "| `context` | 2 | 0 | 0 | 0 | 1 | 1 | 0.0 % | 0 |" in out
+
+
+def test_merge_a_later_verdict_wins_but_not_checked_never_does():
+    first = {"a": "survived", "b": "killed", "c": "not checked"}
+    later = {"a": "killed", "b": "not checked", "c": "survived", "d": "not checked"}
+    assert merge([first, later]) == {
+        "a": "killed",
+        "b": "killed",
+        "c": "survived",
+        "d": "not checked",
+    }
+
+
+def test_main_merges_several_results_files(tmp_path, capsys):
+    old = tmp_path / "old.txt"
+    old.write_text("\n".join(LINES) + "\n")
+    new = tmp_path / "new.txt"
+    new.write_text(
+        "    engine.runtime.engine.xǁDefaultExecutionEngineǁ_resume__mutmut_2: killed\n"
+        "    engine.runtime.engine.xǁDefaultExecutionEngineǁ_resume__mutmut_1: not checked\n"
+        "    engine.runtime.engine.xǁDefaultExecutionEngineǁ_resume__mutmut_4: survived\n"
+    )
+    assert main([str(old), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "| `runtime.engine` | 4 | 2 | 1 | 1 | 0 | 0 | 75.0 % | 0 |" in out
