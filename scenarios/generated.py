@@ -21,6 +21,7 @@ from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.inspect_kinds import FEATURE as INSPECT_KINDS
 from mfm_scenarios.inspect_kinds import SLOW, SlowKeyValue, add_inspect_kinds
 from mfm_scenarios.interpreter import interpret
+from mfm_scenarios.json_values import add_json_values
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.long_backoff import draw_long_backoff
 from mfm_scenarios.malformed_facts import draw_malformed_fact
@@ -487,8 +488,10 @@ def draw(rng: Rng) -> Drawn:
         kinds = add_inspect_kinds(kinds_rng, plan, programs, cfg, replays.history, services=live)
         replays, extras = attrs.evolve(replays, history=kinds.history), extras | kinds.features
         extras |= add_storage_retry(retry_rng, plan, programs, cfg, live)
-    # Last, from its own fork: emits citing an artifact (no earlier draw moves).
+    # Last, each from its own fork: emits citing an artifact, then JSON values of every kind
+    # with secrets among them (no earlier draw moves).
     extras |= add_payload_refs(replays_rng.fork("payload_refs"), programs, initial)
+    extras |= add_json_values(replays_rng.fork("json_values"), programs)
     plan = _replace_programs(plan, programs)
     return Drawn(features | extras, plan, cfg, initial, children, replays, twins, routing)
 

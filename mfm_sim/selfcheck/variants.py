@@ -985,3 +985,17 @@ _register(
         '[DomainEvent(FACT_RECORDED, {"key": key, "payload_id": payload_id})]  # the bug',
     ),
 )
+
+_register(
+    "secret_scan_stops_at_float",
+    "the secret scan stops at the first float it queued, so a secret in a container queued "
+    "before it is never looked at: [[secret], 1.5] is accepted",
+    _patch(
+        "mfm_engine.hashing",
+        "_scan",
+        'problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")\n'
+        "continue",
+        'problem = problem or FloatNotAllowed("floats are not allowed in canonical JSON")\n'
+        "break  # the bug",
+    ),
+)

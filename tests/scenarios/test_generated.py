@@ -104,6 +104,8 @@ def test_draw_covers_every_feature_and_refusal() -> None:
     rare.add("storage_retry")
     assert features["payload_ref"] > 50  # `mfm_scenarios.payload_refs`, its own fork
     rare.add("payload_ref")
+    assert features["json_values"] > 100  # `mfm_scenarios.json_values`, its own fork
+    rare.add("json_values")
     assert set(features) - rare == {*FEATURES, *EXTRA_FEATURES}, set(FEATURES) - set(features)
     assert set(kinds) == set(KINDS), set(KINDS) - set(kinds)
     want = {

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 from mfm_engine import context as context_mod
+from mfm_engine import hashing as hashing_mod
 from mfm_engine import live_io as live_io_mod
 from mfm_engine.context import StagedContext
 from mfm_engine.live_io import FactIndex, LiveIo, _IoBase
@@ -111,6 +112,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
     "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
     "fact_record_without_meta": ("diamond_io", 0),
+    "secret_scan_stops_at_float": ("generated", 16),  # `json_values`: [[secret], 1.5]
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -177,6 +179,7 @@ CAUGHT_BY: dict[str, str] = {
     "backoff_exponent_uncapped": "retry_timing",
     "payload_ref_dropped": "event_profile",
     "fact_record_without_meta": "log_contract",
+    "secret_scan_stops_at_float": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -223,6 +226,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "grandchild_without_wrapper": ("generated",),
     "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
     "payload_ref_dropped": ("generated",),  # only generated emits cite an artifact
+    "secret_scan_stops_at_float": ("generated",),  # only generated payloads nest a secret
 }
 SWEEP_BOUND = 2000
 
@@ -241,6 +245,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (EventWriter, "append"),
     (LiveIo, "call"),
     (LiveIo, "_record"),
+    (hashing_mod, "_scan"),
     (EventRecorder, "emit"),
     (attempt_mod, "redact_error_info"),
     (child_mod._ChildRunTransport, "_spawn"),
