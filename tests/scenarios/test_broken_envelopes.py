@@ -14,19 +14,13 @@ from mfm_scenarios.generated import SCENARIO
 
 from mfm_sim import simulate
 from mfm_sim.world.rng import Streams
+from tests.scenarios.mistake_seeds import seeds_with
 
 RUN = uuid.UUID(int=5)
 
 
 def _seeds(limit: int) -> list[int]:
-    out = []
-    for seed in range(300):
-        calls = SCENARIO.build(Streams(seed).stream("scenario")).operator
-        if any(c.name == BROKEN_ENVELOPES for c in calls):
-            out.append(seed)
-        if len(out) == limit:
-            break
-    return out
+    return seeds_with(BROKEN_ENVELOPES, limit)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
