@@ -41,9 +41,9 @@ def _value(member: object) -> object:
     return member.value if isinstance(member, enum.Enum) else member
 
 
-def _message_problem(message: object) -> str:
+def _message_problem(message: object, what: str) -> str:
     if not isinstance(message, str) or not message:
-        return f"a reason whose message is {message!r}, not a non-empty string"
+        return f"chains {what} with the message {message!r}, not a non-empty string"
     return ""
 
 
@@ -63,7 +63,7 @@ def envelope_cause_problem(raised: Any, stream: Iterable[EventEnvelope]) -> str:
             f"names {kind.value} at seq {raised.cause_seq!r}; the stream's first break is "
             f"{reason} at seq {seq}"
         )
-    return _message_problem(raised.cause_message)
+    return _message_problem(raised.cause_message, f"{reason} at seq {seq}")
 
 
 def _first_unknown_end(plan: ExecutionPlan, ids: set[str]) -> str | None:
@@ -124,4 +124,4 @@ def plan_cause_problem(raised: Any, plan: ExecutionPlan) -> str:
         subject = frozenset(subject)
     if (kind.value, subject) not in reasons:
         return f"names {kind.value} ({raised.cause_subject!r}); the plan's reason is {want}"
-    return _message_problem(raised.cause_message)
+    return _message_problem(raised.cause_message, f"{kind.value} ({raised.cause_subject!r})")
