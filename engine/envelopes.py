@@ -1,4 +1,4 @@
-"""Attempt-envelope analysis of a run's stream: which attempts are open, closed or broken."""
+"""Attempt-envelope analysis of a run's stream: the attempt left open, or the first break."""
 
 from __future__ import annotations
 
@@ -45,7 +45,6 @@ class OrphanAttempt:
 @attrs.frozen
 class EnvelopeAnalysis:
     orphan_attempt: OrphanAttempt | None
-    closed_attempts: int
 
 
 def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
@@ -53,10 +52,9 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
     the first break, a seq that repeats, goes back or skips one included."""
     run_id: uuid.UUID | None = None
     last_seq = 0
-    # The open attempt's envelope: its OrphanAttempt record is made only if it stays open.
-    open_env: EventEnvelope | None = None
-    open_attempt: StateEntered | None = None
-    closed = 0
+    # The open attempt and the seq that entered it: an OrphanAttempt is made only if it stays
+    # open to the end.
+    opened: tuple[StateEntered, int] | None = None
     for env in stream:
         if run_id is None:
             run_id = env.run_id
@@ -71,37 +69,36 @@ def analyze_kernel_events(stream: Sequence[EventEnvelope]) -> EnvelopeAnalysis:
         last_seq = env.seq
         event = env.event
         if isinstance(event, StateEntered):
-            if open_attempt is not None:
+            if opened is not None:
                 raise EnvelopeError(
                     EnvelopeErrorKind.ENTERED_WHILE_OPEN,
                     env.seq,
-                    f"{event.state_id} entered while {open_attempt.state_id} is open",
+                    f"{event.state_id} entered while {opened[0].state_id} is open",
                 )
-            open_env, open_attempt = env, event
+            opened = (event, env.seq)
         elif isinstance(event, (StateCompleted, StateFailed)):
-            if open_attempt is None:
+            if opened is None:
                 raise EnvelopeError(
                     EnvelopeErrorKind.TERMINAL_WITHOUT_ENTERED,
                     env.seq,
                     f"{event.state_id} not entered",
                 )
-            if event.state_id != open_attempt.state_id:
+            if event.state_id != opened[0].state_id:
                 raise EnvelopeError(
                     EnvelopeErrorKind.TERMINAL_STATE_MISMATCH,
                     env.seq,
-                    f"{event.state_id} closes an attempt of {open_attempt.state_id}",
+                    f"{event.state_id} closes an attempt of {opened[0].state_id}",
                 )
-            open_env = open_attempt = None
-            closed += 1
-        elif isinstance(event, (RunStarted, RunCompleted)) and open_attempt is not None:
+            opened = None
+        elif isinstance(event, (RunStarted, RunCompleted)) and opened is not None:
             raise EnvelopeError(
                 EnvelopeErrorKind.RUN_EVENT_INSIDE_ATTEMPT,
                 env.seq,
-                f"{type(event).__name__} inside an open attempt of {open_attempt.state_id}",
+                f"{type(event).__name__} inside an open attempt of {opened[0].state_id}",
             )
-    if open_env is None or open_attempt is None:
-        return EnvelopeAnalysis(None, closed)
-    orphan = OrphanAttempt(
-        open_attempt.state_id, open_attempt.attempt, open_attempt.base_snapshot_id, open_env.seq
+    if opened is None:
+        return EnvelopeAnalysis(None)
+    entered, seq = opened
+    return EnvelopeAnalysis(
+        OrphanAttempt(entered.state_id, entered.attempt, entered.base_snapshot_id, seq)
     )
-    return EnvelopeAnalysis(orphan, closed)

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
+from mfm_scenarios.broken_envelopes import draw_broken_envelopes
 from mfm_scenarios.child_runs import OpResolver
 from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.inspect_errors import add_inspected
@@ -680,6 +681,11 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     # Forked after the recorded resume's last draw: a log with a malformed fact record.
     malformed, refusal = draw_malformed_fact(recorded_rng.fork("malformed"), run.manifest())
     calls, expected = calls + malformed, {**expected, **refusal}
+    # Forked after the malformed fact's fork: a log whose attempt envelopes are broken.
+    broken, refusal = draw_broken_envelopes(
+        recorded_rng.fork("envelopes"), run.manifest(), run.plan
+    )
+    calls, expected = calls + broken, {**expected, **refusal}
     if not calls or run.model is None or run.model.prediction is None:
         return run
     prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)

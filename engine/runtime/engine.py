@@ -114,7 +114,7 @@ def validated_order(plan: ExecutionPlan) -> list[StateNode]:
     try:
         ordered = topological_order(plan)
     except PlanValidationError as exc:
-        raise exc.as_run_error() from None
+        raise exc.as_run_error() from exc  # the fixed refusal; its reason as `__cause__`
     _last_order = (plan, tuple(ordered))
     return ordered
 

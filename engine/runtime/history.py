@@ -47,11 +47,12 @@ def read_run_history(run_id: uuid.UUID, stream: Sequence[EventEnvelope]) -> RunH
     gap or repeat in its seqs, another run's event, an invalid id, no `RunStarted`."""
     try:
         analysis = analyze_kernel_events(stream)
-    except EnvelopeError:
-        # seed/runtime.rs: one fixed refusal for every envelope error, naming none of them.
+    except EnvelopeError as exc:
+        # seed/runtime.rs: one fixed refusal (its ErrorInfo) for every envelope error; the
+        # reason (kind, seq) stays readable as the refusal's `__cause__`.
         raise invalid_plan(
             "invalid_attempt_envelopes", "invalid attempt envelopes in event stream"
-        ) from None
+        ) from exc
 
     started: RunStarted | None = None
     completed: set[str] = set()

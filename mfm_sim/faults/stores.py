@@ -47,6 +47,8 @@ class BadRead:
     artifact_id: str
     kind: FaultKind
     task: str = ""  # the simulated task that read it (runs of one process share incarnations)
+    # A lying log's whole stream as the read returned it (what the engine walked), else ().
+    returned: tuple[EventEnvelope, ...] = attrs.field(default=(), eq=False)
 
 
 class SimCrash(BaseException):
@@ -285,11 +287,12 @@ class FaultyEventStore:
         # `whole` again: a replayed schedule names the lie without drawing its argument.
         if fault is None or fault.kind not in LOG_LIE_KINDS or not whole or not stream:
             return stream
-        h.bad_reads.append(BadRead(step, f"log:{run_id}", fault.kind, task_name()))
+        lied = lie(fault.kind, fault.arg, stream)
+        h.bad_reads.append(BadRead(step, f"log:{run_id}", fault.kind, task_name(), tuple(lied)))
         h.world.trace.store(
             h.number, "events.read_range", f"{str(run_id)[:8]} ({fault.kind.value})"
         )
-        return lie(fault.kind, fault.arg, stream)
+        return lied
 
     async def append(
         self, run_id: uuid.UUID, expected_seq: int, envelopes: Sequence[EventEnvelope]

@@ -2,7 +2,8 @@
 end in a clear refusal, never a result, and the task that read them appends nothing more. A
 refusal `seed/runtime.rs` builds itself (`invalid_attempt_envelopes`, `run_id_mismatch`,
 `missing_run_started`, `manifest_corrupt`, ...) carries its whole ErrorInfo
-(`spec/original_errors.py`)."""
+(`spec/original_errors.py`); an `invalid_attempt_envelopes` refusal chains the first break of
+the stream the lie returned, at its seq (`spec/refusal_causes.py`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import uuid
 from mfm_sim.faults.kinds import FaultKind
 from mfm_sim.invariants.derive import INJECTED_PREFIX, Out
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.envelopes import walk
 from mfm_sim.invariants.spec.original_errors import raised_problem
+from mfm_sim.invariants.spec.refusal_causes import envelope_cause_problem
 from mfm_sim.invariants.violation import Violation
-from mfm_sim.run.observation import BadRead, Observation, Outcome
+from mfm_sim.run.observation import BadRead, Incarnation, Observation, Outcome
 
 __all__ = [
     "INVARIANT",
@@ -88,6 +91,17 @@ def _foreign_among_others(obs: Observation, reads: tuple[BadRead, ...]) -> bool:
     ) and all(_records_read(obs, b) >= 2 for b in reads)
 
 
+def _break_problem(inc: Incarnation) -> str:
+    """What is wrong with the reason the envelope refusal of `inc` chains: the first break of
+    the first lying read (by step) whose stream, as the lie returned it, has one. That read is
+    the one the engine refused (it stops at its first refusal); a lie whose stream walks clean
+    predicts no break (its refusal, if any, is another code)."""
+    for read in sorted(inc.bad_reads, key=lambda b: b.step):
+        if read.returned and walk(read.returned).problem is not None:
+            return envelope_cause_problem(inc.raised, read.returned)
+    return ""
+
+
 def check_detected_not_silent(obs: Observation) -> list[Violation]:
     """An incarnation that read dropped or corrupted bytes, or a lying log, ends in the error
     that refuses it (or crashed), never in a result, and appends nothing after that read.
@@ -127,6 +141,8 @@ def check_detected_not_silent(obs: Observation) -> list[Violation]:
             # what an operator reads (ENGINE.md "Start and resume").
             elif differs := raised_problem(inc.raised):
                 out.add(rid, (), f"incarnation {inc.number}'s refusal {differs} ({what})")
+            elif code == "invalid_attempt_envelopes" and (why := _break_problem(inc)):
+                out.add(rid, (), f"incarnation {inc.number}'s refusal {why} ({what})")
         # Runs of one process (a parent and its children) run in separate tasks; a task that
         # read bad bytes must stop, but another task may go on until the error reaches it.
         late: dict[uuid.UUID, list[int]] = {}

@@ -9,7 +9,8 @@ durable stores broke "validate before writing anything", but for the events a pr
 it append to its own run's log (`Prediction.operator_writes`: a refusal that comes after
 "One attempt"'s step 1), which must then be exactly those. A refusal `seed/runtime.rs` builds
 itself carries its whole ErrorInfo (`spec/original_errors.py`): family, category, retryable,
-message and details.
+message and details; an `invalid_plan` refusal of a plan chains the plan's first reason, an
+`invalid_attempt_envelopes` refusal the first break of the log read (`spec/refusal_causes.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mfm_engine.events import RunCompleted, RunStarted
 
 from mfm_sim.invariants.derive import Out
 from mfm_sim.invariants.spec.original_errors import raised_problem
+from mfm_sim.invariants.spec.refusal_causes import envelope_cause_problem, plan_cause_problem
 from mfm_sim.invariants.spec.refusals import refusal_problem
 from mfm_sim.run.observation import Observation, OperatorOutcome, Prediction
 
@@ -73,3 +75,15 @@ def check_operator_calls(obs: Observation, out: Out, pred: Prediction) -> None:
             # The seed fixes the whole ErrorInfo of its own refusals: compare all of it.
             elif differs := raised_problem(call.raised):
                 out.add(None, (), f"{what}: refusal {differs}")
+            # A plan it cannot order: the refusal chains the plan's own first reason.
+            elif (
+                call.error_code == "invalid_plan"
+                and call.plan is not None
+                and (why := plan_cause_problem(call.raised, call.plan))
+            ):
+                out.add(None, (), f"{what}: refusal invalid_plan {why}")
+            # A history it refused: the refusal chains the first break of the log it read.
+            elif call.error_code == "invalid_attempt_envelopes" and (
+                why := envelope_cause_problem(call.raised, call.read)
+            ):
+                out.add(None, (), f"{what}: refusal invalid_attempt_envelopes {why}")

@@ -54,12 +54,17 @@ class Outcome(enum.Enum):
 @attrs.frozen
 class RaisedError:
     """An error a `start` or `resume` raised, as it was: the `RunError`'s kind and info, and the
-    typed engine error it wraps (its class name and kind), when it chains one."""
+    engine error it chains (its class name and kind), when it chains one. A refusal's reason
+    (a plan's `PlanValidationError`, an `EnvelopeError`) also leaves its seq, subject and
+    message, as plain values."""
 
     kind: Any
     info: Any  # the ErrorInfo
     cause_type: str | None = None
     cause_kind: Any = None
+    cause_seq: Any = None
+    cause_subject: Any = None
+    cause_message: Any = None
 
 
 @attrs.frozen
@@ -147,6 +152,9 @@ class OperatorOutcome:
     # The events the call appended to the stream of the run it named (`wrote` is every other
     # durable change), in order.
     appended: tuple[Any, ...] = ()
+    plan: ExecutionPlan | None = attrs.field(default=None, eq=False)  # the plan it was given
+    # A resume's run's durable stream when it was made (what the engine read), else ().
+    read: tuple[EventEnvelope, ...] = attrs.field(default=(), eq=False)
 
 
 @attrs.frozen

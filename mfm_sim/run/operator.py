@@ -206,6 +206,7 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         planted = _plant_recorded(sim, call)
     streams = sim.durable.events.streams  # type: ignore[attr-defined]
     known = len(streams.get(run_id, ()))
+    read = tuple(streams.get(run_id, ())) if call.call == "resume" else ()
     before = _durable_state(sim, run_id)
     kind: str | None = None
     code: str | None = None
@@ -265,6 +266,8 @@ def _one(sim: Simulation, call: OperatorCall, ids: SimIds) -> OperatorOutcome:
         message,
         subkind,
         appended,
+        call.plan or sim.instance.plan,
+        read,
     )
 
 

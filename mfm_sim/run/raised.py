@@ -18,8 +18,20 @@ __all__ = ["raised_error"]
 def raised_error(exc: Any) -> RaisedError:
     """`exc` (an engine error) and the engine error it was raised from, if any, as data."""
     cause = exc.__cause__
-    if cause is None or not hasattr(cause, "info"):
-        return RaisedError(getattr(exc, "kind", None), exc.info)
+    kind = getattr(exc, "kind", None)
+    if cause is None:
+        return RaisedError(kind, exc.info)
+    if hasattr(cause, "info"):
+        return RaisedError(kind, exc.info, type(cause).__name__, getattr(cause, "kind", None))
+    # A refusal's reason (no ErrorInfo of its own): what it names, as plain values; a list
+    # subject (a cycle's states) as a tuple, so the record stays frozen data.
+    subject = getattr(cause, "subject", None)
     return RaisedError(
-        getattr(exc, "kind", None), exc.info, type(cause).__name__, getattr(cause, "kind", None)
+        kind,
+        exc.info,
+        type(cause).__name__,
+        getattr(cause, "kind", None),
+        getattr(cause, "seq", None),
+        tuple(subject) if isinstance(subject, list) else subject,
+        cause.args[0] if cause.args else None,
     )

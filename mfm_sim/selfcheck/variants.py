@@ -421,6 +421,43 @@ _register(
 )
 
 _register(
+    "gap_called_repeat",
+    "the envelope walk names a skipped seq a repeat: the refusal's code is right, but the "
+    "reason it chains (seq_not_increasing for a gap) is not the break the stream holds",
+    _patch(
+        "mfm_engine.envelopes",
+        "analyze_kernel_events",
+        "if env.seq <= last_seq:",
+        "if env.seq != last_seq + 1:  # the bug: a gap is reported as a repeat",
+    ),
+)
+
+_register(
+    "envelope_break_seq_before",
+    "an attempt entered while another is open is reported at the seq that opened the other, "
+    "not at the StateEntered that broke the envelope",
+    _patch(
+        "mfm_engine.envelopes",
+        "analyze_kernel_events",
+        "EnvelopeErrorKind.ENTERED_WHILE_OPEN,\nenv.seq,",
+        "EnvelopeErrorKind.ENTERED_WHILE_OPEN,\nopened[1],  # the bug: the open attempt's seq",
+    ),
+)
+
+_register(
+    "plan_duplicate_misnamed",
+    "a plan naming a state twice is refused as an invalid state id: the refusal's ErrorInfo "
+    "is the seed's, but the reason it chains is not the plan's",
+    _patch(
+        "mfm_engine.plan",
+        "topological_order",
+        'PlanErrorKind.DUPLICATE_STATE_ID, f"duplicate state id {node.id}", node.id',
+        # The bug: the kind of another check.
+        'PlanErrorKind.INVALID_STATE_ID, f"duplicate state id {node.id}", node.id',
+    ),
+)
+
+_register(
     "put_id_trusted",
     "a put's answer is taken as the artifact's id without comparing it with the bytes' "
     "content address, so a store that answers with another id goes unrefused",

@@ -154,6 +154,9 @@ def test_invalid_plans(make: Any, kind: PlanErrorKind) -> None:
             assert err.value.info.code == "invalid_plan"
             assert err.value.info.message == "execution plan failed validation"
             assert err.value.info.details is None
+            # The fixed refusal chains the reason: the validation error, its kind.
+            cause = err.value.__cause__
+            assert isinstance(cause, PlanValidationError) and cause.kind is kind
         assert stores.events.streams == {}  # type: ignore[attr-defined]
 
     run(main())

@@ -34,7 +34,7 @@ from mfm_engine import (
     Stores,
 )
 from mfm_engine.context import read_snapshot
-from mfm_engine.envelopes import EnvelopeError, analyze_kernel_events
+from mfm_engine.envelopes import EnvelopeError, EnvelopeErrorKind, analyze_kernel_events
 from mfm_engine.errors import ErrorCategory, IoErrorKind, StorageErrorKind, info
 from mfm_engine.events import event_from_json
 from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
@@ -170,7 +170,9 @@ def test_resume_refuses_a_history_with_a_gap_or_a_repeat(rewrite: Any, problem: 
     assert err.info.message == "invalid attempt envelopes in event stream"
     assert err.info.details is None
     assert appends == 0
-    # ... the walk itself says which one this rewrite makes.
+    # ... but chains the walk's EnvelopeError, which says which one this rewrite makes.
+    assert isinstance(err.__cause__, EnvelopeError)
+    assert str(err.__cause__).startswith(problem)
     run_id = uuid.uuid4()
     stream = [EventEnvelope(run_id, n, DomainEvent("op_boundary", {})) for n in (1, 2, 3)]
     with pytest.raises(EnvelopeError, match=problem):
@@ -186,6 +188,8 @@ def test_a_gap_is_refused_before_facts_are_rebuilt() -> None:
     assert err.info.code == "invalid_attempt_envelopes"
     # Its code, not the conflict's `fact_recorded_conflict`: the gap was seen first.
     assert err.info.message == "invalid attempt envelopes in event stream"
+    assert isinstance(err.__cause__, EnvelopeError)
+    assert err.__cause__.kind is EnvelopeErrorKind.SEQ_GAP
     assert appends == 0
 
 

@@ -16,20 +16,14 @@ from mfm_scenarios.malformed_facts import MALFORMED_FACT, MALFORMED_PAYLOADS
 from mfm_sim import simulate
 from mfm_sim.selfcheck.variants import VARIANTS, Variant
 from mfm_sim.world.rng import Streams
+from tests.scenarios.mistake_seeds import seeds_with
 
 BROKEN = "test_fact_record_not_an_object"
 
 
 def _seeds(limit: int) -> list[int]:
     """Seeds of `generated` whose operator resumes the log with the malformed record."""
-    out = []
-    for seed in range(200):
-        calls = SCENARIO.build(Streams(seed).stream("scenario")).operator
-        if any(c.name == MALFORMED_FACT for c in calls):
-            out.append(seed)
-        if len(out) == limit:
-            break
-    return out
+    return seeds_with(MALFORMED_FACT, limit, 200)
 
 
 def test_every_malformed_payload_is_drawn() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mfm_engine.plan import ExecutionPlan
 
-__all__ = ["plan_order", "predecessors"]
+__all__ = ["plan_order", "predecessors", "unordered_states"]
 
 
 def predecessors(plan: ExecutionPlan) -> dict[str, tuple[str, ...]]:
@@ -18,8 +18,8 @@ def predecessors(plan: ExecutionPlan) -> dict[str, tuple[str, ...]]:
     return {sid: tuple(p) for sid, p in preds.items()}
 
 
-def plan_order(plan: ExecutionPlan) -> list[str]:
-    """State ids in the order a correct engine runs them; ValueError for a cycle."""
+def _kahn(plan: ExecutionPlan) -> tuple[list[str], dict[str, int]]:
+    """Kahn's order of the plan's state ids, and each state's predecessors left unordered."""
     ids = [node.id for node in plan.graph.states]
     remaining = {sid: 0 for sid in ids}
     after: dict[str, list[str]] = {sid: [] for sid in ids}
@@ -35,6 +35,19 @@ def plan_order(plan: ExecutionPlan) -> list[str]:
             remaining[nxt] -= 1
             if remaining[nxt] == 0:
                 queue.append(nxt)
-    if len(queue) != len(ids):
+    return queue, remaining
+
+
+def plan_order(plan: ExecutionPlan) -> list[str]:
+    """State ids in the order a correct engine runs them; ValueError for a cycle."""
+    queue, _ = _kahn(plan)
+    if len(queue) != len(plan.graph.states):
         raise ValueError(f"plan {plan.op_id} has a cycle: it has no order")
     return queue
+
+
+def unordered_states(plan: ExecutionPlan) -> list[str]:
+    """The states a cycle keeps out of Kahn's order (a predecessor never ordered), in plan
+    order; [] for a plan with an order. Its edges must name plan states."""
+    _, remaining = _kahn(plan)
+    return [sid for sid, left in remaining.items() if left > 0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+from mfm_engine.envelopes import EnvelopeErrorKind
 from mfm_engine.errors import ErrorCategory, ErrorInfo, RunErrorKind
 
 from mfm_sim import get_scenario, simulate
@@ -156,3 +157,48 @@ def test_detected_not_silent_a_foreign_record_among_others_is_an_envelope_error(
 
 def test_detected_not_silent_a_lone_foreign_record_is_resumes_run_id_mismatch():
     assert check_detected_not_silent(_foreign_record_read(0, "run_id_mismatch")) == []
+
+
+def _gap_refused(raised: RaisedError | None) -> Observation:
+    """S1 and S2 complete; a resume reads the log with seq 3 missing (the lie's stream recorded as
+    returned) and is refused with the seed's envelope refusal, chaining `raised`'s reason."""
+    b = LogBuilder()
+    b.start()
+    b.run_state(S1)
+    b.run_state(S2)
+    b.step += 1
+    whole = b.envelopes()
+    assert [env.seq for env in whole] == [1, 2, 3, 4, 5]
+    lied = (*whole[:2], *whole[3:])  # seqs 1, 2, 4: the first break is a gap at seq 4
+    read = BadRead(b.step, f"log:{b.run_id}", FaultKind.LIE_SEQ_GAP, "", lied)
+    b.incs[0].bad_reads = (read,)
+    b.incs[0].outcome, b.incs[0].error_code = Outcome.ERROR, "invalid_attempt_envelopes"
+    obs = b.observation()
+    return attrs.evolve(obs, incarnations=(attrs.evolve(obs.incarnations[0], raised=raised),))
+
+
+def _envelope_refusal(kind: EnvelopeErrorKind | None, seq: int, message: object) -> RaisedError:
+    info = ErrorInfo(
+        "invalid_attempt_envelopes",
+        ErrorCategory.UNKNOWN,
+        False,
+        "invalid attempt envelopes in event stream",
+    )
+    cause = None if kind is None else "EnvelopeError"
+    return RaisedError(RunErrorKind.INVALID_PLAN, info, cause, kind, seq, None, message)
+
+
+def test_detected_not_silent_a_log_refusal_names_the_first_break_of_the_stream_read():
+    """The lie's stream breaks first at seq 4 (a gap): a refusal chaining that passes; one
+    naming a repeat, another seq, no reason or an empty message is caught."""
+    right = _envelope_refusal(EnvelopeErrorKind.SEQ_GAP, 4, "seq_gap at seq 4: after seq 2")
+    assert check_detected_not_silent(_gap_refused(right)) == []
+    for broken, words in (
+        (attrs.evolve(right, cause_kind=EnvelopeErrorKind.SEQ_NOT_INCREASING), "names seq_not"),
+        (attrs.evolve(right, cause_seq=3), "at seq 3"),
+        (_envelope_refusal(None, 4, None), "chains None"),
+        (attrs.evolve(right, cause_message=""), "message ''"),
+    ):
+        found = fired(_gap_refused(broken), "detected_not_silent")
+        assert len(found) == 1 and words in found[0].message, (words, found)
+        assert "seq_gap at seq 4" in found[0].message

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import attrs
+from mfm_engine.envelopes import EnvelopeErrorKind
 from mfm_engine.errors import ErrorCategory, ErrorInfo, StorageErrorKind
 from mfm_engine.events import RunCompleted, RunStarted, RunStatus, StateFailed
+from mfm_scenarios.broken_envelopes import BROKEN_ENVELOPES
 from mfm_scenarios.generated import SCENARIO
 
 from mfm_sim.invariants.model_agreement import check_model_agreement
@@ -181,3 +183,43 @@ def test_a_not_found_refusal_of_another_family_is_caught() -> None:
     raised = attrs.evolve(call.raised, cause_kind=StorageErrorKind.OTHER)
     judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, raised=raised),))
     assert any("StorageError::NotFound" in v.message for v in check_model_agreement(judged))
+
+
+def test_a_plan_refusal_chains_the_plans_own_reason() -> None:
+    """The sweep's bad plans are refused with their reason; a refusal naming another check,
+    another subject or none at all is caught (ENGINE.md ids, seed/runtime.rs's order)."""
+    obs, call = _with_bad_plan_start()
+    assert call.raised is not None and call.raised.cause_type == "PlanValidationError"
+    for broken, words in (
+        (attrs.evolve(call.raised, cause_subject="gen.nowhere.run"), "the plan's reason is"),
+        (attrs.evolve(call.raised, cause_type=None, cause_kind=None), "chains None None"),
+        (attrs.evolve(call.raised, cause_message=None), "message None"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, raised=broken),))
+        found = [v.message for v in check_model_agreement(judged)]
+        assert any(words in m and "refusal invalid_plan" in m for m in found), (words, found)
+
+
+def _with_broken_envelopes() -> tuple[Observation, OperatorOutcome]:
+    for seed in range(400):
+        obs = simulate(SCENARIO, seed, keep_trace=False, keep_observation=True).observation
+        assert obs is not None
+        for call in obs.operator_calls:
+            if call.name == BROKEN_ENVELOPES:
+                return obs, call
+    raise AssertionError("no recorded log with broken envelopes in 400 seeds")
+
+
+def test_a_history_refusal_chains_the_first_break_of_the_log_read() -> None:
+    obs, call = _with_broken_envelopes()
+    assert check_model_agreement(obs) == []
+    assert call.raised is not None and call.raised.cause_type == "EnvelopeError"
+    seq = call.raised.cause_seq
+    assert seq == len(call.read)  # each shape breaks at its last record
+    for broken, words in (
+        (attrs.evolve(call.raised, cause_seq=seq - 1), f"at seq {seq - 1}"),
+        (attrs.evolve(call.raised, cause_kind=EnvelopeErrorKind.SEQ_GAP), "names seq_gap"),
+    ):
+        judged = attrs.evolve(obs, operator_calls=(attrs.evolve(call, raised=broken),))
+        found = [v.message for v in check_model_agreement(judged)]
+        assert any(words in m and "invalid_attempt_envelopes" in m for m in found), found

@@ -70,6 +70,8 @@ ALLOWED: dict[str, str] = {
     "DependencyEdge": "mfm_engine.plan",
     "PlanErrorKind": "mfm_engine.plan",
     "PlanValidationError": "mfm_engine.plan",
+    # the reason an envelope refusal chains (an enum of ENGINE.md's rules, no walk)
+    "EnvelopeErrorKind": "mfm_engine.envelopes",
     "StateMeta": "mfm_engine.meta",
     "Idempotency": "mfm_engine.meta",
     "SideEffectKind": "mfm_engine.meta",

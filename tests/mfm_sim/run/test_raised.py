@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from mfm_engine.envelopes import EnvelopeError, EnvelopeErrorKind
 from mfm_engine.errors import (
     ContextError,
     ContextErrorKind,
@@ -12,6 +13,7 @@ from mfm_engine.errors import (
     invalid_plan,
     storage,
 )
+from mfm_engine.plan import PlanErrorKind, PlanValidationError
 
 from mfm_sim.run.raised import raised_error
 
@@ -43,3 +45,30 @@ def test_a_context_error_keeps_its_own_kind() -> None:
     err = ContextError(ContextErrorKind.SERIALIZATION, invalid_plan("x", "y").info)
     got = raised_error(err)
     assert got.kind is ContextErrorKind.SERIALIZATION and got.cause_type is None
+
+
+def test_a_refusals_reason_is_kept_as_plain_values() -> None:
+    """A fixed refusal chains its reason (ENGINE.md names no ErrorInfo for it): the reason's
+    kind, seq, subject (a list as a tuple) and message are kept for the oracle to judge."""
+    gap = EnvelopeError(EnvelopeErrorKind.SEQ_GAP, 3, "after seq 1")
+    try:
+        raise invalid_plan("invalid_attempt_envelopes", "invalid") from gap
+    except Exception as exc:
+        got = raised_error(exc)
+    assert (got.cause_type, got.cause_kind, got.cause_seq) == (
+        "EnvelopeError",
+        EnvelopeErrorKind.SEQ_GAP,
+        3,
+    )
+    assert got.cause_message == "seq_gap at seq 3: after seq 1" and got.cause_subject is None
+    cycle = PlanValidationError(PlanErrorKind.CIRCULAR_DEPENDENCY, "a cycle", ["a.b.c", "a.b.d"])
+    try:
+        raise invalid_plan("invalid_plan", "failed") from cycle
+    except Exception as exc:
+        got = raised_error(exc)
+    assert (got.cause_type, got.cause_kind) == ("PlanValidationError", cycle.kind)
+    assert (got.cause_seq, got.cause_subject, got.cause_message) == (
+        None,
+        ("a.b.c", "a.b.d"),
+        "a cycle",
+    )

@@ -72,6 +72,9 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "error_details_kept": ("generated", 15),
     "fact_conflict_ignored": ("linear", 10),  # a conflicting fact record, read on resume
     "stream_seqs_unchecked": ("child_runs", 13),  # a reordered pair, read on resume
+    "gap_called_repeat": ("child_runs", 3),  # a reordered pair: its gap named a repeat
+    "envelope_break_seq_before": ("generated", 3),  # a recorded log, an attempt entered twice
+    "plan_duplicate_misnamed": ("generated", 4),  # an operator's plan naming a state twice
     "start_contract_unchecked": ("generated", 6),  # an operator's mistaken start
     "resume_plan_states_unchecked": ("generated", 11),  # a wrong build's resume
     "run_started_op_unchecked": ("diamond_io", 41),  # a forged RunStarted, read on resume
@@ -142,6 +145,9 @@ CAUGHT_BY: dict[str, str] = {
     "error_details_kept": "secrets_never_stored",
     "fact_conflict_ignored": "detected_not_silent",
     "stream_seqs_unchecked": "detected_not_silent",
+    "gap_called_repeat": "detected_not_silent",
+    "envelope_break_seq_before": "model_agreement",
+    "plan_duplicate_misnamed": "model_agreement",
     "start_contract_unchecked": "model_agreement",
     "resume_plan_states_unchecked": "model_agreement",
     "run_started_op_unchecked": "detected_not_silent",
