@@ -17,6 +17,7 @@ from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import IoMode, RunConfig
 from mfm_scenarios.broken_envelopes import draw_broken_envelopes
 from mfm_scenarios.child_runs import OpResolver
+from mfm_scenarios.context_mistake import draw_context_mistake
 from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.inspect_errors import add_inspected
 from mfm_scenarios.inspect_kinds import FEATURE as INSPECT_KINDS
@@ -686,6 +687,9 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
         recorded_rng.fork("envelopes"), run.manifest(), run.plan
     )
     calls, expected = calls + broken, {**expected, **refusal}
+    # Forked after the broken envelopes' fork: a start whose context JSON cannot hold.
+    bad_context, refusal = draw_context_mistake(recorded_rng.fork("context_values"))
+    calls, expected = calls + bad_context, {**expected, **refusal}
     if not calls or run.model is None or run.model.prediction is None:
         return run
     prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)

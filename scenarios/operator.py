@@ -19,6 +19,7 @@ import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import FanOutJoin, RunConfig, RunManifest
 from mfm_scenarios.broken_envelopes import BROKEN_ENVELOPES
+from mfm_scenarios.context_mistake import NOT_CANONICAL
 from mfm_scenarios.malformed_facts import MALFORMED_FACT
 from mfm_scenarios.manifest_mistakes import (
     MANIFEST_MISTAKES,
@@ -56,7 +57,7 @@ STARTS = (
 )
 RESUMES = ("wrong_op_plan", "stale_plan")  # a wrong build's plan, after a crash
 RECORDED = "recorded_manifest_not_canonical"  # a resume of a run another tool recorded
-# The last five from forks of their own (the snapshot's: `mfm_scenarios.snapshot_mistake`).
+# The last six from forks of their own (the snapshot's: `mfm_scenarios.snapshot_mistake`).
 MISTAKES = (
     *STARTS,
     *RESUMES,
@@ -66,6 +67,7 @@ MISTAKES = (
     NOT_OBJECT,
     MALFORMED_FACT,
     BROKEN_ENVELOPES,
+    NOT_CANONICAL,
 )
 # A run id no run has: the engine draws its ids from the seed's streams.
 NO_RUN = uuid.UUID("00000000-0000-4000-8000-00000000beef")
