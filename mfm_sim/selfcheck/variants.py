@@ -974,3 +974,51 @@ _register(
         "self.events.append(DomainEvent(name, payload))  # the bug: the reference is lost",
     ),
 )
+
+# ------------------------------------------------- child-run awaits (`mfm_scenarios.child_awaits`)
+
+_register(
+    "await_never_starts_child",
+    "an await of a child that has no run and no task answers run_not_found even when it "
+    "carries the spawn to start it from (a crash between spawn and await loses the child)",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "if not isinstance(spawn, dict):",
+        "if True:  # the bug: the spawn the await carries is never used",
+    ),
+)
+
+_register(
+    "spawn_default_version_other",
+    "a spawn request without op_version gives the child's manifest op_version 0, not 1",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_spawn_manifest",
+        'op_version=str(req.get("op_version", "1")),',
+        'op_version=str(req.get("op_version", "0")),  # the bug: the wrong default',
+    ),
+)
+
+_register(
+    "spawn_response_without_parent",
+    "a spawn's response leaves out parent_run_id",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        '"parent_run_id": str(self._env.run_id),',
+        "# the bug: parent_run_id is left out",
+    ),
+)
+
+_register(
+    "await_kind_unchecked",
+    "an await request of another kind is served like child_run_await_v1 when it names a "
+    "valid child run id",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        'if not isinstance(req, dict) or req.get("kind") != AWAIT_KIND:',
+        "if not isinstance(req, dict):  # the bug: the kind is never compared",
+    ),
+)

@@ -110,6 +110,11 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "grandchild_without_wrapper": ("generated", 72),
     "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
     "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
+    # The child_runs awaits of `mfm_scenarios.child_awaits`.
+    "await_never_starts_child": ("child_runs", 6),  # a crash between spawn and await
+    "spawn_default_version_other": ("child_runs", 6),  # no op_version, the ack kept
+    "spawn_response_without_parent": ("child_runs", 0),
+    "await_kind_unchecked": ("child_runs", 8),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -175,6 +180,10 @@ CAUGHT_BY: dict[str, str] = {
     "grandchild_without_wrapper": "model_agreement",
     "backoff_exponent_uncapped": "retry_timing",
     "payload_ref_dropped": "event_profile",
+    "await_never_starts_child": "model_agreement",
+    "spawn_default_version_other": "model_agreement",
+    "spawn_response_without_parent": "child_runs_once",
+    "await_kind_unchecked": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -221,6 +230,11 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "grandchild_without_wrapper": ("generated",),
     "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
     "payload_ref_dropped": ("generated",),  # only generated emits cite an artifact
+    # Only child_runs seeds make the awaits of `mfm_scenarios.child_awaits`.
+    "await_never_starts_child": ("child_runs",),
+    "spawn_default_version_other": ("child_runs",),
+    "spawn_response_without_parent": ("child_runs",),
+    "await_kind_unchecked": ("child_runs",),
 }
 SWEEP_BOUND = 2000
 
@@ -241,6 +255,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (EventRecorder, "emit"),
     (attempt_mod, "redact_error_info"),
     (child_mod._ChildRunTransport, "_spawn"),
+    (child_mod, "_spawn_manifest"),
     (_IoBase, "_next_key"),
     (context_mod, "read_snapshot"),
     (StagedContext, "write"),
