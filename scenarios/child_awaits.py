@@ -15,6 +15,10 @@ by `child_manifest_id` or by the `spawn` request it carries. The variants:
 - `again`: it awaits the child again, naming the spawn's `child_manifest_id`: same answer.
 - `other_spawn`: it awaits again carrying a spawn of another `op_config`: refused.
 - `wrong_kind`: it awaits the child with another request kind: refused.
+- `bare_first`: the spawner's first call awaits without the `spawn`: its spawn was live in
+  this process (a crash in between kills the call), so the supervisor holds the child's task
+  and the await joins it, whether or not the child has written `RunStarted` yet; later calls
+  carry the spawn, as a retry after a crash may find no child to join.
 
 `predict` derives what the spawner writes for each from ENGINE.md with its own code.
 """
@@ -33,7 +37,7 @@ from mfm_sim.world.rng import Rng
 
 __all__ = ["AWAIT_VARIANTS", "Awaits", "after_await", "draw_awaits", "predict"]
 
-AWAIT_VARIANTS = ("ack", "again", "other_spawn", "wrong_kind")
+AWAIT_VARIANTS = ("ack", "again", "other_spawn", "wrong_kind", "bare_first")
 _AWAIT_NAMESPACE = "machine.child_run.await"  # ENGINE.md, "Child runs"
 _AWAIT_KIND = "child_run_await_v1"
 _ACK_FIELDS = ("child_manifest_id", "child_initial_snapshot_id")

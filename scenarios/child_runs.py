@@ -97,6 +97,8 @@ class SpawnAndAwait:
         self, io: Any, child: Child, spawn: dict[str, Any], ack: Any
     ) -> dict[str, Any]:
         req = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": spawn}
+        if "bare_first" in self.awaits.variants and self.calls == 1:
+            del req["spawn"]
         call = IoCall(AWAIT_NAMESPACE, req, f"await:{child.name}")
         if self.awaits == Awaits():
             done = await io.call(call)

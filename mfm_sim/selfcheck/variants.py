@@ -1022,3 +1022,15 @@ _register(
         "if not isinstance(req, dict):  # the bug: the kind is never compared",
     ),
 )
+
+_register(
+    "await_ignores_live_task",
+    "an await looks only at the store for its child, never at the supervisor's live task: "
+    "awaited without its spawn before the child wrote RunStarted, it answers run_not_found",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "task = self._factory._supervisor.get(child_id)",
+        "task = None  # the bug: the live task is never looked up",
+    ),
+)

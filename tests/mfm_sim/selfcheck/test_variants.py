@@ -111,10 +111,11 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "backoff_exponent_uncapped": ("generated", 34),  # 33 retries (`long_backoff`)
     "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
     # The child_runs awaits of `mfm_scenarios.child_awaits`.
-    "await_never_starts_child": ("child_runs", 6),  # a crash between spawn and await
-    "spawn_default_version_other": ("child_runs", 6),  # no op_version, the ack kept
+    "await_never_starts_child": ("child_runs", 12),  # a crash between spawn and await
+    "spawn_default_version_other": ("child_runs", 1),  # no op_version, the ack kept
     "spawn_response_without_parent": ("child_runs", 0),
     "await_kind_unchecked": ("child_runs", 8),
+    "await_ignores_live_task": ("child_runs", 1),  # awaited without its spawn at once
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -184,6 +185,7 @@ CAUGHT_BY: dict[str, str] = {
     "spawn_default_version_other": "model_agreement",
     "spawn_response_without_parent": "child_runs_once",
     "await_kind_unchecked": "model_agreement",
+    "await_ignores_live_task": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -235,6 +237,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "spawn_default_version_other": ("child_runs",),
     "spawn_response_without_parent": ("child_runs",),
     "await_kind_unchecked": ("child_runs",),
+    "await_ignores_live_task": ("child_runs",),
 }
 SWEEP_BOUND = 2000
 
