@@ -105,8 +105,14 @@ class SpawnAndAwait:
         else:
             try:
                 done = await io.call(call)
-            except (StorageError, RunError):
+            except StorageError:
                 raise  # a store's failure fails the attempt, as without the variants
+            except RunError as exc:
+                # ENGINE.md: the await starts a child its resume does not find, so no await
+                # surfaces `run_not_found`; any other RunError is a store's (re-raised).
+                if exc.info.code != "run_not_found":
+                    raise
+                return {"raised": exc.info.code}
             except Exception as exc:
                 # Kept, not raised: a failed spawner after a crash is excused (the crash may
                 # have used up its attempts), a completed one with a wrong answer is not.

@@ -1034,3 +1034,15 @@ _register(
         "task = None  # the bug: the live task is never looked up",
     ),
 )
+
+_register(
+    "await_resumes_unstarted_child",
+    "an await that must start its child from the spawn it carries resumes it instead: the "
+    "child that never wrote RunStarted is run_not_found",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "task = self._launch(child_id, manifest, manifest_id, initial, False)",
+        "task = self._launch(child_id, manifest, manifest_id, initial, True)  # the bug",
+    ),
+)

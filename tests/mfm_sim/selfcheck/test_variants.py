@@ -116,6 +116,7 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "spawn_response_without_parent": ("child_runs", 0),
     "await_kind_unchecked": ("child_runs", 8),
     "await_ignores_live_task": ("child_runs", 1),  # awaited without its spawn at once
+    "await_resumes_unstarted_child": ("child_runs", 2),  # a crash between spawn and await
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -186,6 +187,7 @@ CAUGHT_BY: dict[str, str] = {
     "spawn_response_without_parent": "child_runs_once",
     "await_kind_unchecked": "model_agreement",
     "await_ignores_live_task": "model_agreement",
+    "await_resumes_unstarted_child": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -238,6 +240,7 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "spawn_response_without_parent": ("child_runs",),
     "await_kind_unchecked": ("child_runs",),
     "await_ignores_live_task": ("child_runs",),
+    "await_resumes_unstarted_child": ("child_runs",),
 }
 SWEEP_BOUND = 2000
 
