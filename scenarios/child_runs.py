@@ -8,13 +8,16 @@ from typing import Any
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, IoCall, StateGraph, StateMeta, StateNode
 from mfm_engine.config import RunConfig, RunManifest
-from mfm_engine.errors import ErrorCategory, StateError, info
+from mfm_engine.errors import EngineError, ErrorCategory, RunError, StateError, StorageError, info
 from mfm_engine.events import RunPhase
 from mfm_engine.runtime.child_runs import AWAIT_KIND, AWAIT_NAMESPACE, SPAWN_KIND, SPAWN_NAMESPACE
+from mfm_scenarios.child_awaits import Awaits, after_await, draw_awaits
+from mfm_scenarios.child_awaits import predict as predict_awaits
 from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.steps import CRASH, RETRY, ScriptedStep, attempts_outcome, plan_shape, predict
 
 from mfm_sim.faults.kinds import FaultKind
+from mfm_sim.faults.stores import SimCrash
 from mfm_sim.run.observation import Reference
 from mfm_sim.run.scenario import Scenario, ScenarioRun, register
 from mfm_sim.world.rng import Rng
@@ -41,17 +44,21 @@ class Child:
     plan: ExecutionPlan
     run_config: RunConfig
     initial_context: dict[str, Any]
+    op_version: str | None = "1"  # None: a request without one (ENGINE.md: the child gets "1")
 
     def spawn_request(self) -> dict[str, Any]:
-        return {
+        req = {
             "kind": SPAWN_KIND,
             "op_id": self.plan.op_id,
-            "op_version": "1",
+            "op_version": self.op_version,
             "op_config": {"child": self.name},
             "input": plan_shape(self.plan),
             "run_config": self.run_config.to_json(),
             "initial_context": dict(self.initial_context),
         }
+        if self.op_version is None:
+            del req["op_version"]
+        return req
 
 
 class SpawnAndAwait:
@@ -60,13 +67,22 @@ class SpawnAndAwait:
     `concurrent`: spawn every child first, then await them in turn, so the children run side
     by side; otherwise each child is awaited before the next is spawned. It fails retryably
     after the awaits the first `failures` times it runs: the retry must answer every call from
-    the recorded facts, never spawning or awaiting a child twice.
+    the recorded facts, never spawning or awaiting a child twice. `awaits`: the calls of
+    `mfm_scenarios.child_awaits` around each await.
     """
 
-    def __init__(self, children: list[Child], failures: int, *, concurrent: bool = False) -> None:
+    def __init__(
+        self,
+        children: list[Child],
+        failures: int,
+        *,
+        concurrent: bool = False,
+        awaits: Awaits | None = None,
+    ) -> None:
         self.children = children
         self.failures = failures
         self.concurrent = concurrent
+        self.awaits = awaits or Awaits()
         self.calls = 0
 
     def meta(self) -> StateMeta:
@@ -81,19 +97,49 @@ class SpawnAndAwait:
         self, io: Any, child: Child, spawn: dict[str, Any], ack: Any
     ) -> dict[str, Any]:
         req = {"kind": AWAIT_KIND, "child_run_id": ack["child_run_id"], "spawn": spawn}
-        done = await io.call(IoCall(AWAIT_NAMESPACE, req, f"await:{child.name}"))
-        return {"status": done["status"], "final": done["final_snapshot"]}
+        if "bare_first" in self.awaits.variants and self.calls == 1:
+            del req["spawn"]
+        call = IoCall(AWAIT_NAMESPACE, req, f"await:{child.name}")
+        if self.awaits == Awaits():
+            done = await io.call(call)
+        else:
+            try:
+                done = await io.call(call)
+            except StorageError:
+                raise  # a store's failure fails the attempt, as without the variants
+            except RunError as exc:
+                # ENGINE.md: the await starts a child its resume does not find, so no await
+                # surfaces `run_not_found`; any other RunError is a store's (re-raised).
+                if exc.info.code != "run_not_found":
+                    raise
+                return {"raised": exc.info.code}
+            except Exception as exc:
+                # Kept, not raised: a failed spawner after a crash is excused (the crash may
+                # have used up its attempts), a completed one with a wrong answer is not.
+                code = exc.info.code if isinstance(exc, EngineError) else type(exc).__name__
+                return {"raised": code}
+        result = {"status": done["status"], "final": done["final_snapshot"]}
+        return result | await after_await(io, self.awaits, child.name, spawn, ack)
+
+    def _crash_between(self) -> None:
+        """The first call dies after its spawn(s), before any await: the children's tasks
+        never ran (nothing yields between the spawn's fact and here)."""
+        if self.awaits.crash_between and self.calls == 1:
+            raise SimCrash()
 
     async def handle(self, ctx: Any, io: Any, events: Any) -> None:
         self.calls += 1
         results = {}
         if self.concurrent:
             spawned = [await self._spawn(io, child) for child in self.children]
+            self._crash_between()
             for child, spawn, ack in spawned:
                 results[child.name] = await self._await(io, child, spawn, ack)
         else:
             for child in self.children:
-                results[child.name] = await self._await(io, *await self._spawn(io, child))
+                spawned = await self._spawn(io, child)
+                self._crash_between()
+                results[child.name] = await self._await(io, *spawned)
         if self.calls <= self.failures:
             raise StateError(
                 info("parent_flaky", ErrorCategory.RPC, "retry after awaiting", retryable=True)
@@ -136,6 +182,10 @@ def build(rng: Rng, *, concurrent: bool = False) -> ScenarioRun:
     edges = [DependencyEdge(a.id, b.id) for a, b in itertools.pairwise(states)]
     plan = ExecutionPlan("parent", StateGraph(states, edges))
     cfg = draw_run_config(rng)
+    # Last, from its own fork: no earlier draw moves.
+    awaits = draw_awaits(rng.fork("awaits"), child_crash=crash)
+    children = [attrs.evolve(c, op_version=awaits.op_version) for c in children]
+    spawner.children, spawner.awaits = children, awaits
 
     # The model: each child by itself, then the parent around them.
     results = {}
@@ -143,11 +193,14 @@ def build(rng: Rng, *, concurrent: bool = False) -> ScenarioRun:
         ref = predict(
             child.plan, child.run_config.retry_policy.max_attempts, initial=child.initial_context
         )
-        results[child.name] = {"status": ref.phase.value, "final": ref.final_snapshot}
+        result = {"status": ref.phase.value, "final": ref.final_snapshot}
+        results[child.name] = result | predict_awaits(awaits, child.spawn_request(), result)
     after_prep = {"sum": 1, "path": [prep.name]}
     # A child's crash kills the spawner's attempt too (closed on resume as an orphan); it is
-    # the spawner's first call, the one that would have failed when `failures` is 1.
-    spawner_script = (CRASH,) if crash else (RETRY,) * spawner.failures
+    # the spawner's first call, the one that would have failed when `failures` is 1. So does
+    # a crash between its spawns and awaits.
+    crashes = crash or awaits.crash_between
+    spawner_script = (CRASH,) if crashes else (RETRY,) * spawner.failures
     if attempts_outcome(spawner_script, cfg.retry_policy.max_attempts):
         model = Reference(
             RunPhase.COMPLETED, {"sum": 3, "path": [prep.name, finish.name], "children": results}
@@ -156,6 +209,7 @@ def build(rng: Rng, *, concurrent: bool = False) -> ScenarioRun:
         model = Reference(RunPhase.FAILED, after_prep)
 
     plans = {plan.op_id: plan, **{c.plan.op_id: c.plan for c in children}}
+    drawn = {"awaits": sorted(awaits.variants), "crash_between": awaits.crash_between}
     return ScenarioRun(
         plan=plan,
         run_config=cfg,
@@ -166,6 +220,8 @@ def build(rng: Rng, *, concurrent: bool = False) -> ScenarioRun:
             "child_crash": crash,
             "concurrent": concurrent,
             "children": [c.spawn_request() for c in children],
+            # Only where drawn: a seed that draws none keeps its manifest (and schedule).
+            **(drawn if awaits != Awaits() else {}),
         },
         child_runs=True,
         model=model,

@@ -2,7 +2,8 @@
 "Ids and values": a child's id is uuid5(namespace=parent run id, name=fact key); "Child runs":
 an existing child is resumed, never started again; a supervisor keeps one task per child).
 
-- A recorded spawn response names its parent and the child id uuid5(parent, spawn key).
+- A recorded spawn response names its parent and the child id uuid5(parent, spawn key); the
+  response of a spawn a live handler made holds both fields.
 - Every child run in the store is uuid5(parent, key) of a parent run and a key that parent's
   handlers spawned under (journal) or recorded (log): no child comes from anywhere else but
   a recorded log the operator brought (`Observation.seeded`).
@@ -24,6 +25,7 @@ from mfm_sim.run.observation import Observation
 __all__ = ["INVARIANT", "check_child_runs_once"]
 
 SPAWN_NAMESPACE = "machine.child_run.spawn"
+_NAMED = ("parent_run_id", "child_run_id")  # what a spawn's response names (ENGINE.md)
 
 
 def _spawn_keys(obs: Observation, out: Out) -> set[tuple[uuid.UUID, str]]:
@@ -35,6 +37,7 @@ def _spawn_keys(obs: Observation, out: Out) -> set[tuple[uuid.UUID, str]]:
         for op in entry.ops:
             if op[0] == "calling" and op[1] == SPAWN_NAMESPACE and isinstance(op[2], str):
                 keys.add((entry.run_id, op[2]))
+    called = set(keys)
     for log in each_run(obs):
         for code, env, ev in log.rows:
             if code != FACT or not isinstance(ev.payload, dict):
@@ -43,7 +46,15 @@ def _spawn_keys(obs: Observation, out: Out) -> set[tuple[uuid.UUID, str]]:
             response = decoded(obs, ev.payload.get("payload_id"))
             if not isinstance(key, str) or not isinstance(response, dict):
                 continue
-            if "child_run_id" not in response or "parent_run_id" not in response:
+            # ENGINE.md, "Later checks": the response of a spawn a handler made names both; one
+            # no handler here made (in a log the operator brought) is judged if it names both.
+            made = (log.run_id, key) in called and (log.run_id, env.seq) not in obs.seeded
+            named = [f for f in _NAMED if f in response]
+            if made and len(named) < len(_NAMED):
+                missing = [f for f in _NAMED if f not in named]
+                out.add(log.run_id, (env.seq,), f"spawn {key!r} recorded no {', '.join(missing)}")
+                continue
+            if len(named) < len(_NAMED):
                 continue
             keys.add((log.run_id, key))
             want = uuid.uuid5(log.run_id, key)

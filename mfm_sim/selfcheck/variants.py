@@ -1036,3 +1036,75 @@ _register(
         "break  # the bug",
     ),
 )
+
+# ------------------------------------------------- child-run awaits (`mfm_scenarios.child_awaits`)
+
+_register(
+    "await_never_starts_child",
+    "an await of a child that has no run and no task answers run_not_found even when it "
+    "carries the spawn to start it from (a crash between spawn and await loses the child)",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "if not isinstance(spawn, dict):",
+        "if True:  # the bug: the spawn the await carries is never used",
+    ),
+)
+
+_register(
+    "spawn_default_version_other",
+    "a spawn request without op_version gives the child's manifest op_version 0, not 1",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_spawn_manifest",
+        'op_version=str(req.get("op_version", "1")),',
+        'op_version=str(req.get("op_version", "0")),  # the bug: the wrong default',
+    ),
+)
+
+_register(
+    "spawn_response_without_parent",
+    "a spawn's response leaves out parent_run_id",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._spawn",
+        '"parent_run_id": str(self._env.run_id),',
+        "# the bug: parent_run_id is left out",
+    ),
+)
+
+_register(
+    "await_kind_unchecked",
+    "an await request of another kind is served like child_run_await_v1 when it names a "
+    "valid child run id",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        'if not isinstance(req, dict) or req.get("kind") != AWAIT_KIND:',
+        "if not isinstance(req, dict):  # the bug: the kind is never compared",
+    ),
+)
+
+_register(
+    "await_ignores_live_task",
+    "an await looks only at the store for its child, never at the supervisor's live task: "
+    "awaited without its spawn before the child wrote RunStarted, it answers run_not_found",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "task = self._factory._supervisor.get(child_id)",
+        "task = None  # the bug: the live task is never looked up",
+    ),
+)
+
+_register(
+    "await_resumes_unstarted_child",
+    "an await that must start its child from the spawn it carries resumes it instead: the "
+    "child that never wrote RunStarted is run_not_found",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        "task = self._launch(child_id, manifest, manifest_id, initial, False)",
+        "task = self._launch(child_id, manifest, manifest_id, initial, True)  # the bug",
+    ),
+)

@@ -69,3 +69,19 @@ def test_a_child_a_recorded_log_brought_is_accounted_for_and_only_it() -> None:
             assert all("not uuid5(parent, spawn key)" in v.message for v in found)
             return
     raise AssertionError("no recorded log held a child no handler spawned in 300 seeds")
+
+
+def test_a_spawn_response_without_its_parent_fires() -> None:
+    """ENGINE.md, "Later checks": the spawn's response names `parent_run_id`."""
+    broken = simulate(
+        get_scenario("child_runs"),
+        0,
+        variant="spawn_response_without_parent",
+        keep_observation=True,
+    )
+    found = [v for v in broken.violations if v.invariant == NAME]
+    assert found and all(v.message.endswith("recorded no parent_run_id") for v in found)
+    # The same facts in a log the operator brought are not the engine's: not judged.
+    obs = broken.observation
+    seeded = frozenset((rid, env.seq) for rid, v in obs.runs.items() for env in v.stream)
+    assert fired(attrs.evolve(obs, seeded=seeded), NAME) == []

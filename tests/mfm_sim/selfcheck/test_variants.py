@@ -116,6 +116,13 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "payload_ref_dropped": ("generated", 3),  # an emit citing an artifact (`payload_refs`)
     "fact_record_without_meta": ("diamond_io", 0),
     "secret_scan_stops_at_float": ("generated", 16),  # `json_values`: [[secret], 1.5]
+    # The child_runs awaits of `mfm_scenarios.child_awaits`.
+    "await_never_starts_child": ("child_runs", 12),  # a crash between spawn and await
+    "spawn_default_version_other": ("child_runs", 1),  # no op_version, the ack kept
+    "spawn_response_without_parent": ("child_runs", 0),
+    "await_kind_unchecked": ("child_runs", 8),
+    "await_ignores_live_task": ("child_runs", 1),  # awaited without its spawn at once
+    "await_resumes_unstarted_child": ("child_runs", 2),  # a crash between spawn and await
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -186,6 +193,12 @@ CAUGHT_BY: dict[str, str] = {
     "payload_ref_dropped": "event_profile",
     "fact_record_without_meta": "log_contract",
     "secret_scan_stops_at_float": "model_agreement",
+    "await_never_starts_child": "model_agreement",
+    "spawn_default_version_other": "model_agreement",
+    "spawn_response_without_parent": "child_runs_once",
+    "await_kind_unchecked": "model_agreement",
+    "await_ignores_live_task": "model_agreement",
+    "await_resumes_unstarted_child": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -233,6 +246,13 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "backoff_exponent_uncapped": ("generated",),  # only generated states retry 33 times
     "payload_ref_dropped": ("generated",),  # only generated emits cite an artifact
     "secret_scan_stops_at_float": ("generated",),  # only generated payloads nest a secret
+    # Only child_runs seeds make the awaits of `mfm_scenarios.child_awaits`.
+    "await_never_starts_child": ("child_runs",),
+    "spawn_default_version_other": ("child_runs",),
+    "spawn_response_without_parent": ("child_runs",),
+    "await_kind_unchecked": ("child_runs",),
+    "await_ignores_live_task": ("child_runs",),
+    "await_resumes_unstarted_child": ("child_runs",),
 }
 SWEEP_BOUND = 2000
 
@@ -255,6 +275,7 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (EventRecorder, "emit"),
     (attempt_mod, "redact_error_info"),
     (child_mod._ChildRunTransport, "_spawn"),
+    (child_mod, "_spawn_manifest"),
     (_IoBase, "_next_key"),
     (context_mod, "read_snapshot"),
     (StagedContext, "write"),
