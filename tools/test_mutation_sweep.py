@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mfm_engine import config, hashing, read_back
+from mfm_engine.runtime import engine as runtime_engine
 
 from mfm_sim.cli.main import cli
 from mfm_sim.run.scenario import all_scenarios
 
-__all__ = ["GENERATED_SEEDS", "SEEDS", "run_sweep", "seeds_of"]
+__all__ = ["GENERATED_SEEDS", "SEEDS", "fresh_process_memos", "run_sweep", "seeds_of"]
 
 # Seeds 0..N-1 of every scenario: fixed, so a mutant's verdict is too. The generated workload
 # draws the whole handler API and every fault kind swarm-style, so it gets the most seeds; the
@@ -32,8 +34,27 @@ GENERATED_SEEDS = 300
 _NAMES = sorted(s.name for s in all_scenarios())
 
 
+def fresh_process_memos() -> None:
+    """Forget what the engine memoizes per process, as a new `mfm-sim run` process starts.
+
+    mutmut runs each mutant in a worker forked from a process that already ran every test
+    on the original engine, so these memos arrive warm: a secret verdict cached for every
+    string the sweep sends, every artifact id the sweep writes marked as validated JSON. A
+    mutant of the code those memos skip (the secret check of a string, the re-validation of
+    bytes read back) would then never run, and would "survive" a sweep that kills it in any
+    fresh process. Each is transparent for a correct engine (a pure function's verdict; an id
+    names its bytes), so clearing them changes no verdict of the original.
+    """
+    hashing._secret_verdicts.clear()
+    read_back._validated.clear()
+    runtime_engine._last_order = None
+    config._ms.cache_clear()
+
+
 def run_sweep(name: str, seeds: int, failures_dir: Path) -> tuple[int, str]:
-    """`mfm-sim run --scenario NAME --seeds N` in this process: (exit code, output)."""
+    """`mfm-sim run --scenario NAME --seeds N` in this process, its memos fresh: (exit code,
+    output)."""
+    fresh_process_memos()
     # `-x`: a mutant is killed by its first failing schedule, so the rest need not run (the
     # verdict is the same; a kill costs a fraction of a survivor).
     args = [

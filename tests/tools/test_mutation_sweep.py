@@ -39,3 +39,18 @@ def test_a_handler_exception_that_loses_its_type_fails_the_sweep(
     assert "log_contract" in output and "does not name the exception" in output
     # The failing schedules were saved in the given database, not the project's default.
     assert any((tmp_path / "failures").iterdir())
+
+
+def test_each_sweep_starts_with_the_memos_of_a_fresh_process() -> None:
+    from mfm_engine import hashing, read_back
+    from mfm_engine.runtime import engine as runtime_engine
+
+    from tools.test_mutation_sweep import fresh_process_memos
+
+    hashing.string_has_secret("twelve words of nothing at all")
+    read_back.mark_canonical("a" * 64)
+    runtime_engine._last_order = ("plan", ())  # type: ignore[assignment]
+    fresh_process_memos()
+    assert hashing._secret_verdicts == {}
+    assert read_back._validated == {}
+    assert runtime_engine._last_order is None
