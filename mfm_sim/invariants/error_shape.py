@@ -30,7 +30,7 @@ from mfm_sim.invariants.invariant import Invariant
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation, RaisedError
 
-__all__ = ["INVARIANT", "check_error_shape", "info_problems", "raised_problems"]
+__all__ = ["INVARIANT", "check_error_shape", "detail_problems", "info_problems", "raised_problems"]
 
 # The chained error's class -> (its kind enum, the RunError kind that wraps it).
 _WRAPS: dict[str, tuple[type | None, RunErrorKind]] = {
@@ -50,6 +50,12 @@ _CODE_KIND = {
     "artifact_float_not_allowed": StorageErrorKind.CORRUPTION,
     "artifact_json_decode_failed": StorageErrorKind.CORRUPTION,
     "event_store_concurrency": StorageErrorKind.CONCURRENCY,
+}
+# Codes whose details ENGINE.md fixes ("Later checks": `{"seq": N}` and `{"seq": N, "key": K}`,
+# never payload contents): the keys each carries.
+_DETAIL_KEYS = {
+    "fact_recorded_malformed": frozenset({"seq"}),
+    "fact_recorded_conflict": frozenset({"seq", "key"}),
 }
 ORPHAN_CODE = "orphan_attempt_recovered"
 # ENGINE.md "Later checks": start reads its manifest back and refuses bytes that do not hash
@@ -96,7 +102,25 @@ def raised_problems(raised: RaisedError) -> list[str]:
     want = _CODE_KIND.get(getattr(raised.info, "code", None))  # type: ignore[arg-type]
     if want is not None and raised.cause_type == "StorageError" and raised.cause_kind is not want:
         out.append(f"{raised.info.code} is a StorageError {want.name}, not {raised.cause_kind!r}")
-    return out
+    return out + detail_problems(raised.info)
+
+
+def detail_problems(info: Any) -> list[str]:
+    """What breaks the details ENGINE.md fixes for a code: `{"seq": N}` for a malformed fact
+    record, `{"seq": N, "key": K}` for a conflicting one (N a seq, K the fact's key)."""
+    code = getattr(info, "code", None)
+    keys = _DETAIL_KEYS.get(code) if isinstance(code, str) else None
+    if keys is None:
+        return []
+    details = getattr(info, "details", None)
+    if not isinstance(details, dict) or details.keys() != keys:
+        return [f"{code} details {details!r}, not the keys {sorted(keys)}"]
+    seq = details["seq"]
+    if type(seq) is not int or seq < 1:
+        return [f"{code} details name seq {seq!r}, not a seq"]
+    if "key" in keys and not isinstance(details["key"], str):
+        return [f"{code} details name key {details['key']!r}, not a fact key"]
+    return []
 
 
 def _failed_problems(event: StateFailed) -> list[str]:

@@ -131,3 +131,28 @@ def test_a_manifest_refusal_under_the_other_calls_code_fires():
     raised = attrs.evolve(raised, info=attrs.evolve(corrupt, code="manifest_artifact_mismatch"))
     incs[0] = attrs.evolve(incs[0], raised=raised)
     assert check_error_shape(attrs.evolve(obs, incarnations=tuple(incs))) == []
+
+
+def test_the_details_engine_md_fixes_for_fact_record_refusals():
+    from mfm_engine.errors import ErrorCategory, ErrorInfo
+
+    from mfm_sim.invariants.error_shape import detail_problems
+
+    def info(code, details):
+        return ErrorInfo(code, ErrorCategory.STORAGE, False, "m", details)
+
+    assert detail_problems(info("fact_recorded_malformed", {"seq": 4})) == []
+    assert detail_problems(info("fact_recorded_conflict", {"seq": 4, "key": "k"})) == []
+    assert detail_problems(info("other_code", None)) == []
+    for code, details in [
+        ("fact_recorded_malformed", None),
+        ("fact_recorded_malformed", {"SEQ": 4}),
+        ("fact_recorded_malformed", {"seq": 4, "key": "k"}),
+        ("fact_recorded_conflict", {"seq": 4}),
+        ("fact_recorded_conflict", {"seq": 4, "KEY": "k"}),
+        ("fact_recorded_conflict", {"seq": None, "key": "k"}),
+        ("fact_recorded_conflict", {"seq": True, "key": "k"}),
+        ("fact_recorded_conflict", {"seq": 4, "key": None}),
+    ]:
+        (problem,) = detail_problems(info(code, details))
+        assert code in problem
