@@ -102,6 +102,14 @@ def _written(rng: Rng) -> Any:
     return (None, True, False)[pick]
 
 
+def _leading(ops: list[Op]) -> int:
+    """How many ops lead the program as other features put them: inspected or retried."""
+    n = 0
+    while n < len(ops) and (ops[n].inspect or ops[n].retry_storage):
+        n += 1
+    return n
+
+
 def add_json_values(rng: Rng, programs: list[Program]) -> frozenset[str]:
     """With even odds, add the feature's events and writes to about half of the main programs
     (in place); returns the feature if on."""
@@ -111,12 +119,16 @@ def add_json_values(rng: Rng, programs: list[Program]) -> frozenset[str]:
         if not rng.chance(0.5):
             continue
         ops = list(program.ops)
+        # After the ops other features put first (inspected refusals, retried calls), which
+        # must run before anything else the attempt does.
+        start = _leading(ops)
         for n in range(rng.between(1, 3)):
             secret = _secret(rng) if rng.chance(0.8) else None
             value = _payload(rng, secret)
             op = Op(EMIT, f"jv_{i}_{n}", name="values", value=value, catch=True)
-            ops.insert(rng.below(len(ops) + 1), op)
+            ops.insert(rng.between(start, len(ops)), op)
         for n in range(rng.between(1, 2)):
-            ops.insert(rng.below(len(ops) + 1), Op(WRITE, f"jv_w{i}_{n}", value=_written(rng)))
+            written = Op(WRITE, f"jv_w{i}_{n}", value=_written(rng))
+            ops.insert(rng.between(start, len(ops)), written)
         programs[i] = Program(tuple(ops), program.tags)
     return frozenset({FEATURE})
