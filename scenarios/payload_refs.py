@@ -14,26 +14,18 @@ its reference; invariant 13 (`model_agreement`) and `event_profile` compare them
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 from mfm_scenarios.program import BIG_EVENT, CYCLIC_EVENT, EMIT
 
+from mfm_sim.invariants.spec.canonical import json_artifact_id
 from mfm_sim.world.rng import Rng
 
-__all__ = ["FEATURE", "add_payload_refs", "snapshot_id"]
+__all__ = ["FEATURE", "add_payload_refs"]
 
 FEATURE = "payload_ref"
-
-
-def snapshot_id(context: Mapping[str, Any]) -> str:
-    """The artifact id of `context`'s snapshot: SHA-256 of its canonical JSON (ENGINE.md; the
-    drawn contexts hold only ASCII keys, integers, strings, lists and objects)."""
-    data = json.dumps(context, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
 
 
 def add_payload_refs(rng: Rng, programs: list[Any], initial: Mapping[str, Any]) -> frozenset[str]:
@@ -41,7 +33,7 @@ def add_payload_refs(rng: Rng, programs: list[Any], initial: Mapping[str, Any]) 
     cites the initial snapshot with even odds; returns the feature if any emit does."""
     if not rng.chance(0.5):
         return frozenset()
-    ref = snapshot_id(initial)
+    ref = json_artifact_id(dict(initial))  # the initial snapshot: its canonical bytes' hash
     cited = False
     for i, program in enumerate(programs):
         ops = list(program.ops)

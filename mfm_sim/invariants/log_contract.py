@@ -20,6 +20,7 @@ from mfm_engine.events import StateFailed
 
 from mfm_sim.invariants.derive import FACT, FAILED, Out, each_run
 from mfm_sim.invariants.invariant import Invariant
+from mfm_sim.invariants.spec.facts import is_artifact_id
 from mfm_sim.invariants.violation import Violation
 from mfm_sim.run.observation import Observation
 
@@ -29,7 +30,6 @@ HANDLER_EXCEPTION = "handler_exception"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # "<ExceptionType>: <message>", naming the handler's exception (never `NoneType`).
 _HANDLER_MSG = re.compile(r"^(?!NoneType:)[A-Z][A-Za-z0-9_]*: ")
-_ARTIFACT_ID = re.compile(r"^[0-9a-f]{64}$")
 _FACT_FIELDS = frozenset(("key", "payload_id", "meta"))
 
 
@@ -42,7 +42,7 @@ def fact_problem(payload: object) -> str | None:
     if not isinstance(payload["key"], str):
         return f"fact_recorded key {payload['key']!r} is not a string"
     pid = payload["payload_id"]
-    if not (isinstance(pid, str) and _ARTIFACT_ID.match(pid)):
+    if not is_artifact_id(pid):
         return f"fact_recorded payload_id {pid!r} is not an artifact id"
     if payload["meta"] != {} or type(payload["meta"]) is not dict:
         return f"fact_recorded meta {payload['meta']!r} is not an empty object"

@@ -5,16 +5,17 @@ from __future__ import annotations
 from mfm_engine.events import DomainEvent
 from mfm_engine.hashing import artifact_id_for_json
 from mfm_scenarios.generated import draw
-from mfm_scenarios.payload_refs import FEATURE, add_payload_refs, snapshot_id
+from mfm_scenarios.payload_refs import FEATURE, add_payload_refs
 from mfm_scenarios.program import EMIT, Op, Program
 
 from mfm_sim import get_scenario, simulate
+from mfm_sim.invariants.spec.canonical import json_artifact_id
 from mfm_sim.world.rng import Rng, Streams
 
 
 def test_snapshot_id_is_the_engine_s_artifact_id_of_the_context() -> None:
     context = {"seeded": 3, "base": {"w": "tea", "n": 7}, "z": [1, 2]}
-    assert snapshot_id(context) == artifact_id_for_json(context)
+    assert json_artifact_id(context) == artifact_id_for_json(context)
 
 
 def test_about_half_the_ordinary_emits_cite_the_initial_snapshot() -> None:
@@ -26,7 +27,7 @@ def test_about_half_the_ordinary_emits_cite_the_initial_snapshot() -> None:
         refs = [op.ref for op in programs[0].ops]
         if on:
             assert on == {FEATURE}
-            assert set(refs) == {None, snapshot_id(initial)}
+            assert set(refs) == {None, json_artifact_id(initial)}
             assert 8 <= sum(r is not None for r in refs) <= 32
         else:
             assert refs == [None] * 40
