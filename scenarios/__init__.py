@@ -5,6 +5,7 @@ from mfm_scenarios import (
     corruption,
     crash_loop,
     diamond_io,
+    edge_values,
     facts_time_random,
     generated,
     handler_exceptions,
@@ -13,6 +14,7 @@ from mfm_scenarios import (
     replay_mode,
     retry_heavy,
     skip_tags,
+    stopped_children,
 )
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "corruption",
     "crash_loop",
     "diamond_io",
+    "edge_values",
     "facts_time_random",
     "generated",
     "handler_exceptions",
@@ -28,4 +31,5 @@ __all__ = [
     "replay_mode",
     "retry_heavy",
     "skip_tags",
+    "stopped_children",
 ]

@@ -431,9 +431,7 @@ def draw(rng: Rng) -> Drawn:
             ops = list(programs[host].ops)
             ops.insert(
                 rng.below(len(ops) + 1),
-                Op(
-                    CHILD, drawer._key(), fact_key=name, value=_spawn_request(name, *children[name])
-                ),
+                Op(CHILD, drawer._key(), fact_key=name, value=spawn_request(name, *children[name])),
             )
             programs[host] = Program(tuple(ops), programs[host].tags)
     skip = tuple(t for t in TAGS if "skip_tags" in features and rng.chance(0.5))
@@ -462,7 +460,7 @@ def draw(rng: Rng) -> Drawn:
         extras |= add_inspected(replays_rng.fork("inspect"), programs, partial(Op, CALL), replay)
     # After those, from forks of their own: children's own children, then the transports
     # (which look at the programs as they end up).
-    extras |= draw_grandchildren(replays_rng.fork("grandchild"), children, _spawn_request)
+    extras |= draw_grandchildren(replays_rng.fork("grandchild"), children, spawn_request)
     routing = draw_routing(
         replays_rng.fork("routing"),
         programs,
@@ -598,7 +596,7 @@ def _replace_programs(plan: ExecutionPlan, programs: list[Program]) -> Execution
     return ExecutionPlan(plan.op_id, StateGraph(states, plan.graph.edges))
 
 
-def _spawn_request(
+def spawn_request(
     name: str, plan: ExecutionPlan, cfg: RunConfig, initial: dict[str, Any]
 ) -> dict[str, Any]:
     return {

@@ -48,6 +48,7 @@ from mfm_scenarios.program import (
     Program,
     ProgramState,
     event_payload,
+    write_value,
 )
 from mfm_scenarios.steps import kahn_order
 
@@ -226,7 +227,7 @@ class _Attempt:
         elif kind == REQUIRE:
             self.write(op.key, self.require(op.src))
         elif kind == WRITE:
-            self.write(op.key, op.value)
+            self.write(op.key, write_value(op))
         elif kind == DELETE:
             self.delete(op.key)
         elif kind == FAIL:
@@ -598,6 +599,20 @@ def _child(
     return attrs.evolve(done, prediction=attrs.evolve(pred, final_context=final))
 
 
+def _stopped(child: Interpreted, initial: Mapping[str, Any]) -> Interpreted:
+    """A child whose engine stops after the first handler it runs (its failpoint, armed by
+    the engine factory). ENGINE.md, "One attempt", 4: nothing terminal is written and the run
+    returns RUNNING at its checkpoint, the initial snapshot. A later await resumes it on a
+    fresh engine, armed too: the orphan is retried from the same base and stopped again, until
+    the orphan rule ends the run FAILED at that checkpoint. "Child runs": a child still RUNNING
+    is reported FAILED. So every await answers failed, with the initial snapshot; each attempt
+    runs as predicted. A child start refuses (no snapshot) stays as it is."""
+    if child.prediction.final_context is None:
+        return child
+    prediction = attrs.evolve(child.prediction, final_context=dict(initial))
+    return Interpreted(RunPhase.FAILED, prediction)
+
+
 def _known(value: Any, fields: Mapping[str, Any]) -> Any:
     """`value` with each `FactRef(key, field)` whose field the prediction knows replaced."""
     if isinstance(value, FactRef) and value.field in fields.get(value.key, {}):
@@ -616,17 +631,21 @@ def interpret(
     children: Mapping[str, tuple[ExecutionPlan, RunConfig, Mapping[str, Any]]] = {},
     history: SeededHistory | None = None,
     routes: Routes | None = ROUTES,
+    stopped_children: bool = False,
 ) -> Interpreted:
     """Predict a run of `plan`; `children` maps a CHILD op's name to its plan, config and
     initial context (children are predicted first, and merged into the parent's attempts; a
     child a child spawns comes after it in `children`); `history` is the recorded log the run
     resumes (its facts bound before the first attempt, `{run}` for the run id in a key, and
     the child runs it holds); `routes` the main run's registered routes (None: no transport
-    installed, the engine's default)."""
+    installed, the engine's default); `stopped_children`: every child engine stops after the
+    first handler it runs (`_stopped`)."""
     done: dict[str, Interpreted] = {}
     for name in reversed(list(children)):  # a grandchild before the child that spawns it
         p, c, i = children[name]
         done[name] = _child(p, c, i, done)
+        if stopped_children:
+            done[name] = _stopped(done[name], i)
     result = _Interpreter(plan, cfg, done, history, routes).run(initial)
     merged = dict(result.prediction.attempts)
     for child in done.values():

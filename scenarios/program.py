@@ -46,8 +46,10 @@ __all__ = [
     "Op",
     "Program",
     "ProgramState",
+    "Shared",
     "Text",
     "event_payload",
+    "write_value",
 ]
 
 READ = "read"  # ctx.write(key, ctx.read(src))
@@ -108,6 +110,26 @@ def event_payload(op: Op) -> Any:
     if op.name == BIG_EVENT:
         return [op.value, *([f"v{i}"] for i in range(BIG_MEMBERS))]
     return op.value
+
+
+@attrs.frozen
+class Shared:
+    """A WRITE value built when the handler runs: a list of `n` references to one empty list.
+
+    Past `BIG_MEMBERS` containers the engine scans a value again with cycle tracking, and a
+    member it meets again after leaving it is shared, not a cycle. The plan holds only this
+    marker, so nothing compares or copies a value that big before the handler writes it."""
+
+    n: int
+
+    def build(self) -> list[Any]:
+        member: list[Any] = []
+        return [member] * self.n
+
+
+def write_value(op: Op) -> Any:
+    """The value a WRITE op writes: its own, or the one a `Shared` marker builds."""
+    return op.value.build() if isinstance(op.value, Shared) else op.value
 
 
 @attrs.frozen
@@ -183,7 +205,7 @@ async def _run(op: Op, ctx: Any, io: Any, events: Any) -> None:
     if kind == READ:
         ctx.write(op.key, ctx.read(op.src, None))
     elif kind == WRITE:
-        ctx.write(op.key, op.value)
+        ctx.write(op.key, write_value(op))
     elif kind == DELETE:
         ctx.delete(op.key)
     elif kind == FAIL:

@@ -23,11 +23,17 @@ from mfm_engine import ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import RunConfig, RunManifest
 from mfm_engine.events import StateEntered
 
-from mfm_sim.invariants.spec.canonical import json_artifact_id
+from mfm_sim.invariants.spec.canonical import artifact_id, json_artifact_id
 from mfm_sim.run.operator import OperatorCall
 from mfm_sim.world.rng import Rng
 
-__all__ = ["NOT_OBJECT", "SNAPSHOT_ODDS", "SNAPSHOT_RUN", "draw_snapshot_mistake"]
+__all__ = [
+    "NOT_OBJECT",
+    "SNAPSHOT_ODDS",
+    "SNAPSHOT_RUN",
+    "draw_snapshot_mistake",
+    "recorded_resume",
+]
 
 NOT_OBJECT = "recorded_snapshot_not_object"
 SNAPSHOT_ODDS = 0.3  # a generated seed's chance of the mistake
@@ -52,15 +58,21 @@ def draw_snapshot_mistake(rng: Rng, plan: ExecutionPlan) -> Drawn:
     if not rng.chance(SNAPSHOT_ODDS):
         return (), {}, {}
     value = rng.choice(_VALUES)
+    call, entered = recorded_resume(NOT_OBJECT, plan, value, SNAPSHOT_RUN)
+    return (call,), {NOT_OBJECT: ("context", None)}, {NOT_OBJECT: (entered,)}
+
+
+def recorded_resume(
+    name: str, plan: ExecutionPlan, snapshot: Any, run_id: uuid.UUID
+) -> tuple[OperatorCall, StateEntered]:
+    """The resume of a one-state run recorded under `run_id` whose initial snapshot is
+    `snapshot` (a JSON value stored canonically, or bytes stored as they are), and the one
+    `StateEntered` "One attempt", step 1 appends before the base snapshot is loaded. The state
+    runs `plan`'s first handler; the run config is the default one, no skip tags."""
     manifest = RunManifest(op_id=_OP, op_version="1", input_params={}, run_config=RunConfig())
     one = ExecutionPlan(_OP, StateGraph([StateNode(_STATE, plan.graph.states[0].state)], []))
     call = OperatorCall(
-        NOT_OBJECT,
-        "resume",
-        manifest=manifest,
-        plan=one,
-        run_id=SNAPSHOT_RUN,
-        log_snapshot=value,
+        name, "resume", manifest=manifest, plan=one, run_id=run_id, log_snapshot=snapshot
     )
-    entered = StateEntered(_STATE, 0, json_artifact_id(value))
-    return (call,), {NOT_OBJECT: ("context", None)}, {NOT_OBJECT: (entered,)}
+    base = artifact_id(snapshot) if isinstance(snapshot, bytes) else json_artifact_id(snapshot)
+    return call, StateEntered(_STATE, 0, base)

@@ -199,7 +199,14 @@ class Simulation:
                 return reused
             factory = kept.transports if factory is not None else None
         if self.instance.child_runs:
-            factory = ChildRunLiveIoTransportFactory(factory, build)
+            child_build = build
+            if self.instance.stopped_children:
+                # The user's factory arms every child engine it builds: each stops after the
+                # first handler it runs, so an await finds its child still RUNNING.
+                def child_build(f: LiveIoTransportFactory | None) -> DefaultExecutionEngine:
+                    return build(f, EngineFailpoints(stop_after_handler_once=True))
+
+            factory = ChildRunLiveIoTransportFactory(factory, child_build)
         # The main run's engine only: a `stop_after_handler` fault sets its flag.
         engine = build(factory, self.process.failpoints)
         if kept is not None:

@@ -73,6 +73,8 @@ class OperatorCall:
     plan: ExecutionPlan | None = None
     run_config: RunConfig | None = None
     context: str = "main"  # one of CONTEXT_FORMS
+    # The start's context: a value, or a callable that builds it when the call is made (a value
+    # that contains itself, which nothing before the engine should compare or copy).
     context_value: Any = None
     run_id: uuid.UUID | None = None
     # A resume of `run_id` over a log the operator wrote for it first (its `RunStarted` names
@@ -84,8 +86,8 @@ class OperatorCall:
     # JSON value, stored canonically, as its manifest (taken away again after the call).
     log_manifest: Any = None
     # A resume of `run_id` whose log the operator wrote first: one `RunStarted` naming
-    # `manifest`, stored canonically, and this JSON value, stored canonically, as its initial
-    # snapshot (taken away again after the call).
+    # `manifest`, stored canonically, and this JSON value, stored canonically (or these bytes,
+    # stored as they are), as its initial snapshot (taken away again after the call).
     log_snapshot: Any = None
 
 
@@ -127,6 +129,8 @@ def _start_run(sim: Simulation, call: OperatorCall) -> StartRun:
     if call.context == "omit":
         return StartRun(manifest, manifest_id, plan, cfg)
     value: Any = dict(inst.initial_context) if call.context == "main" else call.context_value
+    if callable(value):
+        value = value()
     if call.context == "json_context":
         value = JsonContext(value)  # a non-object is refused right here, by the data type
     return StartRun(manifest, manifest_id, plan, cfg, value)
@@ -161,11 +165,12 @@ def _plant_log(
 
 
 def _plant_recorded(sim: Simulation, call: OperatorCall) -> tuple[uuid.UUID, list[str]]:
-    """`_plant_log` for a call's recorded run: its manifest and initial snapshot, each stored
-    canonically."""
+    """`_plant_log` for a call's recorded run: its manifest, stored canonically, and initial
+    snapshot, stored canonically or, given as bytes, as they are."""
     assert call.run_id is not None and call.manifest is not None
     manifest = json_bytes_unchecked(call.manifest.to_json())
-    snapshot = json_bytes_unchecked(call.log_snapshot)
+    raw = call.log_snapshot
+    snapshot = raw if isinstance(raw, bytes) else json_bytes_unchecked(raw)
     at_ms = sim.world.clock.now_ns // 1_000_000
     added = _plant_log(sim, call.run_id, manifest, call.manifest.op_id, at_ms, snapshot)
     return call.run_id, added

@@ -41,6 +41,9 @@ class ScenarioRun:
     # Builds the inner live-IO transport factory from the world (its services); None: no IO.
     transports: Callable[[Any], LiveIoTransportFactory | None] | None = None
     child_runs: bool = False
+    # The engine factory the child-run wrapper gets arms each child engine's failpoint
+    # (`stop_after_handler_once`): a child engine stops after the first handler it runs.
+    stopped_children: bool = False
     transparent: bool = True  # handlers are deterministic: crash transparency applies
     model: Reference | None = None  # the predicted outcome, when the scenario can predict it
     # Mistaken starts and resumes the operator makes beside the main run (`run/operator.py`).

@@ -1037,6 +1037,70 @@ _register(
     ),
 )
 
+# -------------------------------------------- values at the edges (`mfm_scenarios.edge_values`)
+
+_register(
+    "careful_scan_never_leaves",
+    "the careful scan (past 100,000 containers) never forgets a container it has left, so a "
+    "member met again is taken for a cycle: a list of 100,001 references to one list is "
+    "refused as not canonical",
+    _patch(
+        "mfm_engine.hashing",
+        "_scan",
+        "active.discard(item.key)",
+        "pass  # the bug: a container left stays on the path",
+    ),
+)
+
+_register(
+    "cycle_not_refused",
+    "the careful scan skips a container that contains itself instead of refusing it, so the "
+    "encoder, which has no cycle check of its own, recurses until Python gives up",
+    _patch(
+        "mfm_engine.hashing",
+        "_scan",
+        'problem = problem or NotJson("circular reference: a value contains itself")',
+        "pass  # the bug: the cycle is skipped, not refused",
+    ),
+)
+
+_register(
+    "decode_ignores_trailing_bytes",
+    "decoding stored JSON returns the first value and ignores the bytes after it: "
+    "b'{\"a\":1} x' decodes (refused later as not canonical, not as undecodable)",
+    _patch(
+        "mfm_engine.hashing",
+        "decode_json",
+        "if end != len(text):\n"
+        "    return json.loads(text)  # trailing whitespace is fine, anything else an error",
+        "pass  # the bug: whatever follows the value is ignored",
+    ),
+)
+
+_register(
+    "history_ids_unchecked",
+    "resume reads a log's records without validating their ids, so a record a store returns "
+    "without decoding it (an invalid state or artifact id) is carried into the run",
+    _patch(
+        "mfm_engine.runtime.history",
+        "read_run_history",
+        "check_event_ids(event)",
+        "pass  # the bug: ids are trusted",
+    ),
+)
+
+_register(
+    "await_reports_child_running",
+    "an await that finds its child still RUNNING (its engine stopped after a handler) "
+    "reports status running, not ENGINE.md's failed",
+    _patch(
+        "mfm_engine.runtime.child_runs",
+        "_ChildRunTransport._await",
+        'status = "failed" if phase is RunPhase.RUNNING else phase.value',
+        "status = phase.value  # the bug: a RUNNING child is reported running",
+    ),
+)
+
 # ------------------------------------------------- child-run awaits (`mfm_scenarios.child_awaits`)
 
 _register(

@@ -8,7 +8,7 @@ from typing import Any
 from mfm_engine import ExecutionPlan, StateGraph, StateNode
 from mfm_engine.config import RunConfig
 from mfm_engine.events import RunPhase
-from mfm_scenarios.generated import SCENARIO, _spawn_request, draw
+from mfm_scenarios.generated import SCENARIO, draw, spawn_request
 from mfm_scenarios.grandchildren import draw_grandchildren
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.program import CHILD, WRITE, Op, Program, ProgramState
@@ -36,7 +36,7 @@ def test_a_grandchild_follows_the_child_that_spawns_it() -> None:
     found = frozenset[str]()
     for seed in range(40):  # the feature's odds: some seed of a few dozen draws it
         trial = dict(children)
-        found = draw_grandchildren(Rng(seed, "grand"), trial, _spawn_request)
+        found = draw_grandchildren(Rng(seed, "grand"), trial, spawn_request)
         if found:
             children = trial
             break
@@ -51,9 +51,9 @@ def test_a_grandchild_follows_the_child_that_spawns_it() -> None:
 def test_the_interpreter_predicts_the_grandchild_in_the_child() -> None:
     grand = _one("gg0", Op(WRITE, "g", value=5))
     cfg = RunConfig()
-    spawn = Op(CHILD, "got", fact_key="gg0", value=_spawn_request("gg0", grand, cfg, {"i": 1}))
+    spawn = Op(CHILD, "got", fact_key="gg0", value=spawn_request("gg0", grand, cfg, {"i": 1}))
     child = _one("gc0", spawn)
-    request = _spawn_request("gc0", child, cfg, {})
+    request = spawn_request("gc0", child, cfg, {})
     children = {"gc0": (child, cfg, {}), "gg0": (grand, cfg, {"i": 1})}
     result = interpret(_plan(Op(CHILD, "top", fact_key="gc0", value=request)), cfg, {}, children)
     assert result.phase is RunPhase.COMPLETED

@@ -123,6 +123,12 @@ EXPECTED_CATCH: dict[str, tuple[str, int]] = {
     "await_kind_unchecked": ("child_runs", 8),
     "await_ignores_live_task": ("child_runs", 1),  # awaited without its spawn at once
     "await_resumes_unstarted_child": ("child_runs", 2),  # a crash between spawn and await
+    # Values at the edges of canonical JSON (`mfm_scenarios.edge_values`).
+    "careful_scan_never_leaves": ("edge_values", 1),  # seed 0's lie hides whose error it was
+    "cycle_not_refused": ("edge_values", 0),
+    "decode_ignores_trailing_bytes": ("edge_values", 1),  # seed 0 plants bytes that are no JSON
+    "history_ids_unchecked": ("edge_values", 0),
+    "await_reports_child_running": ("stopped_children", 0),
 }
 CAUGHT_BY: dict[str, str] = {
     "unfixed_orphan": "attempt_envelopes",
@@ -199,6 +205,11 @@ CAUGHT_BY: dict[str, str] = {
     "await_kind_unchecked": "model_agreement",
     "await_ignores_live_task": "model_agreement",
     "await_resumes_unstarted_child": "model_agreement",
+    "careful_scan_never_leaves": "honest_errors",
+    "cycle_not_refused": "model_agreement",
+    "decode_ignores_trailing_bytes": "model_agreement",
+    "history_ids_unchecked": "model_agreement",
+    "await_reports_child_running": "model_agreement",
 }
 # Variants of behaviour no built-in scenario drives, each caught only through a user plan in
 # the named test module. Empty since the generated workload drives write-then-fail, deletes,
@@ -253,6 +264,12 @@ SWEEP_MIX: dict[str, tuple[str, ...]] = {
     "await_kind_unchecked": ("child_runs",),
     "await_ignores_live_task": ("child_runs",),
     "await_resumes_unstarted_child": ("child_runs",),
+    # Only edge_values seeds write a value past the careful scan or make these mistakes.
+    "careful_scan_never_leaves": ("edge_values",),
+    "cycle_not_refused": ("edge_values",),
+    "decode_ignores_trailing_bytes": ("edge_values",),
+    "history_ids_unchecked": ("edge_values",),
+    "await_reports_child_running": ("stopped_children",),  # no other child engine stops
 }
 SWEEP_BOUND = 2000
 
@@ -294,6 +311,8 @@ PATCHED: tuple[tuple[Any, str], ...] = (
     (live_io_mod.NamespaceRouter, "route"),
     (live_io_mod.UnimplementedTransport, "call"),
     (child_mod.ChildRunLiveIoTransportFactory, "engine"),
+    (hashing_mod, "decode_json"),
+    (history_mod, "read_run_history"),
 )
 
 
