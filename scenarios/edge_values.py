@@ -38,6 +38,7 @@ from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
 from mfm_engine.events import DomainEvent, StateCompleted, StateEntered
 from mfm_scenarios.interpreter import interpret
 from mfm_scenarios.knobs import draw_run_config
+from mfm_scenarios.operator import with_mistakes
 from mfm_scenarios.program import (
     BIG_MEMBERS,
     CALL,
@@ -178,10 +179,7 @@ def build(rng: Rng) -> ScenarioRun:
         model=Reference(result.phase, None, result.prediction),
         history=history,
     )
-    calls, expected, writes = _mistakes(rng.fork("operator"), run)
-    assert run.model is not None and run.model.prediction is not None
-    prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)
-    return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
+    return with_mistakes(run, *_mistakes(rng.fork("operator"), run))
 
 
 SCENARIO = register(

@@ -28,7 +28,7 @@ from mfm_scenarios.knobs import draw_run_config
 from mfm_scenarios.long_backoff import draw_long_backoff
 from mfm_scenarios.malformed_facts import draw_malformed_fact
 from mfm_scenarios.net_stores import with_net_stores
-from mfm_scenarios.operator import draw_mistakes, draw_recorded
+from mfm_scenarios.operator import draw_mistakes, draw_recorded, with_mistakes
 from mfm_scenarios.payload_refs import add_payload_refs
 from mfm_scenarios.program import (
     AWAIT_KIND,
@@ -688,10 +688,7 @@ def _with_operator(run: ScenarioRun, rng: Rng) -> ScenarioRun:
     # Forked after the broken envelopes' fork: a start whose context JSON cannot hold.
     bad_context, refusal = draw_context_mistake(recorded_rng.fork("context_values"))
     calls, expected = calls + bad_context, {**expected, **refusal}
-    if not calls or run.model is None or run.model.prediction is None:
-        return run
-    prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes)
-    return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
+    return with_mistakes(run, calls, expected, writes)
 
 
 SCENARIO = register(

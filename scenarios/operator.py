@@ -14,6 +14,7 @@ the refusal predicted here, and checks that nothing was written.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import attrs
 from mfm_engine import DependencyEdge, ExecutionPlan, StateGraph, StateNode
@@ -31,9 +32,17 @@ from mfm_scenarios.snapshot_mistake import NOT_OBJECT
 
 from mfm_sim.invariants.spec.canonical import canonical_bytes
 from mfm_sim.run.operator import AFTER_CRASH, OperatorCall
+from mfm_sim.run.scenario import ScenarioRun
 from mfm_sim.world.rng import Rng
 
-__all__ = ["MISTAKES", "RECORDED_ODDS", "Expected", "draw_mistakes", "draw_recorded"]
+__all__ = [
+    "MISTAKES",
+    "RECORDED_ODDS",
+    "Expected",
+    "draw_mistakes",
+    "draw_recorded",
+    "with_mistakes",
+]
 
 # name -> (error kind, code or None where ENGINE.md names no code)
 Expected = dict[str, tuple[str, str | None]]
@@ -199,3 +208,18 @@ def draw_recorded(rng: Rng, manifest: RunManifest) -> tuple[tuple[OperatorCall, 
     data = canonical_bytes(manifest.to_json()) + b"\n"
     call = OperatorCall(RECORDED, "resume", run_id=RECORDED_RUN, recorded_manifest=data)
     return (call,), {RECORDED: ("storage", "artifact_not_canonical")}
+
+
+def with_mistakes(
+    run: ScenarioRun,
+    calls: tuple[OperatorCall, ...],
+    expected: Expected,
+    writes: dict[str, tuple[Any, ...]] | None = None,
+) -> ScenarioRun:
+    """`run` with the operator's `calls`, its model predicting each one's refusal (`expected`)
+    and the events a refusal may append first (`writes`); `run` as it is without calls or
+    without a prediction to hold them."""
+    if not calls or run.model is None or run.model.prediction is None:
+        return run
+    prediction = attrs.evolve(run.model.prediction, operator=expected, operator_writes=writes or {})
+    return attrs.evolve(run, operator=calls, model=attrs.evolve(run.model, prediction=prediction))
