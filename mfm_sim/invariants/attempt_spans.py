@@ -129,8 +129,11 @@ def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]
 # snapshots and fact payloads in schedule after schedule. Keyed by content, never by artifact
 # id, so an engine that files bytes under a wrong id still gets those bytes' value. A value is
 # a pure function of its bytes, so the cache cannot change a verdict; it is emptied when full.
+# Only small values are kept: one snapshot of 100,001 lists (`edge_values`) decodes to
+# megabytes, and thousands of them would hold gigabytes for nothing (none comes back).
 _values: dict[bytes, Any] = {}
 _KEPT = 1 << 14
+_KEPT_BYTES = 1 << 16  # the biggest artifact whose value is kept
 _MISS = object()
 
 
@@ -148,9 +151,10 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
             value = json.loads(data)
         except ValueError:
             value = None
-        if len(_values) >= _KEPT:
-            _values.clear()
-        _values[data] = value
+        if len(data) <= _KEPT_BYTES:
+            if len(_values) >= _KEPT:
+                _values.clear()
+            _values[data] = value
     return value
 
 
