@@ -17,6 +17,9 @@ __all__ = ["json_has_secret", "string_is_secret", "value_has_secret"]
 _strings = VERDICTS  # the rule's own cache, read inline below
 _blobs: dict[bytes, bool] = {}
 _KEPT = 1 << 15
+# Only small blobs are kept: the cache's key is the blob itself, and `edge_values` stores
+# snapshots of hundreds of kilobytes that never come back (they held 8 MB per 100 seeds).
+_KEPT_BYTES = 1 << 16
 # Exact types that hold no string: a dict item of one of them is not pushed to be looked at.
 _LEAVES = frozenset((int, float, bool, type(None)))
 
@@ -81,7 +84,8 @@ def json_has_secret(data: bytes) -> bool:
             found = value_has_secret(decode(data))
         except (ValueError, UnicodeDecodeError, RecursionError):
             found = False
-        if len(_blobs) >= _KEPT:
-            _blobs.clear()
-        _blobs[data] = found
+        if len(data) <= _KEPT_BYTES:
+            if len(_blobs) >= _KEPT:
+                _blobs.clear()
+            _blobs[data] = found
     return found

@@ -67,6 +67,7 @@ def looks_like_mnemonic(text: str) -> bool:
 # (never replaced: `secret_words` reads this very dict inline).
 VERDICTS: dict[str, bool] = {}
 _KEPT = 1 << 15
+_KEPT_CHARS = 1 << 16  # a longer text is judged each time: the cache would hold it whole
 
 
 def _judge(text: str) -> bool:
@@ -80,9 +81,10 @@ def text_has_secret(text: str) -> bool:
     found = VERDICTS.get(text)
     if found is None:
         found = _judge(text)
-        if len(VERDICTS) >= _KEPT:
-            VERDICTS.clear()
-        VERDICTS[text] = found
+        if len(text) <= _KEPT_CHARS:
+            if len(VERDICTS) >= _KEPT:
+                VERDICTS.clear()
+            VERDICTS[text] = found
     return found
 
 

@@ -52,12 +52,46 @@ def test_every_raising_incarnation_is_named():
     ]
 
 
-def test_a_lie_excuses_any_error():
+def _lie_at(step: int):
+    """The clean observation with a corrupted write at `step` (incarnation 1 runs steps 9-14)."""
     b = clean_builder()
     b.fault(FaultKind.CORRUPTED_ARTIFACT)
     obs = b.observation()
+    (*honest, lie) = obs.faults
+    return attrs.evolve(obs, faults=(*honest, attrs.evolve(lie, step=step, incarnation=1)))
+
+
+def test_a_lie_excuses_any_error_after_it():
+    obs = _lie_at(9)
     assert not obs.honest
     assert check_honest_errors(_raised(obs, "plan", "manifest_corrupt")) == []
+
+
+def test_a_lie_excuses_nothing_before_it():
+    # Incarnation 0 (steps 0-8) ended before the lie at step 9 fired: it met honest faults only.
+    obs = _raised(_raised(_lie_at(9), "context", "context_missing_key", 0), "plan", "x", 1)
+    (v,) = fired(obs, "honest_errors")
+    assert v.message == (
+        "incarnation 0 (start) raised a context error 'context_missing_key' that no lie reached"
+    )
+
+
+def test_a_lie_told_to_one_read_excuses_that_incarnation_only():
+    # A lying read of the log at step 2 of incarnation 0: incarnation 1 read the truth.
+    obs = _raised(_raised(clean_observation(), "plan", "fact_recorded_duplicate", 0), "plan", "y")
+    (crash,) = obs.faults
+    lie = attrs.evolve(crash, step=2, kind=FaultKind.LIE_DUPLICATE_FACT, site="events.read_range")
+    obs = attrs.evolve(obs, faults=(lie, crash))
+    assert [v.message for v in fired(obs, "honest_errors")] == [
+        "incarnation 1 (resume) raised a plan error 'y' that no lie reached"
+    ]
+
+
+def test_a_lie_after_the_last_incarnation_excuses_nothing():
+    obs = _raised(_lie_at(15), "plan", "manifest_corrupt")
+    assert [v.message.split(" raised")[0] for v in fired(obs, "honest_errors")] == [
+        "incarnation 1 (resume)"
+    ]
 
 
 def test_it_fires_on_a_real_schedule_whose_engine_raised_on_its_own():
