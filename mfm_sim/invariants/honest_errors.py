@@ -27,8 +27,10 @@ from mfm_sim.run.observation import Observation, Outcome
 __all__ = ["INVARIANT", "check_honest_errors"]
 
 STORAGE = "storage"  # `RunError` kind STORAGE, as the runner records `error_kind`
-# Lies told to one call, after which nothing stored is false.
-TOLD_ONCE = frozenset((*LOG_LIE_KINDS, FaultKind.ARTIFACT_PUT_ID_MISMATCH))
+# Lies told to one call, after which nothing stored is false. Tuples in kind order: tested by
+# identity, without Enum's Python-level `__hash__`.
+TOLD_ONCE = (*LOG_LIE_KINDS, FaultKind.ARTIFACT_PUT_ID_MISMATCH)
+_HONEST = tuple(k for k in FaultKind if k in HONEST_KINDS)
 
 
 def check_honest_errors(obs: Observation) -> list[Violation]:
@@ -36,8 +38,8 @@ def check_honest_errors(obs: Observation) -> list[Violation]:
     out = Out(INVARIANT.name, obs)
     told: set[int] = set()  # the incarnations a lie was told to
     lasting: int | None = None  # the step of the first dishonest fault that stays
-    for f in obs.faults:
-        if f.kind in HONEST_KINDS:
+    for f in () if obs.honest else obs.faults:  # an honest schedule: nothing to excuse
+        if f.kind in _HONEST:
             continue
         if f.kind in TOLD_ONCE:
             told.add(f.incarnation)
