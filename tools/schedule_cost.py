@@ -2,6 +2,8 @@
 case (`bench.OVERHEAD_CASE`, faults off), with one part of the harness switched off at a time.
 
     python tools/schedule_cost.py [--runs 100] [--parts whole,checks,checks+journal,...]
+    python tools/schedule_cost.py --wall [--repeats 200] [--parts ...]
+    python tools/schedule_cost.py --checks [--runs 300]
 
 Needs valgrind: callgrind counts instructions, which, unlike wall time, do not drift with the
 machine. Each part is measured by running this file's `--child` mode under callgrind twice
@@ -9,6 +11,14 @@ machine. Each part is measured by running this file's `--child` mode under callg
 difference by `--runs`. `stock` is the stock engine's run of the same plan (the bench's
 denominator). A part switched off changes what a schedule does (a check that never runs
 judges nothing): this measures cost, never verdicts.
+
+`--wall` measures in the unit the bench's target is set in instead: `overhead_full_schedule`
+(a whole schedule / one stock run, both timed in the same process by `bench.overhead`) with
+the parts switched off, each row in a fresh process; `+` joins parts, so a list such as
+`whole,checks,checks+journal` shows what each further part adds. `--checks` prints each
+check's wall time per schedule of the same case, in registry order as `check` runs them (the
+first to ask pays for what the checks derive and share), and again on the same observation,
+with all of that remembered: the check's own walk.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 100
@@ -98,6 +109,19 @@ DEFAULT_PARTS = (
 )
 
 
+def _switched_off(part: str) -> tuple[Any, int]:
+    """Switch `part`'s pieces off; the overhead case's scenario and seed."""
+    from mfm_sim.run.scenario import get_scenario
+    from mfm_sim.selfcheck.bench import OVERHEAD_CASE
+
+    for name in part.split("+"):
+        off = PARTS[name]
+        if off is not None:
+            off()
+    name, seed = OVERHEAD_CASE
+    return get_scenario(name), seed
+
+
 def child(part: str, runs: int, built: int) -> None:
     """Warm up, then run `runs` schedules (or stock runs) of the overhead case. A stock run's
     scenario instances (`built` of them, as many in the baseline as in the measured run) are
@@ -105,17 +129,11 @@ def child(part: str, runs: int, built: int) -> None:
     from mfm_engine.hashing import artifact_id_for_bytes, canonical_json_bytes
 
     from mfm_sim.explore.sweep import tune_collector
-    from mfm_sim.run.scenario import get_scenario
     from mfm_sim.run.simulate import simulate
     from mfm_sim.run.world import World
-    from mfm_sim.selfcheck.bench import OVERHEAD_CASE, _stock_run
+    from mfm_sim.selfcheck.bench import _stock_run
 
-    for name in part.split("+"):
-        off = PARTS[name]
-        if off is not None:
-            off()
-    name, seed = OVERHEAD_CASE
-    scenario = get_scenario(name)
+    scenario, seed = _switched_off(part)
     if part == "stock":
 
         def build():  # type: ignore[no-untyped-def]
@@ -137,6 +155,85 @@ def child(part: str, runs: int, built: int) -> None:
     tune_collector()
     for _ in range(runs):
         simulate(scenario, seed, faults=(), keep_trace=False)
+
+
+# What `--wall` measures by default: each further part switched off on top of the ones before.
+WALL_PARTS = (
+    "whole,checks,checks+journal,checks+journal+idempotent_resume,"
+    "checks+journal+idempotent_resume+transport_recording+store_wrappers"
+)
+
+
+def wall_child(part: str, repeats: int) -> None:
+    """Print `bench.overhead`'s ratios for the overhead case with `part` switched off, after
+    the bench's own warm-up and collector tuning."""
+    import json
+
+    from mfm_sim.explore.sweep import tune_collector
+    from mfm_sim.run.simulate import simulate
+    from mfm_sim.selfcheck.bench import overhead
+
+    scenario, seed = _switched_off(part)
+    for i in range(WARM_UP):
+        simulate(scenario, 10_000_000 + i, keep_trace=False)
+    tune_collector()
+    print(json.dumps(overhead(scenario, seed, repeats)))
+
+
+def _wall_ratio(part: str, repeats: int) -> dict[str, float]:
+    import json
+
+    cmd = [sys.executable, __file__, "--child", part, "--wall", "--repeats", str(repeats)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise SystemExit(f"error: the wall-time run failed for {part}: {last[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def wall(parts: list[str], repeats: int) -> None:
+    print(f"{'part off (+: together)':<72} {'full / stock':>12} {'saved':>7}")
+    whole: float | None = None
+    for part in parts:
+        ratio = _wall_ratio(part, repeats)["simulate_ratio"]
+        if part == "whole":
+            whole = ratio
+        saved = "" if whole is None or part == "whole" else f"{whole - ratio:.2f}"
+        print(f"{part:<72} {ratio:>12.2f} {saved:>7}")
+
+
+def check_times(runs: int) -> None:
+    """Each check's microseconds per schedule of the overhead case: `first`, as `check` runs
+    them after the schedule; `again`, a second time on the same observation (what each
+    derives and shares is then remembered, so this is the check's own walk)."""
+    import time
+
+    from mfm_sim.explore.sweep import tune_collector
+    from mfm_sim.invariants import registry
+    from mfm_sim.run import simulate as simulate_module
+
+    seen: list[Any] = []
+    simulate_module.check = lambda obs, only=None: seen.append(obs) or []  # type: ignore
+    scenario, seed = _switched_off("whole")
+    for _ in range(WARM_UP + runs):
+        simulate_module.simulate(scenario, seed, faults=(), keep_trace=False)
+    tune_collector()
+    names = registry.invariant_names()
+    first = dict.fromkeys(names, 0.0)
+    again = dict.fromkeys(names, 0.0)
+    clock = time.perf_counter
+    for obs in seen[WARM_UP:]:
+        registry.disk_lost_data(obs)
+        for times in (first, again):
+            for check in names:
+                start = clock()
+                registry.CHECKS[check](obs)
+                times[check] += clock() - start
+    print(f"{'check (costliest first)':<28} {'first us':>9} {'again us':>9}")
+    for check in sorted(names, key=lambda n: -first[n]):
+        print(f"{check:<28} {first[check] / runs * 1e6:>9.1f} {again[check] / runs * 1e6:>9.1f}")
+    total_first, total_again = sum(first.values()) / runs, sum(again.values()) / runs
+    print(f"{'all':<28} {total_first * 1e6:>9.1f} {total_again * 1e6:>9.1f}")
 
 
 def _instructions(part: str, runs: int, built: int) -> int:
@@ -166,21 +263,35 @@ def _instructions(part: str, runs: int, built: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--parts", default=DEFAULT_PARTS)
+    parser.add_argument("--parts", default=None)
+    parser.add_argument("--wall", action="store_true", help="bench ratios in wall time")
+    parser.add_argument("--repeats", type=int, default=200, help="runs per --wall timing")
+    parser.add_argument("--checks", action="store_true", help="each check's wall time")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--built", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:  # the measuring side: 0 runs is its baseline
-        child(args.child, args.runs, args.built)
+        if args.wall:
+            wall_child(args.child, args.repeats)
+        else:
+            child(args.child, args.runs, args.built)
         return 0
-    if args.runs < 1:
-        print("error: --runs must be at least 1", file=sys.stderr)
+    if args.runs < 1 or args.repeats < 1:
+        print("error: --runs and --repeats must be at least 1", file=sys.stderr)
         return 2
-    parts = [p for p in args.parts.split(",") if p]
-    unknown = [name for p in parts for name in p.split("+") if name not in PARTS]
+    if args.checks:
+        check_times(args.runs)
+        return 0
+    spec = args.parts if args.parts is not None else WALL_PARTS if args.wall else DEFAULT_PARTS
+    parts = [p for p in spec.split(",") if p]
+    known = [p for p in PARTS if not (args.wall and p == "stock")]
+    unknown = [name for p in parts for name in p.split("+") if name not in known]
     if unknown:
-        print(f"error: unknown part {unknown[0]!r}; one of {', '.join(PARTS)}", file=sys.stderr)
+        print(f"error: unknown part {unknown[0]!r}; one of {', '.join(known)}", file=sys.stderr)
         return 2
+    if args.wall:  # a ratio to the stock run already: `stock` is not a part here
+        wall(parts, args.repeats)
+        return 0
     if shutil.which("valgrind") is None:
         print("error: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
