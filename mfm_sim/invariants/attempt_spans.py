@@ -17,6 +17,7 @@ from typing import Any
 
 from mfm_engine.events import EventEnvelope
 
+from mfm_sim.invariants.content_cache import remember
 from mfm_sim.invariants.derive import (
     COMPLETED,
     DOMAIN,
@@ -125,15 +126,12 @@ def matched(obs: Observation) -> list[tuple[Triple, list[HandlerAttempt], Span]]
     return found
 
 
-# Decoded JSON by the exact bytes it came from, across observations: a sweep stores the same
-# snapshots and fact payloads in schedule after schedule. Keyed by content, never by artifact
-# id, so an engine that files bytes under a wrong id still gets those bytes' value. A value is
-# a pure function of its bytes, so the cache cannot change a verdict; it is emptied when full.
-# Only small values are kept: one snapshot of 100,001 lists (`edge_values`) decodes to
-# megabytes, and thousands of them would hold gigabytes for nothing (none comes back).
+# Decoded JSON by the exact bytes it came from, across observations (`content_cache`'s
+# policy): a sweep stores the same snapshots and fact payloads in schedule after schedule.
+# Keyed by content, never by artifact id, so an engine that files bytes under a wrong id still
+# gets those bytes' value.
 _values: dict[bytes, Any] = {}
 _KEPT = 1 << 14
-_KEPT_BYTES = 1 << 16  # the biggest artifact whose value is kept
 _MISS = object()
 
 
@@ -151,10 +149,7 @@ def decoded(obs: Observation, artifact_id: str | None) -> Any:
             value = json.loads(data)
         except ValueError:
             value = None
-        if len(data) <= _KEPT_BYTES:
-            if len(_values) >= _KEPT:
-                _values.clear()
-            _values[data] = value
+        remember(_values, data, value, _KEPT)
     return value
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mfm_sim.invariants.content_cache import remember
 from mfm_sim.invariants.spec.canonical import decode
 from mfm_sim.invariants.spec.secrets import VERDICTS, text_has_secret
 
 __all__ = ["json_has_secret", "string_is_secret", "value_has_secret"]
 
 _strings = VERDICTS  # the rule's own cache, read inline below
-_blobs: dict[bytes, bool] = {}
+_blobs: dict[bytes, bool] = {}  # kept by `content_cache`'s policy
 _KEPT = 1 << 15
-# Only small blobs are kept: the cache's key is the blob itself, and `edge_values` stores
-# snapshots of hundreds of kilobytes that never come back (they held 8 MB per 100 seeds).
-_KEPT_BYTES = 1 << 16
 # Exact types that hold no string: a dict item of one of them is not pushed to be looked at.
 _LEAVES = frozenset((int, float, bool, type(None)))
 
@@ -84,8 +82,5 @@ def json_has_secret(data: bytes) -> bool:
             found = value_has_secret(decode(data))
         except (ValueError, UnicodeDecodeError, RecursionError):
             found = False
-        if len(data) <= _KEPT_BYTES:
-            if len(_blobs) >= _KEPT:
-                _blobs.clear()
-            _blobs[data] = found
+        remember(_blobs, data, found, _KEPT)
     return found

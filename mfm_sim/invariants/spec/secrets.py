@@ -10,6 +10,8 @@ from typing import Any
 
 from mfm_engine.errors import ErrorInfo
 
+from mfm_sim.invariants.content_cache import remember
+
 __all__ = [
     "MARKERS",
     "REDACTED",
@@ -62,12 +64,10 @@ def looks_like_mnemonic(text: str) -> bool:
     return 12 <= len(words) <= 24 and all(_LOWER.issuperset(word) for word in words)
 
 
-# Verdicts by exact string: the same keys and values recur in every schedule of a sweep, and
-# a verdict is a pure function of the text (so the cache cannot change one). Emptied when full
-# (never replaced: `secret_words` reads this very dict inline).
+# Verdicts by exact string, kept by `content_cache`'s policy (a longer text is judged each
+# time). Emptied when full, never replaced: `secret_words` reads this very dict inline.
 VERDICTS: dict[str, bool] = {}
 _KEPT = 1 << 15
-_KEPT_CHARS = 1 << 16  # a longer text is judged each time: the cache would hold it whole
 
 
 def _judge(text: str) -> bool:
@@ -81,10 +81,7 @@ def text_has_secret(text: str) -> bool:
     found = VERDICTS.get(text)
     if found is None:
         found = _judge(text)
-        if len(text) <= _KEPT_CHARS:
-            if len(VERDICTS) >= _KEPT:
-                VERDICTS.clear()
-            VERDICTS[text] = found
+        remember(VERDICTS, text, found, _KEPT)
     return found
 
 

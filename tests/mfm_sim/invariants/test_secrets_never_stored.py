@@ -63,14 +63,15 @@ def test_verdicts_of_big_blobs_and_texts_are_judged_not_kept() -> None:
     """The verdict caches hold their keys whole, so only small ones are kept: a sweep of big
     snapshots (`edge_values`) must not grow memory with them, and each is still judged."""
     from mfm_sim.invariants import secret_words
+    from mfm_sim.invariants.content_cache import KEPT_SIZE
     from mfm_sim.invariants.spec import secrets
 
-    filler = "x" * secret_words._KEPT_BYTES
+    filler = "x" * KEPT_SIZE
     for secret in (False, True):
         blob = json.dumps({"k": filler, "v": "api_key" if secret else "plain"}).encode()
         assert secret_words.json_has_secret(blob) is secret
         assert blob not in secret_words._blobs
     small = json.dumps({"v": "plain"}).encode()
     assert secret_words.json_has_secret(small) is False and small in secret_words._blobs
-    text = "y" * (secrets._KEPT_CHARS + 1) + " password"
+    text = "y" * (KEPT_SIZE + 1) + " password"
     assert secrets.text_has_secret(text) is True and text not in secrets.VERDICTS
